@@ -1,0 +1,2 @@
+//! defender-tags-emulator binary (work in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! defender-tags-wasm (work in progress).

@@ -1,0 +1,1 @@
+//! defender-tags-web-ui (work in progress).
