@@ -1,0 +1,232 @@
+// MSAL glue for the defender-tags web UI (ES module, no dependencies but MSAL's UMD bundle,
+// which index.html loads first as `globalThis.msal`).
+//
+// The Rust side (crates/web-ui/src/msal.rs) binds to `globalThis.defenderTagsAuth`. A global is
+// used instead of an ES import so that the wasm module can load (and its DOM tests run) without
+// this file.
+//
+// Tokens: MSAL keeps its own cache in sessionStorage (cacheLocation below): a sign-in survives a
+// reload of the tab, ends with the tab, and is never shared with other tabs or written to disk by
+// our code. This module never stores, logs or posts a token; it hands it to the caller (the Rust
+// API client), which sends it only to the configured API origin.
+//
+// Demo mode (the local emulator): MSAL refuses an authority that is not https
+// ("authority_uri_insecure") and checks that the discovery document's issuer has the authority's
+// scheme and host. The emulator is plain http on a loopback address. So in demo mode MSAL is
+// given an https *alias* of the emulator origin (https://127.0.0.1:PORT/...) plus:
+//   - a network client (system.networkClient, INetworkModule) that sends requests for the alias
+//     to the real http origin and, in JSON replies (the OIDC discovery document), rewrites the
+//     http origin back to the alias, as a TLS-terminating proxy in front of the emulator would;
+//   - a navigation client (system.navigationClient, INavigationClient) that maps the alias to
+//     the http origin when MSAL sends the browser to the authorize endpoint.
+// This is enabled only when the page itself is served over http from a loopback host, and it maps
+// only that one origin, so it can never downgrade a real (Entra ID) sign-in.
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+let app = null;
+let scopes = [];
+
+function isLoopbackPage() {
+  return window.location.protocol === "http:" && LOOPBACK_HOSTS.has(window.location.hostname);
+}
+
+/** Maps the https alias of the emulator origin to the real http origin and back. */
+class LoopbackAlias {
+  constructor() {
+    this.http = window.location.origin; // e.g. http://127.0.0.1:41234
+    this.https = "https://" + window.location.host;
+  }
+  toHttp(url) {
+    return url === this.https || url.startsWith(this.https + "/")
+      ? this.http + url.slice(this.https.length)
+      : url;
+  }
+  toHttps(text) {
+    return text.split(this.http).join(this.https);
+  }
+}
+
+function headerDict(headers) {
+  const out = {};
+  headers.forEach((value, key) => {
+    out[key.toLowerCase()] = value;
+  });
+  return out;
+}
+
+/** INetworkModule for demo mode: fetch through the loopback alias. */
+class LoopbackNetworkClient {
+  constructor(alias) {
+    this.alias = alias;
+  }
+  async send(method, url, options) {
+    const init = { method, headers: (options && options.headers) || {} };
+    if (method === "POST") init.body = (options && options.body) || "";
+    const response = await fetch(this.alias.toHttp(url), init);
+    const text = await response.text();
+    let body;
+    try {
+      body = JSON.parse(method === "GET" ? this.alias.toHttps(text) : text);
+    } catch (_) {
+      body = {};
+    }
+    return { headers: headerDict(response.headers), body, status: response.status };
+  }
+  sendGetRequestAsync(url, options) {
+    return this.send("GET", url, options);
+  }
+  sendPostRequestAsync(url, options) {
+    return this.send("POST", url, options);
+  }
+}
+
+/** INavigationClient for demo mode: leave the app for the emulator's http authorize page. */
+class LoopbackNavigationClient extends globalThis.msal.NavigationClient {
+  constructor(alias) {
+    super();
+    this.alias = alias;
+  }
+  navigateExternal(url, options) {
+    return super.navigateExternal(this.alias.toHttp(url), options);
+  }
+  navigateInternal(url, options) {
+    return super.navigateInternal(this.alias.toHttp(url), options);
+  }
+}
+
+/** Turns MSAL's (or any) error into an Error whose message starts with a stable code. */
+function describe(e) {
+  if (e && e.errorCode) {
+    const err = new Error(`${e.errorCode}: ${e.errorMessage || e.message || ""}`.trim());
+    err.code = e.errorCode;
+    err.interactionRequired = e instanceof globalThis.msal.InteractionRequiredAuthError;
+    return err;
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function summary(account) {
+  if (!account) return null;
+  return {
+    name: account.name || account.username || "",
+    username: account.username || "",
+    tenantId: account.tenantId || "",
+  };
+}
+
+/** Reads the permission claims (not the signature: that is the API's job) of an access token. */
+function permissionClaims(token) {
+  try {
+    const part = token.split(".")[1] || "";
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const json = decodeURIComponent(
+      Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)))
+        .map((c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"))
+        .join(""),
+    );
+    const claims = JSON.parse(json);
+    const scp = typeof claims.scp === "string" ? claims.scp.split(" ").filter(Boolean) : [];
+    const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
+    return { scp, roles };
+  } catch (_) {
+    return { scp: [], roles: [] };
+  }
+}
+
+function activeAccount() {
+  if (!app) return null;
+  const active = app.getActiveAccount();
+  if (active) return active;
+  const all = app.getAllAccounts();
+  if (all.length > 0) {
+    app.setActiveAccount(all[0]);
+    return all[0];
+  }
+  return null;
+}
+
+/**
+ * Creates MSAL and completes a redirect sign-in if the page is the redirect target.
+ * config: { clientId, authority, redirectUri, scopes: string[], demo: bool }
+ * Resolves to the signed-in account ({ name, username, tenantId }) or null.
+ */
+async function init(config) {
+  scopes = Array.from(config.scopes || []);
+  const system = {};
+  let authority = config.authority;
+  const auth = {
+    clientId: config.clientId,
+    redirectUri: config.redirectUri,
+    postLogoutRedirectUri: config.redirectUri,
+  };
+  if (config.demo) {
+    if (!isLoopbackPage()) {
+      throw new Error("demo_mode_unavailable: demo mode needs the page served over http from a loopback address");
+    }
+    const alias = new LoopbackAlias();
+    authority = alias.toHttps(authority);
+    auth.knownAuthorities = [window.location.host];
+    system.networkClient = new LoopbackNetworkClient(alias);
+    system.navigationClient = new LoopbackNavigationClient(alias);
+  }
+  auth.authority = authority;
+  try {
+    app = new globalThis.msal.PublicClientApplication({
+      auth,
+      cache: { cacheLocation: "sessionStorage" },
+      system,
+    });
+    await app.initialize();
+    const result = await app.handleRedirectPromise();
+    if (result && result.account) {
+      app.setActiveAccount(result.account);
+    }
+    return summary(activeAccount());
+  } catch (e) {
+    throw describe(e);
+  }
+}
+
+/** Starts the redirect sign-in (the page navigates away). */
+async function signIn() {
+  if (!app) throw new Error("not_initialized: sign-in is not configured");
+  try {
+    await app.loginRedirect({ scopes });
+  } catch (e) {
+    throw describe(e);
+  }
+}
+
+/** Forgets the account in this tab (MSAL's cache) without a round trip to the identity provider. */
+async function signOut() {
+  if (!app) return;
+  const account = activeAccount();
+  try {
+    await app.logoutRedirect({ account, onRedirectNavigate: () => false });
+  } catch (e) {
+    throw describe(e);
+  }
+}
+
+/**
+ * A token for the configured scopes: silently from MSAL's cache or refresh token, else by an
+ * interactive redirect (InteractionRequiredAuthError). Resolves to
+ * { accessToken, scp: string[], roles: string[] }.
+ */
+async function getToken(forceRefresh) {
+  const account = activeAccount();
+  if (!app || !account) throw new Error("not_signed_in: sign in first");
+  try {
+    const result = await app.acquireTokenSilent({ scopes, account, forceRefresh: !!forceRefresh });
+    return { accessToken: result.accessToken, ...permissionClaims(result.accessToken) };
+  } catch (e) {
+    if (e instanceof globalThis.msal.InteractionRequiredAuthError) {
+      await app.acquireTokenRedirect({ scopes, account });
+      throw new Error("interaction_required: redirecting to sign in");
+    }
+    throw describe(e);
+  }
+}
+
+globalThis.defenderTagsAuth = Object.freeze({ init, signIn, signOut, getToken, isLoopbackPage });
