@@ -1,1 +1,69 @@
-fn main() {}
+//! `cargo xtask …`: the project's build, demo, test, bench and package commands.
+//!
+//! Only the standard library is used so the task runner itself compiles in seconds on a fresh
+//! machine; every heavy lifting step is an external tool (cargo, wasm-bindgen, npm, node).
+
+mod bench;
+mod ctx;
+mod demo;
+mod emulator;
+mod package;
+mod site;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+use ctx::Ctx;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  build              build the web site (target/site) and the emulator
+  demo [--port N] [--machines N]
+                     build everything and serve the UI with the emulator on 127.0.0.1
+  test [--quick] [--skip STEP]...
+                     everything CI runs: tools, fmt, clippy (native + wasm32), unit, integration,
+                     browser, Node and end-to-end tests. --quick skips the slow browser steps.
+  bench              run the benchmarks and write BENCHMARKS.md
+  package            build the embeddable npm package into target/pkg
+  tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, npm deps)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let ctx = match Ctx::discover() {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command.as_str() {
+        "build" => site::build(&ctx, site::Profile::Release)
+            .and_then(|_| emulator::build(&ctx))
+            .map(|_| ()),
+        "demo" => demo::run(&ctx, rest),
+        "test" => test::run(&ctx, rest),
+        "bench" => bench::run(&ctx, rest),
+        "package" => package::run(&ctx).map(|_| ()),
+        "tools" => tools::ensure_all(&ctx),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Paths and process helpers shared by every xtask command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The wasm32 package selection. Always build these two together: a different selection changes
+/// cargo's feature unification and rebuilds the web-sys/leptos dependency tree.
+pub const WASM_PACKAGES: [&str; 4] = ["-p", "defender-tags-wasm", "-p", "defender-tags-web-ui"];
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Where the repository and its build outputs are.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Repository root (the folder holding the workspace `Cargo.toml`).
+    pub root: PathBuf,
+    /// Cargo's target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+    pub target: PathBuf,
+}
+
+impl Ctx {
+    pub fn discover() -> Result<Self, String> {
+        // CARGO_MANIFEST_DIR is xtask/ at compile time; its parent is the workspace root.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("xtask has no parent directory")?
+            .to_path_buf();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) if !dir.is_empty() => {
+                let dir = PathBuf::from(dir);
+                if dir.is_absolute() {
+                    dir
+                } else {
+                    root.join(dir)
+                }
+            }
+            _ => root.join("target"),
+        };
+        Ok(Self { root, target })
+    }
+
+    /// A `cargo` command run from the repository root.
+    pub fn cargo(&self) -> Command {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(&self.root);
+        cmd
+    }
+
+    /// The built web site (`cargo xtask build`), served by the emulator with `--static`.
+    pub fn site_dir(&self) -> PathBuf {
+        self.target.join("site")
+    }
+
+    /// Folder for screenshots and other test output.
+    pub fn test_output(&self) -> PathBuf {
+        self.target.join("test-output")
+    }
+
+    /// Folder holding the npm-installed tools (binaryen, playwright-core, …) for `dir`.
+    pub fn node_bin(&self, dir: &str) -> PathBuf {
+        self.root.join(dir).join("node_modules").join(".bin")
+    }
+}
+
+/// Runs `cmd`, echoing it, and fails with its exit status.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = describe(cmd);
+    eprintln!("$ {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+/// Whether `program` can be started (looked up on PATH).
+pub fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&arg.to_string_lossy());
+    }
+    s
+}
+
+/// A named, timed step of a longer command; `Steps::finish` prints the summary table.
+#[derive(Debug, Default)]
+pub struct Steps {
+    done: Vec<(String, f64, Result<(), String>)>,
+}
+
+impl Steps {
+    pub fn step(&mut self, name: &str, f: impl FnOnce() -> Result<(), String>) -> bool {
+        eprintln!("\n==> {name}");
+        let start = Instant::now();
+        let result = f();
+        let secs = start.elapsed().as_secs_f64();
+        let ok = result.is_ok();
+        if let Err(e) = &result {
+            eprintln!("!! {name} failed: {e}");
+        }
+        self.done.push((name.to_string(), secs, result));
+        ok
+    }
+
+    pub fn skip(&mut self, name: &str, why: &str) {
+        eprintln!("\n==> {name}: skipped ({why})");
+    }
+
+    pub fn finish(self) -> Result<(), String> {
+        eprintln!("\nsummary:");
+        let mut failed = Vec::new();
+        for (name, secs, result) in &self.done {
+            let mark = if result.is_ok() { "ok  " } else { "FAIL" };
+            eprintln!("  {mark} {secs:>7.1}s  {name}");
+            if result.is_err() {
+                failed.push(name.clone());
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} step(s) failed: {}",
+                failed.len(),
+                failed.join(", ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `cargo xtask test`: the one test command (README, `.ci/run`).
+//!
+//! Steps run in order and all of them run even after a failure (so one run reports everything);
+//! steps that need an earlier artifact are skipped when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::ctx::{self, Ctx, Steps, WASM_PACKAGES, WASM_TARGET};
+use crate::{emulator, package, site, tools};
+
+pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut skip: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--skip" => skip.push(it.next().ok_or("--skip needs a step name")?.clone()),
+            other => return Err(format!("unknown test option `{other}`")),
+        }
+    }
+    let wanted = |name: &str| !skip.iter().any(|s| name.starts_with(s.as_str()));
+    let mut steps = Steps::default();
+
+    if !steps.step("tools", || tools::ensure_all(ctx)) {
+        return steps.finish();
+    }
+    if wanted("fmt") {
+        steps.step("fmt", || {
+            ctx::run(ctx.cargo().args(["fmt", "--all", "--", "--check"]))
+        });
+    }
+    if wanted("clippy") {
+        steps.step("clippy (native)", || {
+            ctx::run(ctx.cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        });
+        steps.step("clippy (wasm32)", || {
+            ctx::run(
+                ctx.cargo()
+                    .args(["clippy", "--target", WASM_TARGET, "--all-targets"])
+                    .args(WASM_PACKAGES)
+                    .args(["--", "-D", "warnings"]),
+            )
+        });
+    }
+    if wanted("unit") {
+        steps.step("unit + integration tests (native)", || {
+            ctx::run(ctx.cargo().args(["test", "--workspace"]))
+        });
+    }
+    if quick {
+        steps.skip("browser, Node and end-to-end tests", "--quick");
+        return steps.finish();
+    }
+
+    let out = ctx.test_output();
+    let _ = std::fs::create_dir_all(&out);
+    let mut emulator_bin: Option<PathBuf> = None;
+    steps.step("build emulator", || {
+        emulator_bin = Some(emulator::build(ctx)?);
+        Ok(())
+    });
+    let mut site_dir: Option<PathBuf> = None;
+    if wanted("e2e") {
+        steps.step("build site (wasm-release)", || {
+            site_dir = Some(site::build(ctx, site::Profile::Release)?);
+            Ok(())
+        });
+    }
+
+    match &emulator_bin {
+        Some(bin) if wanted("wasm") => {
+            steps.step("wasm tests (headless Chromium + Node)", || {
+                wasm_tests(ctx, bin, &out)
+            });
+        }
+        _ => steps.skip("wasm tests", "no emulator binary or skipped"),
+    }
+    let mut pkg_dir: Option<PathBuf> = None;
+    if wanted("package") {
+        steps.step("package (npm)", || {
+            pkg_dir = Some(package::run(ctx)?);
+            Ok(())
+        });
+    }
+    match (&emulator_bin, &pkg_dir) {
+        (Some(bin), Some(pkg)) if wanted("node") => {
+            steps.step("Node tests (package, edge proxy)", || {
+                node_suite(ctx, "tests/node", bin, None, Some(pkg))
+            });
+        }
+        _ => steps.skip("Node tests", "no emulator binary or package, or skipped"),
+    }
+    match (&emulator_bin, &site_dir) {
+        (Some(bin), Some(site)) => {
+            steps.step("end-to-end tests (Playwright, Chromium)", || {
+                node_suite(ctx, "tests/e2e", bin, Some(site), pkg_dir.as_deref())
+            });
+        }
+        _ => steps.skip("end-to-end tests", "no emulator binary or site, or skipped"),
+    }
+    steps.finish()
+}
+
+/// wasm-bindgen tests of the client and the UI against a live emulator. The URL reaches the
+/// tests at compile time (`option_env!("DT_EMULATOR_URL")`): there is no process environment
+/// inside a browser.
+fn wasm_tests(ctx: &Ctx, bin: &PathBuf, out: &Path) -> Result<(), String> {
+    let args: Vec<String> = ["--machines", "600", "--seed", "7", "--cors-origin", "*"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let emu = emulator::Running::start(bin, &args, Some(out.join("emulator-wasm-tests.log")))?;
+    ctx::run(
+        ctx.cargo()
+            .args(["test", "--target", WASM_TARGET])
+            .args(WASM_PACKAGES)
+            .env("DT_EMULATOR_URL", &emu.url)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+    )
+}
+
+/// A `node --test` suite folder (its package.json `test` script) with the paths it needs.
+fn node_suite(
+    ctx: &Ctx,
+    dir: &str,
+    bin: &Path,
+    site: Option<&Path>,
+    pkg: Option<&Path>,
+) -> Result<(), String> {
+    let folder = ctx.root.join(dir);
+    if !folder.join("package.json").exists() {
+        return Err(format!("{dir}/package.json is missing"));
+    }
+    let mut cmd = Command::new("npm");
+    cmd.args(["test", "--silent"])
+        .current_dir(&folder)
+        .env("DT_EMULATOR_BIN", bin)
+        .env("DT_SCREENSHOTS", ctx.test_output().join("screenshots"))
+        .env("DT_OUTPUT", ctx.test_output())
+        .env("CHROMIUM", "/usr/bin/chromium");
+    if let Some(site) = site {
+        cmd.env("DT_SITE_DIR", site);
+    }
+    if let Some(pkg) = pkg {
+        cmd.env("DT_PKG_DIR", pkg);
+    }
+    ctx::run(&mut cmd)
+}
