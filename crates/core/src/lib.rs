@@ -1,2 +1,21 @@
-//! defender-tags-core: the Defender for Endpoint machine-tag domain, with no I/O.
+//! defender-tags-core: the Microsoft Defender for Endpoint machine-tag domain, with no I/O.
+//!
+//! Everything here is pure and synchronous, so it compiles natively and to wasm32 alike:
+//! transports (the wasm client, the emulator's tests) build [`api::ApiRequest`]s with this crate,
+//! send them however they like, and hand the `(status, headers, body)` back to it for decoding.
+//!
+//! Clocks are injected (Unix epoch milliseconds) and nothing calls `now()`.
 #![deny(missing_docs)]
+
+pub mod model;
+pub mod wire;
+
+pub use model::{
+    DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
+    MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
+    TagError, TagWarning,
+};
+pub use wire::{
+    BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,
+    TagBody,
+};

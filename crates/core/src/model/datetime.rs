@@ -1,0 +1,166 @@
+//! Date-time parsing and formatting shared by the JSON model and OData literals.
+//!
+//! Parsing is lenient in the ways the service and its docs are: RFC 3339 with any number of
+//! fractional digits (the service sends 7), a missing offset meaning UTC, and a bare date
+//! (`2018-08-01` or `2018-08-01Z`, as in the docs' filter example) meaning midnight UTC.
+//! Formatting is canonical: UTC, `Z`, fractional digits only when non-zero.
+
+use std::fmt::Write as _;
+
+use thiserror::Error;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+
+/// A string that is not a date-time we understand.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{text:?} is not a date-time; expected e.g. 2024-05-01T12:00:00Z or 2024-05-01")]
+pub struct DateTimeError {
+    /// The rejected text.
+    pub text: String,
+}
+
+/// Parses an RFC 3339 date-time, an offset-less date-time (UTC) or a bare date (midnight UTC).
+pub fn parse_datetime(text: &str) -> Result<OffsetDateTime, DateTimeError> {
+    let err = || DateTimeError {
+        text: text.to_owned(),
+    };
+    let date_only = text.strip_suffix(['Z', 'z']).unwrap_or(text);
+    if date_only.len() == 10 && !date_only.contains(['T', 't']) {
+        let date = parse_date(date_only).ok_or_else(err)?;
+        return Ok(date.with_time(Time::MIDNIGHT).assume_utc());
+    }
+    if let Ok(dt) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(dt);
+    }
+    // No offset at all (`2024-05-01T12:00:00.123`): the service's own timestamps are UTC.
+    let time_part = text.split(['T', 't']).nth(1).ok_or_else(err)?;
+    if !time_part.contains(['Z', 'z', '+', '-']) {
+        let with_z = format!("{text}Z");
+        return OffsetDateTime::parse(&with_z, &Rfc3339).map_err(|_| err());
+    }
+    Err(err())
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u16>().ok();
+    let year = i32::from(num(0..4)?);
+    let month = Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
+    let day = u8::try_from(num(8..10)?).ok()?;
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+/// Formats as `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z` in UTC (trailing zero digits trimmed).
+///
+/// Years outside 0000–9999 cannot be written in RFC 3339; they are written with a sign and
+/// will not parse back. Values decoded from the API or from a filter are always in range.
+pub fn format_datetime(dt: OffsetDateTime) -> String {
+    let dt = dt.to_offset(UtcOffset::UTC);
+    let mut out = String::with_capacity(30);
+    let year = dt.year();
+    // Writing to a String cannot fail.
+    let _ = if (0..=9999).contains(&year) {
+        write!(out, "{year:04}")
+    } else {
+        write!(out, "{year:+}")
+    };
+    let _ = write!(
+        out,
+        "-{:02}-{:02}T{:02}:{:02}:{:02}",
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    let nanos = dt.nanosecond();
+    if nanos != 0 {
+        let digits = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// Serde adapter for `Option<OffsetDateTime>` fields using [`parse_datetime`]/[`format_datetime`].
+pub(crate) mod option {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<OffsetDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(dt) => serializer.serialize_str(&super::format_datetime(*dt)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        let s = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        match s {
+            None => Ok(None),
+            Some(s) if s.is_empty() => Ok(None),
+            Some(s) => super::parse_datetime(&s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn parses_service_timestamps_with_seven_digits() {
+        let dt = parse_datetime("2023-04-19T13:27:53.1618923Z").unwrap();
+        assert_eq!(dt, datetime!(2023-04-19 13:27:53.1618923 UTC));
+        assert_eq!(format_datetime(dt), "2023-04-19T13:27:53.1618923Z");
+    }
+
+    #[test]
+    fn parses_docs_shortcuts() {
+        assert_eq!(
+            parse_datetime("2018-08-01Z").unwrap(),
+            datetime!(2018-08-01 0:00 UTC)
+        );
+        assert_eq!(
+            parse_datetime("2018-08-01").unwrap(),
+            datetime!(2018-08-01 0:00 UTC)
+        );
+        assert_eq!(
+            parse_datetime("2018-08-01T10:00:00").unwrap(),
+            datetime!(2018-08-01 10:00 UTC)
+        );
+        assert_eq!(
+            parse_datetime("2018-08-01T12:00:00+02:00").unwrap(),
+            datetime!(2018-08-01 10:00 UTC)
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_with_the_text() {
+        for bad in ["2018-13-01", "yesterday", "2018-08-01T25:00:00Z", ""] {
+            let e = parse_datetime(bad).unwrap_err();
+            assert_eq!(e.text, bad);
+            assert!(e.to_string().contains("not a date-time"));
+        }
+    }
+
+    #[test]
+    fn formats_utc_without_needless_fraction() {
+        assert_eq!(
+            format_datetime(datetime!(2024-01-02 03:04:05 +01:00)),
+            "2024-01-02T02:04:05Z"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! `Machine` (the API's machine entity) and `MachineRef` (what a user typed).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use super::datetime;
+use super::enums::{
+    DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, OperationalStatus, RiskScore,
+};
+use super::id::MachineId;
+
+/// A machine entity as returned by the API (defender-api.md §1): every documented and observed
+/// field, each nullable, plus `extra` for fields we do not know, so a decode/encode round trip
+/// loses nothing. Encoding writes `null` for absent fields, as the service does.
+///
+/// Tags already on machines stay `String`: the API may return tags our [`crate::Tag`] rules reject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Machine {
+    /// Machine id (40 hex, lowercased).
+    pub id: MachineId,
+    /// Fully qualified computer name.
+    #[serde(default)]
+    pub computer_dns_name: Option<String>,
+    /// First observed by Defender.
+    #[serde(default, with = "datetime::option")]
+    pub first_seen: Option<OffsetDateTime>,
+    /// Last full device report (not the portal's "last seen").
+    #[serde(default, with = "datetime::option")]
+    pub last_seen: Option<OffsetDateTime>,
+    /// Operating system platform, e.g. `Windows10`, `WindowsServer2022` (no documented enum).
+    #[serde(default)]
+    pub os_platform: Option<String>,
+    /// OS version (observed `null`).
+    #[serde(default)]
+    pub os_version: Option<String>,
+    /// Processor (deprecated in favour of `osArchitecture`), e.g. `x64`.
+    #[serde(default)]
+    pub os_processor: Option<String>,
+    /// OS version name, e.g. `21H2`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// OS build number.
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub os_build: Option<i64>,
+    /// Last IP on a local NIC.
+    #[serde(default)]
+    pub last_ip_address: Option<String>,
+    /// Last internet-facing IP.
+    #[serde(default)]
+    pub last_external_ip_address: Option<String>,
+    /// Sensor health.
+    #[serde(default)]
+    pub health_status: Option<HealthStatus>,
+    /// Device group name (`null` when ungrouped).
+    #[serde(default)]
+    pub rbac_group_name: Option<String>,
+    /// Device group id. Documented as a string, sent as a number; both are accepted.
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub rbac_group_id: Option<i64>,
+    /// Risk score.
+    #[serde(default)]
+    pub risk_score: Option<RiskScore>,
+    /// Entra device id (a GUID, kept as text).
+    #[serde(default)]
+    pub aad_device_id: Option<String>,
+    /// Whether the device is Entra joined.
+    #[serde(default)]
+    pub is_aad_joined: Option<bool>,
+    /// Tags on the machine (`null` decodes as empty).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub machine_tags: Vec<String>,
+    /// Exposure level.
+    #[serde(default)]
+    pub exposure_level: Option<ExposureLevel>,
+    /// Device value.
+    #[serde(default)]
+    pub device_value: Option<DeviceValue>,
+    /// Network interfaces (`null` decodes as empty).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub ip_addresses: Vec<IpAddress>,
+    /// `32-bit` or `64-bit`.
+    #[serde(default)]
+    pub os_architecture: Option<String>,
+    /// Onboarding status.
+    #[serde(default)]
+    pub onboarding_status: Option<OnboardingStatus>,
+    /// Id of the machine this one was merged into.
+    #[serde(default)]
+    pub merged_into_machine_id: Option<String>,
+    /// Whether the service thinks this is a duplicate device.
+    #[serde(default)]
+    pub is_potential_duplication: Option<bool>,
+    /// Whether the device is excluded.
+    #[serde(default)]
+    pub is_excluded: Option<bool>,
+    /// Why the device is excluded.
+    #[serde(default)]
+    pub exclusion_reason: Option<String>,
+    /// Sensor (agent) version.
+    #[serde(default)]
+    pub agent_version: Option<String>,
+    /// Antivirus status, e.g. `Updated` (no documented enum).
+    #[serde(default)]
+    pub defender_av_status: Option<String>,
+    /// Management channel, e.g. `Intune`.
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    /// Management status.
+    #[serde(default)]
+    pub managed_by_status: Option<String>,
+    /// VM metadata; shape unconfirmed for MDE, so kept as raw JSON.
+    #[serde(default)]
+    pub vm_metadata: Option<Value>,
+    /// Every field not listed above (including `@odata.context`), kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One entry of `ipAddresses`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddress {
+    /// The address.
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    /// MAC address without separators (`null` for loopback).
+    #[serde(default)]
+    pub mac_address: Option<String>,
+    /// Interface type, e.g. `Ethernet`, `SoftwareLoopback` (observed, undocumented).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// `Up`/`Down`.
+    #[serde(default)]
+    pub operational_status: Option<OperationalStatus>,
+    /// Unknown fields, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Machine {
+    /// A machine with only an id; every other field absent. Handy for tests and generators.
+    pub fn new(id: MachineId) -> Self {
+        Self {
+            id,
+            computer_dns_name: None,
+            first_seen: None,
+            last_seen: None,
+            os_platform: None,
+            os_version: None,
+            os_processor: None,
+            version: None,
+            os_build: None,
+            last_ip_address: None,
+            last_external_ip_address: None,
+            health_status: None,
+            rbac_group_name: None,
+            rbac_group_id: None,
+            risk_score: None,
+            aad_device_id: None,
+            is_aad_joined: None,
+            machine_tags: Vec::new(),
+            exposure_level: None,
+            device_value: None,
+            ip_addresses: Vec::new(),
+            os_architecture: None,
+            onboarding_status: None,
+            merged_into_machine_id: None,
+            is_potential_duplication: None,
+            is_excluded: None,
+            exclusion_reason: None,
+            agent_version: None,
+            defender_av_status: None,
+            managed_by: None,
+            managed_by_status: None,
+            vm_metadata: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Whether the machine carries exactly this tag (case-sensitive, as the API stores it).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.machine_tags.iter().any(|t| t == tag)
+    }
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Accepts a JSON number, a numeric string or null.
+fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(i64),
+        Text(String),
+    }
+    match Option::<NumOrText>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(NumOrText::Num(n)) => Ok(Some(n)),
+        Some(NumOrText::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumOrText::Text(s)) => s.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("expected an integer, found the text {s:?}"))
+        }),
+    }
+}
+
+/// A machine as a user names it: by id or by computer name. The API's "get machine" accepts both.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MachineRef {
+    /// A 40-hex machine id.
+    Id(MachineId),
+    /// A computer (DNS) name, as typed (trimmed).
+    Name(String),
+}
+
+/// Maximum length of a computer name we accept (DNS names are at most 253 characters).
+pub const MAX_COMPUTER_NAME_CHARS: usize = 253;
+
+/// Why text cannot name a machine.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MachineRefError {
+    /// Nothing was given.
+    #[error("machine is empty; give a 40-character machine id or a computer name")]
+    Empty,
+    /// The name contains whitespace, which no computer name has.
+    #[error(
+        "computer name {name:?} contains whitespace at position {position}; \
+         put one machine per line"
+    )]
+    Whitespace {
+        /// The rejected name.
+        name: String,
+        /// 1-based character position.
+        position: usize,
+    },
+    /// The name contains a control character.
+    #[error("computer name contains a control character at position {position}")]
+    ControlCharacter {
+        /// 1-based character position.
+        position: usize,
+    },
+    /// The name is too long to be a DNS name.
+    #[error("computer name has {chars} characters; the maximum is {max}")]
+    TooLong {
+        /// Characters found.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl MachineRef {
+    /// Classifies trimmed text: 40 hex characters are an id, anything else a computer name.
+    pub fn parse(input: &str) -> Result<Self, MachineRefError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(MachineRefError::Empty);
+        }
+        if MachineId::looks_like_id(s)
+            && let Ok(id) = MachineId::parse(s)
+        {
+            return Ok(Self::Id(id));
+        }
+        if let Some(i) = s.chars().position(char::is_control) {
+            return Err(MachineRefError::ControlCharacter { position: i + 1 });
+        }
+        if let Some(i) = s.chars().position(char::is_whitespace) {
+            return Err(MachineRefError::Whitespace {
+                name: s.to_owned(),
+                position: i + 1,
+            });
+        }
+        let chars = s.chars().count();
+        if chars > MAX_COMPUTER_NAME_CHARS {
+            return Err(MachineRefError::TooLong {
+                chars,
+                max: MAX_COMPUTER_NAME_CHARS,
+            });
+        }
+        Ok(Self::Name(s.to_owned()))
+    }
+
+    /// The id or the name, as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Id(id) => id.as_str(),
+            Self::Name(n) => n,
+        }
+    }
+
+    /// Whether this reference names `machine` (id equality, or case-insensitive computer name;
+    /// a short name also matches the first label of a fully qualified one).
+    pub fn matches(&self, machine: &Machine) -> bool {
+        match self {
+            Self::Id(id) => &machine.id == id,
+            Self::Name(name) => machine.computer_dns_name.as_deref().is_some_and(|dns| {
+                dns.eq_ignore_ascii_case(name)
+                    || (!name.contains('.')
+                        && dns
+                            .split('.')
+                            .next()
+                            .is_some_and(|h| h.eq_ignore_ascii_case(name)))
+            }),
+        }
+    }
+}
+
+impl fmt::Display for MachineRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<MachineId> for MachineRef {
+    fn from(id: MachineId) -> Self {
+        Self::Id(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "556b3952acb0bff29816d267822305781cc183ec";
+
+    #[test]
+    fn minimal_machine_decodes_with_nulls_everywhere() {
+        let json = format!(
+            r#"{{"id":"{ID}","machineTags":null,"ipAddresses":null,"rbacGroupId":null,
+                "lastSeen":null,"riskScore":null,"osBuild":null}}"#
+        );
+        let m: Machine = serde_json::from_str(&json).unwrap();
+        assert!(m.machine_tags.is_empty());
+        assert_eq!(m.rbac_group_id, None);
+    }
+
+    #[test]
+    fn rbac_group_id_accepts_number_and_numeric_string_only() {
+        let m: Machine =
+            serde_json::from_str(&format!(r#"{{"id":"{ID}","rbacGroupId":140}}"#)).unwrap();
+        assert_eq!(m.rbac_group_id, Some(140));
+        let m: Machine =
+            serde_json::from_str(&format!(r#"{{"id":"{ID}","rbacGroupId":"7"}}"#)).unwrap();
+        assert_eq!(m.rbac_group_id, Some(7));
+        let e = serde_json::from_str::<Machine>(&format!(r#"{{"id":"{ID}","rbacGroupId":"x"}}"#))
+            .unwrap_err();
+        assert!(e.to_string().contains("expected an integer"), "{e}");
+    }
+
+    #[test]
+    fn machine_ref_classifies() {
+        assert!(matches!(
+            MachineRef::parse(&ID.to_uppercase()),
+            Ok(MachineRef::Id(_))
+        ));
+        assert_eq!(
+            MachineRef::parse("  se-pov-desktop "),
+            Ok(MachineRef::Name("se-pov-desktop".into()))
+        );
+        assert_eq!(MachineRef::parse(" "), Err(MachineRefError::Empty));
+        let e = MachineRef::parse("two names").unwrap_err();
+        assert!(e.to_string().contains("whitespace at position 4"), "{e}");
+        assert!(matches!(
+            MachineRef::parse(&"a".repeat(300)),
+            Err(MachineRefError::TooLong { chars: 300, .. })
+        ));
+    }
+
+    #[test]
+    fn machine_ref_matches_names_case_insensitively() {
+        let mut m = Machine::new(MachineId::parse(ID).unwrap());
+        m.computer_dns_name = Some("WS-01.contoso.com".into());
+        assert!(MachineRef::Name("ws-01".into()).matches(&m));
+        assert!(MachineRef::Name("ws-01.CONTOSO.com".into()).matches(&m));
+        assert!(!MachineRef::Name("ws-0".into()).matches(&m));
+        assert!(MachineRef::Id(MachineId::parse(ID).unwrap()).matches(&m));
+    }
+}

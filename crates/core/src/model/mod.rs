@@ -1,0 +1,17 @@
+//! Domain types: machine ids, tags, tag actions, the machine entity and its enums.
+
+pub mod datetime;
+mod enums;
+mod id;
+mod machine;
+mod tag;
+
+pub use enums::{
+    DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, OperationalStatus, RiskScore,
+};
+pub use id::{MACHINE_ID_LEN, MachineId, MachineIdError};
+pub use machine::{IpAddress, MAX_COMPUTER_NAME_CHARS, Machine, MachineRef, MachineRefError};
+pub use tag::{
+    MAX_TAG_CHARS, PORTAL_FILTER_BREAKERS, Tag, TagAction, TagActionError, TagError, TagWarning,
+    eq_ignore_case, starts_with_ignore_case,
+};
