@@ -1,12 +1,329 @@
 //! Builds the embeddable npm package (`target/pkg`). Owned by the wasm-client work (issue #4).
+//!
+//! Layout:
+//! ```text
+//! target/pkg/
+//!   package.json          exports: bundlers (ESM), browsers without a bundler (`./web`), Node
+//!   bundler/…             wasm-bindgen --target bundler
+//!   web/…                 wasm-bindgen --target web (init() / initSync())
+//!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk)
+//!   README.md
+//! ```
+//! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
+//! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
+//! The generated `.d.ts` is then compiled against a small TypeScript consumer with `tsc --noEmit`.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::ctx::Ctx;
+use crate::ctx::{self, Ctx, WASM_PACKAGES, WASM_TARGET};
 
+const NAME: &str = "defender_tags";
+const TOOLS_DIR: &str = "crates/wasm";
+
+/// Builds the package and returns its folder.
 pub fn run(ctx: &Ctx) -> Result<PathBuf, String> {
-    Err(format!(
-        "the npm package build is not written yet (issue #4); it will write {}",
-        ctx.target.join("pkg").display()
-    ))
+    let out = ctx.target.join("pkg");
+    build(ctx, &out)?;
+    check_types(ctx, &out)?;
+    embed_demo(ctx, &out)?;
+    report_sizes(&out)?;
+    Ok(out)
+}
+
+/// `target/pkg-embed/`: `www/embed/` plus the package's web build in `pkg/`, ready to be served
+/// by `defender-tags-emulator --static target/pkg-embed` (same origin as the emulated API).
+fn embed_demo(ctx: &Ctx, out: &Path) -> Result<(), String> {
+    let demo = ctx.target.join("pkg-embed");
+    if demo.exists() {
+        fs::remove_dir_all(&demo).map_err(|e| format!("cannot clear {}: {e}", demo.display()))?;
+    }
+    copy_dir(&ctx.root.join("www").join("embed"), &demo)?;
+    copy_dir(&out.join("web"), &demo.join("pkg"))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            fs::copy(&path, &target).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
+    ctx::run(
+        ctx.cargo()
+            .args([
+                "build",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                "wasm-release",
+            ])
+            .args(WASM_PACKAGES),
+    )?;
+    let input = ctx
+        .target
+        .join(WASM_TARGET)
+        .join("wasm-release")
+        .join("defender_tags_wasm.wasm");
+    if !input.exists() {
+        return Err(format!("{} was not built", input.display()));
+    }
+    if out.exists() {
+        fs::remove_dir_all(out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
+    }
+    for (target, dir) in [("bundler", "bundler"), ("web", "web"), ("nodejs", "node")] {
+        ctx::run(
+            Command::new("wasm-bindgen")
+                .args([
+                    "--target",
+                    target,
+                    "--out-name",
+                    NAME,
+                    "--weak-refs",
+                    "--out-dir",
+                ])
+                .arg(out.join(dir))
+                .arg(&input),
+        )?;
+    }
+    optimise(ctx, out)?;
+    write_package_json(ctx, out)?;
+    fs::write(out.join("README.md"), README).map_err(|e| format!("cannot write README: {e}"))?;
+    Ok(())
+}
+
+fn optimise(ctx: &Ctx, out: &Path) -> Result<(), String> {
+    let wasm_opt = ctx.node_bin(TOOLS_DIR).join("wasm-opt");
+    if !wasm_opt.exists() {
+        return Err(format!(
+            "{} is missing: run `npm ci` in {TOOLS_DIR} (cargo xtask tools does)",
+            wasm_opt.display()
+        ));
+    }
+    let file = format!("{NAME}_bg.wasm");
+    let first = out.join("web").join(&file);
+    let optimised = out.join("web").join(format!("{NAME}_bg.opt.wasm"));
+    ctx::run(
+        Command::new(&wasm_opt)
+            .arg(&first)
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-reference-types",
+                "--enable-multivalue",
+                "--enable-mutable-globals",
+                "-o",
+            ])
+            .arg(&optimised),
+    )?;
+    fs::rename(&optimised, &first)
+        .map_err(|e| format!("cannot replace {}: {e}", first.display()))?;
+    for dir in ["bundler", "node"] {
+        fs::copy(&first, out.join(dir).join(&file))
+            .map_err(|e| format!("cannot copy the optimised wasm into {dir}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn workspace_version(ctx: &Ctx) -> Result<String, String> {
+    let manifest = fs::read_to_string(ctx.root.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[workspace.package]")
+        .find_map(|l| l.trim().strip_prefix("version = "))
+        .map(|v| v.trim_matches('"').to_owned())
+        .ok_or_else(|| "no version in [workspace.package]".to_owned())
+}
+
+fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
+    let version = workspace_version(ctx)?;
+    let json = format!(
+        r#"{{
+  "name": "defender-tags-wasm",
+  "version": "{version}",
+  "description": "Find Microsoft Defender for Endpoint machines and add or remove their tags, from any page or edge runtime (WebAssembly).",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "sideEffects": ["./bundler/{NAME}.js", "./bundler/{NAME}_bg.js"],
+  "types": "./bundler/{NAME}.d.ts",
+  "exports": {{
+    ".": {{
+      "types": "./bundler/{NAME}.d.ts",
+      "node": "./node/{NAME}.cjs",
+      "default": "./bundler/{NAME}.js"
+    }},
+    "./web": {{
+      "types": "./web/{NAME}.d.ts",
+      "default": "./web/{NAME}.js"
+    }},
+    "./node": {{
+      "types": "./node/{NAME}.d.ts",
+      "default": "./node/{NAME}.cjs"
+    }},
+    "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm"
+  }},
+  "files": ["bundler", "web", "node", "README.md"]
+}}
+"#
+    );
+    // The nodejs glue is CommonJS; in a "type": "module" package it needs the .cjs extension.
+    let node_dir = out.join("node");
+    fs::rename(
+        node_dir.join(format!("{NAME}.js")),
+        node_dir.join(format!("{NAME}.cjs")),
+    )
+    .map_err(|e| format!("cannot rename the Node glue: {e}"))?;
+    fs::write(out.join("package.json"), json).map_err(|e| format!("cannot write package.json: {e}"))
+}
+
+/// Compiles `crates/wasm/ts/consumer.ts` against the generated declarations.
+fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
+    let tsc = ctx.node_bin(TOOLS_DIR).join("tsc");
+    let consumer = ctx.root.join(TOOLS_DIR).join("ts").join("consumer.ts");
+    let check_dir = ctx.target.join("pkg-typecheck");
+    fs::create_dir_all(&check_dir)
+        .map_err(|e| format!("cannot create {}: {e}", check_dir.display()))?;
+    let tsconfig = format!(
+        r#"{{
+  "compilerOptions": {{
+    "strict": true,
+    "noEmit": true,
+    "target": "es2022",
+    "module": "es2022",
+    "moduleResolution": "bundler",
+    "lib": ["es2022", "dom"],
+    "skipLibCheck": false,
+    "types": [],
+    "paths": {{
+      "defender-tags-wasm": ["{bundler}"],
+      "defender-tags-wasm/web": ["{web}"]
+    }}
+  }},
+  "files": ["{consumer}"]
+}}
+"#,
+        bundler = json_path(&out.join("bundler").join(format!("{NAME}.d.ts"))),
+        web = json_path(&out.join("web").join(format!("{NAME}.d.ts"))),
+        consumer = json_path(&consumer),
+    );
+    let config = check_dir.join("tsconfig.json");
+    fs::write(&config, tsconfig).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    ctx::run(Command::new(&tsc).arg("-p").arg(&config))?;
+    // No `any` in the public API: the declarations are checked textually as well.
+    for dir in ["bundler", "web"] {
+        let dts = out.join(dir).join(format!("{NAME}.d.ts"));
+        let text =
+            fs::read_to_string(&dts).map_err(|e| format!("cannot read {}: {e}", dts.display()))?;
+        if let Some(line) = text.lines().find(|l| contains_any_type(l)) {
+            return Err(format!("{}: public API uses `any`: {line}", dts.display()));
+        }
+    }
+    Ok(())
+}
+
+/// True for `: any`, `<any>`, `any[]`, `| any` and the like (not for words containing "any").
+fn contains_any_type(line: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    if code.trim_start().starts_with('*') {
+        return false;
+    }
+    code.match_indices("any").any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let after = code[i + 3..].chars().next();
+        let ident =
+            |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+        !ident(before) && !ident(after)
+    })
+}
+
+fn json_path(path: &Path) -> String {
+    path.display()
+        .to_string()
+        .replace('\\', "/")
+        .replace('"', "\\\"")
+}
+
+fn gzip_size(path: &Path) -> Result<u64, String> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("gzip {} failed ({})", path.display(), out.status));
+    }
+    Ok(out.stdout.len() as u64)
+}
+
+fn report_sizes(out: &Path) -> Result<(), String> {
+    let wasm = out.join("web").join(format!("{NAME}_bg.wasm"));
+    let glue = out.join("web").join(format!("{NAME}.js"));
+    let raw = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let (gw, gj) = (gzip_size(&wasm)?, gzip_size(&glue)?);
+    eprintln!(
+        "package: {} — wasm {} B ({} B gzip), web glue {} B ({} B gzip); embeddable total {:.1} KB gzip (goal <= 80 KB)",
+        out.display(),
+        raw(&wasm),
+        gw,
+        raw(&glue),
+        gj,
+        (gw + gj) as f64 / 1024.0
+    );
+    Ok(())
+}
+
+const README: &str = r#"# defender-tags-wasm
+
+Find Microsoft Defender for Endpoint machines and add or remove their tags from a web page, a
+worker or Node 20, in WebAssembly. Your code supplies the bearer token; the client asks for it on
+every request and never stores it.
+
+```js
+import init, { DefenderClient } from "defender-tags-wasm/web";
+await init();
+const client = new DefenderClient({
+  baseUrl: "https://api.security.microsoft.com",
+  getToken: async ({ scopes, forceRefresh }) => myPortal.token(scopes, forceRefresh),
+});
+const page = await client.listMachines({ filter: "healthStatus eq 'Active'", top: 100 });
+await client.addTag(page.machines[0].id, "Finance");
+const plan = client.planBulk("Finance", "Add", page.machines.map(m => ({ id: m.id, tags: m.machineTags })));
+const report = await client.runPlan(plan, { onProgress: p => console.log(p), signal });
+```
+
+Or `DefenderClient.fromMsal(msalInstance, { account, scopes })`. Failures reject with a
+`DefenderError` (`code`, `status`, `retryAfter`, `machineId`). Rate limits (100/min, 1,500/h),
+Retry-After, retries and a single token refresh on 401 are handled for you.
+
+Edge proxy (Node 20, workers): `handleRequest(request, { apiBaseUrl, allowedOrigins })` forwards
+only the five machine/tag endpoints to the Defender API and adds CORS for the listed origins.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::contains_any_type;
+
+    #[test]
+    fn finds_any_types_but_not_words() {
+        assert!(contains_any_type("  foo(x: any): void;"));
+        assert!(contains_any_type("  bar(): Promise<any>;"));
+        assert!(contains_any_type("  baz: any[];"));
+        assert!(!contains_any_type("  company: string;"));
+        assert!(!contains_any_type(" * Machines, if any."));
+        assert!(!contains_any_type("  anything: unknown; // any"));
+    }
 }

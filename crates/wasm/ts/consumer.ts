@@ -1,0 +1,86 @@
+// A portal's use of the package, compiled with `tsc --noEmit` against the generated .d.ts by
+// `cargo xtask package`. It fails to compile if a signature loses its types (or turns `any`).
+import {
+  DefenderClient,
+  handleRequest,
+  type DefenderError,
+  type Machine,
+  type MachinePage,
+  type Progress,
+  type RunReport,
+  type PlanSummary,
+  type ProxyConfig,
+} from "defender-tags-wasm";
+import init, { DefenderClient as WebClient } from "defender-tags-wasm/web";
+
+declare const portalToken: (scopes: string[], force: boolean) => Promise<string>;
+declare const msal: {
+  acquireTokenSilent(request: { account: object; scopes: string[]; forceRefresh?: boolean }): Promise<{ accessToken: string; expiresOn: Date | null }>;
+};
+declare const account: { homeAccountId: string; username: string };
+
+export async function portal(): Promise<number> {
+  const client = new DefenderClient({
+    baseUrl: "https://api.security.microsoft.com",
+    getToken: ({ scopes, forceRefresh }) => portalToken(scopes, forceRefresh),
+    timeoutMs: 20_000,
+  });
+  const page: MachinePage = await client.listMachines({ filter: "healthStatus eq 'Active'", top: 50 });
+  const first: Machine | undefined = page.machines[0];
+  const name: string | null = first?.computerDnsName ?? null;
+  const tags: string[] = first?.machineTags ?? [];
+  const next: MachinePage | null = page.cursor ? await client.listMachines({ cursor: page.cursor }) : null;
+
+  const all: Machine[] = await client.listAllMachines("riskScore eq 'High'");
+  const one: Machine = await client.getMachine(all[0].id);
+  const found: Machine[] = await client.findByTag("Finance", true);
+  const added: Machine = await client.addTag(one.id, "Finance");
+  const removed: Machine = await client.removeTag(added.id, "Finance");
+
+  const plan = client.planBulk("Finance", "Add", found.map((m) => ({ id: m.id, tags: m.machineTags })));
+  const summary: PlanSummary = plan.summary();
+  const calls: number = summary.calls;
+  const controller = new AbortController();
+  const report: RunReport = await client.runPlan(plan, {
+    onProgress: (p: Progress) => {
+      const pct: number = p.callsDone / Math.max(1, p.callsTotal);
+      const eta: number | undefined = p.etaMs ?? undefined;
+      console.log(pct, eta, p.callsThisMinute, p.minuteLimit, p.callsThisHour, p.hourLimit);
+    },
+    signal: controller.signal,
+  });
+  const undo = plan.inverse();
+  const failed = report.outcomes.filter((o) => o.status === "failed" || o.status === "unknown");
+  const [minute, hour]: [number, number] = client.rateUsage();
+
+  const fromMsal = DefenderClient.fromMsal(msal, { account, scopes: ["https://api.securitycenter.microsoft.com/.default"] });
+  try {
+    await fromMsal.getMachine("not-a-machine");
+  } catch (e) {
+    const err = e as DefenderError;
+    const code: string = err.code;
+    const status: number | undefined = err.status;
+    const retry: number | undefined = err.retryAfter;
+    const machine: string | undefined = err.machineId;
+    console.log(code, status, retry, machine);
+  }
+
+  await init();
+  const web = new WebClient({ cloud: "gccHigh", getToken: () => "token" });
+  void web;
+  void undo;
+  void removed;
+  void next;
+  void name;
+  void tags;
+  return calls + failed.length + minute + hour;
+}
+
+export async function edge(request: Request): Promise<Response> {
+  const config: ProxyConfig = {
+    apiBaseUrl: "https://api.security.microsoft.com",
+    allowedOrigins: ["https://portal.contoso.com"],
+  };
+  const response: Response = await handleRequest(request, config);
+  return response;
+}
