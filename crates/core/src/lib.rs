@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod model;
+pub mod odata;
 pub mod wire;
 
 pub use model::{
@@ -15,6 +16,7 @@ pub use model::{
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
     TagError, TagWarning,
 };
+pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use wire::{
     BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,
     TagBody,

@@ -1,4 +1,9 @@
 //! Integration tests for the public API of defender-tags-core, one module per topic.
 
+// Test helpers (strategies, fixture loaders) are not `#[test]` fns, so clippy.toml's
+// allow-unwrap-in-tests does not cover them; panicking on a broken fixture is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fixtures;
 mod model;
+mod odata;

@@ -1,0 +1,12 @@
+//! OData `$filter` for the machines endpoint: an AST ([`Filter`]), a renderer ([`render`]), a
+//! bounded parser ([`parse`]) and an evaluator ([`Filter::matches`]). The client renders, the
+//! emulator parses and evaluates, the UI evaluates: one grammar and one semantics for all three.
+
+mod ast;
+mod eval;
+mod parse;
+mod render;
+
+pub use ast::{CmpOp, Field, FieldKind, Filter, Literal};
+pub use parse::{MAX_FILTER_CHARS, MAX_FILTER_DEPTH, ODataError, parse};
+pub use render::{quote, render};
