@@ -7,10 +7,15 @@
 //! Clocks are injected (Unix epoch milliseconds) and nothing calls `now()`.
 #![deny(missing_docs)]
 
+pub mod api;
+pub mod cloud;
 pub mod model;
 pub mod odata;
+pub mod throttle;
 pub mod wire;
 
+pub use api::{ApiError, ApiRequest, ListQuery, Method};
+pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region};
 pub use model::{
     DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,

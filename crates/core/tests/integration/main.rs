@@ -4,6 +4,7 @@
 // allow-unwrap-in-tests does not cover them; panicking on a broken fixture is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod fixtures;
 mod model;
 mod odata;

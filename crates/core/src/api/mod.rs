@@ -1,0 +1,16 @@
+//! Sans-IO API calls: per endpoint, a builder of a neutral [`ApiRequest`] and a decoder of
+//! `(status, headers, body)`. Transports (the wasm client, tests) do the I/O in between.
+
+mod decode;
+pub mod encode;
+mod paging;
+mod request;
+
+pub use decode::{
+    ApiError, decode_error, decode_list_machines, decode_machine, decode_machines, header,
+};
+pub use paging::{NextLinkError, NextPage, next_page, request_from_next_link};
+pub use request::{
+    ApiRequest, FindByTagError, ListQuery, ListQueryError, Method, bulk_request, bulk_set_tag,
+    find_by_tag, get_machine, list_machines, set_tag,
+};

@@ -1,0 +1,115 @@
+//! Paging through `GET /api/machines`.
+//!
+//! No Microsoft page documents `@odata.nextLink` for machines, but third-party scripts see it,
+//! so: follow the link when present (only to the same origin: the transport attaches a bearer
+//! token to whatever we return), else advance `$skip` by the page size until a short page.
+
+use thiserror::Error;
+
+use super::encode::decode_query_component;
+use super::request::{ApiRequest, ListQuery, list_machines};
+use crate::cloud::BaseUrl;
+use crate::wire::{MAX_PAGE_SIZE, ODataList};
+
+/// How to fetch the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextPage {
+    /// Follow the service's `@odata.nextLink` (already turned into a request on our origin).
+    Link(ApiRequest),
+    /// Ask again with a larger `$skip`.
+    Query(ListQuery),
+}
+
+impl NextPage {
+    /// The request to send.
+    pub fn request(&self) -> ApiRequest {
+        match self {
+            NextPage::Link(r) => r.clone(),
+            NextPage::Query(q) => list_machines(q),
+        }
+    }
+}
+
+/// A `@odata.nextLink` we refuse to follow.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NextLinkError {
+    /// The link points at another origin; following it would send the token there.
+    #[error(
+        "the API's next-page link {link:?} points to another origin than {base}; \
+         not following it, so the access token is not sent elsewhere"
+    )]
+    ForeignOrigin {
+        /// The link.
+        link: String,
+        /// Our origin.
+        base: String,
+    },
+    /// The link is not an absolute URL under `/api/`.
+    #[error("the API's next-page link {link:?} is not an absolute URL under /api/")]
+    Malformed {
+        /// The link.
+        link: String,
+    },
+}
+
+/// Turns an absolute `@odata.nextLink` into a request, if it is on `base`'s origin.
+pub fn request_from_next_link(link: &str, base: &BaseUrl) -> Result<ApiRequest, NextLinkError> {
+    let malformed = || NextLinkError::Malformed {
+        link: link.to_owned(),
+    };
+    let (_, rest) = link.split_once("://").ok_or_else(malformed)?;
+    if !base.same_origin(link) {
+        return Err(NextLinkError::ForeignOrigin {
+            link: link.to_owned(),
+            base: base.as_str().to_owned(),
+        });
+    }
+    let path_start = rest.find('/').ok_or_else(malformed)?;
+    let path_and_query = &rest[path_start..];
+    let path_and_query = path_and_query
+        .split_once('#')
+        .map_or(path_and_query, |(p, _)| p);
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    if !path.starts_with("/api/") || path.contains("/../") || path.ends_with("/..") {
+        return Err(malformed());
+    }
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_query_component(k), decode_query_component(v))
+        })
+        .collect();
+    Ok(ApiRequest {
+        method: super::request::Method::Get,
+        path: path.to_owned(),
+        query,
+        headers: vec![("Accept".to_owned(), "application/json".to_owned())],
+        body: None,
+    })
+}
+
+/// What to fetch after `page`, which answered `query`; `Ok(None)` when this was the last page.
+///
+/// Without a next link, a page shorter than `$top` (or [`MAX_PAGE_SIZE`] when `$top` is
+/// unset) is the last one.
+pub fn next_page<T>(
+    query: &ListQuery,
+    page: &ODataList<T>,
+    base: &BaseUrl,
+) -> Result<Option<NextPage>, NextLinkError> {
+    if let Some(link) = page.next_link.as_deref().filter(|l| !l.is_empty()) {
+        return request_from_next_link(link, base).map(|r| Some(NextPage::Link(r)));
+    }
+    let size = query.top().unwrap_or(MAX_PAGE_SIZE) as usize;
+    let got = page.value.len();
+    if got == 0 || got < size {
+        return Ok(None);
+    }
+    let skip = query.skip().saturating_add(got as u64);
+    Ok(Some(NextPage::Query(query.clone().with_skip(skip))))
+}
