@@ -1,0 +1,372 @@
+//! Minting and verifying RS256 tokens.
+
+use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::keys::SigningKeys;
+use super::personas::{self, Persona, PersonaKind};
+use crate::DEMO_TENANT;
+
+/// Audience the emulator mints (the legacy resource the live docs recommend, defender-api.md §8).
+pub const API_AUDIENCE: &str = "https://api.securitycenter.microsoft.com";
+/// Audiences the API accepts: the legacy resource, the current host and the WindowsDefenderATP
+/// application id (what an Entra token for that resource may carry).
+pub const ACCEPTED_AUDIENCES: [&str; 3] = [
+    API_AUDIENCE,
+    "https://api.security.microsoft.com",
+    "fc780465-2017-40d4-a0c5-307022471b92",
+];
+/// Token lifetime: "The expiration time of the token is one hour" (defender-api.md §8).
+pub const TOKEN_TTL_SECS: i64 = 3599;
+
+/// Access-token claims (a union of Entra v1/v2 claims that clients look at).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Audience.
+    pub aud: String,
+    /// Issuer, `{origin}/{tenant}/v2.0`.
+    pub iss: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Tenant id.
+    pub tid: String,
+    /// Object id of the user or service principal.
+    pub oid: String,
+    /// Subject.
+    pub sub: String,
+    /// Client application id (v1 claim).
+    pub appid: String,
+    /// Client application id (v2 claim).
+    pub azp: String,
+    /// Application permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Delegated permissions, space separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// User display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// User principal name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// `app` or `user`.
+    #[serde(default)]
+    pub idtyp: String,
+    /// Token version.
+    #[serde(default)]
+    pub ver: String,
+    /// Unique token id.
+    #[serde(default)]
+    pub uti: String,
+}
+
+/// ID-token claims (what MSAL reads to build the account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// The client id.
+    pub aud: String,
+    /// Issuer.
+    pub iss: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Subject.
+    pub sub: String,
+    /// Object id.
+    pub oid: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Display name.
+    pub name: String,
+    /// Username.
+    pub preferred_username: String,
+    /// Echo of the authorize request's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Token version.
+    pub ver: String,
+}
+
+/// Minting failed (only if the key is unusable).
+#[derive(Debug, Error)]
+#[error("cannot sign a token: {0}")]
+pub struct MintError(String);
+
+/// `{origin}/{tenant}/v2.0`.
+pub fn issuer_for(origin: &str) -> String {
+    format!("{origin}/{DEMO_TENANT}/v2.0")
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn header(keys: &SigningKeys) -> Header {
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some(keys.kid.clone());
+    h.typ = Some("JWT".into());
+    h
+}
+
+/// Mints an access token for `persona`, calling as client `app_id`, valid for `ttl_secs`
+/// (negative = already expired, for tests).
+pub fn mint_access(
+    keys: &SigningKeys,
+    issuer: &str,
+    persona: &Persona,
+    app_id: &str,
+    ttl_secs: i64,
+) -> Result<String, MintError> {
+    mint_access_with(
+        keys,
+        issuer,
+        persona,
+        app_id,
+        ttl_secs,
+        MintOverrides::default(),
+    )
+}
+
+/// Test-only changes to a minted access token (`/_emulator/token`).
+#[derive(Debug, Clone, Default)]
+pub struct MintOverrides {
+    /// Replaces `aud`.
+    pub audience: Option<String>,
+    /// Replaces the persona's `roles`/`scp` entries.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// [`mint_access`] with test overrides.
+pub fn mint_access_with(
+    keys: &SigningKeys,
+    issuer: &str,
+    persona: &Persona,
+    app_id: &str,
+    ttl_secs: i64,
+    overrides: MintOverrides,
+) -> Result<String, MintError> {
+    let iat = now();
+    let perms: Vec<String> = overrides.permissions.unwrap_or_else(|| {
+        persona
+            .permissions
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    });
+    let (roles, scp, name, upn, idtyp) = match persona.kind {
+        PersonaKind::App => (Some(perms), None, None, None, "app"),
+        PersonaKind::User => (
+            None,
+            Some(perms.join(" ")),
+            Some(persona.display_name.to_owned()),
+            Some(persona.username.to_owned()),
+            "user",
+        ),
+    };
+    let claims = AccessClaims {
+        aud: overrides.audience.unwrap_or_else(|| API_AUDIENCE.into()),
+        iss: issuer.into(),
+        iat,
+        nbf: iat.min(iat + ttl_secs),
+        exp: iat + ttl_secs,
+        tid: DEMO_TENANT.into(),
+        oid: persona.oid.into(),
+        sub: persona.oid.into(),
+        appid: app_id.into(),
+        azp: app_id.into(),
+        roles,
+        scp,
+        name,
+        upn,
+        idtyp: idtyp.into(),
+        ver: "2.0".into(),
+        uti: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    encode(&header(keys), &claims, &keys.encoding).map_err(|e| MintError(e.to_string()))
+}
+
+/// Mints an ID token for a signed-in user.
+pub fn mint_id(
+    keys: &SigningKeys,
+    issuer: &str,
+    persona: &Persona,
+    client_id: &str,
+    nonce: Option<String>,
+) -> Result<String, MintError> {
+    let iat = now();
+    let claims = IdClaims {
+        aud: client_id.into(),
+        iss: issuer.into(),
+        iat,
+        nbf: iat,
+        exp: iat + TOKEN_TTL_SECS,
+        sub: persona.oid.into(),
+        oid: persona.oid.into(),
+        tid: DEMO_TENANT.into(),
+        name: persona.display_name.into(),
+        preferred_username: persona.username.into(),
+        nonce,
+        ver: "2.0".into(),
+    };
+    encode(&header(keys), &claims, &keys.encoding).map_err(|e| MintError(e.to_string()))
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    /// 401: no/invalid header, bad signature, wrong issuer, expired, malformed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: valid token for another audience (the live docs say this is a 403).
+    #[error("{0}")]
+    WrongAudience(String),
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Tenant.
+    pub tenant: String,
+    /// Client application id.
+    pub app: String,
+    /// App or user.
+    pub kind: PersonaKind,
+    /// `roles` (app) or `scp` (user) entries.
+    pub permissions: Vec<String>,
+    /// Device groups visible; `None` = all. Unknown users see nothing.
+    pub groups: Option<Vec<i64>>,
+    /// Issued at.
+    pub iat: i64,
+    /// Object id.
+    pub oid: String,
+}
+
+/// Verifies signature, expiry, issuer (any of `issuers`) and audience.
+pub fn verify(keys: &SigningKeys, token: &str, issuers: &[String]) -> Result<Caller, TokenError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = 0;
+    validation.validate_aud = false; // checked below: a wrong audience is a 403, not a 401
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let data = decode::<AccessClaims>(token, &keys.decoding, &validation).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind as K;
+        let why = match e.kind() {
+            K::ExpiredSignature => "the token is expired",
+            K::ImmatureSignature => "the token is not valid yet (nbf)",
+            K::InvalidSignature => "the token signature is invalid",
+            K::InvalidAlgorithm => "the token algorithm is not RS256",
+            K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => "the token is malformed",
+            K::MissingRequiredClaim(_) => "the token lacks a required claim",
+            _ => "the token is invalid",
+        };
+        TokenError::Unauthorized(why.into())
+    })?;
+    let c = data.claims;
+    if !issuers.iter().any(|i| i == &c.iss) {
+        return Err(TokenError::Unauthorized(format!(
+            "the token issuer {:?} is not trusted",
+            c.iss
+        )));
+    }
+    if !ACCEPTED_AUDIENCES
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(c.aud.trim_end_matches('/')))
+    {
+        return Err(TokenError::WrongAudience(format!(
+            "The token audience {:?} does not match the resource {API_AUDIENCE}",
+            c.aud
+        )));
+    }
+    if c.tid != DEMO_TENANT {
+        return Err(TokenError::Unauthorized(format!(
+            "unknown tenant {:?}",
+            c.tid
+        )));
+    }
+    let (kind, permissions) = match (&c.roles, &c.scp) {
+        (_, Some(scp)) => (
+            PersonaKind::User,
+            scp.split_whitespace().map(str::to_owned).collect(),
+        ),
+        (Some(roles), None) => (PersonaKind::App, roles.clone()),
+        (None, None) => (PersonaKind::App, Vec::new()),
+    };
+    let groups = match kind {
+        PersonaKind::App => None,
+        PersonaKind::User => match personas::by_oid(&c.oid) {
+            Some(p) => p.groups.map(<[i64]>::to_vec),
+            None => Some(Vec::new()),
+        },
+    };
+    Ok(Caller {
+        tenant: c.tid,
+        app: c.appid,
+        kind,
+        permissions,
+        groups,
+        iat: c.iat,
+        oid: c.oid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> SigningKeys {
+        SigningKeys::generate().unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let k = keys();
+        let iss = issuer_for("http://127.0.0.1:1");
+        let issuers = vec![iss.clone()];
+        let app = personas::by_name("app").unwrap();
+        let t = mint_access(&k, &iss, app, "client-1", 60).unwrap();
+        let c = verify(&k, &t, &issuers).unwrap();
+        assert_eq!(c.permissions, vec!["Machine.ReadWrite.All"]);
+        assert_eq!(c.app, "client-1");
+        assert_eq!(c.kind, PersonaKind::App);
+
+        let expired = mint_access(&k, &iss, app, "c", -5).unwrap();
+        assert_eq!(
+            verify(&k, &expired, &issuers).unwrap_err(),
+            TokenError::Unauthorized("the token is expired".into())
+        );
+        let other = keys();
+        let forged = mint_access(&other, &iss, app, "c", 60).unwrap();
+        assert!(matches!(
+            verify(&k, &forged, &issuers),
+            Err(TokenError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            verify(&k, &t, &[issuer_for("http://evil")]),
+            Err(TokenError::Unauthorized(m)) if m.contains("issuer")
+        ));
+        assert!(matches!(
+            verify(&k, "a.b.c", &issuers),
+            Err(TokenError::Unauthorized(_))
+        ));
+    }
+
+    #[test]
+    fn analyst_is_scoped_to_groups() {
+        let k = keys();
+        let iss = issuer_for("http://h");
+        let t = mint_access(&k, &iss, personas::by_name("analyst").unwrap(), "spa", 60).unwrap();
+        let c = verify(&k, &t, &[iss]).unwrap();
+        assert_eq!(c.kind, PersonaKind::User);
+        assert_eq!(c.permissions, vec!["Machine.ReadWrite"]);
+        assert_eq!(c.groups, Some(vec![101, 102, 103]));
+    }
+}

@@ -1,0 +1,228 @@
+//! Shared server state: machines (with indexes), keys, limiter, faults, stats, OAuth grants.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use defender_tags_core::Machine;
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::grants::Grants;
+use crate::auth::keys::SigningKeys;
+use crate::config::{Config, RETENTION_DAYS};
+use crate::faults::FaultState;
+use crate::ratelimit::RateLimiter;
+use crate::stats::Stats;
+
+/// Machines in generation order, indexed by id and by lowercased computer name (full DNS name
+/// and the host part before the first dot).
+#[derive(Debug, Default)]
+pub struct Store {
+    machines: Vec<Machine>,
+    by_id: HashMap<String, usize>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl Store {
+    /// Builds the indexes.
+    pub fn new(machines: Vec<Machine>) -> Self {
+        let mut by_id = HashMap::with_capacity(machines.len());
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::with_capacity(machines.len() * 2);
+        for (i, m) in machines.iter().enumerate() {
+            by_id.insert(m.id.as_str().to_owned(), i);
+            if let Some(name) = &m.computer_dns_name {
+                let lower = name.to_lowercase();
+                if let Some((host, _)) = lower.split_once('.')
+                    && !host.is_empty()
+                    && !host.contains(['<', ' '])
+                {
+                    by_name.entry(host.to_owned()).or_default().push(i);
+                }
+                by_name.entry(lower).or_default().push(i);
+            }
+        }
+        Self {
+            machines,
+            by_id,
+            by_name,
+        }
+    }
+
+    /// All machines.
+    pub fn machines(&self) -> &[Machine] {
+        &self.machines
+    }
+
+    /// Index of the machine with this id (any case).
+    pub fn index_of_id(&self, id: &str) -> Option<usize> {
+        self.by_id.get(&id.to_ascii_lowercase()).copied()
+    }
+
+    /// Indexes of machines with this computer name (full or host part, any case).
+    pub fn indexes_of_name(&self, name: &str) -> &[usize] {
+        self.by_name
+            .get(&name.to_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The machine at `i`.
+    pub fn get(&self, i: usize) -> Option<&Machine> {
+        self.machines.get(i)
+    }
+
+    /// The machine at `i`, mutably (tags only change; the indexes stay valid).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Machine> {
+        self.machines.get_mut(i)
+    }
+
+    /// Number of machines.
+    pub fn len(&self) -> usize {
+        self.machines.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.machines.is_empty()
+    }
+}
+
+/// What one caller may see: device groups and the retention window.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Visible `rbacGroupId`s (`None` = all; ungrouped machines are group 0).
+    pub groups: Option<Vec<i64>>,
+    /// Machines last seen before this are beyond retention.
+    pub retention_cutoff: OffsetDateTime,
+}
+
+impl Scope {
+    /// A scope with the tenant's retention period ending now.
+    pub fn new(groups: Option<Vec<i64>>) -> Self {
+        Self {
+            groups,
+            retention_cutoff: OffsetDateTime::now_utc() - Duration::days(RETENTION_DAYS),
+        }
+    }
+
+    /// Whether the machine's device group is visible.
+    pub fn in_groups(&self, m: &Machine) -> bool {
+        match &self.groups {
+            None => true,
+            Some(gs) => gs.contains(&m.rbac_group_id.unwrap_or(0)),
+        }
+    }
+
+    /// Whether the machine was last seen within retention.
+    pub fn within_retention(&self, m: &Machine) -> bool {
+        m.last_seen.is_some_and(|t| t >= self.retention_cutoff)
+    }
+
+    /// Visible through the read endpoints.
+    pub fn sees(&self, m: &Machine) -> bool {
+        self.in_groups(m) && self.within_retention(m)
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// IdP signing key.
+    pub keys: SigningKeys,
+    store: RwLock<Store>,
+    /// Rate limiter.
+    pub limiter: RateLimiter,
+    /// Fault injection.
+    pub faults: Mutex<FaultState>,
+    /// Counters.
+    pub stats: Stats,
+    /// Authorization codes and refresh tokens.
+    pub grants: Mutex<Grants>,
+    /// Set when machine state changed since the last save.
+    pub dirty: AtomicBool,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        config: Config,
+        addr: SocketAddr,
+        keys: SigningKeys,
+        machines: Vec<Machine>,
+    ) -> Self {
+        let limiter = RateLimiter::new(config.time_scale);
+        let faults = Mutex::new(FaultState::new(config.faults.clone()));
+        Self {
+            config,
+            addr,
+            keys,
+            store: RwLock::new(Store::new(machines)),
+            limiter,
+            faults,
+            stats: Stats::default(),
+            grants: Mutex::new(Grants::default()),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// Read access to the machines (never held across an await).
+    pub fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Write access to the machines (never held across an await).
+    pub fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces every machine (reset).
+    pub fn replace_machines(&self, machines: Vec<Machine>) {
+        *self.write() = Store::new(machines);
+        self.mark_dirty();
+    }
+
+    /// Notes that machine state must be saved.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// The origins this server answers as: `--public-url`, and the loopback names of the bound
+    /// port (plus the request's own `Host`, added by callers).
+    pub fn served_origins(&self, host: Option<&str>) -> Vec<String> {
+        let port = self.addr.port();
+        let mut v = Vec::with_capacity(6);
+        if let Some(u) = &self.config.public_url {
+            v.push(u.clone());
+        }
+        v.push(format!("http://{}", self.addr));
+        v.push(format!("http://127.0.0.1:{port}"));
+        v.push(format!("http://localhost:{port}"));
+        v.push(format!("http://[::1]:{port}"));
+        if let Some(h) = host {
+            v.push(format!("http://{h}"));
+            v.push(format!("https://{h}"));
+        }
+        v
+    }
+
+    /// The origin used in URLs handed to clients: `--public-url` or `http://{Host}`.
+    pub fn public_origin(&self, host: Option<&str>) -> String {
+        match (&self.config.public_url, host) {
+            (Some(u), _) => u.clone(),
+            (None, Some(h)) => format!("http://{h}"),
+            (None, None) => format!("http://{}", self.addr),
+        }
+    }
+
+    /// `http://{Host}` (or the bound address): the API's own origin, for `@odata` links.
+    pub fn api_origin(&self, host: Option<&str>) -> String {
+        match host {
+            Some(h) => format!("http://{h}"),
+            None => format!("http://{}", self.addr),
+        }
+    }
+}

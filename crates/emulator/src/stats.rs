@@ -1,0 +1,79 @@
+//! Per-endpoint call statistics for `/_emulator/stats`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Counters of one endpoint.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Every request routed to the endpoint (including rejected ones).
+    pub calls: u64,
+    /// 429 answers (rate limit or injected).
+    pub throttled: u64,
+    /// 4xx answers other than 429.
+    pub client_errors: u64,
+    /// 5xx answers.
+    pub server_errors: u64,
+    /// Connections dropped by fault injection.
+    pub dropped: u64,
+}
+
+/// Snapshot served by `/_emulator/stats`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsSnapshot {
+    /// Per endpoint name (`listMachines`, `getMachine`, `findByTag`, `tagMachine`,
+    /// `bulkTagMachines`, `unknown`).
+    pub endpoints: BTreeMap<&'static str, EndpointStats>,
+    /// Machine-tag operations accepted (one per machine per successful tag call).
+    pub tag_operations: u64,
+    /// Of those, operations that changed a machine's tags.
+    pub tag_changes: u64,
+}
+
+/// Thread-safe counters.
+#[derive(Debug, Default)]
+pub struct Stats {
+    inner: Mutex<StatsSnapshot>,
+}
+
+impl Stats {
+    /// Records one answered request.
+    pub fn record(&self, endpoint: &'static str, status: u16) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = s.endpoints.entry(endpoint).or_default();
+        e.calls += 1;
+        match status {
+            429 => e.throttled += 1,
+            400..=499 => e.client_errors += 1,
+            500..=599 => e.server_errors += 1,
+            _ => {}
+        }
+    }
+
+    /// Records a dropped connection.
+    pub fn record_drop(&self, endpoint: &'static str) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = s.endpoints.entry(endpoint).or_default();
+        e.calls += 1;
+        e.dropped += 1;
+    }
+
+    /// Records tag operations (`ops` machines processed, `changes` of them changed).
+    pub fn record_tags(&self, ops: u64, changes: u64) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.tag_operations += ops;
+        s.tag_changes += changes;
+    }
+
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Zeroes everything.
+    pub fn clear(&self) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = StatsSnapshot::default();
+    }
+}
