@@ -1,5 +1,12 @@
 //! Builds the web site (`target/site`): the Leptos SPA's wasm + glue, `www/` and the MSAL bundle.
 //! Owned by the web-UI work (issue #5); `cargo xtask build`, `demo` and `test` call [`build`].
+//!
+//! Layout of the result (the emulator serves it with `--static target/site`):
+//! ```text
+//! index.html app.css auth.js boot.js favicon.svg   from www/ (www/embed/ too, if present)
+//! msal-browser.min.js                              www/node_modules/@azure/msal-browser/lib/
+//! pkg/web_ui.js pkg/web_ui_bg.wasm                 wasm-bindgen --target web of the web-ui binary
+//! ```
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,7 +39,23 @@ impl Profile {
     }
 }
 
+/// The web-ui crate's binary (`src/main.rs` mounts the app; wasm-bindgen makes `main` the start
+/// function, so `boot.js` only has to call `init()`).
+const WEB_UI_WASM: &str = "defender-tags-web-ui.wasm";
+
+/// MSAL's browser (UMD) bundle inside `www/node_modules`, installed by `npm ci` in `www/`.
+const MSAL_BUNDLE: &str = "node_modules/@azure/msal-browser/lib/msal-browser.min.js";
+
+/// Builds `target/site` and returns its path.
 pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
+    let www = ctx.root.join("www");
+    let msal = www.join(MSAL_BUNDLE);
+    if !msal.exists() {
+        return Err(format!(
+            "{} is missing: run `cargo xtask tools` (or `npm ci` in www/)",
+            msal.display()
+        ));
+    }
     ctx::run(
         ctx.cargo()
             .args(["build", "--target", WASM_TARGET])
@@ -43,48 +66,83 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         .target
         .join(WASM_TARGET)
         .join(profile.dir())
-        .join("defender_tags_web_ui.wasm");
+        .join(WEB_UI_WASM);
+    if !wasm.exists() {
+        return Err(format!("cargo did not produce {}", wasm.display()));
+    }
     let site = ctx.site_dir();
     if site.exists() {
         fs::remove_dir_all(&site).map_err(|e| format!("cannot clear {}: {e}", site.display()))?;
     }
     let pkg = site.join("pkg");
-    ctx::run(
-        Command::new("wasm-bindgen")
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                "web_ui",
-                "--out-dir",
-            ])
-            .arg(&pkg)
-            .arg(&wasm),
-    )?;
+    let mut bindgen = Command::new(wasm_bindgen());
+    bindgen
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            "web_ui",
+            "--out-dir",
+        ])
+        .arg(&pkg)
+        .arg(&wasm);
+    if profile == Profile::Dev {
+        bindgen.arg("--debug");
+    }
+    ctx::run(&mut bindgen)?;
     if profile == Profile::Release {
         wasm_opt(ctx, &pkg.join("web_ui_bg.wasm"))?;
     }
-    copy_dir(&ctx.root.join("www"), &site)?;
+    copy_dir(&www, &site)?;
+    fs::copy(&msal, site.join("msal-browser.min.js"))
+        .map_err(|e| format!("cannot copy {}: {e}", msal.display()))?;
+    let size = fs::metadata(pkg.join("web_ui_bg.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    eprintln!(
+        "site: {} (web_ui_bg.wasm {} KiB)",
+        site.display(),
+        size / 1024
+    );
     Ok(site)
 }
 
+/// `wasm-bindgen` from PATH, else from `~/.cargo/bin` (where `cargo install` puts it).
+fn wasm_bindgen() -> PathBuf {
+    if ctx::have("wasm-bindgen") {
+        return PathBuf::from("wasm-bindgen");
+    }
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .map(|home| home.join("bin").join("wasm-bindgen"))
+        .unwrap_or_else(|| PathBuf::from("wasm-bindgen"))
+}
+
 /// Shrinks a wasm file in place with npm's binaryen (never Debian's wasm-opt 108: its output
-/// crashes at start-up, see ../shared/docs/toolchain.md).
+/// crashes at start-up, see ../shared/docs/toolchain.md). Optional: without it the site works,
+/// just larger, so a missing tool is a warning.
 pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
     let tool = ctx.node_bin("www").join("wasm-opt");
     if !tool.exists() {
-        return Err(format!(
-            "{} is missing: run `cargo xtask tools`",
+        eprintln!(
+            "warning: {} is missing (run `cargo xtask tools`); the wasm is not size-optimised",
             tool.display()
-        ));
+        );
+        return Ok(());
     }
     ctx::run(
         Command::new(tool)
             .args([
                 "-Oz",
+                // The features rustc 1.95 enables for wasm32-unknown-unknown by default.
                 "--enable-bulk-memory",
                 "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
             ])
             .arg(wasm)
             .arg("-o")

@@ -1,1 +1,67 @@
-//! defender-tags-web-ui (work in progress).
+//! defender-tags web UI: find Defender for Endpoint machines and add or remove their tags.
+//!
+//! Leptos 0.8, client-side rendered. Logic lives in plain modules (tested natively); components
+//! only lay out and wire it. Data flow: [`api::Backend`] (over `defender_tags_wasm`) →
+//! [`table::Loaded`] → narrowed and sorted indices → a virtualised table.
+
+pub mod access;
+pub mod api;
+pub mod components;
+pub mod msal;
+pub mod query;
+pub mod routes;
+pub mod search;
+pub mod session;
+pub mod settings;
+pub mod state;
+pub mod table;
+pub mod tags;
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::notice::NoticeRegion;
+use crate::components::top_bar::TopBar;
+use crate::state::{AppState, Session};
+
+/// The application: contexts, the top bar and the routes.
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::provide(session::load_settings(), Session::Starting, None);
+    leptos::task::spawn_local(session::start(state));
+    view! { <Shell/> }
+}
+
+/// The layout and routes, given contexts provided by [`App`] (or by a test).
+#[component]
+pub fn Shell() -> impl IntoView {
+    view! {
+        <Router>
+            <a class="skip-link" href="#main">"Skip to main content"</a>
+            <TopBar/>
+            <NoticeRegion/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=routes::not_found::NotFound>
+                    <Route path=path!("/") view=routes::search::SearchPage/>
+                    <Route path=path!("/settings") view=routes::settings::SettingsPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Mounts [`App`] into `#app` (replacing the static "Loading" text) or the body.
+pub fn mount() {
+    let target = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("app"))
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok());
+    match target {
+        Some(el) => {
+            el.set_inner_html("");
+            leptos::mount::mount_to(el, App).forget();
+        }
+        None => leptos::mount::mount_to_body(App),
+    }
+}

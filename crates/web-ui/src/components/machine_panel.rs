@@ -1,0 +1,80 @@
+//! The details panel of the machine opened from the table (`?m=<id>`), with its tags.
+
+use leptos::prelude::*;
+
+use defender_tags_core::{Machine, MachineId};
+
+use crate::components::tag_editor::TagEditor;
+use crate::state::now_ms;
+use crate::table::format_age;
+
+/// Machine details and tag editor.
+#[component]
+pub fn MachinePanel(
+    /// The machine's id (from the URL).
+    id: MachineId,
+    /// The machine, when it is among the loaded results.
+    #[prop(into)]
+    machine: Signal<Option<Machine>>,
+    /// Whether its computer name is shared with another machine.
+    #[prop(into)]
+    duplicate: Signal<bool>,
+    /// Closes the panel.
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let id_text = id.to_string();
+    let title = move || {
+        machine.with(|m| {
+            m.as_ref()
+                .and_then(|m| m.computer_dns_name.clone())
+                .unwrap_or_else(|| "Machine".to_owned())
+        })
+    };
+    let row = |label: &'static str, value: String| {
+        view! { <div class="detail"><dt>{label}</dt><dd>{value}</dd></div> }
+    };
+    let details = move || {
+        machine.get().map(|m| {
+            let text = |s: Option<&str>| s.unwrap_or("\u{2014}").to_owned();
+            let seen = m.last_seen.map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+            view! {
+                <dl class="details">
+                    {row("OS", format!("{} {}", text(m.os_platform.as_deref()), m.os_version.clone().unwrap_or_default()).trim().to_owned())}
+                    {row("Health", text(m.health_status.as_ref().map(|v| v.as_str())))}
+                    {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
+                    {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
+                    {row("Device value", text(m.device_value.as_ref().map(|v| v.as_str())))}
+                    {row("Machine group", text(m.rbac_group_name.as_deref()))}
+                    {row("Last seen", format_age(seen, now_ms()))}
+                    {row("Last IP", text(m.last_ip_address.as_deref()))}
+                </dl>
+                <TagEditor
+                    id=m.id.clone()
+                    machine_name=m.computer_dns_name.clone().unwrap_or_else(|| m.id.to_string())
+                    server_tags=Signal::derive(move || machine.with(|m| m.as_ref().map(|m| m.machine_tags.clone()).unwrap_or_default()))
+                />
+            }
+        })
+    };
+    view! {
+        <aside class="machine-panel card" aria-labelledby="panel-title" data-testid="machine-panel">
+            <div class="panel-head">
+                <h2 id="panel-title">{title}</h2>
+                <button type="button" class="btn btn-quiet" aria-label="Close machine details"
+                    on:click=move |_| on_close.run(())>"\u{d7}"</button>
+            </div>
+            <p class="mono small muted machine-id">{id_text}</p>
+            {move || duplicate.get().then(|| view! {
+                <p class="warning-text">
+                    "Another machine has the same computer name. Check the machine id before changing tags."
+                </p>
+            })}
+            {move || if machine.with(Option::is_none) {
+                Some(view! { <p class="muted">"This machine is not in the current results."</p> })
+            } else {
+                None
+            }}
+            {details}
+        </aside>
+    }
+}

@@ -1,0 +1,194 @@
+//! The virtualised results table: a scroll container with a spacer as tall as all rows, and a
+//! constant number of absolutely sized row slots moved into view (`transform`) and refilled as
+//! the user scrolls. Rows have a fixed height ([`ROW_HEIGHT_PX`]), so the window is arithmetic.
+
+use std::sync::Arc;
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::search::SearchState;
+use crate::state::{EditsCtx, now_ms};
+use crate::table::{
+    Loaded, MAX_SLOTS, ROW_HEIGHT_PX, RowView, SortDir, SortKey, Window, content_height_px,
+};
+
+/// How many tag chips a row shows before "+N".
+const ROW_CHIPS: usize = 3;
+
+/// Sortable, virtualised machine table.
+#[component]
+pub fn MachineTable(
+    /// What the server returned (None while the first load runs).
+    #[prop(into)]
+    loaded: Signal<Option<Arc<Loaded>>>,
+    /// The rows to show, in order: indices into `loaded`.
+    #[prop(into)]
+    indices: Signal<Arc<Vec<u32>>>,
+    /// The current search (sorting, links that open a machine).
+    #[prop(into)]
+    search: Signal<SearchState>,
+    /// Called when a column header is activated.
+    on_sort: Callback<SortKey>,
+) -> impl IntoView {
+    let scroller = NodeRef::<html::Div>::new();
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(600.0_f64);
+    let measure = move || {
+        if let Some(el) = scroller.get_untracked() {
+            scroll_top.set(f64::from(el.scroll_top()));
+            viewport.set(f64::from(el.client_height()));
+        }
+    };
+    // Measure once mounted and whenever the window is resized (outside world → signals).
+    Effect::new(move |_| {
+        if scroller.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    let total = Memo::new(move |_| indices.with(|i| i.len()));
+    // Back to the top when the result set changes (a new search), not when it is re-sorted.
+    Effect::new(move |prev: Option<usize>| {
+        let n = total.get();
+        if prev.is_some_and(|p| p != n) {
+            if let Some(el) = scroller.get_untracked() {
+                el.set_scroll_top(0);
+            }
+            scroll_top.set(0.0);
+        }
+        n
+    });
+    let window = Memo::new(move |_| Window::at(scroll_top.get(), viewport.get(), total.get()));
+
+    let headers = SortKey::ALL
+        .into_iter()
+        .map(|key| {
+            let sort_state = move || search.with(|s| (s.sort == key).then_some(s.dir));
+            let aria_sort = move || match sort_state() {
+                Some(SortDir::Asc) => "ascending",
+                Some(SortDir::Desc) => "descending",
+                None => "none",
+            };
+            let arrow = move || match sort_state() {
+                Some(SortDir::Asc) => "\u{25b2}",
+                Some(SortDir::Desc) => "\u{25bc}",
+                None => "",
+            };
+            view! {
+                <div role="columnheader" class=format!("cell col-{}", key.as_param()) aria-sort=aria_sort>
+                    <button type="button" class="sort-button" on:click=move |_| on_sort.run(key)>
+                        {key.label()}
+                        <span class="sort-arrow" aria-hidden="true">{arrow}</span>
+                    </button>
+                </div>
+            }
+        })
+        .collect_view();
+
+    let slots = (0..MAX_SLOTS)
+        .map(|n| view! { <RowSlot n=n window=window loaded=loaded indices=indices search=search/> })
+        .collect_view();
+
+    view! {
+        <div class="machine-table" role="table" aria-label="Machines"
+            aria-rowcount=move || total.get() + 1 data-testid="machine-table">
+            <div role="rowgroup" class="table-head">
+                <div role="row" class="row head-row" aria-rowindex="1">{headers}</div>
+            </div>
+            <div class="table-scroll" node_ref=scroller role="rowgroup" on:scroll=move |_| measure()
+                data-testid="table-scroll">
+                <div class="table-spacer" role="presentation"
+                    style:height=move || format!("{}px", content_height_px(total.get()))>
+                    <div class="table-window" role="presentation"
+                        style:transform=move || format!("translateY({}px)", window.get().offset_px())>
+                        {slots}
+                    </div>
+                </div>
+                {move || (total.get() == 0 && loaded.with(Option::is_some)).then(|| view! {
+                    <p class="empty" role="presentation">"No machines match this search."</p>
+                })}
+            </div>
+        </div>
+    }
+}
+
+/// One DOM row, reused for whichever result falls in its position of the window.
+#[component]
+fn RowSlot(
+    /// Position of this slot in the window.
+    n: usize,
+    window: Memo<Window>,
+    loaded: Signal<Option<Arc<Loaded>>>,
+    indices: Signal<Arc<Vec<u32>>>,
+    search: Signal<SearchState>,
+) -> impl IntoView {
+    let edits = expect_context::<EditsCtx>().0;
+    let position = Memo::new(move |_| window.get().start + n);
+    let row = Memo::new(move |_| {
+        let pos = position.get();
+        let w = window.get();
+        if n >= w.slots {
+            return None;
+        }
+        let index = indices.with(|i| i.get(pos).copied())? as usize;
+        loaded.with(|l| {
+            let l = l.as_ref()?;
+            let m = l.machines.get(index)?;
+            let tags = edits.with(|e| e.effective_tags(&m.id, &m.machine_tags));
+            RowView::new(l, index, tags, now_ms())
+        })
+    });
+    let field = move |f: fn(&RowView) -> String| {
+        move || row.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
+    let href = move || {
+        row.with(|r| {
+            r.as_ref().map(|r| {
+                let mut s = search.get();
+                s.selected = Some(r.id.clone());
+                format!("/{}", s.to_query_string())
+            })
+        })
+    };
+    let is_selected = move || {
+        row.with(|r| r.as_ref().map(|r| r.id.clone())) == search.with(|s| s.selected.clone())
+            && row.with(Option::is_some)
+    };
+    let chips = move || {
+        row.with(|r| {
+            let tags = r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
+            let more = tags.len().saturating_sub(ROW_CHIPS);
+            view! {
+                {tags.into_iter().take(ROW_CHIPS).map(|t| view! { <span class="chip chip-small">{t}</span> }).collect_view()}
+                {(more > 0).then(|| view! { <span class="chip-more">{format!("+{more}")}</span> })}
+            }
+        })
+    };
+    view! {
+        <div role="row" class="row body-row" class:selected=is_selected
+            hidden=move || row.with(Option::is_none)
+            aria-rowindex=move || position.get() + 2
+            style:height=format!("{ROW_HEIGHT_PX}px")>
+            <div role="cell" class="cell col-name">
+                <a class="machine-link" href=href aria-current=move || is_selected().then_some("true")>
+                    {field(|r| r.name.clone())}
+                </a>
+                {move || row.with(|r| r.as_ref().is_some_and(|r| r.duplicate)).then(|| view! {
+                    <span class="badge badge-warn" title="Another machine has the same computer name">"duplicate"</span>
+                })}
+            </div>
+            <div role="cell" class="cell col-os">{field(|r| r.os.clone())}</div>
+            <div role="cell" class="cell col-health">{field(|r| r.health.clone())}</div>
+            <div role="cell" class="cell col-risk">{field(|r| r.risk.clone())}</div>
+            <div role="cell" class="cell col-exposure">{field(|r| r.exposure.clone())}</div>
+            <div role="cell" class="cell col-value">{field(|r| r.value.clone())}</div>
+            <div role="cell" class="cell col-group">{field(|r| r.group.clone())}</div>
+            <div role="cell" class="cell col-seen" title=field(|r| r.last_seen_exact.clone())>{field(|r| r.last_seen.clone())}</div>
+            <div role="cell" class="cell col-ip mono">{field(|r| r.ip.clone())}</div>
+            <div role="cell" class="cell col-tags">{chips}</div>
+        </div>
+    }
+}

@@ -1,0 +1,10 @@
+//! Reusable pieces of the pages.
+
+pub mod filter_bar;
+pub mod machine_panel;
+pub mod machine_table;
+pub mod notice;
+pub mod search_box;
+pub mod sign_in_card;
+pub mod tag_editor;
+pub mod top_bar;

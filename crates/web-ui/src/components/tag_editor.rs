@@ -1,0 +1,293 @@
+//! A machine's tags as chips: remove with one click, add with autocomplete over the tenant's
+//! tags. Changes show at once (optimistic) and are undone with a message if the API refuses.
+
+use leptos::prelude::*;
+
+use defender_tags_core::{MachineId, Tag, TagAction};
+
+use crate::api::{UiError, UiErrorKind};
+use crate::state::{BackendCtx, CatalogCtx, EditsCtx, NoticeCtx, Session, SessionCtx};
+use crate::tags::TagCheck;
+
+/// Most suggestions shown.
+const SUGGESTIONS: usize = 8;
+
+/// Tag chips and, for users who may edit, the add box.
+#[component]
+pub fn TagEditor(
+    /// The machine.
+    id: MachineId,
+    /// Its name, for messages.
+    machine_name: String,
+    /// Its tags as the server last returned them.
+    #[prop(into)]
+    server_tags: Signal<Vec<String>>,
+) -> impl IntoView {
+    let edits = expect_context::<EditsCtx>().0;
+    let catalog = expect_context::<CatalogCtx>().0;
+    let session = expect_context::<SessionCtx>().0;
+    let backend = expect_context::<BackendCtx>().0;
+    let notice = expect_context::<NoticeCtx>();
+
+    let can_edit = Memo::new(move |_| session.with(Session::can_edit));
+    let machine = id.clone();
+    let tags = Memo::new(move |_| {
+        let base = server_tags.get();
+        edits.with(|e| e.effective_tags(&machine, &base))
+    });
+
+    let change = {
+        let id = id.clone();
+        Action::new_local(move |(tag, action): &(Tag, TagAction)| {
+            let (tag, action) = (tag.clone(), *action);
+            let id = id.clone();
+            let name = machine_name.clone();
+            let edit = edits.try_update(|e| e.begin(id.clone(), tag.as_str(), action));
+            let call = backend
+                .with_untracked(|b| b.as_ref().map(|b| b.0.set_tag(id, tag.clone(), action)));
+            async move {
+                let result = match call {
+                    Some(call) => call.await,
+                    None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
+                };
+                let (verb, prep) = match action {
+                    TagAction::Add => ("add", "to"),
+                    TagAction::Remove => ("remove", "from"),
+                };
+                match result {
+                    Ok(()) => {
+                        if let Some(edit) = edit {
+                            edits.update(|e| e.confirm(edit));
+                        }
+                        if action == TagAction::Add {
+                            catalog.update(|c| c.insert(tag.as_str()));
+                        }
+                        let done = if action == TagAction::Add {
+                            "Added"
+                        } else {
+                            "Removed"
+                        };
+                        notice.success(format!("{done} \u{201c}{tag}\u{201d} {prep} {name}."));
+                    }
+                    Err(err) => {
+                        if let Some(edit) = edit {
+                            edits.update(|e| {
+                                e.roll_back(edit);
+                            });
+                        }
+                        notice.error(format!(
+                            "Could not {verb} \u{201c}{tag}\u{201d} {prep} {name}; the change was undone. {err}"
+                        ));
+                    }
+                }
+            }
+        })
+    };
+
+    let pending_id = StoredValue::new(id.clone());
+    let is_pending =
+        move |tag: &str| edits.with(|e| pending_id.with_value(|id| e.is_pending(id, tag)));
+    let remove = move |tag: String| {
+        match Tag::parse(&tag) {
+        Ok(t) => {
+            change.dispatch((t, TagAction::Remove));
+        }
+        Err(e) => notice.error(format!(
+            "\u{201c}{tag}\u{201d} cannot be removed with this tool: {e}. Remove it in the Defender portal."
+        )),
+    }
+    };
+
+    let chips = move || {
+        let editable = can_edit.get();
+        tags.get()
+            .into_iter()
+            .map(|t| {
+                let pending = is_pending(&t);
+                let label = format!("Remove tag {t}");
+                let t_remove = t.clone();
+                view! {
+                    <li class="chip" class:pending=pending aria-busy=pending.then_some("true")>
+                        <span class="chip-text">{t.clone()}</span>
+                        {editable.then(|| view! {
+                            <button type="button" class="chip-remove" aria-label=label
+                                on:click=move |_| remove(t_remove.clone())>"\u{d7}"</button>
+                        })}
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+
+    view! {
+        <section class="tag-editor" aria-labelledby="tags-title" data-testid="tag-editor">
+            <h3 id="tags-title">"Tags"</h3>
+            <Show when=move || !tags.with(Vec::is_empty)
+                fallback=|| view! { <p class="muted">"No tags."</p> }>
+                <ul class="chips" aria-label="Tags on this machine" data-testid="tag-chips">{chips}</ul>
+            </Show>
+            <Show when=move || can_edit.get()
+                fallback=move || view! {
+                    <p class="muted small" data-testid="read-only-note">
+                        "Read-only: your sign-in can see tags but not change them (that needs Machine.ReadWrite)."
+                    </p>
+                }>
+                <AddTag tags=tags on_add=Callback::new(move |tag: Tag| {
+                    change.dispatch((tag, TagAction::Add));
+                })/>
+            </Show>
+        </section>
+    }
+}
+
+/// The "add a tag" combobox with inline validation and near-duplicate warnings.
+#[component]
+fn AddTag(
+    /// The machine's current (effective) tags.
+    tags: Memo<Vec<String>>,
+    /// Called with a validated tag.
+    on_add: Callback<Tag>,
+) -> impl IntoView {
+    let catalog = expect_context::<CatalogCtx>().0;
+    let text = RwSignal::new(String::new());
+    let attempted = RwSignal::new(false);
+    let open = RwSignal::new(false);
+    let active = RwSignal::new(None::<usize>);
+
+    let check = Memo::new(move |_| {
+        let t = text.get();
+        tags.with(|tags| catalog.with(|c| TagCheck::new(&t, tags, c)))
+    });
+    let suggestions = Memo::new(move |_| {
+        let t = text.get();
+        if t.trim().is_empty() {
+            return Vec::new();
+        }
+        tags.with(|tags| catalog.with(|c| c.suggest(&t, tags, SUGGESTIONS)))
+    });
+    let expanded = move || open.get() && !suggestions.with(Vec::is_empty);
+
+    let submit = move |value: String| {
+        attempted.set(true);
+        let tags_now = tags.get_untracked();
+        let result = catalog
+            .with_untracked(|c| TagCheck::new(&value, &tags_now, c))
+            .result;
+        if let Ok(tag) = result {
+            on_add.run(tag);
+            text.set(String::new());
+            attempted.set(false);
+            open.set(false);
+            active.set(None);
+        } else {
+            text.set(value);
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let n = suggestions.with(Vec::len);
+        match ev.key().as_str() {
+            "ArrowDown" if n > 0 => {
+                ev.prevent_default();
+                open.set(true);
+                active.update(|a| *a = Some(a.map_or(0, |i| (i + 1) % n)));
+            }
+            "ArrowUp" if n > 0 => {
+                ev.prevent_default();
+                open.set(true);
+                active.update(|a| *a = Some(a.map_or(n - 1, |i| (i + n - 1) % n)));
+            }
+            "Escape" => {
+                open.set(false);
+                active.set(None);
+            }
+            "Enter" => {
+                ev.prevent_default();
+                let picked = active
+                    .get_untracked()
+                    .filter(|_| open.get_untracked())
+                    .and_then(|i| suggestions.with_untracked(|s| s.get(i).cloned()));
+                submit(picked.unwrap_or_else(|| text.get_untracked()));
+            }
+            _ => {}
+        }
+    };
+    // Errors show once the user tries to add, or as soon as the text is wrong in a way that
+    // further typing will not fix (a trailing space may be the middle of "Finance EU").
+    let error = move || {
+        let t = text.get();
+        let show = attempted.get() || (!t.is_empty() && !t.ends_with(' '));
+        if !show {
+            return None;
+        }
+        check.with(|c| c.result.as_ref().err().cloned())
+    };
+    let warnings = move || {
+        if text.with(String::is_empty) {
+            Vec::new()
+        } else {
+            check.with(|c| c.warnings.clone())
+        }
+    };
+    let described_by = move || {
+        let mut ids = vec!["tag-help"];
+        if error().is_some() {
+            ids.push("tag-error");
+        }
+        if !warnings().is_empty() {
+            ids.push("tag-warnings");
+        }
+        ids.join(" ")
+    };
+
+    view! {
+        <div class="add-tag">
+            <label for="add-tag-input">"Add a tag"</label>
+            <div class="add-tag-row">
+                <div class="combo">
+                    <input id="add-tag-input" type="text" autocomplete="off" spellcheck="false"
+                        role="combobox" aria-autocomplete="list" aria-controls="tag-suggestions"
+                        aria-expanded=move || if expanded() { "true" } else { "false" }
+                        aria-activedescendant=move || active.get().filter(|_| expanded()).map(|i| format!("tag-option-{i}"))
+                        aria-invalid=move || error().is_some().then_some("true")
+                        aria-describedby=described_by
+                        prop:value=move || text.get()
+                        on:input=move |ev| {
+                            text.set(event_target_value(&ev));
+                            open.set(true);
+                            active.set(None);
+                        }
+                        on:keydown=on_keydown
+                        on:blur=move |_| open.set(false)
+                        data-testid="add-tag-input"/>
+                    <ul id="tag-suggestions" role="listbox" class="suggestions" aria-label="Known tags"
+                        hidden=move || !expanded()>
+                        {move || suggestions.get().into_iter().enumerate().map(|(i, s)| {
+                            let pick = s.clone();
+                            view! {
+                                <li id=format!("tag-option-{i}") role="option" class="suggestion"
+                                    class:active=move || active.get() == Some(i)
+                                    aria-selected=move || if active.get() == Some(i) { "true" } else { "false" }
+                                    on:mousedown=move |ev| {
+                                        ev.prevent_default();
+                                        submit(pick.clone());
+                                    }>{s}</li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </div>
+                <button type="button" class="btn btn-primary" on:click=move |_| submit(text.get_untracked())
+                    data-testid="add-tag-button">"Add"</button>
+            </div>
+            <p id="tag-help" class="hint">"Up to 200 characters. Suggestions come from tags already used in the tenant."</p>
+            {move || error().map(|e| view! { <p id="tag-error" class="error-text" data-testid="tag-error">{e}</p> })}
+            {move || {
+                let w = warnings();
+                (!w.is_empty()).then(|| view! {
+                    <ul id="tag-warnings" class="warning-list" data-testid="tag-warnings">
+                        {w.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                    </ul>
+                })
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,106 @@
+//! The top bar: product name, navigation, and who is signed in with what permission.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use crate::access::AccessLevel;
+use crate::routes::NAV;
+use crate::session;
+use crate::state::{
+    AppState, BackendCtx, CatalogCtx, EditsCtx, NoticeCtx, Session, SessionCtx, SettingsCtx,
+};
+
+fn app_state() -> AppState {
+    AppState {
+        session: expect_context::<SessionCtx>(),
+        settings: expect_context::<SettingsCtx>(),
+        backend: expect_context::<BackendCtx>(),
+        edits: expect_context::<EditsCtx>(),
+        catalog: expect_context::<CatalogCtx>(),
+        notice: expect_context::<NoticeCtx>(),
+    }
+}
+
+/// Header with navigation and the session.
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let location = use_location();
+    let links = NAV
+        .iter()
+        .map(|item| {
+            let path = item.path;
+            let current = move || (location.pathname.get() == path).then_some("page");
+            view! { <li><a href=path aria-current=current>{item.label}</a></li> }
+        })
+        .collect_view();
+    view! {
+        <header class="top-bar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"DT"</span>
+                <span>"Defender Tags"</span>
+            </a>
+            <nav aria-label="Main">
+                <ul>{links}</ul>
+            </nav>
+            <SessionArea/>
+        </header>
+    }
+}
+
+/// The right-hand side of the top bar.
+#[component]
+fn SessionArea() -> impl IntoView {
+    let state = app_state();
+    let session = state.session.0;
+    let demo = move || state.settings.0.with(|s| s.demo);
+    move || {
+        match session.get() {
+        Session::SignedIn(user) => {
+            let (badge, badge_class) = match user.access.level() {
+                AccessLevel::ReadWrite => ("Can edit tags", "badge badge-ok"),
+                AccessLevel::Read => ("Read-only", "badge badge-muted"),
+                AccessLevel::None => ("No machine access", "badge badge-warn"),
+            };
+            let who = if user.name.is_empty() { user.username.clone() } else { user.name.clone() };
+            view! {
+                <div class="session" data-testid="session">
+                    {demo().then(|| view! { <span class="badge badge-demo">"Demo"</span> })}
+                    <div class="who">
+                        <span class="who-name" data-testid="user-name">{who}</span>
+                        <span class="who-perm" data-testid="user-permission">
+                            <span class=badge_class>{badge}</span>
+                            " "{user.access.summary()}
+                        </span>
+                    </div>
+                    <button class="btn btn-quiet" on:click=move |_| {
+                        leptos::task::spawn_local(session::sign_out(state));
+                    }>"Sign out"</button>
+                </div>
+            }
+            .into_any()
+        }
+        Session::SignedOut | Session::Failed(_) => view! {
+            <div class="session">
+                {demo().then(|| view! { <span class="badge badge-demo">"Demo"</span> })}
+                <button class="btn btn-primary" on:click=move |_| {
+                    leptos::task::spawn_local(session::sign_in(state));
+                }>"Sign in"</button>
+            </div>
+        }
+        .into_any(),
+        Session::Starting | Session::Redirecting => view! {
+            <div class="session"><span class="muted">"Signing in\u{2026}"</span></div>
+        }
+        .into_any(),
+        Session::NeedsSettings(_) => view! {
+            <div class="session"><a class="btn btn-quiet" href="/settings">"Configure sign-in"</a></div>
+        }
+        .into_any(),
+    }
+    }
+}
+
+/// The app state from context (components that need several pieces of it).
+pub fn use_app_state() -> AppState {
+    app_state()
+}

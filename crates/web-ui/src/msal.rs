@@ -1,0 +1,175 @@
+//! Bindings to `www/auth.js` (the MSAL glue, exposed as `globalThis.defenderTagsAuth`).
+//!
+//! The token returned by [`get_token`] goes straight to the API client's token provider; it is
+//! never stored, logged or shown. Natively (unit tests) every call fails with
+//! [`AuthError::Unavailable`].
+
+use serde::{Deserialize, Serialize};
+
+/// What `auth.js` needs to set MSAL up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// Application (client) id.
+    pub client_id: String,
+    /// Authority URL.
+    pub authority: String,
+    /// Where Entra ID (or the emulator) sends the browser back to.
+    pub redirect_uri: String,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// Demo mode: alias the emulator's http origin for MSAL (see `auth.js`).
+    pub demo: bool,
+}
+
+/// The signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// Display name.
+    pub name: String,
+    /// User principal name / e-mail.
+    pub username: String,
+    /// Tenant id.
+    #[serde(default)]
+    pub tenant_id: String,
+}
+
+/// A token and the permission claims read from it.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    /// The bearer token. Not `Debug`: see the impl below.
+    pub access_token: String,
+    /// Delegated scopes.
+    #[serde(default)]
+    pub scp: Vec<String>,
+    /// Application roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenInfo")
+            .field("access_token", &"<redacted>")
+            .field("scp", &self.scp)
+            .field("roles", &self.roles)
+            .finish()
+    }
+}
+
+/// Why MSAL could not do what was asked. The message is MSAL's (`code: text`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// `auth.js` or MSAL is not loaded (native tests, a broken build).
+    #[error("sign-in is not available: {0}")]
+    Unavailable(String),
+    /// The user must sign in again; MSAL is redirecting.
+    #[error("redirecting to sign in")]
+    Redirecting,
+    /// Any other MSAL failure.
+    #[error("{0}")]
+    Msal(String),
+}
+
+#[cfg(target_arch = "wasm32")]
+mod js {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = init, catch)]
+        pub fn init(config: JsValue) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = signIn, catch)]
+        pub fn sign_in() -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = signOut, catch)]
+        pub fn sign_out() -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = getToken, catch)]
+        pub fn get_token(force_refresh: bool) -> Result<js_sys::Promise, JsValue>;
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn message(e: wasm_bindgen::JsValue) -> AuthError {
+    use wasm_bindgen::JsCast;
+    let text = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|err| String::from(err.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned());
+    if text.starts_with("interaction_required") {
+        AuthError::Redirecting
+    } else {
+        AuthError::Msal(text)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn call(
+    promise: Result<js_sys::Promise, wasm_bindgen::JsValue>,
+) -> Result<wasm_bindgen::JsValue, AuthError> {
+    let promise = promise.map_err(|e| AuthError::Unavailable(format!("{}", message(e))))?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(message)
+}
+
+/// Sets MSAL up and completes a redirect sign-in; the account if someone is signed in.
+pub async fn init(config: &AuthConfig) -> Result<Option<Account>, AuthError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let value =
+            serde_wasm_bindgen::to_value(config).map_err(|e| AuthError::Msal(e.to_string()))?;
+        let out = call(js::init(value)).await?;
+        if out.is_null() || out.is_undefined() {
+            return Ok(None);
+        }
+        serde_wasm_bindgen::from_value(out)
+            .map(Some)
+            .map_err(|e| AuthError::Msal(e.to_string()))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = config;
+        Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}
+
+/// Starts the redirect sign-in; on success the page navigates away.
+pub async fn sign_in() -> Result<(), AuthError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        call(js::sign_in()).await.map(|_| ())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}
+
+/// Forgets the account in this tab.
+pub async fn sign_out() -> Result<(), AuthError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        call(js::sign_out()).await.map(|_| ())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}
+
+/// A token for the configured scopes (silent, else an interactive redirect).
+pub async fn get_token(force_refresh: bool) -> Result<TokenInfo, AuthError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let out = call(js::get_token(force_refresh)).await?;
+        serde_wasm_bindgen::from_value(out).map_err(|e| AuthError::Msal(e.to_string()))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = force_refresh;
+        Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}

@@ -1,0 +1,288 @@
+//! `/`: search machines, see and edit their tags.
+//!
+//! The search lives in the URL ([`SearchState`]). The server is asked again when the part of the
+//! search that changes *which* machines are listed changes; everything else (sorting, the open
+//! machine, text still being typed) is applied at once to what is loaded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::UiError;
+use crate::components::filter_bar::FilterBar;
+use crate::components::machine_panel::MachinePanel;
+use crate::components::machine_table::MachineTable;
+use crate::components::search_box::SearchBox;
+use crate::components::sign_in_card::SignInCard;
+use crate::components::top_bar::use_app_state;
+use crate::query;
+use crate::search::SearchState;
+use crate::state::now_ms;
+use crate::table::{Loaded, SortDir, SortKey};
+use crate::tags::TagCatalog;
+
+/// How long typing pauses before the search goes to the URL (and the server).
+const TYPING_DEBOUNCE: Duration = Duration::from_millis(350);
+
+/// The search page: a sign-in prompt until someone is signed in.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let state = use_app_state();
+    let ready = move || {
+        state.session.0.with(|s| s.user().is_some()) && state.backend.0.with(|b| b.is_some())
+    };
+    view! {
+        <Show when=ready fallback=|| view! { <SignInCard/> }>
+            <MachineSearch/>
+        </Show>
+    }
+}
+
+/// Pushes a search to the URL (a history entry: back/forward walk through searches).
+#[derive(Clone)]
+struct Go(Arc<dyn Fn(SearchState) + Send + Sync>);
+
+impl Go {
+    fn to(&self, next: SearchState) {
+        (self.0)(next)
+    }
+}
+
+#[component]
+fn MachineSearch() -> impl IntoView {
+    let state = use_app_state();
+    let query_map = use_query_map();
+    let navigate = use_navigate();
+    let go = Go(Arc::new(move |next: SearchState| {
+        navigate(
+            &format!("/{}", next.to_query_string()),
+            NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        )
+    }));
+
+    let search = Memo::new(move |_| {
+        query_map.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
+    });
+    // The search box's text while typing; follows the URL when it changes from outside
+    // (back/forward, a pasted link): syncing an input with the URL is what this effect is for.
+    let draft = RwSignal::new(search.get_untracked().text);
+    Effect::new(move |_| {
+        let text = search.with(|s| s.text.clone());
+        if draft.get_untracked().trim() != text {
+            draft.set(text);
+        }
+    });
+
+    let server_key = Memo::new(move |_| search.with(SearchState::server_part));
+    let backend = state.backend.0;
+    // Each result remembers the search it answers, so "updating" can be shown while a newer
+    // search runs and the older results stay visible (and narrowed) meanwhile.
+    let results = LocalResource::new(move || {
+        let key = server_key.get();
+        let backend = backend.get();
+        async move {
+            let result = match backend {
+                Some(backend) => backend
+                    .0
+                    .search(key.clone(), now_ms())
+                    .await
+                    .map(|m| Arc::new(Loaded::new(m))),
+                None => Err(UiError::new(
+                    crate::api::UiErrorKind::Auth,
+                    "Not signed in.",
+                )),
+            };
+            (key, result)
+        }
+    });
+    // Tags and machine groups across the tenant (for autocomplete and the group filter): one
+    // unfiltered listing per session.
+    let tenant = LocalResource::new(move || {
+        let backend = backend.get();
+        async move {
+            match backend {
+                Some(b) => b.0.search(SearchState::default(), now_ms()).await.ok(),
+                None => None,
+            }
+        }
+    });
+    let catalog = state.catalog.0;
+    let groups = Memo::new(move |_| {
+        tenant.with(|t| {
+            let mut groups: Vec<(i64, String)> = t
+                .as_ref()
+                .and_then(|t| t.as_ref())
+                .map(|ms| {
+                    ms.iter()
+                        .filter_map(|m| {
+                            Some((
+                                m.rbac_group_id?,
+                                m.rbac_group_name.clone().unwrap_or_default(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            groups.sort();
+            groups.dedup();
+            groups
+        })
+    });
+    Effect::new(move |_| {
+        // Feeds the shared catalog (a context other components read) from the tenant listing.
+        if let Some(Some(ms)) = tenant.get() {
+            catalog.set(TagCatalog::from_tag_lists(
+                ms.iter().map(|m| m.machine_tags.as_slice()),
+            ));
+        }
+    });
+
+    let loaded = Signal::derive(move || results.get().and_then(|(_, r)| r.ok()));
+    let error = Signal::derive(move || results.get().and_then(|(_, r)| r.err()));
+    let loading = Signal::derive(move || {
+        results.with(|r| r.as_ref().map(|(key, _)| key.clone())) != Some(server_key.get())
+    });
+
+    // Instant narrowing: the URL's filters with the text as typed, over what is loaded.
+    let effective = Memo::new(move |_| {
+        let mut s = search.get();
+        s.text = draft.get();
+        s
+    });
+    let indices = Memo::new(move |_| {
+        let Some(loaded) = loaded.get() else {
+            return Arc::new(Vec::new());
+        };
+        let s = effective.get();
+        let mut idx = query::narrow(&s, &loaded.machines, now_ms());
+        loaded.sort(&mut idx, s.sort, s.dir);
+        Arc::new(idx)
+    });
+
+    let typing_timer = StoredValue::new(None::<TimeoutHandle>);
+    let go_text = go.clone();
+    let on_text = Callback::new(move |text: String| {
+        draft.set(text);
+        if let Some(h) = typing_timer.get_value() {
+            h.clear();
+        }
+        let go = go_text.clone();
+        let handle = set_timeout_with_handle(
+            move || {
+                let mut next = search.get_untracked();
+                next.text = draft.get_untracked().trim().to_owned();
+                next.selected = None;
+                if next != search.get_untracked() {
+                    go.to(next);
+                }
+            },
+            TYPING_DEBOUNCE,
+        )
+        .ok();
+        typing_timer.set_value(handle);
+    });
+    let go_filters = go.clone();
+    let on_filters = Callback::new(move |next: SearchState| go_filters.to(next));
+    let go_sort = go.clone();
+    let on_sort = Callback::new(move |key: SortKey| {
+        let mut next = search.get_untracked();
+        next.dir = if next.sort == key && next.dir == SortDir::Asc {
+            SortDir::Desc
+        } else {
+            SortDir::Asc
+        };
+        next.sort = key;
+        go_sort.to(next);
+    });
+    let go_close = go.clone();
+    let on_close = Callback::new(move |_: ()| {
+        let mut next = search.get_untracked();
+        next.selected = None;
+        go_close.to(next);
+    });
+
+    let selected = Memo::new(move |_| search.with(|s| s.selected.clone()));
+    let selected_machine = Memo::new(move |_| {
+        let id = selected.get()?;
+        loaded.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.machines.iter().find(|m| m.id == id).cloned())
+        })
+    });
+    let duplicate_selected = Signal::derive(move || {
+        let Some(id) = selected.get() else {
+            return false;
+        };
+        loaded.with(|l| {
+            l.as_ref().is_some_and(|l| {
+                l.machines
+                    .iter()
+                    .position(|m| m.id == id)
+                    .is_some_and(|i| l.is_duplicate(i))
+            })
+        })
+    });
+    let summary = move || {
+        let shown = indices.with(|i| i.len());
+        let total = loaded.with(|l| l.as_ref().map_or(0, |l| l.len()));
+        let dups = loaded.with(|l| {
+            l.as_ref()
+                .map_or(0, |l| indices.with(|i| l.duplicate_count(i)))
+        });
+        let mut text = if shown == total {
+            format!("{total} machine{}", if total == 1 { "" } else { "s" })
+        } else {
+            format!("{shown} of {total} loaded machines")
+        };
+        if dups > 0 {
+            text.push_str(&format!(" \u{b7} {dups} with a duplicate name"));
+        }
+        text
+    };
+
+    view! {
+        <div class="search-page" class:with-panel=move || selected.with(Option::is_some)>
+            <section class="search-main" aria-labelledby="machines-title">
+                <h1 id="machines-title" class="visually-hidden">"Machines"</h1>
+                <div class="search-controls">
+                    <SearchBox text=draft on_text=on_text/>
+                    <FilterBar search=search on_change=on_filters groups=groups/>
+                </div>
+                <div class="results-bar">
+                    <p class="results-summary" role="status" data-testid="results-summary">
+                        {move || if loading.get() && loaded.with(Option::is_none) {
+                            "Loading machines\u{2026}".to_owned()
+                        } else {
+                            summary()
+                        }}
+                        {move || (loading.get() && loaded.with(Option::is_some))
+                            .then(|| view! { <span class="muted">" \u{b7} updating\u{2026}"</span> })}
+                    </p>
+                </div>
+                {move || error.get().map(|e| view! {
+                    <p class="error-text" role="alert" data-testid="search-error">{e.message}</p>
+                })}
+                <MachineTable
+                    loaded=loaded
+                    indices=Signal::derive(move || indices.get())
+                    search=Signal::derive(move || search.get())
+                    on_sort=on_sort
+                />
+            </section>
+            {move || selected.get().map(|id| view! {
+                <MachinePanel
+                    id=id
+                    machine=Signal::derive(move || selected_machine.get())
+                    duplicate=duplicate_selected
+                    on_close=on_close
+                />
+            })}
+        </div>
+    }
+}

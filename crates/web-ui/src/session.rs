@@ -1,0 +1,153 @@
+//! Starting a session: settings from localStorage, MSAL, the first token, the API client.
+
+use std::rc::Rc;
+
+use defender_tags_core::cloud::BaseUrl;
+use defender_tags_wasm::{AccessToken, ClientConfig, DefenderClient, TokenError, TokenRequest};
+use leptos::prelude::*;
+
+use crate::access::Access;
+use crate::api::{BackendRef, ClientBackend};
+use crate::msal::{self, AuthConfig, AuthError};
+use crate::settings::{self, Settings};
+use crate::state::{AppState, Session, User};
+
+/// localStorage key of the settings (ids and hosts only; never a token).
+const SETTINGS_KEY: &str = "defender-tags.settings";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// The page's origin (`http://127.0.0.1:4000`).
+pub fn page_origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// Whether the page is served over http from a loopback host (the emulator).
+pub fn is_loopback_page() -> bool {
+    let origin = page_origin();
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| origin == *p || origin.starts_with(&format!("{p}:")))
+}
+
+/// Saved settings; without any, demo mode when served by the emulator, else empty.
+pub fn load_settings() -> Settings {
+    let saved = storage()
+        .and_then(|s| s.get_item(SETTINGS_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str::<Settings>(&json).ok());
+    match saved {
+        Some(s) => s,
+        None if is_loopback_page() => settings::demo_settings(),
+        None => Settings::default(),
+    }
+}
+
+/// Saves settings to localStorage.
+pub fn save_settings(s: &Settings) -> Result<(), String> {
+    let json = serde_json::to_string(s).map_err(|e| e.to_string())?;
+    storage()
+        .ok_or_else(|| "this browser does not allow saving settings (localStorage)".to_owned())?
+        .set_item(SETTINGS_KEY, &json)
+        .map_err(|_| "could not save the settings (localStorage is full or blocked)".to_owned())
+}
+
+/// Sets MSAL up from the settings, completes a redirect sign-in, and when someone is signed in
+/// builds the API client. Updates `state.session` and `state.backend`.
+pub async fn start(state: AppState) {
+    let settings = state.settings.0.get_untracked();
+    let resolved = match settings.resolve(&page_origin()) {
+        Ok(r) => r,
+        Err(errors) => {
+            let text = errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join(" ");
+            state.session.0.set(Session::NeedsSettings(text));
+            return;
+        }
+    };
+    let config = AuthConfig {
+        client_id: resolved.client_id.clone(),
+        authority: resolved.authority.clone(),
+        redirect_uri: format!("{}/", page_origin()),
+        scopes: resolved.scopes.clone(),
+        demo: resolved.demo,
+    };
+    let account = match msal::init(&config).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            state.session.0.set(Session::SignedOut);
+            return;
+        }
+        Err(e) => {
+            state
+                .session
+                .0
+                .set(Session::Failed(format!("Sign-in failed: {e}")));
+            return;
+        }
+    };
+    // One silent token now: its claims say what the user may do.
+    let access = match msal::get_token(false).await {
+        Ok(t) => Access::new(t.scp, t.roles),
+        Err(AuthError::Redirecting) => {
+            state.session.0.set(Session::Redirecting);
+            return;
+        }
+        Err(e) => {
+            state
+                .session
+                .0
+                .set(Session::Failed(format!("Could not get a token: {e}")));
+            return;
+        }
+    };
+    let base = match BaseUrl::parse(&resolved.api_base) {
+        Ok(b) => b,
+        Err(e) => {
+            state
+                .session
+                .0
+                .set(Session::NeedsSettings(format!("API address: {e}")));
+            return;
+        }
+    };
+    let mut client_config = ClientConfig::new(base);
+    client_config.scopes = resolved.scopes.clone();
+    let client = DefenderClient::new(client_config, |request: TokenRequest| async move {
+        let info = msal::get_token(request.force_refresh)
+            .await
+            .map_err(|e| TokenError::Provider(e.to_string()))?;
+        AccessToken::new(info.access_token)
+    });
+    let backend = ClientBackend::new(client, access.clone());
+    state.backend.0.set(Some(BackendRef(Rc::new(backend))));
+    state.session.0.set(Session::SignedIn(User {
+        name: account.name,
+        username: account.username,
+        access,
+    }));
+}
+
+/// Starts the redirect to the identity provider.
+pub async fn sign_in(state: AppState) {
+    state.session.0.set(Session::Redirecting);
+    if let Err(e) = msal::sign_in().await {
+        state
+            .session
+            .0
+            .set(Session::Failed(format!("Could not start sign-in: {e}")));
+    }
+}
+
+/// Signs out of this tab.
+pub async fn sign_out(state: AppState) {
+    let _ = msal::sign_out().await;
+    state.backend.0.set(None);
+    state.session.0.set(Session::SignedOut);
+}

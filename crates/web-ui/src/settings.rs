@@ -1,0 +1,361 @@
+//! Sign-in and API settings: what the user enters on the Settings page, its validation, and what
+//! MSAL and the API client are configured with. Saved in localStorage (no secrets: ids and hosts).
+
+use defender_tags_core::cloud::{Cloud, DEFAULT_SCOPE, HostGeneration, KNOWN_HOSTS};
+use serde::{Deserialize, Serialize};
+
+/// The tenant of the local emulator (`DEMO_TENANT` in the emulator).
+pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
+/// The client id the emulator expects (any is accepted; this one is documented).
+pub const DEMO_CLIENT_ID: &str = "defender-tags-demo";
+
+/// Form values of the clouds (core's [`Cloud`] carries hosts and scopes).
+pub fn cloud_param(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Commercial => "commercial",
+        Cloud::Gcc => "gcc",
+        Cloud::GccHigh => "gcc-high",
+        Cloud::DoD => "dod",
+    }
+}
+
+/// Parses a form value of [`cloud_param`].
+pub fn cloud_from_param(s: &str) -> Option<Cloud> {
+    Cloud::ALL.into_iter().find(|c| cloud_param(*c) == s)
+}
+
+/// API hosts the page may call in `cloud`: core's documented hosts of that cloud (current and
+/// legacy generations). The Content-Security-Policy in `www/index.html` allows exactly these
+/// (plus the page's own origin), so other hosts are refused here rather than by the browser.
+pub fn allowed_api_hosts(cloud: Cloud) -> Vec<&'static str> {
+    KNOWN_HOSTS
+        .iter()
+        // GCC High and DoD share their API host.
+        .filter(|k| k.cloud == cloud || (cloud == Cloud::DoD && k.cloud == Cloud::GccHigh))
+        .filter(|k| k.generation != HostGeneration::OlderLegacy)
+        .map(|k| k.host)
+        .collect()
+}
+
+/// What the Settings page edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Sign in against the local emulator (served from a loopback address) instead of Entra ID.
+    pub demo: bool,
+    /// Application (client) id of the SPA registration.
+    pub client_id: String,
+    /// Tenant id or domain.
+    pub tenant: String,
+    /// National cloud.
+    pub cloud: Cloud,
+    /// API host; empty means the cloud's default.
+    pub api_host: String,
+    /// Scope; empty means the cloud's default.
+    pub scope: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            demo: false,
+            client_id: String::new(),
+            tenant: String::new(),
+            cloud: Cloud::Commercial,
+            api_host: String::new(),
+            scope: String::new(),
+        }
+    }
+}
+
+/// The settings a page served from the emulator starts with.
+pub fn demo_settings() -> Settings {
+    Settings {
+        demo: true,
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        tenant: DEMO_TENANT.to_owned(),
+        ..Settings::default()
+    }
+}
+
+/// Settings that passed validation, resolved for MSAL and the API client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Demo mode (emulator).
+    pub demo: bool,
+    /// Client id.
+    pub client_id: String,
+    /// Authority URL (`https://login.../{tenant}`; in demo mode the emulator's http authority,
+    /// which `auth.js` aliases for MSAL).
+    pub authority: String,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// API base URL (origin, no trailing slash).
+    pub api_base: String,
+}
+
+/// A field the user must fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Form field name (`client_id`, `tenant`, `api_host`, `scope`).
+    pub field: &'static str,
+    /// What is wrong, as a sentence.
+    pub message: String,
+}
+
+impl Settings {
+    /// Validates and resolves. `page_origin` is the page's own origin (demo mode's API and IdP).
+    pub fn resolve(&self, page_origin: &str) -> Result<Resolved, Vec<FieldError>> {
+        if self.demo {
+            return Ok(Resolved {
+                demo: true,
+                client_id: non_empty_or(&self.client_id, DEMO_CLIENT_ID),
+                authority: format!(
+                    "{page_origin}/{}/v2.0",
+                    non_empty_or(&self.tenant, DEMO_TENANT)
+                ),
+                scopes: vec![non_empty_or(&self.scope, DEFAULT_SCOPE)],
+                api_base: page_origin.to_owned(),
+            });
+        }
+        let mut errors = Vec::new();
+        let client_id = self.client_id.trim();
+        if client_id.is_empty() {
+            errors.push(field(
+                "client_id",
+                "Enter the application (client) id of your app registration.",
+            ));
+        } else if !is_guid(client_id) {
+            errors.push(field(
+                "client_id",
+                "The client id is a GUID, like 00000000-0000-0000-0000-000000000000.",
+            ));
+        }
+        let tenant = self.tenant.trim();
+        if tenant.is_empty() {
+            errors.push(field(
+                "tenant",
+                "Enter your tenant id (a GUID) or primary domain (contoso.onmicrosoft.com).",
+            ));
+        } else if !is_guid(tenant) && !is_domain(tenant) {
+            errors.push(field(
+                "tenant",
+                "The tenant is a GUID or a domain name such as contoso.onmicrosoft.com.",
+            ));
+        }
+        let host = self
+            .api_host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
+        let host = if host.is_empty() {
+            self.cloud.api_host()
+        } else {
+            host
+        };
+        let allowed = allowed_api_hosts(self.cloud);
+        if !allowed.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            errors.push(field(
+                "api_host",
+                &format!(
+                    "{host} is not a Defender API host of the {} cloud. Use one of: {}.",
+                    self.cloud.name(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        let scope = self.scope.trim();
+        if !scope.is_empty() && !scope.starts_with("https://") {
+            errors.push(field(
+                "scope",
+                "The scope is a URL such as https://api.securitycenter.microsoft.com/.default.",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Resolved {
+            demo: false,
+            client_id: client_id.to_owned(),
+            authority: format!("{}/{tenant}", self.cloud.login_host()),
+            scopes: vec![
+                if scope.is_empty() {
+                    self.cloud.default_scope()
+                } else {
+                    scope
+                }
+                .to_owned(),
+            ],
+            api_base: format!("https://{}", host.to_ascii_lowercase()),
+        })
+    }
+}
+
+fn field(field: &'static str, message: &str) -> FieldError {
+    FieldError {
+        field,
+        message: message.to_owned(),
+    }
+}
+
+fn non_empty_or(value: &str, default: &str) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        default.to_owned()
+    } else {
+        v.to_owned()
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: &str = "http://127.0.0.1:4000";
+
+    fn entra() -> Settings {
+        Settings {
+            client_id: "0b5b6c1e-1111-4222-8333-944445555666".into(),
+            tenant: "contoso.onmicrosoft.com".into(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn demo_mode_points_at_the_page_origin() {
+        let r = demo_settings().resolve(ORIGIN).unwrap();
+        assert!(r.demo);
+        assert_eq!(r.authority, format!("{ORIGIN}/{DEMO_TENANT}/v2.0"));
+        assert_eq!(r.api_base, ORIGIN);
+        assert_eq!(r.scopes, vec![DEFAULT_SCOPE.to_owned()]);
+    }
+
+    #[test]
+    fn commercial_defaults() {
+        let r = entra().resolve(ORIGIN).unwrap();
+        assert_eq!(
+            r.authority,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+        );
+        assert_eq!(r.api_base, "https://api.security.microsoft.com");
+        assert_eq!(r.scopes, vec![DEFAULT_SCOPE.to_owned()]);
+    }
+
+    #[test]
+    fn regional_host_and_gov_clouds() {
+        let mut s = entra();
+        s.api_host = "https://eu.api.security.microsoft.com/".into();
+        assert_eq!(
+            s.resolve(ORIGIN).unwrap().api_base,
+            "https://eu.api.security.microsoft.com"
+        );
+        s.api_host.clear();
+        s.cloud = Cloud::GccHigh;
+        let r = s.resolve(ORIGIN).unwrap();
+        assert_eq!(
+            r.authority,
+            "https://login.microsoftonline.us/contoso.onmicrosoft.com"
+        );
+        assert_eq!(r.api_base, "https://api-gov.securitycenter.microsoft.us");
+        assert_eq!(
+            r.scopes,
+            vec!["https://api-gov.securitycenter.microsoft.us/.default".to_owned()]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let s = Settings {
+            client_id: "not-a-guid".into(),
+            tenant: "bad tenant".into(),
+            api_host: "evil.example.com".into(),
+            scope: "Machine.Read".into(),
+            ..Settings::default()
+        };
+        let errors = s.resolve(ORIGIN).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["client_id", "tenant", "api_host", "scope"]);
+        assert!(errors[2].message.contains("evil.example.com"));
+    }
+
+    #[test]
+    fn a_host_of_another_cloud_is_refused() {
+        let mut s = entra();
+        s.cloud = Cloud::Gcc;
+        s.api_host = "api.securitycenter.microsoft.com".into();
+        assert_eq!(s.resolve(ORIGIN).unwrap_err()[0].field, "api_host");
+    }
+
+    #[test]
+    fn settings_round_trip_as_json_and_tolerate_missing_fields() {
+        let s = entra();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Settings>(&json).unwrap(), s);
+        let partial: Settings = serde_json::from_str(r#"{"demo":true}"#).unwrap();
+        assert!(partial.demo);
+        assert_eq!(partial.cloud, Cloud::Commercial);
+    }
+
+    #[test]
+    fn cloud_params_round_trip() {
+        for c in Cloud::ALL {
+            assert_eq!(cloud_from_param(cloud_param(c)), Some(c));
+        }
+    }
+
+    #[test]
+    fn dod_and_legacy_hosts_are_allowed_older_ones_not() {
+        assert_eq!(
+            allowed_api_hosts(Cloud::DoD),
+            vec!["api-gov.securitycenter.microsoft.us"]
+        );
+        let commercial = allowed_api_hosts(Cloud::Commercial);
+        assert!(commercial.contains(&"api.securitycenter.microsoft.com"));
+        assert!(!commercial.contains(&"api.securitycenter.windows.com"));
+    }
+
+    #[test]
+    fn every_allowed_host_is_in_the_page_csp() {
+        let html = include_str!("../../../www/index.html");
+        let connect_src: Vec<&str> = html
+            .split("connect-src ")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        for cloud in Cloud::ALL {
+            for host in allowed_api_hosts(cloud) {
+                let origin = format!("https://{host}");
+                assert!(
+                    connect_src.contains(&origin.as_str()),
+                    "{origin} missing from the CSP"
+                );
+            }
+            assert!(
+                connect_src.contains(&cloud.login_host()),
+                "{} missing",
+                cloud.login_host()
+            );
+        }
+        assert!(connect_src.contains(&"'self'"));
+    }
+}

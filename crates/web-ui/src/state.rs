@@ -1,0 +1,165 @@
+//! App-wide state, provided as context newtypes (so a component asks for exactly what it needs).
+
+use leptos::prelude::*;
+
+use crate::access::Access;
+use crate::api::BackendRef;
+use crate::settings::Settings;
+use crate::tags::{TagCatalog, TagEdits};
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Display name.
+    pub name: String,
+    /// User principal name.
+    pub username: String,
+    /// Permissions from the access token.
+    pub access: Access,
+}
+
+/// Where sign-in stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Session {
+    /// MSAL is starting (or completing a redirect).
+    #[default]
+    Starting,
+    /// The settings are incomplete; the text says what to fix.
+    NeedsSettings(String),
+    /// Nobody is signed in.
+    SignedOut,
+    /// On the way to the identity provider.
+    Redirecting,
+    /// Signed in.
+    SignedIn(User),
+    /// Sign-in failed; the text says why.
+    Failed(String),
+}
+
+impl Session {
+    /// The user, when signed in.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Session::SignedIn(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Whether tag edit controls are shown.
+    pub fn can_edit(&self) -> bool {
+        self.user().is_some_and(|u| u.access.can_edit())
+    }
+}
+
+/// Sign-in state.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCtx(pub RwSignal<Session>);
+
+/// The saved settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingsCtx(pub RwSignal<Settings>);
+
+/// The API in use (set once signed in). `!Send`, hence local storage.
+#[derive(Debug, Clone, Copy)]
+pub struct BackendCtx(pub RwSignal<Option<BackendRef>, LocalStorage>);
+
+/// Optimistic tag changes over the loaded machines.
+#[derive(Debug, Clone, Copy)]
+pub struct EditsCtx(pub RwSignal<TagEdits>);
+
+/// Tags seen in the tenant, for autocomplete.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogCtx(pub RwSignal<TagCatalog>);
+
+/// How a notice looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// Something worked.
+    Success,
+    /// Something failed (and was undone).
+    Error,
+}
+
+/// A message in the page's live region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Style.
+    pub kind: NoticeKind,
+    /// Text.
+    pub text: String,
+}
+
+/// The current notice, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct NoticeCtx(pub RwSignal<Option<Notice>>);
+
+impl NoticeCtx {
+    /// Shows a success message.
+    pub fn success(&self, text: impl Into<String>) {
+        self.0.set(Some(Notice {
+            kind: NoticeKind::Success,
+            text: text.into(),
+        }));
+    }
+
+    /// Shows an error message.
+    pub fn error(&self, text: impl Into<String>) {
+        self.0.set(Some(Notice {
+            kind: NoticeKind::Error,
+            text: text.into(),
+        }));
+    }
+}
+
+/// Everything the pages need, created once by `App` (or by a DOM test with a fake backend).
+#[derive(Debug, Clone, Copy)]
+pub struct AppState {
+    /// Sign-in state.
+    pub session: SessionCtx,
+    /// Settings.
+    pub settings: SettingsCtx,
+    /// The API.
+    pub backend: BackendCtx,
+    /// Optimistic edits.
+    pub edits: EditsCtx,
+    /// Tag catalog.
+    pub catalog: CatalogCtx,
+    /// Notices.
+    pub notice: NoticeCtx,
+}
+
+impl AppState {
+    /// Creates the signals and provides each as context.
+    pub fn provide(settings: Settings, session: Session, backend: Option<BackendRef>) -> AppState {
+        let state = AppState {
+            session: SessionCtx(RwSignal::new(session)),
+            settings: SettingsCtx(RwSignal::new(settings)),
+            backend: BackendCtx(RwSignal::new_local(backend)),
+            edits: EditsCtx(RwSignal::new(TagEdits::default())),
+            catalog: CatalogCtx(RwSignal::new(TagCatalog::default())),
+            notice: NoticeCtx(RwSignal::new(None)),
+        };
+        provide_context(state.session);
+        provide_context(state.settings);
+        provide_context(state.backend);
+        provide_context(state.edits);
+        provide_context(state.catalog);
+        provide_context(state.notice);
+        state
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,278 @@
+//! DOM tests of the non-trivial components, in headless Chromium (wasm-bindgen-test), against the
+//! in-memory `FakeBackend`. Run with `cargo test --target wasm32-unknown-unknown -p
+//! defender-tags-wasm -p defender-tags-web-ui` (xtask's "wasm tests" step).
+#![cfg(target_arch = "wasm32")]
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use defender_tags_core::{Machine, MachineId};
+use defender_tags_web_ui::access::Access;
+use defender_tags_web_ui::api::{BackendRef, FakeBackend, UiError, UiErrorKind};
+use defender_tags_web_ui::components::machine_table::MachineTable;
+use defender_tags_web_ui::components::notice::NoticeRegion;
+use defender_tags_web_ui::components::tag_editor::TagEditor;
+use defender_tags_web_ui::search::SearchState;
+use defender_tags_web_ui::settings::demo_settings;
+use defender_tags_web_ui::state::{AppState, Session, User};
+use defender_tags_web_ui::table::{Loaded, MAX_SLOTS};
+use defender_tags_web_ui::tags::TagCatalog;
+use leptos::prelude::*;
+use leptos::task::tick;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn machine(n: u32, name: &str, tags: &[&str]) -> Machine {
+    let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+    m.computer_dns_name = Some(name.to_owned());
+    m.machine_tags = tags.iter().map(|t| t.to_string()).collect();
+    m
+}
+
+fn user(scopes: &[&str]) -> Session {
+    Session::SignedIn(User {
+        name: "Test User".into(),
+        username: "test@example.com".into(),
+        access: Access::new(scopes.iter().map(|s| s.to_string()).collect(), vec![]),
+    })
+}
+
+/// A fresh container in the document.
+fn container() -> HtmlElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let div = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&div).unwrap();
+    div.unchecked_into()
+}
+
+fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
+    let list = root.query_selector_all(selector).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .map(|n| n.unchecked_into::<HtmlElement>())
+        .collect()
+}
+
+fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
+    query_all(root, selector)
+        .into_iter()
+        .map(|e| e.text_content().unwrap_or_default().trim().to_owned())
+        .collect()
+}
+
+fn type_into(input: &HtmlInputElement, text: &str) {
+    input.set_value(text);
+    let ev = web_sys::Event::new("input").unwrap();
+    input.dispatch_event(&ev).unwrap();
+}
+
+async fn settle() {
+    for _ in 0..4 {
+        tick().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn table_keeps_a_constant_number_of_dom_rows_for_100k_machines() {
+    let root = container();
+    let machines: Vec<Machine> = (0..100_000)
+        .map(|n| machine(n + 1, &format!("host{n:06}"), &[]))
+        .collect();
+    let loaded = Arc::new(Loaded::new(machines));
+    let indices: Arc<Vec<u32>> = Arc::new((0..100_000).collect());
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        AppState::provide(demo_settings(), user(&["Machine.Read"]), None);
+        let loaded = loaded.clone();
+        let indices = indices.clone();
+        view! {
+            <MachineTable
+                loaded=Signal::derive(move || Some(loaded.clone()))
+                indices=Signal::derive(move || indices.clone())
+                search=Signal::derive(SearchState::default)
+                on_sort=Callback::new(|_| {})
+            />
+        }
+    });
+    settle().await;
+    let rows = query_all(&root, ".body-row");
+    assert_eq!(rows.len(), MAX_SLOTS, "DOM row slots are constant");
+    let visible = query_all(&root, ".body-row:not([hidden])");
+    assert!(!visible.is_empty() && visible.len() < MAX_SLOTS);
+    assert_eq!(
+        texts(&root, ".body-row:not([hidden]) .machine-link")[0],
+        "host000000"
+    );
+
+    // Scroll far down: same number of DOM rows, other machines in them.
+    let scroller = query_all(&root, ".table-scroll").remove(0);
+    scroller.set_scroll_top(40 * 50_000);
+    scroller
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    settle().await;
+    assert_eq!(query_all(&root, ".body-row").len(), MAX_SLOTS);
+    let names = texts(&root, ".body-row:not([hidden]) .machine-link");
+    assert!(names.iter().any(|n| n == "host050000"), "{names:?}");
+    assert_eq!(
+        root.query_selector("[role=table]")
+            .unwrap()
+            .unwrap()
+            .get_attribute("aria-rowcount")
+            .as_deref(),
+        Some("100001")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn duplicate_names_are_flagged_and_text_is_not_html() {
+    let root = container();
+    let machines = vec![
+        machine(1, "web01", &[]),
+        machine(2, "WEB01", &[]),
+        machine(
+            3,
+            "<img src=x onerror=alert(1)>",
+            &["<script>alert(1)</script>"],
+        ),
+    ];
+    let loaded = Arc::new(Loaded::new(machines));
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        AppState::provide(demo_settings(), user(&["Machine.Read"]), None);
+        let loaded = loaded.clone();
+        view! {
+            <MachineTable
+                loaded=Signal::derive(move || Some(loaded.clone()))
+                indices=Signal::derive(|| Arc::new(vec![0, 1, 2]))
+                search=Signal::derive(SearchState::default)
+                on_sort=Callback::new(|_| {})
+            />
+        }
+    });
+    settle().await;
+    assert_eq!(
+        query_all(&root, ".body-row:not([hidden]) .badge-warn").len(),
+        2
+    );
+    assert!(root.query_selector("img").unwrap().is_none());
+    assert!(texts(&root, ".machine-link").contains(&"<img src=x onerror=alert(1)>".to_owned()));
+    assert!(texts(&root, ".chip").contains(&"<script>alert(1)</script>".to_owned()));
+}
+
+fn mount_editor(root: &HtmlElement, fake: Rc<FakeBackend>, session: Session) {
+    let m = fake.machines.borrow()[0].clone();
+    let handle = leptos::mount::mount_to(root.clone(), move || {
+        let state = AppState::provide(demo_settings(), session, Some(BackendRef(Rc::new(fake))));
+        state.catalog.0.set(TagCatalog::from_tag_lists(
+            [vec!["finance".to_owned()]].iter().map(|v| v.as_slice()),
+        ));
+        let initial = m.machine_tags.clone();
+        view! {
+            <NoticeRegion/>
+            <TagEditor
+                id=m.id.clone()
+                machine_name="web01".to_owned()
+                server_tags=Signal::derive(move || initial.clone())
+            />
+        }
+    });
+    handle.forget();
+}
+
+#[wasm_bindgen_test]
+async fn invalid_tags_are_refused_inline_before_sending() {
+    let root = container();
+    let fake = FakeBackend::new(vec![machine(1, "web01", &["a"])]);
+    mount_editor(&root, fake.clone(), user(&["Machine.ReadWrite"]));
+    settle().await;
+    let input: HtmlInputElement = root
+        .query_selector("#add-tag-input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    type_into(&input, " padded");
+    settle().await;
+    let error = texts(&root, "[data-testid=tag-error]");
+    assert_eq!(error.len(), 1);
+    assert!(error[0].contains("whitespace"), "{error:?}");
+    query_all(&root, "[data-testid=add-tag-button]")[0].click();
+    settle().await;
+    assert_eq!(
+        fake.machines.borrow()[0].machine_tags,
+        vec!["a".to_owned()],
+        "nothing was sent"
+    );
+
+    // A case variant of a tenant tag is allowed, with a warning.
+    type_into(&input, "Finance");
+    settle().await;
+    let warnings = texts(&root, "[data-testid=tag-warnings] li");
+    assert!(
+        warnings.iter().any(|w| w.contains("finance")),
+        "{warnings:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn adding_is_optimistic_and_a_failure_rolls_back_with_a_message() {
+    let root = container();
+    let fake = FakeBackend::new(vec![machine(1, "web01", &["a"])]);
+    mount_editor(&root, fake.clone(), user(&["Machine.ReadWrite"]));
+    settle().await;
+    let input: HtmlInputElement = root
+        .query_selector("#add-tag-input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    type_into(&input, "new-tag");
+    query_all(&root, "[data-testid=add-tag-button]")[0].click();
+    settle().await;
+    assert_eq!(texts(&root, ".chip .chip-text"), vec!["a", "new-tag"]);
+    assert!(
+        fake.machines.borrow()[0]
+            .machine_tags
+            .contains(&"new-tag".to_owned())
+    );
+
+    *fake.fail_next_change.borrow_mut() = Some(UiError::new(
+        UiErrorKind::Server,
+        "Defender's API failed (HTTP 500).",
+    ));
+    type_into(&input, "doomed");
+    query_all(&root, "[data-testid=add-tag-button]")[0].click();
+    settle().await;
+    assert_eq!(
+        texts(&root, ".chip .chip-text"),
+        vec!["a", "new-tag"],
+        "rolled back"
+    );
+    let notice = texts(&root, "[data-testid=notice]");
+    assert!(
+        notice[0].contains("Could not add \u{201c}doomed\u{201d}"),
+        "{notice:?}"
+    );
+    assert!(notice[0].contains("undone"), "{notice:?}");
+
+    // Remove with one click.
+    query_all(&root, "button[aria-label='Remove tag a']")[0].click();
+    settle().await;
+    assert_eq!(texts(&root, ".chip .chip-text"), vec!["new-tag"]);
+    assert_eq!(
+        fake.machines.borrow()[0].machine_tags,
+        vec!["new-tag".to_owned()]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn read_only_users_see_tags_without_edit_controls() {
+    let root = container();
+    let fake = FakeBackend::new(vec![machine(1, "web01", &["a", "b"])]);
+    mount_editor(&root, fake, user(&["Machine.Read"]));
+    settle().await;
+    assert_eq!(texts(&root, ".chip .chip-text"), vec!["a", "b"]);
+    assert!(root.query_selector("#add-tag-input").unwrap().is_none());
+    assert!(root.query_selector(".chip-remove").unwrap().is_none());
+    assert_eq!(query_all(&root, "[data-testid=read-only-note]").len(), 1);
+}
