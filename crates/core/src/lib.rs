@@ -11,6 +11,7 @@ pub mod api;
 pub mod cloud;
 pub mod model;
 pub mod odata;
+pub mod plan;
 pub mod throttle;
 pub mod wire;
 
@@ -22,6 +23,7 @@ pub use model::{
     TagError, TagWarning,
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
+pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};
 pub use wire::{
     BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,
     TagBody,

@@ -1,6 +1,12 @@
 //! Staying inside the API's budget: a sliding-window limiter (100 calls/min, 1,500 calls/h),
 //! `Retry-After`, backoff with jitter, and a retry decision per error kind.
 
+mod backoff;
+mod decision;
+mod limiter;
 mod retry_after;
 
+pub use backoff::{Backoff, SplitMix64};
+pub use decision::{FailureKind, RetryDecision, RetryPolicy};
+pub use limiter::{Acquire, RateLimiter, RateLimits, Usage};
 pub use retry_after::{MAX_RETRY_AFTER_SECS, RetryAfter, RetryAfterError};

@@ -8,3 +8,5 @@ mod api;
 mod fixtures;
 mod model;
 mod odata;
+mod plan;
+mod throttle;

@@ -1,0 +1,240 @@
+//! A sliding-window rate limiter with an injected clock.
+
+use std::collections::VecDeque;
+
+use super::RetryAfter;
+
+const MINUTE_MS: u64 = 60_000;
+const HOUR_MS: u64 = 3_600_000;
+
+/// Call budgets per sliding minute and hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    per_minute: u32,
+    per_hour: u32,
+}
+
+impl RateLimits {
+    /// The documented budget of every machine endpoint: 100 calls/min and 1,500 calls/h
+    /// (per application + tenant).
+    pub const DOCUMENTED: RateLimits = RateLimits {
+        per_minute: 100,
+        per_hour: 1_500,
+    };
+
+    /// Custom budgets (e.g. a safety margin, or the emulator's). Zero is raised to one, so the
+    /// limiter can always make progress.
+    pub fn new(per_minute: u32, per_hour: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            per_hour: per_hour.max(1),
+        }
+    }
+
+    /// Calls allowed per sliding minute.
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Calls allowed per sliding hour.
+    pub fn per_hour(&self) -> u32 {
+        self.per_hour
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::DOCUMENTED
+    }
+}
+
+/// The outcome of [`RateLimiter::try_acquire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquire {
+    /// The call may be made now; it has been counted.
+    Granted,
+    /// Wait this long, then ask again.
+    Wait {
+        /// Milliseconds to wait.
+        ms: u64,
+    },
+}
+
+/// How much of the budget is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Calls in the last 60 s.
+    pub minute: u32,
+    /// Calls in the last hour.
+    pub hour: u32,
+    /// The minute budget.
+    pub minute_limit: u32,
+    /// The hour budget.
+    pub hour_limit: u32,
+    /// Milliseconds until a call may be made (0 = now).
+    pub wait_ms: u64,
+}
+
+/// Counts calls in sliding windows and says how long to wait so that no 60 s window holds
+/// more than `per_minute` calls and no 3,600 s window more than `per_hour`.
+///
+/// The clock is injected: pass Unix-epoch milliseconds (JS `Date.now()`), scaled if you run the
+/// emulator faster than real time. A clock that steps backwards is treated as standing still.
+/// One limiter should serve every endpoint: whether the service counts per endpoint or overall
+/// is unconfirmed, and sharing is the safe reading.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    limits: RateLimits,
+    /// Times of granted calls within the last hour, ascending.
+    calls: VecDeque<u64>,
+    blocked_until: u64,
+    last_now: u64,
+}
+
+impl RateLimiter {
+    /// A limiter with the given budgets.
+    pub fn new(limits: RateLimits) -> Self {
+        Self {
+            limits,
+            calls: VecDeque::new(),
+            blocked_until: 0,
+            last_now: 0,
+        }
+    }
+
+    /// A limiter with the documented budget.
+    pub fn documented() -> Self {
+        Self::new(RateLimits::DOCUMENTED)
+    }
+
+    /// The budgets.
+    pub fn limits(&self) -> RateLimits {
+        self.limits
+    }
+
+    fn clamp(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.last_now)
+    }
+
+    /// Calls with `t > now - window`, i.e. still inside a window ending now.
+    fn in_window(&self, now: u64, window: u64) -> usize {
+        let start = self
+            .calls
+            .partition_point(|&t| t.saturating_add(window) <= now);
+        self.calls.len() - start
+    }
+
+    fn window_wait(&self, now: u64, window: u64, limit: u32) -> u64 {
+        let count = self.in_window(now, window);
+        let limit = limit as usize;
+        if count < limit {
+            return 0;
+        }
+        // The (count - limit + 1)-th oldest call inside the window must leave it first.
+        let first = self.calls.len() - count;
+        let idx = first + (count - limit);
+        self.calls
+            .get(idx)
+            .map_or(0, |&t| t.saturating_add(window).saturating_sub(now))
+    }
+
+    /// Milliseconds until a call may be made (0 = now). Does not count anything.
+    pub fn wait_ms(&self, now_ms: u64) -> u64 {
+        let now = self.clamp(now_ms);
+        let blocked = self.blocked_until.saturating_sub(now);
+        blocked
+            .max(self.window_wait(now, MINUTE_MS, self.limits.per_minute))
+            .max(self.window_wait(now, HOUR_MS, self.limits.per_hour))
+    }
+
+    /// Counts a call at `now_ms` if the budget allows it, else says how long to wait.
+    pub fn try_acquire(&mut self, now_ms: u64) -> Acquire {
+        let now = self.clamp(now_ms);
+        self.last_now = now;
+        self.prune(now);
+        match self.wait_ms(now) {
+            0 => {
+                self.calls.push_back(now);
+                Acquire::Granted
+            }
+            ms => Acquire::Wait { ms },
+        }
+    }
+
+    fn prune(&mut self, now: u64) {
+        while self
+            .calls
+            .front()
+            .is_some_and(|&t| t.saturating_add(HOUR_MS) <= now)
+        {
+            self.calls.pop_front();
+        }
+    }
+
+    /// Blocks every call until `until_ms` (e.g. after a 429). Never shortens an existing block.
+    pub fn block_until(&mut self, until_ms: u64) {
+        self.blocked_until = self.blocked_until.max(until_ms);
+    }
+
+    /// Applies a 429's `Retry-After` received at `now_ms`: no call before it has passed.
+    pub fn on_retry_after(&mut self, retry_after: &RetryAfter, now_ms: u64) {
+        self.block_until(retry_after.until_ms(now_ms));
+    }
+
+    /// Current usage, for a live budget display.
+    pub fn usage(&self, now_ms: u64) -> Usage {
+        let now = self.clamp(now_ms);
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Usage {
+            minute: to_u32(self.in_window(now, MINUTE_MS)),
+            hour: to_u32(self.in_window(now, HOUR_MS)),
+            minute_limit: self.limits.per_minute,
+            hour_limit: self.limits.per_hour,
+            wait_ms: self.wait_ms(now),
+        }
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::documented()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minute_budget_then_wait_until_the_oldest_call_leaves() {
+        let mut l = RateLimiter::documented();
+        for i in 0..100 {
+            assert_eq!(l.try_acquire(1_000 + i), Acquire::Granted);
+        }
+        assert_eq!(l.try_acquire(1_100), Acquire::Wait { ms: 59_900 });
+        assert_eq!(l.try_acquire(61_000), Acquire::Granted);
+        assert_eq!(l.usage(61_000).minute, 100);
+    }
+
+    #[test]
+    fn hour_budget() {
+        let mut l = RateLimiter::new(RateLimits::new(1_000, 3));
+        assert_eq!(l.try_acquire(0), Acquire::Granted);
+        assert_eq!(l.try_acquire(10), Acquire::Granted);
+        assert_eq!(l.try_acquire(20), Acquire::Granted);
+        assert_eq!(l.try_acquire(30), Acquire::Wait { ms: 3_600_000 - 30 });
+        assert_eq!(l.try_acquire(3_600_000), Acquire::Granted);
+    }
+
+    #[test]
+    fn retry_after_blocks_and_backwards_clock_stands_still() {
+        let mut l = RateLimiter::documented();
+        l.on_retry_after(&RetryAfter::Seconds(5), 10_000);
+        assert_eq!(l.try_acquire(12_000), Acquire::Wait { ms: 3_000 });
+        l.block_until(11_000);
+        assert_eq!(l.wait_ms(12_000), 3_000, "a shorter block never shortens");
+        assert_eq!(l.try_acquire(15_000), Acquire::Granted);
+        assert_eq!(l.try_acquire(1_000), Acquire::Granted);
+        assert_eq!(l.usage(0).minute, 2);
+    }
+}
