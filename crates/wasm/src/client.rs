@@ -1,0 +1,245 @@
+//! `DefenderClient`: core's requests and decoders + a transport + a token provider + one rate
+//! limiter shared by every call of the client.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use defender_tags_core::api::{ApiError, ApiRequest};
+
+use crate::abort::AbortHandle;
+use crate::config::ClientConfig;
+use crate::error::ClientError;
+use crate::policy::{Decision, Policy};
+use crate::token::{TokenProvider, TokenRequest};
+use crate::transport::{HttpRequest, HttpResponse, Transport};
+
+/// Per-call hooks used by bulk runs: abort, and a report of each wait before it starts.
+#[derive(Default)]
+pub(crate) struct CallCtx<'a> {
+    pub abort: Option<&'a AbortHandle>,
+    pub on_wait: Option<&'a dyn Fn(u64)>,
+}
+
+pub(crate) struct Inner {
+    pub config: ClientConfig,
+    pub api_origin: String,
+    tokens: Box<dyn TokenProvider>,
+    pub transport: Rc<dyn Transport>,
+    policy: RefCell<Policy>,
+    /// Sum and count of finished call durations (real ms), for the ETA.
+    timing: RefCell<(f64, u32)>,
+}
+
+/// A Defender for Endpoint API client. Cheap to clone (clones share the limiter); `!Send`.
+#[derive(Clone)]
+pub struct DefenderClient {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for DefenderClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefenderClient")
+            .field("api_origin", &self.inner.api_origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DefenderClient {
+    /// A client over the runtime's global `fetch`. Natively (no `fetch`), every call fails with
+    /// a `Network` error; use [`with_transport`](Self::with_transport) there.
+    pub fn new(config: ClientConfig, tokens: impl TokenProvider + 'static) -> Self {
+        Self::with_transport(config, tokens, Rc::new(crate::default_transport()))
+    }
+
+    /// A client over any [`Transport`] (tests, custom runtimes).
+    pub fn with_transport(
+        config: ClientConfig,
+        tokens: impl TokenProvider + 'static,
+        transport: Rc<dyn Transport>,
+    ) -> Self {
+        let api_origin = config.base_url.as_str().to_owned();
+        let policy = Policy::new(config.jitter_seed, config.max_attempts);
+        Self {
+            inner: Rc::new(Inner {
+                config,
+                api_origin,
+                tokens: Box::new(tokens),
+                transport,
+                policy: RefCell::new(policy),
+                timing: RefCell::new((0.0, 0)),
+            }),
+        }
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Calls counted in the current (minute, hour) rate windows.
+    pub fn rate_usage(&self) -> (u32, u32) {
+        let now = self.api_now();
+        self.inner.policy.borrow_mut().usage(now)
+    }
+
+    /// Mean real duration of the calls finished so far.
+    pub(crate) fn mean_call_ms(&self) -> Option<f64> {
+        let (sum, n) = *self.inner.timing.borrow();
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    fn api_now(&self) -> f64 {
+        self.inner.transport.now_ms() * self.inner.config.scale()
+    }
+
+    fn to_real_ms(&self, api_ms: u64) -> u64 {
+        // `as` saturates; the ceil keeps a 1 ms API wait from becoming a 0 ms busy loop.
+        (api_ms as f64 / self.inner.config.scale()).ceil() as u64
+    }
+
+    /// Builds the URL of a core request. Core owns the URL grammar.
+    pub(crate) fn http_request(&self, request: &ApiRequest) -> HttpRequest {
+        HttpRequest {
+            method: request.method.as_str().to_owned(),
+            url: request.url(&self.inner.config.base_url),
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+        }
+    }
+
+    async fn wait(&self, real_ms: u64, ctx: &CallCtx<'_>) -> bool {
+        if let Some(on_wait) = ctx.on_wait {
+            on_wait(real_ms);
+        }
+        let sleep = self.inner.transport.sleep(real_ms);
+        match ctx.abort {
+            Some(abort) => abort.or_abort(sleep).await.is_some(),
+            None => {
+                sleep.await;
+                true
+            }
+        }
+    }
+
+    /// Waits for a slot in the shared rate windows. False when aborted while waiting.
+    async fn acquire_slot(&self, ctx: &CallCtx<'_>) -> bool {
+        loop {
+            if ctx.abort.is_some_and(AbortHandle::is_aborted) {
+                return false;
+            }
+            let now = self.api_now();
+            let waited = self.inner.policy.borrow_mut().acquire(now);
+            match waited {
+                Ok(()) => return true,
+                Err(api_ms) => {
+                    if !self.wait(self.to_real_ms(api_ms).max(1), ctx).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One logical call: rate limit, token, origin check, fetch, decode, and the retry policy.
+    ///
+    /// Retrying is safe for every request this client makes: GETs are reads, and adding or
+    /// removing a tag is idempotent in effect (adding a present tag or removing an absent one
+    /// leaves the machine as the first attempt would have), so a POST whose response was lost
+    /// may be sent again.
+    pub(crate) async fn execute<T>(
+        &self,
+        request: HttpRequest,
+        decode: impl Fn(&HttpResponse) -> Result<T, ApiError>,
+        ctx: &CallCtx<'_>,
+    ) -> Result<T, ClientError> {
+        let inner = &self.inner;
+        // Before anything else: a URL off the API origin never gets a token.
+        self.check_origin(&request.url)?;
+        let mut attempt: u32 = 0;
+        let mut force_refresh = false;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            if !self.acquire_slot(ctx).await {
+                return Err(ClientError::Aborted { last_error: None });
+            }
+            let token = inner
+                .tokens
+                .token(TokenRequest {
+                    scopes: inner.config.scopes.clone(),
+                    force_refresh,
+                })
+                .await
+                .map_err(ClientError::Token)?;
+            let mut http = request.clone();
+            http.headers
+                .push(("Authorization".to_owned(), token.bearer_header()));
+            drop(token);
+            // Asserted again right before the fetch that carries the token.
+            self.check_origin(&http.url)?;
+            let started = inner.transport.now_ms();
+            let sent = inner.transport.send(http, inner.config.timeout_ms).await;
+            {
+                let mut timing = inner.timing.borrow_mut();
+                timing.0 += (inner.transport.now_ms() - started).max(0.0);
+                timing.1 += 1;
+            }
+            let error = match sent {
+                Ok(response) => match decode(&response) {
+                    Ok(value) => return Ok(value),
+                    Err(e) => ClientError::Api(e),
+                },
+                Err(e) => ClientError::from(e),
+            };
+            let decision = inner.policy.borrow_mut().decide(
+                &error,
+                attempt,
+                refreshed,
+                self.api_now(),
+                inner.transport.now_ms(),
+            );
+            match decision {
+                Decision::GiveUp => return Err(error),
+                Decision::RefreshToken => {
+                    force_refresh = true;
+                    refreshed = true;
+                }
+                Decision::Retry { api_ms } => {
+                    force_refresh = false;
+                    if !self.wait(self.to_real_ms(api_ms), ctx).await {
+                        return Err(ClientError::Aborted {
+                            last_error: Some(Box::new(error)),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The token guard: `url` must be on the configured API origin (scheme, host and port,
+    /// compared by core's `BaseUrl`), or nothing is sent and no token is even requested.
+    fn check_origin(&self, url: &str) -> Result<(), ClientError> {
+        if self.inner.config.base_url.same_origin(url) {
+            Ok(())
+        } else {
+            Err(ClientError::foreign_origin(url, &self.inner.api_origin))
+        }
+    }
+
+    /// Sends a core-built request and decodes the answer with `decode`.
+    pub(crate) async fn call<T>(
+        &self,
+        request: &ApiRequest,
+        decode: impl Fn(&HttpResponse) -> Result<T, ApiError>,
+        ctx: &CallCtx<'_>,
+    ) -> Result<T, ClientError> {
+        self.execute(self.http_request(request), decode, ctx).await
+    }
+}
+
+/// Adapts core's `(status, headers, body)` decoders to [`HttpResponse`].
+pub(crate) fn with_response<T>(
+    decode: fn(u16, &[(String, String)], &[u8]) -> Result<T, ApiError>,
+) -> impl Fn(&HttpResponse) -> Result<T, ApiError> {
+    move |r: &HttpResponse| decode(r.status, &r.headers, &r.body)
+}

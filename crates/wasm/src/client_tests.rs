@@ -1,0 +1,208 @@
+//! Native tests of `DefenderClient` over a scripted transport: rate limiting, retries, token
+//! handling and the origin guard.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use defender_tags_core::cloud::BaseUrl;
+use defender_tags_core::model::{MachineId, MachineRef, Tag, TagAction};
+
+use crate::client::DefenderClient;
+use crate::config::ClientConfig;
+use crate::machines::{PageCursor, PageRequest};
+use crate::testutil::{FakeTransport, Reply, block_on, json};
+use crate::token::{AccessToken, TokenRequest};
+
+const API: &str = "https://api.security.microsoft.com";
+
+fn id(n: u8) -> MachineId {
+    MachineId::parse(&format!("{n:02x}").repeat(20)).unwrap()
+}
+
+fn machine(n: u8) -> String {
+    format!(r#"{{"id":"{}","machineTags":[]}}"#, id(n))
+}
+
+type Seen = Rc<RefCell<Vec<TokenRequest>>>;
+
+fn client(replies: Vec<Reply>, scale: f64) -> (DefenderClient, Rc<FakeTransport>, Seen) {
+    client_with(FakeTransport::new(replies), scale)
+}
+
+fn client_with(
+    transport: Rc<FakeTransport>,
+    scale: f64,
+) -> (DefenderClient, Rc<FakeTransport>, Seen) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let provider = move |r: TokenRequest| {
+        log.borrow_mut().push(r);
+        async { AccessToken::new("secret-token-value") }
+    };
+    let mut config = ClientConfig::new(BaseUrl::parse(API).unwrap());
+    config.time_scale = scale;
+    (
+        DefenderClient::with_transport(config, provider, transport.clone()),
+        transport,
+        seen,
+    )
+}
+
+#[test]
+fn every_request_asks_for_a_token_and_carries_it_only_in_the_header() {
+    let (client, transport, seen) =
+        client(vec![json(200, &machine(1)), json(200, &machine(1))], 1.0);
+    for _ in 0..2 {
+        block_on(client.machine(&MachineRef::Id(id(1)))).unwrap();
+    }
+    assert_eq!(seen.borrow().len(), 2);
+    let sent = transport.sent.borrow();
+    for request in sent.iter() {
+        assert!(request.url.starts_with(API));
+        assert!(!request.url.contains("secret-token-value"));
+        let auth: Vec<_> = request
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "Authorization")
+            .collect();
+        assert_eq!(auth.len(), 1);
+        assert_eq!(auth[0].1, "Bearer secret-token-value");
+        assert!(
+            !format!("{request:?}").contains("secret-token-value"),
+            "Debug hides headers"
+        );
+    }
+    assert!(!format!("{client:?}").contains("secret"));
+}
+
+#[test]
+fn the_shared_limiter_keeps_150_calls_inside_100_per_minute() {
+    let replies = (0..150).map(|_| json(200, &machine(1))).collect();
+    let (client, transport, _) = client(replies, 1.0);
+    let other_handle = client.clone();
+    for i in 0..150 {
+        let c = if i % 2 == 0 { &client } else { &other_handle };
+        block_on(c.machine(&MachineRef::Id(id(1)))).unwrap();
+    }
+    // 100 calls at 100 ms each fit in the first 10 s; the 101st must wait for the window.
+    let slept: u64 = transport.sleeps.borrow().iter().sum();
+    assert!(slept >= 45_000, "waited for the minute window: {slept} ms");
+    let (minute, hour) = client.rate_usage();
+    assert!(minute <= 100, "{minute}");
+    assert_eq!(hour, 150);
+}
+
+#[test]
+fn time_scale_shrinks_every_wait() {
+    let replies = (0..101).map(|_| json(200, &machine(1))).collect();
+    let (client, transport, _) = client_with(FakeTransport::with_call_ms(replies, 1.0), 60.0);
+    for _ in 0..101 {
+        block_on(client.machine(&MachineRef::Id(id(1)))).unwrap();
+    }
+    let slept: u64 = transport.sleeps.borrow().iter().sum();
+    assert!(
+        slept > 0 && slept <= 1_000,
+        "a minute window lasts a second: {slept} ms"
+    );
+}
+
+#[test]
+fn a_foreign_next_link_is_refused_before_any_token_is_requested() {
+    let page = format!(
+        r#"{{"value":[{}],"@odata.nextLink":"https://evil.example/api/machines?$skip=1"}}"#,
+        machine(1)
+    );
+    let (client, transport, seen) = client(vec![json(200, &page)], 1.0);
+    let first = block_on(client.list_machines(
+        None,
+        PageRequest {
+            top: Some(1),
+            skip: None,
+        },
+    ))
+    .unwrap();
+    let next = first.next.clone().unwrap();
+    assert_eq!(
+        next,
+        PageCursor::NextLink("https://evil.example/api/machines?$skip=1".into())
+    );
+    let err = block_on(client.next_page(None, next)).unwrap_err();
+    assert_eq!(err.code(), "foreign_origin");
+    assert!(err.to_string().contains("https://evil.example"));
+    assert_eq!(transport.sent.borrow().len(), 1);
+    assert_eq!(seen.borrow().len(), 1);
+    for sneaky in [
+        "https://api.security.microsoft.com@evil.example/api/machines",
+        "http://api.security.microsoft.com/api/machines",
+        "https://api.security.microsoft.com.evil.example/api/machines",
+        "/api/machines?$skip=1",
+    ] {
+        let err =
+            block_on(client.next_page(None, PageCursor::NextLink(sneaky.into()))).unwrap_err();
+        // A relative link is not even a URL on our origin: refused as malformed.
+        assert!(
+            matches!(err.code(), "foreign_origin" | "invalid_input"),
+            "{sneaky}: {err}"
+        );
+    }
+    assert_eq!(transport.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_same_origin_next_link_is_followed() {
+    let first = format!(
+        r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken=abc"}}"#,
+        machine(1)
+    );
+    let second = format!(r#"{{"value":[{}]}}"#, machine(2));
+    let (client, transport, _) = client(vec![json(200, &first), json(200, &second)], 1.0);
+    let all = block_on(client.list_all_machines(None).collect_all()).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        transport.sent.borrow()[1].url,
+        format!("{API}/api/machines?$skiptoken=abc")
+    );
+}
+
+#[test]
+fn not_found_on_the_list_is_an_empty_list_but_on_a_machine_an_error() {
+    let (client, _, _) = client(
+        vec![
+            json(404, ""),
+            json(
+                404,
+                r#"{"error":{"code":"ResourceNotFound","message":"Machine x was not found"}}"#,
+            ),
+        ],
+        1.0,
+    );
+    let page = block_on(client.list_machines(None, PageRequest::default())).unwrap();
+    assert!(page.machines.is_empty());
+    assert_eq!(page.next, None);
+    let err = block_on(client.machine(&MachineRef::Id(id(9)))).unwrap_err();
+    assert_eq!((err.code(), err.status()), ("not_found", Some(404)));
+}
+
+#[test]
+fn bad_requests_are_not_retried() {
+    let (client, transport, _) = client(
+        vec![json(
+            400,
+            r#"{"error":{"code":"InvalidRequestBody","message":"bad"}}"#,
+        )],
+        1.0,
+    );
+    let err =
+        block_on(client.set_tag(&id(1), &Tag::parse("x").unwrap(), TagAction::Add)).unwrap_err();
+    assert_eq!((err.code(), err.status()), ("bad_request", Some(400)));
+    assert_eq!(transport.sent.borrow().len(), 1);
+}
+
+#[test]
+fn the_native_default_transport_fails_cleanly() {
+    let mut config = ClientConfig::new(BaseUrl::parse(API).unwrap());
+    config.max_attempts = 1;
+    let client = DefenderClient::new(config, |_: TokenRequest| async { AccessToken::new("t") });
+    let err = block_on(client.machine(&MachineRef::Id(id(1)))).unwrap_err();
+    assert_eq!(err.code(), "network");
+}

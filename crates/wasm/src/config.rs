@@ -1,0 +1,58 @@
+//! Client configuration.
+
+use defender_tags_core::cloud::BaseUrl;
+
+/// Default per-request timeout: long enough for a 10,000-machine page, short enough to notice a
+/// dead connection.
+pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+
+/// Default page size of `list_all_machines` (the API maximum; fewer calls spend less budget).
+pub const DEFAULT_PAGE_SIZE: u32 = 10_000;
+
+/// Default number of attempts per call (first try + retries), before the error is returned.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// How a [`DefenderClient`](crate::DefenderClient) talks to the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    /// API base URL (https, or http on loopback), validated by core. Its origin is the only
+    /// origin a token is ever sent to.
+    pub base_url: BaseUrl,
+    /// Scopes passed to the token provider.
+    pub scopes: Vec<String>,
+    /// Per-request timeout in real milliseconds.
+    pub timeout_ms: u32,
+    /// API-time milliseconds per real millisecond: 1.0 against Defender; F against an emulator
+    /// started with `--time-scale F`, so rate windows, Retry-After and backoff shrink alike.
+    pub time_scale: f64,
+    /// Page size for `list_all_machines` when paging with `$top`/`$skip`.
+    pub page_size: u32,
+    /// Attempts per call (first try included) for retryable failures.
+    pub max_attempts: u32,
+    /// Seed of the backoff jitter (tests pin it; the JS facade seeds from the clock).
+    pub jitter_seed: u64,
+}
+
+impl ClientConfig {
+    /// Defaults for `base_url`, with core's default scope for that URL's cloud.
+    pub fn new(base_url: BaseUrl) -> Self {
+        Self {
+            base_url,
+            scopes: vec![defender_tags_core::cloud::DEFAULT_SCOPE.to_owned()],
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            time_scale: 1.0,
+            page_size: DEFAULT_PAGE_SIZE,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            jitter_seed: 0x5eed,
+        }
+    }
+
+    /// The time scale, with nonsense (zero, negative, NaN) read as 1.0.
+    pub(crate) fn scale(&self) -> f64 {
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Errors of the client. None of them ever carries a token: tokens are not in URLs, bodies or
+//! runtime error messages, and `TokenError` holds only the provider's own message.
+
+use defender_tags_core::api::ApiError;
+use defender_tags_core::throttle::RetryAfter;
+
+use crate::token::TokenError;
+use crate::transport::TransportError;
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The API answered with an error (after any retries and the one token refresh).
+    #[error(transparent)]
+    Api(ApiError),
+    /// The token provider failed.
+    #[error(transparent)]
+    Token(TokenError),
+    /// No HTTP response: connection, DNS, CORS or TLS failure (after retries).
+    #[error("network error: {message}")]
+    Network {
+        /// The runtime's message (`Failed to fetch`, ...).
+        message: String,
+    },
+    /// No complete response within the per-request timeout (after retries).
+    #[error("no response from the API within {after_ms} ms")]
+    Timeout {
+        /// The per-request timeout.
+        after_ms: u32,
+    },
+    /// The caller aborted. `last_error` is the failure being retried when the abort came, if any.
+    #[error("aborted")]
+    Aborted {
+        /// The retryable failure the client was waiting to retry.
+        last_error: Option<Box<ClientError>>,
+    },
+    /// A URL (for example an `@odata.nextLink`) pointed outside the configured API origin; the
+    /// token was not sent there.
+    #[error("refused to send the token to {url}: it is not on the API origin {api_origin}")]
+    ForeignOrigin {
+        /// The refused URL, without its query.
+        url: String,
+        /// The configured API origin.
+        api_origin: String,
+    },
+    /// A caller-supplied value (tag, machine id, option) is invalid; nothing was sent.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which input.
+        field: String,
+        /// Why, from core's validation error.
+        reason: String,
+    },
+}
+
+impl From<TransportError> for ClientError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Network(message) => Self::Network { message },
+            TransportError::Timeout { after_ms } => Self::Timeout { after_ms },
+        }
+    }
+}
+
+impl ClientError {
+    /// Builds an [`InvalidInput`](Self::InvalidInput) from a core validation error.
+    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self::InvalidInput {
+            field: field.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A [`ForeignOrigin`](Self::ForeignOrigin) for `url` (query dropped: it is not ours).
+    pub fn foreign_origin(url: &str, api_origin: &str) -> Self {
+        let shown = url.split(['?', '#']).next().unwrap_or_default();
+        Self::ForeignOrigin {
+            url: shown.chars().take(200).collect(),
+            api_origin: api_origin.to_owned(),
+        }
+    }
+
+    /// A stable, documented machine-readable code (the `code` of JS errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Api(e) => api_code(e),
+            Self::Token(_) => "token_unavailable",
+            Self::Network { .. } => "network",
+            Self::Timeout { .. } => "timeout",
+            Self::Aborted { .. } => "aborted",
+            Self::ForeignOrigin { .. } => "foreign_origin",
+            Self::InvalidInput { .. } => "invalid_input",
+        }
+    }
+
+    /// The HTTP status, when the API answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(e) => Some(e.status()),
+            _ => None,
+        }
+    }
+
+    /// Retry-After of a 429, in seconds, when the API sent one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Api(e) => e.retry_after().and_then(|r| match r {
+                RetryAfter::Seconds(s) => Some(s),
+                RetryAfter::At(_) => None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// True when a write that ended with this error may nevertheless have been applied: the
+    /// request may have reached the API (timeout, network error, 5xx, an unreadable success).
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            Self::Network { .. } | Self::Timeout { .. } => true,
+            Self::Api(e) => e.status() >= 500 || (200..300).contains(&e.status()),
+            Self::Aborted { last_error } => {
+                last_error.as_ref().is_some_and(|e| e.may_have_applied())
+            }
+            Self::Token(_) | Self::ForeignOrigin { .. } | Self::InvalidInput { .. } => false,
+        }
+    }
+}
+
+fn api_code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Unauthorized { .. } => "unauthorized",
+        ApiError::Forbidden { .. } => "forbidden",
+        ApiError::NotFound { .. } => "not_found",
+        ApiError::BadRequest { .. } => "bad_request",
+        ApiError::TooManyRequests { .. } => "too_many_requests",
+        ApiError::Server { .. } => "server_error",
+        ApiError::UnexpectedStatus { .. } => "unexpected_status",
+        ApiError::Undecodable { .. } => "undecodable",
+        _ => "api_error",
+    }
+}

@@ -1,0 +1,151 @@
+//! [`Transport`] over the global `fetch` of whatever runtime we are in (Window, Worker, Node 20,
+//! edge runtimes). `fetch`, `setTimeout` and `clearTimeout` are looked up on `globalThis`
+//! (`js_sys::global()`), never on `window`, which does not exist in workers or Node.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, Request, RequestCredentials, RequestInit, Response};
+
+use crate::token::LocalBoxFuture;
+use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis`, typed with just the members we use.
+    pub(crate) type GlobalScope;
+
+    #[wasm_bindgen(method, js_name = fetch)]
+    pub(crate) fn fetch_with_request(this: &GlobalScope, input: &Request) -> Promise;
+
+    #[wasm_bindgen(method, js_name = setTimeout)]
+    fn set_timeout(this: &GlobalScope, handler: &js_sys::Function, ms: i32) -> JsValue;
+
+    #[wasm_bindgen(method, js_name = clearTimeout)]
+    fn clear_timeout(this: &GlobalScope, id: &JsValue);
+}
+
+pub(crate) fn global() -> GlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// The default transport of `DefenderClient` on wasm32.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchTransport;
+
+/// Best-effort text of a JS exception (`TypeError: Failed to fetch`, ...). These messages come
+/// from the runtime and never contain request headers.
+pub(crate) fn js_error_text(value: &JsValue) -> String {
+    if let Some(err) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    value
+        .as_string()
+        .unwrap_or_else(|| "unknown JavaScript error".to_owned())
+}
+
+fn build_request(req: &HttpRequest, signal: &web_sys::AbortSignal) -> Result<Request, JsValue> {
+    let init = RequestInit::new();
+    init.set_method(&req.method);
+    // Bearer auth only: never send cookies or HTTP auth of the embedding page to the API.
+    init.set_credentials(RequestCredentials::Omit);
+    let headers = Headers::new()?;
+    for (name, value) in &req.headers {
+        headers.set(name, value)?;
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &req.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_signal(Some(signal));
+    Request::new_with_str_and_init(&req.url, &init)
+}
+
+pub(crate) fn collect_headers(headers: &Headers) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(headers) {
+        for entry in iter.flatten() {
+            let pair = js_sys::Array::from(&entry);
+            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((name.to_ascii_lowercase(), value));
+            }
+        }
+    }
+    out
+}
+
+async fn exchange(request: Request) -> Result<HttpResponse, JsValue> {
+    let response: Response = JsFuture::from(global().fetch_with_request(&request))
+        .await?
+        .dyn_into()?;
+    let buffer = JsFuture::from(response.array_buffer()?).await?;
+    Ok(HttpResponse {
+        status: response.status(),
+        headers: collect_headers(&response.headers()),
+        body: Uint8Array::new(&buffer).to_vec(),
+    })
+}
+
+async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
+    let network = |e: JsValue| TransportError::Network(js_error_text(&e));
+    let controller = AbortController::new().map_err(network)?;
+    let request = build_request(&req, &controller.signal()).map_err(network)?;
+    // The timeout covers the whole exchange, body included: aborting the controller rejects
+    // both the fetch promise and a pending `arrayBuffer()`.
+    let timed_out = Rc::new(Cell::new(false));
+    let on_timeout = {
+        let timed_out = timed_out.clone();
+        let controller = controller.clone();
+        Closure::once(move || {
+            timed_out.set(true);
+            controller.abort();
+        })
+    };
+    let scope = global();
+    let timer = scope.set_timeout(
+        on_timeout.as_ref().unchecked_ref(),
+        i32::try_from(timeout_ms).unwrap_or(i32::MAX),
+    );
+    let result = exchange(request).await;
+    scope.clear_timeout(&timer);
+    drop(on_timeout);
+    match result {
+        Ok(response) => Ok(response),
+        Err(_) if timed_out.get() => Err(TransportError::Timeout {
+            after_ms: timeout_ms,
+        }),
+        Err(e) => Err(network(e)),
+    }
+}
+
+/// Resolves after `ms` real milliseconds (via the global `setTimeout`).
+pub(crate) async fn sleep_ms(ms: u64) {
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    let promise = Promise::new(&mut |resolve, _reject| {
+        global().set_timeout(&resolve, ms);
+    });
+    // A timer promise cannot reject.
+    let _ = JsFuture::from(promise).await;
+}
+
+impl Transport for FetchTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+        timeout_ms: u32,
+    ) -> LocalBoxFuture<'_, Result<HttpResponse, TransportError>> {
+        Box::pin(send(request, timeout_ms))
+    }
+
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'_, ()> {
+        Box::pin(sleep_ms(ms))
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}

@@ -1,0 +1,115 @@
+//! JS <-> Rust conversions of the facade: reading option objects, serialising results, and
+//! turning `ClientError`s into real JS `Error` objects.
+
+use js_sys::{Function, Reflect};
+use serde::Serialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::error::ClientError;
+
+/// Property `key` of `obj`, `None` when missing, `undefined` or `null`.
+pub(crate) fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// An optional string property; a present non-string is an input error.
+pub(crate) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, ClientError> {
+    prop(obj, key)
+        .map(|v| {
+            v.as_string()
+                .ok_or_else(|| ClientError::invalid(key, "must be a string"))
+        })
+        .transpose()
+}
+
+/// An optional non-negative number property.
+pub(crate) fn opt_number(obj: &JsValue, key: &str) -> Result<Option<f64>, ClientError> {
+    prop(obj, key)
+        .map(|v| match v.as_f64() {
+            Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+            _ => Err(ClientError::invalid(key, "must be a non-negative number")),
+        })
+        .transpose()
+}
+
+/// An optional whole-number property that fits `u32`.
+pub(crate) fn opt_u32(obj: &JsValue, key: &str) -> Result<Option<u32>, ClientError> {
+    opt_number(obj, key)?
+        .map(|n| {
+            if n.fract() == 0.0 && n <= f64::from(u32::MAX) {
+                Ok(n as u32)
+            } else {
+                Err(ClientError::invalid(key, "must be a whole number"))
+            }
+        })
+        .transpose()
+}
+
+/// An optional array-of-strings property.
+pub(crate) fn opt_strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, ClientError> {
+    let Some(value) = prop(obj, key) else {
+        return Ok(None);
+    };
+    if !js_sys::Array::is_array(&value) {
+        return Err(ClientError::invalid(key, "must be an array of strings"));
+    }
+    js_sys::Array::from(&value)
+        .iter()
+        .map(|v| {
+            v.as_string()
+                .ok_or_else(|| ClientError::invalid(key, "must be an array of strings"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// An optional function property.
+pub(crate) fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, ClientError> {
+    prop(obj, key)
+        .map(|v| {
+            v.dyn_into::<Function>()
+                .map_err(|_| ClientError::invalid(key, "must be a function"))
+        })
+        .transpose()
+}
+
+/// Serialises `value` as plain JSON-like JS (objects, not `Map`s; `null` for `None`).
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| {
+            error_value(
+                &ClientError::invalid("result", format!("could not convert to JS: {e}")),
+                None,
+            )
+        })
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// A real JS `Error` named `DefenderError` with `code`, `status`, `retryAfter`, `machineId`.
+pub(crate) fn error_value(e: &ClientError, machine_id: Option<&str>) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name("DefenderError");
+    let value: JsValue = error.into();
+    set(&value, "code", &JsValue::from_str(e.code()));
+    if let Some(status) = e.status() {
+        set(&value, "status", &JsValue::from(status));
+    }
+    if let Some(secs) = e.retry_after_secs() {
+        set(&value, "retryAfter", &JsValue::from(secs as f64));
+    }
+    if let Some(id) = machine_id {
+        set(&value, "machineId", &JsValue::from_str(id));
+    }
+    value
+}

@@ -1,0 +1,92 @@
+//! The client's use of core's `throttle`: one rate limiter, one backoff and one retry policy per
+//! client. All decisions are core's; this module only feeds them API-time milliseconds and maps
+//! transport failures onto core's failure kinds.
+
+use defender_tags_core::throttle::{
+    Acquire, Backoff, FailureKind, RateLimiter, RetryDecision, RetryPolicy,
+};
+
+use crate::error::ClientError;
+
+/// What the client does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Wait this many API-time milliseconds, then send again.
+    Retry { api_ms: u64 },
+    /// Ask the provider for a fresh token, then send again at once.
+    RefreshToken,
+    /// Return the error.
+    GiveUp,
+}
+
+#[derive(Debug)]
+pub(crate) struct Policy {
+    limiter: RateLimiter,
+    backoff: Backoff,
+    retry: RetryPolicy,
+}
+
+fn as_ms(api_now: f64) -> u64 {
+    // `as` saturates (and maps NaN to 0); a clock never needs more than u64 milliseconds.
+    api_now.max(0.0) as u64
+}
+
+impl Policy {
+    pub fn new(seed: u64, max_attempts: u32) -> Self {
+        Self {
+            limiter: RateLimiter::documented(),
+            backoff: Backoff::new(seed),
+            retry: RetryPolicy {
+                max_attempts: max_attempts.max(1),
+            },
+        }
+    }
+
+    /// Counts a call now, or says how many API-time milliseconds to wait first.
+    pub fn acquire(&mut self, api_now: f64) -> Result<(), u64> {
+        match self.limiter.try_acquire(as_ms(api_now)) {
+            Acquire::Granted => Ok(()),
+            Acquire::Wait { ms } => Err(ms),
+        }
+    }
+
+    /// Calls in the current (minute, hour) windows.
+    pub fn usage(&mut self, api_now: f64) -> (u32, u32) {
+        let usage = self.limiter.usage(as_ms(api_now));
+        (usage.minute, usage.hour)
+    }
+
+    /// Core's retry decision for `error` after attempt `attempt`. `real_now` (epoch ms) resolves
+    /// an HTTP-date Retry-After; a 429's Retry-After also blocks the shared limiter, so other
+    /// calls of this client wait too.
+    pub fn decide(
+        &mut self,
+        error: &ClientError,
+        attempt: u32,
+        already_refreshed: bool,
+        api_now: f64,
+        real_now: f64,
+    ) -> Decision {
+        let kind = match error {
+            ClientError::Api(e) => {
+                if let Some(retry_after) = e.retry_after() {
+                    self.limiter.block_until(
+                        as_ms(api_now).saturating_add(retry_after.delay_ms(as_ms(real_now))),
+                    );
+                }
+                FailureKind::of(e, as_ms(real_now))
+            }
+            ClientError::Network { .. } => FailureKind::Network,
+            ClientError::Timeout { .. } => FailureKind::Timeout,
+            _ => return Decision::GiveUp,
+        };
+        match self
+            .retry
+            .decide(kind, attempt, already_refreshed, &mut self.backoff)
+        {
+            RetryDecision::Retry { after_ms } => Decision::Retry { api_ms: after_ms },
+            RetryDecision::RefreshTokenAndRetry => Decision::RefreshToken,
+            RetryDecision::GiveUp => Decision::GiveUp,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `run_plan`: executes core's plan call by call, with progress, abort and a precise report.
+//!
+//! Abort semantics: an abort cuts every *wait* short (rate-limit slot, Retry-After, backoff) but
+//! never a call in flight: that call is awaited, so its machines are reported as what the API
+//! said (or `Unknown` if the answer was a timeout/5xx). Machines of calls not started are
+//! `NotAttempted`. Nothing is silently dropped.
+
+use std::cell::RefCell;
+
+use defender_tags_core::api;
+use defender_tags_core::model::{Tag, TagAction};
+use defender_tags_core::plan::{Plan, PlannedCall};
+
+use crate::abort::AbortHandle;
+use crate::client::{CallCtx, DefenderClient, with_response};
+use crate::error::ClientError;
+use crate::progress::{self, EtaInput, Progress};
+use crate::report::{ErrorInfo, MachineOutcome, OutcomeStatus, RunReport};
+
+/// One API call of a run and the report rows it settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SpecCall {
+    pub call: PlannedCall,
+    pub rows: Vec<usize>,
+}
+
+/// A plan in the runner's terms: the calls, and the report rows with their initial status.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunSpec {
+    pub tag: Tag,
+    pub action: TagAction,
+    pub calls: Vec<SpecCall>,
+    pub rows: Vec<MachineOutcome>,
+}
+
+/// Errors after which no further call can succeed: stop and report the rest as not attempted.
+fn stops_the_run(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Token(_)
+            | ClientError::ForeignOrigin { .. }
+            | ClientError::InvalidInput { .. }
+            | ClientError::Network { .. }
+            | ClientError::Timeout { .. }
+    ) || e.code() == "unauthorized"
+}
+
+struct Tracker<'a, P: FnMut(&Progress)> {
+    client: &'a DefenderClient,
+    on_progress: RefCell<P>,
+    calls_done: u32,
+    calls_total: u32,
+    machines_done: u32,
+    machines_total: u32,
+}
+
+impl<P: FnMut(&Progress)> Tracker<'_, P> {
+    fn emit(&self, waiting_ms: Option<u64>) {
+        let (minute, hour) = self.client.rate_usage();
+        let eta = progress::eta_ms(EtaInput {
+            remaining_calls: self.calls_total - self.calls_done,
+            used_minute: minute,
+            used_hour: hour,
+            mean_call_ms: self.client.mean_call_ms(),
+            time_scale: self.client.config().scale(),
+        });
+        let event = Progress {
+            calls_done: self.calls_done,
+            calls_total: self.calls_total,
+            machines_done: self.machines_done,
+            machines_total: self.machines_total,
+            calls_this_minute: minute,
+            calls_this_hour: hour,
+            minute_limit: progress::CALLS_PER_MINUTE,
+            hour_limit: progress::CALLS_PER_HOUR,
+            eta_ms: eta.map(|e| e.saturating_add(waiting_ms.unwrap_or(0))),
+            waiting_ms,
+        };
+        (self.on_progress.borrow_mut())(&event);
+    }
+}
+
+fn settle(
+    rows: &mut [MachineOutcome],
+    call: &SpecCall,
+    status: OutcomeStatus,
+    error: Option<&ClientError>,
+) {
+    for &row in &call.rows {
+        rows[row].status = status;
+        rows[row].error = error.map(ErrorInfo::from);
+    }
+}
+
+impl DefenderClient {
+    /// Runs a plan from core's planner: one progress event before the first call, after every
+    /// call and before every wait; stops cleanly when `abort` fires (see the module docs).
+    pub async fn run_plan(
+        &self,
+        plan: &Plan,
+        on_progress: impl FnMut(&Progress),
+        abort: &AbortHandle,
+    ) -> RunReport {
+        self.run_spec(
+            crate::plan_adapter::spec_from_plan(plan),
+            on_progress,
+            abort,
+        )
+        .await
+    }
+
+    pub(crate) async fn run_spec(
+        &self,
+        spec: RunSpec,
+        on_progress: impl FnMut(&Progress),
+        abort: &AbortHandle,
+    ) -> RunReport {
+        let RunSpec {
+            tag,
+            action,
+            calls,
+            mut rows,
+        } = spec;
+        let mut tracker = Tracker {
+            client: self,
+            on_progress: RefCell::new(on_progress),
+            calls_done: 0,
+            calls_total: u32::try_from(calls.len()).unwrap_or(u32::MAX),
+            machines_done: 0,
+            machines_total: u32::try_from(calls.iter().map(|c| c.rows.len()).sum::<usize>())
+                .unwrap_or(u32::MAX),
+        };
+        let mut stopped_by = None;
+        tracker.emit(None);
+        for call in &calls {
+            if abort.is_aborted() {
+                break;
+            }
+            let result = {
+                let on_wait = |ms: u64| tracker.emit(Some(ms));
+                let ctx = CallCtx {
+                    abort: Some(abort),
+                    on_wait: Some(&on_wait),
+                };
+                self.run_call(call, &ctx).await
+            };
+            if let Err(ClientError::Aborted { last_error: None }) = result {
+                // Aborted while waiting for a rate-limit slot, before anything was sent: these
+                // machines stay `NotAttempted`, like every later call's.
+                break;
+            }
+            tracker.calls_done += 1;
+            tracker.machines_done += u32::try_from(call.rows.len()).unwrap_or(u32::MAX);
+            match result {
+                Ok(()) => settle(&mut rows, call, OutcomeStatus::Applied, None),
+                Err(e) => {
+                    let status = if e.may_have_applied() {
+                        OutcomeStatus::Unknown
+                    } else {
+                        OutcomeStatus::Failed
+                    };
+                    settle(&mut rows, call, status, Some(&e));
+                    if stops_the_run(&e) {
+                        stopped_by = Some(ErrorInfo::from(&e));
+                        tracker.emit(None);
+                        break;
+                    }
+                }
+            }
+            tracker.emit(None);
+        }
+        RunReport {
+            tag: tag.as_str().to_owned(),
+            action: action.as_str().to_owned(),
+            outcomes: rows,
+            aborted: abort.is_aborted(),
+            stopped_by,
+            calls_planned: tracker.calls_total,
+            calls_made: tracker.calls_done,
+        }
+    }
+
+    async fn run_call(&self, call: &SpecCall, ctx: &CallCtx<'_>) -> Result<(), ClientError> {
+        let request = call.call.to_request();
+        match call.call {
+            PlannedCall::Single { .. } => self
+                .call(&request, with_response(api::decode_machine), ctx)
+                .await
+                .map(drop),
+            PlannedCall::Bulk(_) => self
+                .call(&request, with_response(api::decode_machines), ctx)
+                .await
+                .map(drop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! Client scenarios against a live emulator, shared by `browser.rs` (headless Chromium) and
+//! `node.rs` (Node 20). Each scenario resets the emulator first.
+
+#![allow(dead_code)]
+
+pub mod emulator;
+pub mod scenarios;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use defender_tags_core::cloud::BaseUrl;
+use defender_tags_wasm::{AccessToken, ClientConfig, DefenderClient, TokenError, TokenRequest};
+
+/// Runs two futures concurrently on the single JS thread.
+pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    struct Join<A: Future, B: Future> {
+        a: Pin<Box<A>>,
+        b: Pin<Box<B>>,
+        ra: Option<A::Output>,
+        rb: Option<B::Output>,
+    }
+    // The futures are boxed, so nothing inside `Join` is structurally pinned.
+    impl<A: Future, B: Future> Unpin for Join<A, B> {}
+    impl<A: Future, B: Future> Future for Join<A, B> {
+        type Output = (A::Output, B::Output);
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = Pin::into_inner(self);
+            if this.ra.is_none() {
+                if let Poll::Ready(v) = this.a.as_mut().poll(cx) {
+                    this.ra = Some(v);
+                }
+            }
+            if this.rb.is_none() {
+                if let Poll::Ready(v) = this.b.as_mut().poll(cx) {
+                    this.rb = Some(v);
+                }
+            }
+            if this.ra.is_some() && this.rb.is_some() {
+                match (this.ra.take(), this.rb.take()) {
+                    (Some(a), Some(b)) => Poll::Ready((a, b)),
+                    _ => Poll::Pending,
+                }
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+    Join {
+        a: Box::pin(a),
+        b: Box::pin(b),
+        ra: None,
+        rb: None,
+    }
+    .await
+}
+
+/// Resolves after `ms` real milliseconds.
+pub async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &ms.into());
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Token requests a provider saw.
+pub type Seen = Rc<RefCell<Vec<TokenRequest>>>;
+
+/// A provider that hands out `token` and records every request.
+pub fn fixed_tokens(token: String) -> (impl defender_tags_wasm::TokenProvider, Seen) {
+    let seen: Seen = Rc::default();
+    let log = seen.clone();
+    let provider = move |request: TokenRequest| {
+        log.borrow_mut().push(request);
+        let token = token.clone();
+        async move { AccessToken::new(token) }
+    };
+    (provider, seen)
+}
+
+/// A provider that returns `stale` unless asked to refresh, then `fresh`.
+pub fn refreshing_tokens(
+    stale: String,
+    fresh: String,
+) -> (impl defender_tags_wasm::TokenProvider, Seen) {
+    let seen: Seen = Rc::default();
+    let log = seen.clone();
+    let provider = move |request: TokenRequest| {
+        let token = if request.force_refresh {
+            fresh.clone()
+        } else {
+            stale.clone()
+        };
+        log.borrow_mut().push(request);
+        async move { AccessToken::new(token) }
+    };
+    (provider, seen)
+}
+
+/// A provider that always fails.
+pub fn failing_tokens() -> impl defender_tags_wasm::TokenProvider {
+    |_: TokenRequest| async { Err::<AccessToken, _>(TokenError::Provider("no session".into())) }
+}
+
+pub fn config(base: &str) -> ClientConfig {
+    let mut config =
+        ClientConfig::new(BaseUrl::parse(base).expect("emulator URL is a valid base URL"));
+    config.time_scale = emulator::time_scale();
+    config.timeout_ms = 10_000;
+    config
+}
+
+/// A client for `persona` (`app`, `analyst`, `reader`) on the emulator.
+pub async fn client_for(base: &str, persona: &str) -> (DefenderClient, Seen) {
+    let token = emulator::token(base, persona).await;
+    let (provider, seen) = fixed_tokens(token);
+    (DefenderClient::new(config(base), provider), seen)
+}
+
+/// Defines one `#[wasm_bindgen_test]` per scenario; used by `browser.rs` and `node.rs`.
+#[macro_export]
+macro_rules! emulator_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                let Some(base) = common::emulator::url() else { return };
+                common::emulator::reset(base).await;
+                common::scenarios::$name(base).await;
+            }
+        )*
+    };
+}
