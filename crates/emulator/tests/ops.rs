@@ -1,0 +1,460 @@
+//! Rate limits, fault injection, persistence, static serving, CORS and the admin endpoints.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use defender_tags_emulator::{Config, FaultConfig};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
+    // Scale 10: a minute lasts 6 real seconds, so 100 quick calls fill it.
+    let emu = Emu::with(Config {
+        time_scale: 10.0,
+        machines: 200,
+        ..Config::default()
+    })
+    .await;
+    let t = emu.token("app").await;
+    let started = Instant::now();
+    for i in 0..100 {
+        let r = emu.get("/api/machines?$top=1", &t).await;
+        assert_eq!(r.status, 200, "call {i}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the test needs the 100 calls inside one window"
+    );
+    let r = emu.get("/api/machines?$top=1", &t).await;
+    let msg = r.error(429, "TooManyRequests");
+    assert!(msg.contains("100 calls per minute"), "{msg}");
+    let retry: u64 = r
+        .header("retry-after")
+        .unwrap()
+        .parse()
+        .expect("integer seconds");
+    let real_ms: u64 = r
+        .header("x-emulator-retry-after-ms")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "emulated seconds: {retry}");
+    assert!(real_ms <= 6000 && real_ms > 0, "{real_ms}");
+    assert!(
+        retry * 1000 >= real_ms * 10,
+        "Retry-After (emulated, rounded up) covers the real wait x scale"
+    );
+    // Per endpoint and per app: other endpoints and other apps still have budget.
+    let m = emu
+        .raw_machines()
+        .await
+        .into_iter()
+        .find(recent)
+        .unwrap();
+    assert_eq!(
+        emu.get(&format!("/api/machines/{}", id(&m)), &t)
+            .await
+            .status,
+        200
+    );
+    let other_app = emu
+        .token_with(json!({"persona": "app", "app_id": "another-app"}))
+        .await;
+    assert_eq!(
+        emu.get("/api/machines?$top=1", &other_app).await.status,
+        200
+    );
+    // Waiting what the header says (scaled) is enough.
+    tokio::time::sleep(Duration::from_millis(retry * 1000 / 10 + 20)).await;
+    assert_eq!(emu.get("/api/machines?$top=1", &t).await.status, 200);
+    let s = emu.stats().await;
+    assert_eq!(s["endpoints"]["listMachines"]["throttled"], 1);
+    assert_eq!(
+        s["endpoints"]["listMachines"]["calls"], 103,
+        "100 + the 429 + another app + after waiting"
+    );
+    assert_eq!(s["endpoints"]["getMachine"]["calls"], 1);
+    // Reset clears the windows and the stats.
+    emu.http
+        .post(format!("{}/_emulator/reset", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        emu.stats().await["endpoints"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn injected_faults_apply_to_api_only() {
+    let emu = Emu::start().await;
+    let t = emu.token("app").await;
+    let list = "/api/machines?$top=1";
+
+    assert_eq!(emu.put_faults(json!({"error503": 1.0})).await, 200);
+    emu.get(list, &t).await.error(503, "ServiceUnavailable");
+    let d = emu
+        .http
+        .get(format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            emu.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status(), 200, "the IdP is not affected");
+    assert_eq!(
+        emu.stats().await["endpoints"]["listMachines"]["server_errors"],
+        1
+    );
+
+    emu.put_faults(json!({"error500": 1.0})).await;
+    emu.get(list, &t).await.error(500, "InternalServerError");
+
+    emu.put_faults(json!({"throttle": 1.0, "throttle_retry_after_secs": 7}))
+        .await;
+    let r = emu.get(list, &t).await;
+    r.error(429, "TooManyRequests");
+    assert_eq!(r.header("retry-after"), Some("7"));
+
+    emu.put_faults(json!({"expire_token": 1.0})).await;
+    emu.get(list, &t).await.error(401, "Unauthorized");
+
+    emu.put_faults(json!({"drop": 1.0})).await;
+    let err = emu
+        .http
+        .get(format!("{}{list}", emu.url))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        !err.is_status() && !err.is_timeout(),
+        "connection closed without a response: {err}"
+    );
+    assert_eq!(emu.stats().await["endpoints"]["listMachines"]["dropped"], 1);
+
+    emu.put_faults(json!({"slow": 1.0, "slow_ms": 300})).await;
+    let started = Instant::now();
+    assert_eq!(emu.get(list, &t).await.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    emu.put_faults(json!({"max_token_age_secs": 0})).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        emu.get(list, &t)
+            .await
+            .error(401, "Unauthorized")
+            .contains("expired")
+    );
+
+    // Seeded: the same seed gives the same sequence.
+    let run = || async {
+        emu.put_faults(json!({"seed": 5, "error500": 0.5})).await;
+        let mut v = Vec::new();
+        for _ in 0..20 {
+            v.push(emu.get(list, &t).await.status.as_u16());
+        }
+        v
+    };
+    let a = run().await;
+    assert_eq!(a, run().await);
+    assert!(a.contains(&500) && a.contains(&200), "{a:?}");
+
+    let cfg: Value = emu
+        .http
+        .get(format!("{}/_emulator/faults", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (cfg["seed"].as_u64(), cfg["error500"].as_f64()),
+        (Some(5), Some(0.5))
+    );
+    assert_eq!(emu.put_faults(json!({"error500": 2})).await, 400);
+    assert_eq!(emu.put_faults(json!({"typo": 1})).await, 400);
+    emu.put_faults(json!({})).await;
+    assert_eq!(emu.get(list, &t).await.status, 200);
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn faults_from_config_at_start() {
+    let faults = FaultConfig::from_json(r#"{"error503": 1.0}"#).unwrap();
+    let emu = Emu::with(Config {
+        faults,
+        machines: 50,
+        ..Config::default()
+    })
+    .await;
+    let t = emu.token("app").await;
+    emu.get("/api/machines", &t)
+        .await
+        .error(503, "ServiceUnavailable");
+    emu.stop().await;
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "emu-{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test]
+async fn data_file_persists_tags_across_restart() {
+    let dir = temp_dir("data");
+    let file = dir.join("state.json");
+    let config = Config {
+        data_file: Some(file.clone()),
+        machines: 300,
+        seed: 3,
+        ..Config::default()
+    };
+    let emu = Emu::with(config.clone()).await;
+    let t = emu.token("app").await;
+    let m = emu
+        .raw_machines()
+        .await
+        .into_iter()
+        .find(recent)
+        .unwrap();
+    let r = emu
+        .post(
+            &format!("/api/machines/{}/tags", id(&m)),
+            &t,
+            json!({"Value": "Persisted", "Action": "Add"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    emu.stop().await;
+    assert!(file.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+
+    // A different seed proves the state came from the file.
+    let emu = Emu::with(Config { seed: 99, ..config }).await;
+    let again = emu.raw_machine(&id(&m)).await;
+    assert!(
+        again["machineTags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Persisted"))
+    );
+    emu.stop().await;
+
+    std::fs::write(&file, b"{not json").unwrap();
+    let err = defender_tags_emulator::serve(Config {
+        data_file: Some(file.clone()),
+        ..Config::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("not an emulator data file"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn static_files_spa_fallback_wasm_mime_and_csp() {
+    let dir = temp_dir("static");
+    let csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+    std::fs::write(dir.join("index.html"), format!("<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\"></head><body>SPA</body></html>")).unwrap();
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("pkg/app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let emu = Emu::with(Config {
+        static_dir: Some(dir.clone()),
+        machines: 50,
+        ..Config::default()
+    })
+    .await;
+    let get = |p: &str| emu.http.get(format!("{}{p}", emu.url)).send();
+    let r = get("/").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-security-policy"].to_str().unwrap(),
+        format!("{csp}; frame-ancestors 'none'")
+    );
+    assert!(r.text().await.unwrap().contains("SPA"));
+    let r = get("/settings/deep").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("SPA"), "SPA fallback");
+    let r = get("/pkg/app_bg.wasm").await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert_eq!(get("/pkg/missing.js").await.unwrap().status(), 404);
+    let r = get("/api/machines").await.unwrap();
+    assert_eq!(r.status(), 401, "the API is not shadowed by the SPA");
+    emu.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_allow_listed_on_request() {
+    let pre = |emu: &Emu, origin: &str| {
+        emu.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/machines", emu.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let emu = Emu::with(Config {
+        machines: 50,
+        ..Config::default()
+    })
+    .await;
+    let t = emu.token("app").await;
+    let r = emu
+        .http
+        .get(format!("{}/api/machines", emu.url))
+        .bearer_auth(&t)
+        .header("origin", "http://a.test")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        pre(&emu, "http://a.test")
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    emu.stop().await;
+
+    let emu = Emu::with(Config {
+        machines: 50,
+        cors_origins: vec!["http://a.test".into()],
+        ..Config::default()
+    })
+    .await;
+    let r = pre(&emu, "http://a.test").await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://a.test");
+    assert!(
+        pre(&emu, "http://b.test")
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let t = emu.token("app").await;
+    let r = emu
+        .http
+        .get(format!("{}/api/machines?$top=1", emu.url))
+        .bearer_auth(&t)
+        .header("origin", "http://a.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://a.test");
+    assert!(
+        r.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("retry-after")
+    );
+    emu.stop().await;
+
+    let emu = Emu::with(Config {
+        machines: 50,
+        cors_origins: vec!["*".into()],
+        ..Config::default()
+    })
+    .await;
+    assert_eq!(
+        pre(&emu, "http://127.0.0.1:41234").await.unwrap().headers()["access-control-allow-origin"],
+        "*"
+    );
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn admin_endpoints_token_info_reset_and_raw_state() {
+    let emu = Emu::with(Config {
+        machines: 100,
+        ..Config::default()
+    })
+    .await;
+    let info: Value = emu
+        .http
+        .get(format!("{}/_emulator/info", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["tenant"], TENANT);
+    assert_eq!(info["machines"], 100);
+    let bad = emu
+        .http
+        .post(format!("{}/_emulator/token", emu.url))
+        .json(&json!({"persona": "nobody"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let t = emu.token("app").await;
+    let m = emu
+        .raw_machines()
+        .await
+        .into_iter()
+        .find(recent)
+        .unwrap();
+    emu.post(
+        &format!("/api/machines/{}/tags", id(&m)),
+        &t,
+        json!({"Value": "Temp", "Action": "Add"}),
+    )
+    .await;
+    assert!(
+        emu.raw_machine(&id(&m)).await["machineTags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Temp"))
+    );
+    let r = emu
+        .http
+        .post(format!("{}/_emulator/reset", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        emu.raw_machine(&id(&m)).await["machineTags"],
+        m["machineTags"],
+        "reset regenerates the seeded dataset"
+    );
+    let missing = emu
+        .http
+        .get(format!("{}/_emulator/machines/ffff", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    emu.stop().await;
+}
