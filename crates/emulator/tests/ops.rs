@@ -48,12 +48,7 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
         "Retry-After (emulated, rounded up) covers the real wait x scale"
     );
     // Per endpoint and per app: other endpoints and other apps still have budget.
-    let m = emu
-        .raw_machines()
-        .await
-        .into_iter()
-        .find(recent)
-        .unwrap();
+    let m = emu.raw_machines().await.into_iter().find(recent).unwrap();
     assert_eq!(
         emu.get(&format!("/api/machines/{}", id(&m)), &t)
             .await
@@ -226,12 +221,7 @@ async fn data_file_persists_tags_across_restart() {
     };
     let emu = Emu::with(config.clone()).await;
     let t = emu.token("app").await;
-    let m = emu
-        .raw_machines()
-        .await
-        .into_iter()
-        .find(recent)
-        .unwrap();
+    let m = emu.raw_machines().await.into_iter().find(recent).unwrap();
     let r = emu
         .post(
             &format!("/api/machines/{}/tags", id(&m)),
@@ -419,12 +409,7 @@ async fn admin_endpoints_token_info_reset_and_raw_state() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     let t = emu.token("app").await;
-    let m = emu
-        .raw_machines()
-        .await
-        .into_iter()
-        .find(recent)
-        .unwrap();
+    let m = emu.raw_machines().await.into_iter().find(recent).unwrap();
     emu.post(
         &format!("/api/machines/{}/tags", id(&m)),
         &t,
