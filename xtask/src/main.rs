@@ -7,6 +7,7 @@ mod bench;
 mod ctx;
 mod demo;
 mod emulator;
+mod fuzz;
 mod package;
 mod site;
 mod test;

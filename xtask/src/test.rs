@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ctx::{self, Ctx, Steps, WASM_PACKAGES, WASM_TARGET};
-use crate::{emulator, package, site, tools};
+use crate::{emulator, fuzz, package, site, tools};
 
 pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     let mut quick = false;
@@ -99,13 +99,32 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         }
         _ => steps.skip("Node tests", "no emulator binary or package, or skipped"),
     }
+    match (&emulator_bin, &pkg_dir) {
+        (Some(bin), Some(pkg)) if wanted("soak") => {
+            steps.step("fault soak (2k machines, 20% faults, token expiry)", || {
+                node_suite(ctx, "tests/soak", bin, site_dir.as_deref(), Some(pkg))
+            });
+        }
+        _ => steps.skip("fault soak", "no emulator binary or package, or skipped"),
+    }
     match (&emulator_bin, &site_dir) {
         (Some(bin), Some(site)) => {
             steps.step("end-to-end tests (Playwright, Chromium)", || {
                 node_suite(ctx, "tests/e2e", bin, Some(site), pkg_dir.as_deref())
             });
+            if wanted("security") {
+                steps.step("security suite (Node + Chromium)", || {
+                    node_suite(ctx, "tests/security", bin, Some(site), pkg_dir.as_deref())
+                });
+            }
         }
-        _ => steps.skip("end-to-end tests", "no emulator binary or site, or skipped"),
+        _ => steps.skip(
+            "end-to-end and security tests",
+            "no emulator binary or site",
+        ),
+    }
+    if wanted("fuzz") {
+        steps.step("fuzz smoke (cargo fuzz, bounded)", || fuzz::smoke(ctx));
     }
     steps.finish()
 }

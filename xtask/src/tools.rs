@@ -6,8 +6,18 @@ use std::process::Command;
 
 use crate::ctx::{self, Ctx};
 
-/// Folders whose `package-lock.json` xtask installs with `npm ci`.
-pub const NPM_DIRS: [&str; 4] = ["www", "tests/e2e", "tests/node", "crates/wasm"];
+/// Folders whose `package-lock.json` xtask installs with `npm ci`: these plus every `tests/*`.
+const NPM_DIRS: [&str; 2] = ["www", "crates/wasm"];
+
+fn npm_dirs(ctx: &Ctx) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = NPM_DIRS.iter().map(|d| ctx.root.join(d)).collect();
+    if let Ok(entries) = fs::read_dir(ctx.root.join("tests")) {
+        let mut suites: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        suites.sort();
+        dirs.extend(suites.into_iter().filter(|p| p.is_dir()));
+    }
+    dirs
+}
 
 pub fn ensure_all(ctx: &Ctx) -> Result<(), String> {
     ensure_wasm_target()?;
@@ -95,8 +105,7 @@ fn is_root() -> bool {
 
 /// `npm ci` in each folder with a lockfile, skipped when node_modules already matches it.
 pub fn ensure_npm(ctx: &Ctx) -> Result<(), String> {
-    for dir in NPM_DIRS {
-        let dir = ctx.root.join(dir);
+    for dir in npm_dirs(ctx) {
         let lock = dir.join("package-lock.json");
         let Ok(wanted) = fs::read(&lock) else {
             continue;
