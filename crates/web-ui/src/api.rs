@@ -132,6 +132,10 @@ pub trait Backend {
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>>;
+    /// Runs bulk plans (UI part 2, `crate::bulk`); `None` where the backend cannot.
+    fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
+        None
+    }
 }
 
 /// Shared handle to the backend in use.
@@ -198,6 +202,12 @@ impl Backend for ClientBackend {
                 .map(|_| ())
                 .map_err(|e| UiError::from_client(&e, true, &this.access))
         })
+    }
+
+    fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
+        Some(Rc::new(crate::bulk::runner::ClientRunner::new(
+            self.client.clone(),
+        )))
     }
 }
 

@@ -5,7 +5,9 @@
 //! [`table::Loaded`] → narrowed and sorted indices → a virtualised table.
 
 pub mod access;
+pub mod activity;
 pub mod api;
+pub mod bulk;
 pub mod components;
 pub mod msal;
 pub mod query;

@@ -1,0 +1,469 @@
+//! The activity log: every tag change made from this browser tab (single edits and bulk runs),
+//! who made it, when, and how it ended; exportable as CSV or JSON.
+//!
+//! Kept in memory, and mirrored to `sessionStorage` (never localStorage): signing in with MSAL's
+//! redirect flow, or a token renewal that needs interaction, reloads the page, and the log of the
+//! changes made before that must survive it. sessionStorage is per tab and cleared when the tab
+//! closes, which is what "this browser session" means. Entries hold ids, names, tags and
+//! outcomes, never a token.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+use defender_tags_wasm::LocalBoxFuture;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Backend, BackendRef, UiError};
+use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
+use crate::search::SearchState;
+use crate::state::{Session, now_ms};
+
+/// sessionStorage key of the log.
+pub const STORAGE_KEY: &str = "defender-tags.activity";
+
+/// At most this many per-machine lines are kept over the whole log (oldest dropped first), so a
+/// day of 10,000-machine runs cannot exhaust sessionStorage.
+pub const MAX_DETAIL_LINES: usize = 50_000;
+
+/// One machine's change within an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// Machine id.
+    pub machine_id: String,
+    /// Computer name.
+    pub computer_name: String,
+    /// Tag.
+    pub tag: String,
+    /// `Add`/`Remove`.
+    pub action: String,
+    /// `applied`, `failed`, `unknown`, `notAttempted`, ...
+    pub status: String,
+    /// Error message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One logged action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Sequence number in this session (1-based).
+    pub seq: u64,
+    /// When it finished, Unix epoch ms.
+    pub at_ms: i64,
+    /// Who (display name and username of the signed-in user).
+    pub who: String,
+    /// `single`, `bulk`, `remove-everywhere`, `merge`, `undo`.
+    pub kind: String,
+    /// What, in words.
+    pub what: String,
+    /// Machines the change was aimed at.
+    pub machines: usize,
+    /// How it ended, in words ("12 changed, 1 failed").
+    pub outcome: String,
+    /// Whether everything aimed at ended in the wanted state.
+    pub ok: bool,
+    /// Per-machine lines (already-in-place machines left out).
+    #[serde(default)]
+    pub changes: Vec<Change>,
+}
+
+/// The session's entries, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ActivityLog {
+    /// Entries.
+    pub entries: Vec<Entry>,
+}
+
+impl ActivityLog {
+    /// Appends an entry (numbering it) and trims old per-machine lines beyond the cap.
+    pub fn push(&mut self, mut entry: Entry) {
+        entry.seq = self.entries.last().map_or(1, |e| e.seq + 1);
+        self.entries.push(entry);
+        let mut total: usize = self.entries.iter().map(|e| e.changes.len()).sum();
+        for e in &mut self.entries {
+            if total <= MAX_DETAIL_LINES {
+                break;
+            }
+            total -= e.changes.len();
+            e.changes.clear();
+        }
+    }
+
+    /// The log as JSON (pretty; what "Export JSON" downloads).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.entries).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// The log as CSV: one row per machine line, or one row for an entry without lines.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "seq",
+            "time",
+            "who",
+            "kind",
+            "what",
+            "outcome",
+            "machineId",
+            "computerName",
+            "tag",
+            "action",
+            "status",
+            "error",
+        ])?;
+        for e in &self.entries {
+            let time = format_time(e.at_ms);
+            let head = [
+                e.seq.to_string(),
+                time,
+                e.who.clone(),
+                e.kind.clone(),
+                e.what.clone(),
+                e.outcome.clone(),
+            ];
+            if e.changes.is_empty() {
+                w.write_record(
+                    head.iter()
+                        .map(String::as_str)
+                        .chain(["", "", "", "", "", ""]),
+                )?;
+            }
+            for c in &e.changes {
+                w.write_record(head.iter().map(String::as_str).chain([
+                    c.machine_id.as_str(),
+                    c.computer_name.as_str(),
+                    c.tag.as_str(),
+                    c.action.as_str(),
+                    c.status.as_str(),
+                    c.error.as_deref().unwrap_or(""),
+                ]))?;
+            }
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// An ISO 8601 UTC time for a Unix epoch ms.
+pub fn format_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(defender_tags_core::model::datetime::format_datetime)
+        .unwrap_or_default()
+}
+
+/// "Ann Example (ann@contoso.com)" for the signed-in user, or "unknown user".
+pub fn who(session: &Session) -> String {
+    match session.user() {
+        Some(u) if !u.name.is_empty() && u.name != u.username => {
+            format!("{} ({})", u.name, u.username)
+        }
+        Some(u) => u.username.clone(),
+        None => "unknown user".to_owned(),
+    }
+}
+
+/// The entry for a single-machine edit.
+pub fn single_entry(
+    who: String,
+    machine: &MachineId,
+    name: &str,
+    tag: &str,
+    action: TagAction,
+    result: &Result<(), UiError>,
+) -> Entry {
+    let (status, outcome, error) = match result {
+        Ok(()) => ("applied", "Changed".to_owned(), None),
+        Err(e) => (
+            "failed",
+            format!("Failed: {}", e.message),
+            Some(e.message.clone()),
+        ),
+    };
+    let prep = if action == TagAction::Add {
+        "to"
+    } else {
+        "from"
+    };
+    Entry {
+        seq: 0,
+        at_ms: now_ms(),
+        who,
+        kind: "single".to_owned(),
+        what: format!(
+            "{} \u{201c}{tag}\u{201d} {prep} {}",
+            action.as_str(),
+            if name.is_empty() {
+                machine.as_str()
+            } else {
+                name
+            }
+        ),
+        machines: 1,
+        outcome,
+        ok: result.is_ok(),
+        changes: vec![Change {
+            machine_id: machine.to_string(),
+            computer_name: name.to_owned(),
+            tag: tag.to_owned(),
+            action: action.as_str().to_owned(),
+            status: status.to_owned(),
+            error,
+        }],
+    }
+}
+
+/// The entry for a bulk run.
+pub fn run_entry(record: &RunRecord) -> Entry {
+    let rows = record.rows();
+    let machines: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut outcome = record
+        .counts()
+        .iter()
+        .map(|(s, n)| format!("{n} {}", status_label(*s).to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if record.cancelled() {
+        outcome.push_str(" (cancelled)");
+    }
+    if let Some(stop) = record.stopped_by() {
+        outcome.push_str(&format!(" (stopped: {stop})"));
+    }
+    let ok = !record.cancelled()
+        && record.stopped_by().is_none()
+        && rows.iter().all(|r| {
+            matches!(
+                r.status,
+                defender_tags_wasm::OutcomeStatus::Applied
+                    | defender_tags_wasm::OutcomeStatus::AlreadyInPlace
+            )
+        });
+    Entry {
+        seq: 0,
+        at_ms: record.finished_ms,
+        who: record.who.clone(),
+        kind: match record.job.kind {
+            JobKind::Change => "bulk",
+            other => other.as_str(),
+        }
+        .to_owned(),
+        what: record.job.title.clone(),
+        machines: machines.len(),
+        outcome,
+        ok,
+        changes: rows
+            .into_iter()
+            .filter(|r| r.status != defender_tags_wasm::OutcomeStatus::AlreadyInPlace)
+            .map(|r| Change {
+                machine_id: r.id,
+                computer_name: r.name,
+                tag: r.tag,
+                action: r.action,
+                status: status_key(r.status).to_owned(),
+                error: r.error,
+            })
+            .collect(),
+    }
+}
+
+thread_local! {
+    // One log per page (a page embedding the manager twice still has one browser session). An
+    // Arc signal is reference-counted, not owned by whichever component first asked for it.
+    static LOG: ArcRwSignal<ActivityLog> = ArcRwSignal::new(load());
+}
+
+/// The page's activity log.
+pub fn log() -> ArcRwSignal<ActivityLog> {
+    LOG.with(Clone::clone)
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()?.session_storage().ok().flatten()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
+fn load() -> ActivityLog {
+    session_storage()
+        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// Appends an entry to the page's log and mirrors the log to sessionStorage.
+pub fn record(entry: Entry) {
+    let log = log();
+    log.update(|l| l.push(entry));
+    if let Some(storage) = session_storage() {
+        let json = log.with_untracked(|l| serde_json::to_string(l).unwrap_or_default());
+        // A full sessionStorage only loses the reload-survival; the in-memory log is intact.
+        let _ = storage.set_item(STORAGE_KEY, &json);
+    }
+}
+
+/// A [`Backend`] that records every single-machine tag change it makes in the activity log.
+pub struct Logged {
+    inner: BackendRef,
+    session: RwSignal<Session>,
+    names: Rc<RefCell<std::collections::HashMap<MachineId, String>>>,
+}
+
+impl std::fmt::Debug for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Logged")
+    }
+}
+
+/// Wraps `inner` so its tag changes are logged as made by the user of `session`.
+pub fn logged(inner: BackendRef, session: RwSignal<Session>) -> BackendRef {
+    BackendRef(Rc::new(Logged {
+        inner,
+        session,
+        names: Rc::default(),
+    }))
+}
+
+impl Backend for Logged {
+    fn search(
+        &self,
+        search: SearchState,
+        now_ms: i64,
+    ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
+        let names = self.names.clone();
+        let fut = self.inner.0.search(search, now_ms);
+        Box::pin(async move {
+            let result = fut.await;
+            if let Ok(ms) = &result {
+                // Remembered so a log line can name the machine; bounded by the tenant size.
+                let mut names = names.borrow_mut();
+                for m in ms {
+                    if let Some(n) = &m.computer_dns_name {
+                        names.insert(m.id.clone(), n.clone());
+                    }
+                }
+            }
+            result
+        })
+    }
+
+    fn set_tag(
+        &self,
+        id: MachineId,
+        tag: Tag,
+        action: TagAction,
+    ) -> LocalBoxFuture<'static, Result<(), UiError>> {
+        let fut = self.inner.0.set_tag(id.clone(), tag.clone(), action);
+        let session = self.session;
+        let name = self.names.borrow().get(&id).cloned().unwrap_or_default();
+        Box::pin(async move {
+            let result = fut.await;
+            let who = session.with_untracked(who);
+            record(single_entry(who, &id, &name, tag.as_str(), action, &result));
+            result
+        })
+    }
+
+    fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
+        self.inner.0.bulk()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::UiErrorKind;
+
+    fn id(n: u8) -> MachineId {
+        MachineId::parse(&format!("{n:040x}")).unwrap()
+    }
+
+    #[test]
+    fn entries_are_numbered_and_exported_as_csv_and_json() {
+        let mut log = ActivityLog::default();
+        log.push(single_entry(
+            "Ann (ann@x)".into(),
+            &id(1),
+            "web01",
+            "Pilot",
+            TagAction::Add,
+            &Ok(()),
+        ));
+        let err = UiError::new(UiErrorKind::Forbidden, "Permission denied, \"really\"");
+        log.push(single_entry(
+            "Ann (ann@x)".into(),
+            &id(2),
+            "",
+            "Pilot",
+            TagAction::Remove,
+            &Err(err),
+        ));
+        assert_eq!(
+            log.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            log.entries[1].what,
+            format!("Remove \u{201c}Pilot\u{201d} from {}", id(2))
+        );
+        assert!(!log.entries[1].ok);
+
+        let csv_text = log.to_csv().unwrap();
+        let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][2], "Ann (ann@x)");
+        assert_eq!(&rows[0][7], "web01");
+        assert_eq!(&rows[1][10], "failed");
+        assert_eq!(
+            &rows[1][11], "Permission denied, \"really\"",
+            "quotes and commas survive"
+        );
+
+        let json: serde_json::Value = serde_json::from_str(&log.to_json()).unwrap();
+        assert_eq!(json[0]["who"], "Ann (ann@x)");
+        assert_eq!(json[1]["changes"][0]["status"], "failed");
+        assert_eq!(json[0]["changes"][0]["machineId"], id(1).to_string());
+    }
+
+    #[test]
+    fn the_log_round_trips_through_storage_json_and_caps_detail_lines() {
+        let mut log = ActivityLog::default();
+        let mut big = single_entry("a".into(), &id(1), "n", "t", TagAction::Add, &Ok(()));
+        big.changes = vec![big.changes[0].clone(); MAX_DETAIL_LINES];
+        log.push(big);
+        log.push(single_entry(
+            "a".into(),
+            &id(1),
+            "n",
+            "t",
+            TagAction::Add,
+            &Ok(()),
+        ));
+        assert!(
+            log.entries[0].changes.is_empty(),
+            "oldest detail dropped first"
+        );
+        assert_eq!(log.entries[1].changes.len(), 1);
+        let back: ActivityLog =
+            serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(back, log);
+    }
+
+    #[test]
+    fn times_are_iso_utc() {
+        assert!(
+            format_time(0).starts_with("1970-01-01T00:00:00"),
+            "{}",
+            format_time(0)
+        );
+    }
+}

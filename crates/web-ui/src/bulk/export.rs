@@ -1,0 +1,193 @@
+//! A run's report as CSV (one row per machine and step) or JSON (the run plus its rows).
+
+use serde::Serialize;
+
+use super::job::{RunRecord, status_key};
+use crate::activity::format_time;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonRow<'a> {
+    step: usize,
+    machine_id: &'a str,
+    computer_name: &'a str,
+    tag: &'a str,
+    action: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonStep {
+    tag: String,
+    action: &'static str,
+    calls_planned: usize,
+    calls_made: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    title: &'a str,
+    kind: &'static str,
+    source: &'a str,
+    who: &'a str,
+    started_at: String,
+    finished_at: String,
+    cancelled: bool,
+    stopped_by: Option<String>,
+    steps: Vec<JsonStep>,
+    machines: Vec<JsonRow<'a>>,
+}
+
+/// The report as CSV.
+pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "step",
+        "machineId",
+        "computerName",
+        "tag",
+        "action",
+        "status",
+        "error",
+    ])?;
+    for r in record.rows() {
+        w.write_record([
+            r.step.to_string().as_str(),
+            &r.id,
+            &r.name,
+            &r.tag,
+            &r.action,
+            status_key(r.status),
+            r.error.as_deref().unwrap_or(""),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The report as JSON.
+pub fn report_json(record: &RunRecord) -> String {
+    let rows = record.rows();
+    let report = JsonReport {
+        title: &record.job.title,
+        kind: record.job.kind.as_str(),
+        source: &record.job.source,
+        who: &record.who,
+        started_at: format_time(record.started_ms),
+        finished_at: format_time(record.finished_ms),
+        cancelled: record.cancelled(),
+        stopped_by: record.stopped_by(),
+        steps: record
+            .job
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| JsonStep {
+                tag: s.plan.tag.as_str().to_owned(),
+                action: s.plan.action.as_str(),
+                calls_planned: s.plan.calls.len(),
+                calls_made: record.reports.get(i).map(|r| r.calls_made),
+            })
+            .collect(),
+        machines: rows
+            .iter()
+            .map(|r| JsonRow {
+                step: r.step,
+                machine_id: &r.id,
+                computer_name: &r.name,
+                tag: &r.tag,
+                action: &r.action,
+                status: status_key(r.status),
+                error: r.error.as_deref(),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A file name for a run's export: `defender-tags-run-2026-11-29T08-30-00Z.csv`.
+pub fn file_name(record: &RunRecord, ext: &str) -> String {
+    let stamp: String = format_time(record.finished_ms)
+        .chars()
+        .take(19)
+        .map(|c| if c == ':' { '-' } else { c })
+        .collect();
+    format!("defender-tags-run-{stamp}Z.{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulk::job::Job;
+    use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+    use defender_tags_wasm::{MachineOutcome, OutcomeStatus, RunReport};
+
+    fn record() -> RunRecord {
+        let mut a = Machine::new(MachineId::parse(&format!("{:040x}", 1)).unwrap());
+        a.computer_dns_name = Some("web, \"01\"".into());
+        let b = Machine::new(MachineId::parse(&format!("{:040x}", 2)).unwrap());
+        let job = Job::change(
+            &Tag::parse("Pilot").unwrap(),
+            TagAction::Add,
+            &[&a, &b],
+            vec![],
+            "test",
+        );
+        let report = RunReport {
+            tag: "Pilot".into(),
+            action: "Add".into(),
+            outcomes: vec![
+                MachineOutcome {
+                    machine: a.id.to_string(),
+                    status: OutcomeStatus::Applied,
+                    error: None,
+                },
+                MachineOutcome {
+                    machine: b.id.to_string(),
+                    status: OutcomeStatus::NotAttempted,
+                    error: None,
+                },
+            ],
+            aborted: true,
+            stopped_by: None,
+            calls_planned: 1,
+            calls_made: 1,
+        };
+        RunRecord {
+            job,
+            reports: vec![report],
+            who: "Ann".into(),
+            started_ms: 0,
+            finished_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn csv_has_one_row_per_machine_and_survives_quotes() {
+        let text = report_csv(&record()).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][2], "web, \"01\"");
+        assert_eq!(&rows[0][5], "applied");
+        assert_eq!(&rows[1][5], "notAttempted");
+    }
+
+    #[test]
+    fn json_carries_the_run_and_its_machines() {
+        let v: serde_json::Value = serde_json::from_str(&report_json(&record())).unwrap();
+        assert_eq!(v["cancelled"], true);
+        assert_eq!(v["who"], "Ann");
+        assert_eq!(v["steps"][0]["callsMade"], 1);
+        assert_eq!(v["machines"].as_array().unwrap().len(), 2);
+        assert_eq!(v["machines"][0]["status"], "applied");
+        assert_eq!(
+            file_name(&record(), "csv"),
+            "defender-tags-run-1970-01-01T00-00-01Z.csv"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! The tag inventory: every tag in use with its machine count, case-variant clusters
+//! ("Finance"/"finance", which Defender keeps apart), and tags that break the portal's tag filter.
+//!
+//! Computed from one listing of the tenant. Core's contract mentions an `inventory` module that
+//! does not exist yet; this stands in for it.
+
+use std::collections::BTreeMap;
+
+use defender_tags_core::Machine;
+
+/// Characters that break the Defender portal's tag filter (core's `TagWarning::BreaksPortalFilter`).
+pub const PORTAL_BREAKERS: [char; 3] = ['(', ')', ','];
+
+/// One tag in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagUse {
+    /// The tag, exactly as stored.
+    pub tag: String,
+    /// Machines carrying it.
+    pub machines: usize,
+    /// Portal-breaking characters it contains (empty when none).
+    pub breakers: Vec<char>,
+    /// Whether another tag differs from it only in case.
+    pub has_variants: bool,
+}
+
+/// Spellings of one tag that differ only in case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantCluster {
+    /// The lowercase key.
+    pub key: String,
+    /// Each spelling and its machine count, most used first.
+    pub variants: Vec<(String, usize)>,
+}
+
+impl VariantCluster {
+    /// The spelling proposed as the one to keep: the most used (ties: alphabetical).
+    pub fn suggested(&self) -> &str {
+        self.variants.first().map_or("", |(t, _)| t.as_str())
+    }
+
+    /// Machines carrying any spelling (a machine with two spellings counts twice).
+    pub fn total(&self) -> usize {
+        self.variants.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// How the inventory table is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InventorySort {
+    /// Most machines first.
+    #[default]
+    Count,
+    /// A→Z (case-insensitive).
+    Name,
+}
+
+/// The tenant's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Inventory {
+    /// Every tag, most used first.
+    pub tags: Vec<TagUse>,
+    /// Case-variant clusters, largest first.
+    pub clusters: Vec<VariantCluster>,
+    /// Machines listed.
+    pub machines: usize,
+    /// Machines without any tag.
+    pub untagged: usize,
+}
+
+impl Inventory {
+    /// Builds the inventory of `machines`.
+    pub fn of(machines: &[Machine]) -> Inventory {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut untagged = 0;
+        for m in machines {
+            if m.machine_tags.is_empty() {
+                untagged += 1;
+            }
+            // A tag listed twice on one machine counts once.
+            let mut seen: Vec<&str> = Vec::with_capacity(m.machine_tags.len());
+            for t in &m.machine_tags {
+                if !seen.contains(&t.as_str()) {
+                    seen.push(t);
+                    *counts.entry(t).or_insert(0) += 1;
+                }
+            }
+        }
+        let mut by_key: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
+        for (t, n) in &counts {
+            by_key
+                .entry(t.to_lowercase())
+                .or_default()
+                .push(((*t).to_owned(), *n));
+        }
+        let mut clusters: Vec<VariantCluster> = by_key
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(key, mut variants)| {
+                variants.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                VariantCluster { key, variants }
+            })
+            .collect();
+        clusters.sort_by(|a, b| b.total().cmp(&a.total()).then_with(|| a.key.cmp(&b.key)));
+        let mut tags: Vec<TagUse> = counts
+            .into_iter()
+            .map(|(t, n)| TagUse {
+                tag: t.to_owned(),
+                machines: n,
+                breakers: breakers(t),
+                has_variants: clusters
+                    .iter()
+                    .any(|c| c.variants.iter().any(|(v, _)| v == t)),
+            })
+            .collect();
+        sort_tags(&mut tags, InventorySort::Count);
+        Inventory {
+            tags,
+            clusters,
+            machines: machines.len(),
+            untagged,
+        }
+    }
+
+    /// Tags that break the portal's filter.
+    pub fn portal_breakers(&self) -> Vec<&TagUse> {
+        self.tags
+            .iter()
+            .filter(|t| !t.breakers.is_empty())
+            .collect()
+    }
+
+    /// Tags whose text contains `needle` (case-insensitive), in `sort` order.
+    pub fn filtered(&self, needle: &str, sort: InventorySort) -> Vec<TagUse> {
+        let needle = needle.trim().to_lowercase();
+        let mut out: Vec<TagUse> = self
+            .tags
+            .iter()
+            .filter(|t| needle.is_empty() || t.tag.to_lowercase().contains(&needle))
+            .cloned()
+            .collect();
+        sort_tags(&mut out, sort);
+        out
+    }
+}
+
+fn sort_tags(tags: &mut [TagUse], sort: InventorySort) {
+    match sort {
+        InventorySort::Count => {
+            tags.sort_by(|a, b| b.machines.cmp(&a.machines).then_with(|| a.tag.cmp(&b.tag)))
+        }
+        InventorySort::Name => tags.sort_by(|a, b| {
+            a.tag
+                .to_lowercase()
+                .cmp(&b.tag.to_lowercase())
+                .then_with(|| a.tag.cmp(&b.tag))
+        }),
+    }
+}
+
+/// The portal-breaking characters in `tag`, each once, in order of appearance.
+pub fn breakers(tag: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    for c in tag.chars() {
+        if PORTAL_BREAKERS.contains(&c) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use defender_tags_core::MachineId;
+
+    fn machine(n: u32, tags: &[&str]) -> Machine {
+        let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+        m.machine_tags = tags.iter().map(|t| t.to_string()).collect();
+        m
+    }
+
+    #[test]
+    fn counts_clusters_and_portal_breakers() {
+        let ms = [
+            machine(1, &["Finance", "VIP"]),
+            machine(2, &["finance"]),
+            machine(3, &["Finance", "Legacy (EOL)"]),
+            machine(4, &[]),
+            machine(5, &["Berlin, DE", "Berlin, DE"]),
+        ];
+        let inv = Inventory::of(&ms);
+        assert_eq!(inv.machines, 5);
+        assert_eq!(inv.untagged, 1);
+        assert_eq!(inv.tags[0].tag, "Finance");
+        assert_eq!(inv.tags[0].machines, 2);
+        let berlin = inv.tags.iter().find(|t| t.tag == "Berlin, DE").unwrap();
+        assert_eq!(
+            berlin.machines, 1,
+            "a tag listed twice on one machine counts once"
+        );
+        assert_eq!(inv.clusters.len(), 1);
+        assert_eq!(
+            inv.clusters[0].variants,
+            vec![("Finance".into(), 2), ("finance".into(), 1)]
+        );
+        assert_eq!(inv.clusters[0].suggested(), "Finance");
+        assert!(
+            inv.tags
+                .iter()
+                .find(|t| t.tag == "finance")
+                .unwrap()
+                .has_variants
+        );
+        assert!(
+            !inv.tags
+                .iter()
+                .find(|t| t.tag == "VIP")
+                .unwrap()
+                .has_variants
+        );
+        let breaking: Vec<&str> = inv
+            .portal_breakers()
+            .iter()
+            .map(|t| t.tag.as_str())
+            .collect();
+        assert_eq!(breaking.len(), 2);
+        assert!(breaking.contains(&"Legacy (EOL)") && breaking.contains(&"Berlin, DE"));
+        assert_eq!(breakers("a(b),c)"), vec!['(', ')', ',']);
+    }
+
+    #[test]
+    fn filtering_and_sorting() {
+        let ms = [machine(1, &["b", "A"]), machine(2, &["b"])];
+        let inv = Inventory::of(&ms);
+        let by_count: Vec<String> = inv
+            .filtered("", InventorySort::Count)
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        assert_eq!(by_count, vec!["b", "A"]);
+        let by_name: Vec<String> = inv
+            .filtered("", InventorySort::Name)
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        assert_eq!(by_name, vec!["A", "b"]);
+        assert_eq!(inv.filtered("B", InventorySort::Name).len(), 1);
+    }
+}

@@ -1,0 +1,743 @@
+//! A bulk job: one or more planned steps (core's [`plan`]), what the preview shows, the run's
+//! per-machine report, and the job that undoes a run from the before-state recorded at preview.
+//!
+//! Every bulk path goes through a [`Job`]: a selection or an import (one step), removing a tag
+//! everywhere (one step), merging case variants (add the kept spelling, then remove each other
+//! spelling), and undo (the inverse steps, in reverse order).
+
+use std::collections::{HashMap, HashSet};
+
+use defender_tags_core::plan::{ExpectedOutcome, MachineState, Plan, plan};
+use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+use defender_tags_wasm::{OutcomeStatus, RunReport};
+
+use super::resolve::{Unresolved, UnresolvedReason};
+
+/// What kind of change a job makes (for titles and the activity log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Add or remove a tag on chosen machines.
+    Change,
+    /// Remove a tag from every machine carrying it.
+    RemoveEverywhere,
+    /// Replace case variants of a tag by one spelling.
+    Merge,
+    /// Undo an earlier run.
+    Undo,
+}
+
+impl JobKind {
+    /// Activity-log spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Change => "bulk",
+            JobKind::RemoveEverywhere => "remove-everywhere",
+            JobKind::Merge => "merge",
+            JobKind::Undo => "undo",
+        }
+    }
+}
+
+/// One planned step and the before-state it was planned from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Core's plan.
+    pub plan: Plan,
+    /// Each planned machine's tags when the preview was built.
+    pub before: HashMap<MachineId, Vec<String>>,
+}
+
+impl Step {
+    /// Plans `action` of `tag` on `machines`, recording their tags.
+    pub fn new(tag: &Tag, action: TagAction, machines: &[&Machine]) -> Step {
+        let states: Vec<MachineState> = machines
+            .iter()
+            .map(|m| MachineState::from_machine(m))
+            .collect();
+        Step::from_states(tag, action, states)
+    }
+
+    fn from_states(tag: &Tag, action: TagAction, states: Vec<MachineState>) -> Step {
+        let before = states
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), s.tags.clone()?)))
+            .collect();
+        Step {
+            plan: plan(tag, action, &states),
+            before,
+        }
+    }
+
+    /// "Add “Pilot”".
+    pub fn label(&self) -> String {
+        format!(
+            "{} \u{201c}{}\u{201d}",
+            self.plan.action.as_str(),
+            self.plan.tag
+        )
+    }
+}
+
+/// A bulk change, ready to preview and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Kind.
+    pub kind: JobKind,
+    /// One line saying what it does.
+    pub title: String,
+    /// Where the machines came from ("Search: tag=Pilot", "Imported list, 40 lines").
+    pub source: String,
+    /// The steps, run in order.
+    pub steps: Vec<Step>,
+    /// Imported lines (or machines) left out, with the reason.
+    pub unresolved: Vec<Unresolved>,
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A tag that is on machines but that this tool cannot send (it fails core's validation).
+fn sendable(tag: &str) -> Result<Tag, String> {
+    Tag::parse(tag).map_err(|e| {
+        format!("The tag \u{201c}{tag}\u{201d} cannot be sent through the API client ({e}); change it in the Defender portal.")
+    })
+}
+
+impl Job {
+    /// Adds or removes `tag` on `machines`.
+    pub fn change(
+        tag: &Tag,
+        action: TagAction,
+        machines: &[&Machine],
+        unresolved: Vec<Unresolved>,
+        source: impl Into<String>,
+    ) -> Job {
+        let verb = match action {
+            TagAction::Add => "Add",
+            TagAction::Remove => "Remove",
+        };
+        let prep = match action {
+            TagAction::Add => "to",
+            TagAction::Remove => "from",
+        };
+        Job {
+            kind: JobKind::Change,
+            title: format!(
+                "{verb} \u{201c}{tag}\u{201d} {prep} {}",
+                plural(machines.len(), "machine", "machines")
+            ),
+            source: source.into(),
+            steps: vec![Step::new(tag, action, machines)],
+            unresolved,
+        }
+    }
+
+    /// Removes `tag` (exact spelling) from every machine of `tenant` carrying it.
+    pub fn remove_everywhere(tag: &str, tenant: &[Machine]) -> Result<Job, String> {
+        let t = sendable(tag)?;
+        let carrying: Vec<&Machine> = tenant
+            .iter()
+            .filter(|m| m.machine_tags.iter().any(|x| x == tag))
+            .collect();
+        Ok(Job {
+            kind: JobKind::RemoveEverywhere,
+            title: format!(
+                "Remove \u{201c}{tag}\u{201d} from every machine carrying it ({})",
+                plural(carrying.len(), "machine", "machines")
+            ),
+            source: "Tag inventory".to_owned(),
+            steps: vec![Step::new(&t, TagAction::Remove, &carrying)],
+            unresolved: Vec::new(),
+        })
+    }
+
+    /// Replaces every spelling in `variants` by `keep` on the machines of `tenant` carrying one:
+    /// first `keep` is added to them, then each other spelling is removed. Adding first means a
+    /// run stopped halfway never leaves a machine with neither spelling.
+    pub fn merge(keep: &str, variants: &[String], tenant: &[Machine]) -> Result<Job, String> {
+        let keep_tag = sendable(keep)?;
+        let others: Vec<&String> = variants.iter().filter(|v| v.as_str() != keep).collect();
+        if others.is_empty() {
+            return Err("Choose at least one other spelling to merge.".to_owned());
+        }
+        let other_tags = others
+            .iter()
+            .map(|v| sendable(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let carrying_any: Vec<&Machine> = tenant
+            .iter()
+            .filter(|m| {
+                m.machine_tags
+                    .iter()
+                    .any(|t| others.iter().any(|o| *o == t))
+            })
+            .collect();
+        let mut steps = vec![Step::new(&keep_tag, TagAction::Add, &carrying_any)];
+        for (text, tag) in others.iter().zip(&other_tags) {
+            let carrying: Vec<&Machine> = carrying_any
+                .iter()
+                .copied()
+                .filter(|m| m.machine_tags.iter().any(|t| t == *text))
+                .collect();
+            // The step's before-state is the state after the add step, which it follows.
+            let states = carrying
+                .iter()
+                .map(|m| {
+                    let mut tags = m.machine_tags.clone();
+                    TagAction::Add.apply(&mut tags, keep);
+                    MachineState {
+                        id: m.id.clone(),
+                        name: m.computer_dns_name.clone(),
+                        tags: Some(tags),
+                    }
+                })
+                .collect();
+            steps.push(Step::from_states(tag, TagAction::Remove, states));
+        }
+        let names = others
+            .iter()
+            .map(|o| format!("\u{201c}{o}\u{201d}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Job {
+            kind: JobKind::Merge,
+            title: format!(
+                "Merge {names} into \u{201c}{keep}\u{201d} on {}",
+                plural(carrying_any.len(), "machine", "machines")
+            ),
+            source: "Tag inventory".to_owned(),
+            steps,
+            unresolved: Vec::new(),
+        })
+    }
+
+    /// API calls of all steps.
+    pub fn calls(&self) -> usize {
+        self.steps.iter().map(|s| s.plan.calls.len()).sum()
+    }
+}
+
+/// A machine line of a preview or report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Machine id.
+    pub id: String,
+    /// Computer name (or empty).
+    pub name: String,
+    /// Which step ("Add “Finance”").
+    pub step: String,
+}
+
+/// What a job will do, grouped for the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Preview {
+    /// Machines whose tags will change.
+    pub will_change: Vec<Line>,
+    /// Machines already in the wanted state (no call).
+    pub already: Vec<Line>,
+    /// Machines whose tags are unknown (sent anyway).
+    pub unknown: Vec<Line>,
+    /// Lines that cannot be resolved to one machine.
+    pub cannot_resolve: Vec<Unresolved>,
+    /// API calls needed.
+    pub calls: usize,
+    /// Warnings from the planner (case variants, portal-breaking characters...), de-duplicated.
+    pub warnings: Vec<String>,
+}
+
+impl Preview {
+    /// Groups a job's planned outcomes.
+    pub fn of(job: &Job) -> Preview {
+        let mut p = Preview {
+            cannot_resolve: job.unresolved.clone(),
+            calls: job.calls(),
+            ..Preview::default()
+        };
+        let mut seen_warnings = HashSet::new();
+        for step in &job.steps {
+            let label = step.label();
+            for o in &step.plan.outcomes {
+                let line = Line {
+                    id: o.id.to_string(),
+                    name: o.name.clone().unwrap_or_default(),
+                    step: label.clone(),
+                };
+                match o.expected {
+                    ExpectedOutcome::WillChange => p.will_change.push(line),
+                    ExpectedOutcome::AlreadyInPlace => p.already.push(line),
+                    ExpectedOutcome::UnknownSendAnyway => p.unknown.push(line),
+                }
+            }
+            for w in &step.plan.warnings {
+                let text = w.to_string();
+                if seen_warnings.insert(text.clone()) {
+                    p.warnings.push(text);
+                }
+            }
+        }
+        p
+    }
+
+    /// Whether running would send nothing.
+    pub fn nothing_to_do(&self) -> bool {
+        self.calls == 0
+    }
+}
+
+/// A finished (or cancelled) run of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// The job.
+    pub job: Job,
+    /// One report per step that started, in order; steps after a stop have none.
+    pub reports: Vec<RunReport>,
+    /// Who ran it (display name).
+    pub who: String,
+    /// Start, Unix epoch ms.
+    pub started_ms: i64,
+    /// End, Unix epoch ms.
+    pub finished_ms: i64,
+}
+
+/// One machine's line of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// 1-based step.
+    pub step: usize,
+    /// Machine id.
+    pub id: String,
+    /// Computer name.
+    pub name: String,
+    /// Tag.
+    pub tag: String,
+    /// `Add`/`Remove`.
+    pub action: String,
+    /// What happened.
+    pub status: OutcomeStatus,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Stable spelling of a status (exports, tests).
+pub fn status_key(s: OutcomeStatus) -> &'static str {
+    match s {
+        OutcomeStatus::Applied => "applied",
+        OutcomeStatus::AlreadyInPlace => "alreadyInPlace",
+        OutcomeStatus::Skipped => "skipped",
+        OutcomeStatus::Failed => "failed",
+        OutcomeStatus::Unknown => "unknown",
+        OutcomeStatus::NotAttempted => "notAttempted",
+    }
+}
+
+/// How a status reads in the report.
+pub fn status_label(s: OutcomeStatus) -> &'static str {
+    match s {
+        OutcomeStatus::Applied => "Changed",
+        OutcomeStatus::AlreadyInPlace => "Already in place",
+        OutcomeStatus::Skipped => "Skipped",
+        OutcomeStatus::Failed => "Failed",
+        OutcomeStatus::Unknown => "Result unknown",
+        OutcomeStatus::NotAttempted => "Not attempted",
+    }
+}
+
+/// Statuses in the order the report lists them.
+pub const STATUS_ORDER: [OutcomeStatus; 6] = [
+    OutcomeStatus::Applied,
+    OutcomeStatus::Failed,
+    OutcomeStatus::Unknown,
+    OutcomeStatus::NotAttempted,
+    OutcomeStatus::AlreadyInPlace,
+    OutcomeStatus::Skipped,
+];
+
+impl RunRecord {
+    /// Whether the user cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.reports.iter().any(|r| r.aborted)
+    }
+
+    /// The error that stopped the run, if any.
+    pub fn stopped_by(&self) -> Option<String> {
+        self.reports
+            .iter()
+            .find_map(|r| r.stopped_by.as_ref().map(|e| e.message.clone()))
+    }
+
+    /// Every machine line: the reports' outcomes, then the machines of steps that never started
+    /// (as not attempted), so nothing planned is missing from the report.
+    pub fn rows(&self) -> Vec<ReportRow> {
+        let mut rows = Vec::new();
+        for (i, step) in self.job.steps.iter().enumerate() {
+            let names: HashMap<String, String> = step
+                .plan
+                .outcomes
+                .iter()
+                .map(|o| (o.id.to_string(), o.name.clone().unwrap_or_default()))
+                .collect();
+            let tag = step.plan.tag.as_str().to_owned();
+            let action = step.plan.action.as_str().to_owned();
+            match self.reports.get(i) {
+                Some(report) => rows.extend(report.outcomes.iter().map(|o| ReportRow {
+                    step: i + 1,
+                    name: names.get(&o.machine).cloned().unwrap_or_default(),
+                    id: o.machine.clone(),
+                    tag: tag.clone(),
+                    action: action.clone(),
+                    status: o.status,
+                    error: o.error.as_ref().map(|e| e.message.clone()),
+                })),
+                None => rows.extend(step.plan.outcomes.iter().map(|o| ReportRow {
+                    step: i + 1,
+                    id: o.id.to_string(),
+                    name: o.name.clone().unwrap_or_default(),
+                    tag: tag.clone(),
+                    action: action.clone(),
+                    status: if o.expected == ExpectedOutcome::AlreadyInPlace {
+                        OutcomeStatus::AlreadyInPlace
+                    } else {
+                        OutcomeStatus::NotAttempted
+                    },
+                    error: None,
+                })),
+            }
+        }
+        rows
+    }
+
+    /// Machines per status, over all steps.
+    pub fn counts(&self) -> Vec<(OutcomeStatus, usize)> {
+        let rows = self.rows();
+        STATUS_ORDER
+            .iter()
+            .map(|s| (*s, rows.iter().filter(|r| r.status == *s).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Distinct machines the run changed.
+    pub fn changed_machines(&self) -> usize {
+        let ids: HashSet<&str> = self.reports.iter().flat_map(|r| r.applied()).collect();
+        ids.len()
+    }
+
+    /// The job that puts back what this run changed, from the recorded before-state: for each
+    /// step that ran, in reverse order, the inverse action on exactly the machines the API
+    /// confirmed. Machines whose result is unknown are listed as not undoable (check them by
+    /// hand). `None` when the run changed nothing.
+    pub fn undo(&self) -> Option<Job> {
+        let mut steps = Vec::new();
+        let mut unresolved = Vec::new();
+        for (step, report) in self.job.steps.iter().zip(&self.reports).rev() {
+            let names: HashMap<String, Option<String>> = step
+                .plan
+                .outcomes
+                .iter()
+                .map(|o| (o.id.to_string(), o.name.clone()))
+                .collect();
+            let mut states = Vec::new();
+            for o in &report.outcomes {
+                let Ok(id) = MachineId::parse(&o.machine) else {
+                    continue;
+                };
+                match o.status {
+                    OutcomeStatus::Applied => {
+                        let mut tags = step.before.get(&id).cloned();
+                        if let Some(t) = tags.as_mut() {
+                            step.plan.action.apply(t, step.plan.tag.as_str());
+                        }
+                        states.push(MachineState {
+                            id,
+                            name: names.get(&o.machine).cloned().flatten(),
+                            tags,
+                        });
+                    }
+                    OutcomeStatus::Unknown => unresolved.push(Unresolved {
+                        line: 0,
+                        text: names
+                            .get(&o.machine)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_else(|| o.machine.clone()),
+                        reason: UnresolvedReason::Invalid(format!(
+                            "{}: the original call may or may not have applied, so it is not undone blindly; check machine {}.",
+                            step.label(),
+                            o.machine
+                        )),
+                    }),
+                    _ => {}
+                }
+            }
+            if !states.is_empty() {
+                steps.push(Step::from_states(
+                    &step.plan.tag,
+                    step.plan.action.inverse(),
+                    states,
+                ));
+            }
+        }
+        if steps.is_empty() {
+            return None;
+        }
+        let machines: HashSet<&MachineId> = steps
+            .iter()
+            .flat_map(|s| s.plan.outcomes.iter().map(|o| &o.id))
+            .collect();
+        Some(Job {
+            kind: JobKind::Undo,
+            title: format!(
+                "Undo: {} (on {})",
+                self.job.title,
+                plural(machines.len(), "machine", "machines")
+            ),
+            source: "Undo of a run in this session".to_owned(),
+            steps,
+            unresolved,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use defender_tags_wasm::MachineOutcome;
+
+    fn machine(n: u32, tags: &[&str]) -> Machine {
+        let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+        m.computer_dns_name = Some(format!("ws-{n}"));
+        m.machine_tags = tags.iter().map(|t| t.to_string()).collect();
+        m
+    }
+
+    /// What `run_plan` would report if every call got `status` for the listed machines.
+    fn report(step: &Step, statuses: &[(u32, OutcomeStatus)]) -> RunReport {
+        let outcomes = step
+            .plan
+            .outcomes
+            .iter()
+            .map(|o| {
+                let status = statuses
+                    .iter()
+                    .find(|(n, _)| o.id.as_str() == format!("{n:040x}"))
+                    .map(|(_, s)| *s)
+                    .unwrap_or(match o.expected {
+                        ExpectedOutcome::AlreadyInPlace => OutcomeStatus::AlreadyInPlace,
+                        _ => OutcomeStatus::NotAttempted,
+                    });
+                MachineOutcome {
+                    machine: o.id.to_string(),
+                    status,
+                    error: None,
+                }
+            })
+            .collect();
+        RunReport {
+            tag: step.plan.tag.to_string(),
+            action: step.plan.action.as_str().into(),
+            outcomes,
+            aborted: false,
+            stopped_by: None,
+            calls_planned: step.plan.calls.len() as u32,
+            calls_made: 0,
+        }
+    }
+
+    #[test]
+    fn preview_groups_change_in_place_and_unresolved() {
+        let ms = [
+            machine(1, &["Pilot"]),
+            machine(2, &[]),
+            machine(3, &["pilot"]),
+        ];
+        let refs: Vec<&Machine> = ms.iter().collect();
+        let unresolved = vec![Unresolved {
+            line: 4,
+            text: "ghost".into(),
+            reason: UnresolvedReason::Unknown,
+        }];
+        let job = Job::change(
+            &Tag::parse("Pilot").unwrap(),
+            TagAction::Add,
+            &refs,
+            unresolved,
+            "test",
+        );
+        assert_eq!(job.title, "Add \u{201c}Pilot\u{201d} to 3 machines");
+        let p = Preview::of(&job);
+        assert_eq!(
+            p.will_change
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["ws-2", "ws-3"]
+        );
+        assert_eq!(p.already.len(), 1);
+        assert_eq!(p.cannot_resolve.len(), 1);
+        assert_eq!(p.calls, 1);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("only in case")),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn undo_reverts_exactly_the_applied_machines_and_lists_unknown_ones() {
+        let ms = [
+            machine(1, &[]),
+            machine(2, &[]),
+            machine(3, &[]),
+            machine(4, &["x"]),
+        ];
+        let refs: Vec<&Machine> = ms.iter().collect();
+        let job = Job::change(
+            &Tag::parse("x").unwrap(),
+            TagAction::Add,
+            &refs,
+            vec![],
+            "test",
+        );
+        let rep = report(
+            &job.steps[0],
+            &[
+                (1, OutcomeStatus::Applied),
+                (2, OutcomeStatus::Unknown),
+                (3, OutcomeStatus::NotAttempted),
+            ],
+        );
+        let record = RunRecord {
+            job,
+            reports: vec![rep],
+            who: "a".into(),
+            started_ms: 0,
+            finished_ms: 1,
+        };
+        assert_eq!(record.changed_machines(), 1);
+        let undo = record.undo().unwrap();
+        assert_eq!(undo.kind, JobKind::Undo);
+        assert_eq!(undo.steps.len(), 1);
+        let plan = &undo.steps[0].plan;
+        assert_eq!(plan.action, TagAction::Remove);
+        assert_eq!(plan.outcomes.len(), 1);
+        assert_eq!(plan.outcomes[0].id, ms[0].id);
+        assert_eq!(plan.outcomes[0].expected, ExpectedOutcome::WillChange);
+        // The undo's before-state is the state after the run.
+        assert_eq!(undo.steps[0].before[&ms[0].id], vec!["x".to_owned()]);
+        assert_eq!(undo.unresolved.len(), 1);
+        assert!(undo.unresolved[0].explain().contains(ms[1].id.as_str()));
+    }
+
+    #[test]
+    fn a_run_that_changed_nothing_has_no_undo_and_unstarted_steps_are_not_attempted() {
+        let ms = [
+            machine(1, &["Finance"]),
+            machine(2, &["finance"]),
+            machine(3, &["FINANCE", "finance"]),
+        ];
+        let job = Job::merge(
+            "Finance",
+            &["Finance".into(), "finance".into(), "FINANCE".into()],
+            &ms,
+        )
+        .unwrap();
+        assert_eq!(job.steps.len(), 3);
+        assert_eq!(job.steps[0].label(), "Add \u{201c}Finance\u{201d}");
+        let record = RunRecord {
+            job,
+            reports: vec![],
+            who: "a".into(),
+            started_ms: 0,
+            finished_ms: 0,
+        };
+        assert!(record.undo().is_none());
+        let rows = record.rows();
+        // Step 1 covers ws-2 and ws-3; step 2 ("finance") ws-2, ws-3; step 3 ("FINANCE") ws-3.
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| r.status == OutcomeStatus::NotAttempted));
+    }
+
+    #[test]
+    fn merge_then_undo_restores_every_spelling() {
+        let ms = [
+            machine(1, &["Finance"]),
+            machine(2, &["finance"]),
+            machine(3, &["FINANCE"]),
+        ];
+        let variants = vec![
+            "Finance".to_owned(),
+            "finance".to_owned(),
+            "FINANCE".to_owned(),
+        ];
+        let job = Job::merge("Finance", &variants, &ms).unwrap();
+        let p = Preview::of(&job);
+        // Adds on ws-2, ws-3; removes "finance" on ws-2, "FINANCE" on ws-3.
+        assert_eq!(p.will_change.len(), 4);
+        assert_eq!(p.calls, 3);
+        let reports = job
+            .steps
+            .iter()
+            .map(|s| {
+                let all: Vec<(u32, OutcomeStatus)> =
+                    (1..=3).map(|n| (n, OutcomeStatus::Applied)).collect();
+                let mut r = report(s, &all);
+                // Only machines in a call can be applied.
+                for o in &mut r.outcomes {
+                    let in_call = s
+                        .plan
+                        .calls
+                        .iter()
+                        .any(|c| c.machine_ids().iter().any(|id| id.as_str() == o.machine));
+                    if !in_call {
+                        o.status = OutcomeStatus::AlreadyInPlace;
+                    }
+                }
+                r
+            })
+            .collect();
+        let record = RunRecord {
+            job,
+            reports,
+            who: "a".into(),
+            started_ms: 0,
+            finished_ms: 0,
+        };
+        let undo = record.undo().unwrap();
+        let labels: Vec<String> = undo.steps.iter().map(Step::label).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Add \u{201c}FINANCE\u{201d}",
+                "Add \u{201c}finance\u{201d}",
+                "Remove \u{201c}Finance\u{201d}"
+            ]
+        );
+        // Simulate: apply the merge, then the undo, to each machine; every machine ends as it began.
+        for m in &ms {
+            let mut tags = m.machine_tags.clone();
+            for s in &record.job.steps {
+                if s.plan.calls.iter().any(|c| c.machine_ids().contains(&m.id)) {
+                    s.plan.action.apply(&mut tags, s.plan.tag.as_str());
+                }
+            }
+            for s in &undo.steps {
+                if s.plan.calls.iter().any(|c| c.machine_ids().contains(&m.id)) {
+                    s.plan.action.apply(&mut tags, s.plan.tag.as_str());
+                }
+            }
+            let mut want = m.machine_tags.clone();
+            want.sort();
+            tags.sort();
+            assert_eq!(tags, want, "{}", m.id);
+        }
+    }
+
+    #[test]
+    fn tags_the_api_client_cannot_send_are_refused_with_a_reason() {
+        let ms = [machine(1, &[])];
+        let err = Job::remove_everywhere(" padded", &ms).unwrap_err();
+        assert!(err.contains("cannot be sent"), "{err}");
+        assert!(Job::merge("a", &["a".into()], &ms).is_err());
+    }
+}
