@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod cloud;
+pub mod import;
 pub mod model;
 pub mod odata;
 pub mod plan;
@@ -17,6 +18,7 @@ pub mod wire;
 
 pub use api::{ApiError, ApiRequest, ListQuery, Method};
 pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region};
+pub use import::{ImportError, ImportResult, ImportRow, parse_machine_list};
 pub use model::{
     DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,

@@ -6,6 +6,7 @@
 
 mod api;
 mod fixtures;
+mod import;
 mod model;
 mod odata;
 mod plan;
