@@ -132,6 +132,9 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: want, source })?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can mint tokens and change tags");
+    }
     let keys = keys.await.map_err(|e| ServeError::Task(e.to_string()))??;
     let (machines, fresh) = machines
         .await
@@ -316,10 +319,15 @@ async fn run(
                         let mut req = req.map(Body::new);
                         normalize_api_prefix(&mut req);
                         req.extensions_mut().insert(ConnectInfo(peer));
+                        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+                        let started = std::time::Instant::now();
                         let resp = match app.oneshot(req).await {
                             Ok(r) => r,
                             Err(never) => match never {},
                         };
+                        // Path only: query strings may carry OAuth parameters; headers (tokens)
+                        // are never logged.
+                        tracing::debug!(%method, path, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
                         if resp.extensions().get::<DropConnection>().is_some() {
                             Err(Dropped)
                         } else {
