@@ -498,5 +498,7 @@ pub async fn network_errors_are_typed(base: &str) {
         .await
         .expect_err("dropped");
     assert_eq!(err.code(), "network");
-    assert_eq!(counter(base, "dropped").await, 2);
+    // Chromium itself re-sends a request whose connection closed without an answer, so the
+    // emulator may count more drops than the client made attempts.
+    assert!(counter(base, "dropped").await >= 2);
 }
