@@ -10,15 +10,18 @@
 pub mod api;
 pub mod cloud;
 pub mod import;
+pub mod inventory;
 pub mod model;
 pub mod odata;
 pub mod plan;
+pub mod query;
 pub mod throttle;
 pub mod wire;
 
 pub use api::{ApiError, ApiRequest, ListQuery, Method};
 pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region};
 pub use import::{ImportError, ImportResult, ImportRow, parse_machine_list};
+pub use inventory::{Inventory, inventory};
 pub use model::{
     DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
@@ -26,6 +29,7 @@ pub use model::{
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};
+pub use query::{MachineQuery, TextQuery};
 pub use wire::{
     BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,
     TagBody,

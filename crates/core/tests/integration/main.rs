@@ -10,4 +10,5 @@ mod import;
 mod model;
 mod odata;
 mod plan;
+mod query;
 mod throttle;

@@ -1,0 +1,159 @@
+//! What tags exist across a set of machines: counts, case-variant clusters and tags that
+//! break the portal's tag filter (the portal lists only tags created through the portal, so the
+//! tool has to build this itself).
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::model::{Machine, PORTAL_FILTER_BREAKERS, Tag, TagError, starts_with_ignore_case};
+
+/// A tag and how many machines carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCount {
+    /// The tag, exactly as stored.
+    pub tag: String,
+    /// Machines carrying it.
+    pub machines: usize,
+}
+
+/// Two or more spellings of a tag that differ only in case ("Finance" / "finance").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseCluster {
+    /// The spellings, most used first.
+    pub variants: Vec<TagCount>,
+}
+
+/// A tag on a machine that our rules would not let us send (e.g. longer than 200 characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTag {
+    /// The tag.
+    pub tag: String,
+    /// Why it would be rejected.
+    pub error: TagError,
+}
+
+/// The tag inventory of a set of machines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Inventory {
+    /// Machines looked at.
+    pub machines: usize,
+    /// Machines with no tag.
+    pub untagged: usize,
+    /// Every tag, most used first, then alphabetically.
+    pub tags: Vec<TagCount>,
+    /// Spellings that differ only in case.
+    pub case_variants: Vec<CaseCluster>,
+    /// Tags containing `(`, `)` or `,`, which the portal's tag filter cannot handle.
+    pub breaks_portal_filter: Vec<TagCount>,
+    /// Tags our validation would reject (they can still be removed through the API).
+    pub invalid: Vec<InvalidTag>,
+}
+
+/// Builds the inventory. A tag repeated on one machine counts once for it.
+pub fn inventory<'a>(machines: impl IntoIterator<Item = &'a Machine>) -> Inventory {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut inv = Inventory::default();
+    for m in machines {
+        inv.machines += 1;
+        if m.machine_tags.is_empty() {
+            inv.untagged += 1;
+        }
+        let distinct: HashSet<&str> = m.machine_tags.iter().map(String::as_str).collect();
+        for t in distinct {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    let mut tags: Vec<TagCount> = counts
+        .into_iter()
+        .map(|(tag, machines)| TagCount {
+            tag: tag.to_owned(),
+            machines,
+        })
+        .collect();
+    tags.sort_by(|a, b| b.machines.cmp(&a.machines).then_with(|| a.tag.cmp(&b.tag)));
+
+    let mut clusters: BTreeMap<String, Vec<TagCount>> = BTreeMap::new();
+    for t in &tags {
+        clusters
+            .entry(t.tag.to_lowercase())
+            .or_default()
+            .push(t.clone());
+        if t.tag.contains(PORTAL_FILTER_BREAKERS) {
+            inv.breaks_portal_filter.push(t.clone());
+        }
+        if let Err(error) = Tag::parse(&t.tag) {
+            inv.invalid.push(InvalidTag {
+                tag: t.tag.clone(),
+                error,
+            });
+        }
+    }
+    inv.case_variants = clusters
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .map(|variants| CaseCluster { variants })
+        .collect();
+    inv.tags = tags;
+    inv
+}
+
+impl Inventory {
+    /// Tags starting with `prefix` (case-insensitive), most used first: autocomplete.
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<&TagCount> {
+        self.tags
+            .iter()
+            .filter(|t| starts_with_ignore_case(&t.tag, prefix.trim()))
+            .take(limit)
+            .collect()
+    }
+
+    /// The other spellings of `tag` already in use (empty when there are none).
+    pub fn case_variants_of(&self, tag: &str) -> Vec<&TagCount> {
+        self.tags
+            .iter()
+            .filter(|t| t.tag != tag && crate::model::eq_ignore_case(&t.tag, tag))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MachineId;
+
+    fn machine(n: usize, tags: &[&str]) -> Machine {
+        let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+        m.machine_tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        m
+    }
+
+    #[test]
+    fn counts_clusters_and_flags() {
+        let long = "x".repeat(201);
+        let ms = vec![
+            machine(1, &["Finance", "VIP (EU)", "Finance"]),
+            machine(2, &["finance", "Finance"]),
+            machine(3, &[]),
+            machine(4, &[long.as_str()]),
+        ];
+        let inv = inventory(&ms);
+        assert_eq!((inv.machines, inv.untagged), (4, 1));
+        assert_eq!(
+            inv.tags[0],
+            TagCount {
+                tag: "Finance".into(),
+                machines: 2
+            }
+        );
+        assert_eq!(inv.case_variants.len(), 1);
+        assert_eq!(inv.case_variants[0].variants[0].tag, "Finance");
+        assert_eq!(inv.case_variants[0].variants[1].tag, "finance");
+        assert_eq!(inv.breaks_portal_filter[0].tag, "VIP (EU)");
+        assert!(matches!(
+            inv.invalid[0].error,
+            TagError::TooLong { chars: 201, .. }
+        ));
+        assert_eq!(inv.suggest("fin", 10).len(), 2);
+        assert_eq!(inv.suggest("fin", 1)[0].tag, "Finance");
+        assert_eq!(inv.case_variants_of("FINANCE").len(), 2);
+    }
+}

@@ -1,0 +1,123 @@
+//! Search box, URL state and tag inventory against the fixture machines.
+
+use defender_tags_core::inventory::inventory;
+use defender_tags_core::query::{MachineQuery, TagQuery};
+use defender_tags_core::{HealthStatus, Machine, ODataList, RiskScore};
+use proptest::prelude::*;
+
+use crate::fixtures::read;
+
+fn machines() -> Vec<Machine> {
+    let mut list: ODataList<Machine> =
+        serde_json::from_str(&read("machines_list_doc.json")).unwrap();
+    list.value
+        .push(serde_json::from_str(&read("machine_swimlane.json")).unwrap());
+    list.value
+}
+
+fn names(q: &MachineQuery) -> Vec<String> {
+    machines()
+        .iter()
+        .filter(|m| q.matches(m))
+        .map(|m| m.computer_dns_name.clone().unwrap())
+        .collect()
+}
+
+#[test]
+fn search_box_finds_by_name_prefix_id_and_any_interface_ip() {
+    let q = |t: &str| MachineQuery {
+        text: Some(t.into()),
+        ..MachineQuery::default()
+    };
+    assert_eq!(names(&q("FIN-ws")), vec!["fin-ws-07.contoso.com"]);
+    assert_eq!(
+        names(&q("1E5BC9D7E413DDD7902C2932E418702B84D0CC07")),
+        vec!["mymachine1.contoso.com"]
+    );
+    // 10.166.113.47 is an interface address, not lastIpAddress: the server would not find it,
+    // client-side narrowing does.
+    assert_eq!(names(&q("10.166.113.47")), vec!["mymachine1.contoso.com"]);
+    assert_eq!(names(&q("192.168.12.203")), vec!["se-pov-desktop"]);
+}
+
+#[test]
+fn filters_combine() {
+    let q = MachineQuery {
+        tag: Some(TagQuery {
+            value: "test".into(),
+            prefix: true,
+        }),
+        health: Some(HealthStatus::Active),
+        ..MachineQuery::default()
+    };
+    assert_eq!(names(&q), vec!["mymachine1.contoso.com"]);
+    let q = MachineQuery {
+        risk: Some(RiskScore::High),
+        health: Some(HealthStatus::Active),
+        ..MachineQuery::default()
+    };
+    assert!(names(&q).is_empty());
+}
+
+#[test]
+fn inventory_of_the_fixtures() {
+    let ms = machines();
+    let inv = inventory(&ms);
+    assert_eq!(inv.machines, 3);
+    assert_eq!(inv.untagged, 1);
+    assert_eq!(inv.tags.len(), 4);
+    assert_eq!(inv.breaks_portal_filter.len(), 1);
+    assert!(inv.case_variants.is_empty());
+}
+
+fn query() -> impl Strategy<Value = MachineQuery> {
+    (
+        prop::option::of(prop_oneof![
+            "[a-z0-9 .&=%+#-]{0,12}",
+            Just("10.166.113.47".to_owned()),
+            Just("2a398439b4975924e87a65943972bc702469b329".to_owned()),
+        ]),
+        prop::option::of(("[A-Za-z &,()=]{1,8}", any::<bool>())),
+        prop::option::of(prop::sample::select(vec![
+            "Windows10",
+            "Windows11",
+            "Linux",
+        ])),
+        prop::option::of(prop::sample::select(RiskScore::KNOWN.to_vec())),
+        prop::option::of(-5i64..200),
+        prop::option::of(0i64..2_000_000_000),
+    )
+        .prop_map(|(text, tag, os, risk, group, seen)| MachineQuery {
+            text: text
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| t.trim().to_owned()),
+            tag: tag
+                .filter(|(v, _)| !v.trim().is_empty())
+                .map(|(v, prefix)| TagQuery {
+                    value: v.trim().to_owned(),
+                    prefix,
+                }),
+            os_platform: os.map(str::to_owned),
+            risk,
+            rbac_group_id: group,
+            last_seen_after: seen.map(|s| time::OffsetDateTime::from_unix_timestamp(s).unwrap()),
+            ..MachineQuery::default()
+        })
+}
+
+proptest! {
+    #[test]
+    fn url_state_round_trips(q in query()) {
+        let back = MachineQuery::from_query_string(&q.to_query_string()).unwrap();
+        prop_assert_eq!(back, q);
+    }
+
+    #[test]
+    fn narrowing_never_hides_what_the_server_filter_returns(q in query()) {
+        for m in machines() {
+            if q.to_filter().is_none_or(|f| f.matches(&m)) {
+                prop_assert!(q.matches(&m), "{:?}", m.computer_dns_name);
+            }
+        }
+    }
+}
