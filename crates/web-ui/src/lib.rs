@@ -9,6 +9,7 @@ pub mod activity;
 pub mod api;
 pub mod bulk;
 pub mod components;
+pub mod download;
 pub mod msal;
 pub mod query;
 pub mod routes;
@@ -46,6 +47,9 @@ pub fn Shell() -> impl IntoView {
             <main id="main" tabindex="-1">
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::search::SearchPage/>
+                    <Route path=path!("/bulk") view=routes::bulk::BulkPage/>
+                    <Route path=path!("/inventory") view=routes::inventory::InventoryPage/>
+                    <Route path=path!("/activity") view=routes::activity::ActivityPage/>
                     <Route path=path!("/settings") view=routes::settings::SettingsPage/>
                 </Routes>
             </main>

@@ -126,7 +126,9 @@ pub async fn start(state: AppState) {
         AccessToken::new(info.access_token)
     });
     let backend = ClientBackend::new(client, access.clone());
-    state.backend.0.set(Some(BackendRef(Rc::new(backend))));
+    // Every single-machine change made through this backend goes to the activity log.
+    let backend = crate::activity::logged(BackendRef(Rc::new(backend)), state.session.0);
+    state.backend.0.set(Some(backend));
     state.session.0.set(Session::SignedIn(User {
         name: account.name,
         username: account.username,

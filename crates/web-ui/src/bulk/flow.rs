@@ -42,6 +42,12 @@ pub enum Phase {
 thread_local! {
     static PHASE: ArcRwSignal<Phase> = ArcRwSignal::new(Phase::Compose);
     static ABORT: RefCell<Option<AbortHandle>> = const { RefCell::new(None) };
+    static FINISHED: ArcRwSignal<u32> = ArcRwSignal::new(0);
+}
+
+/// Counts finished runs: pages showing tenant data track it to read it again after a run.
+pub fn runs_finished() -> ArcRwSignal<u32> {
+    FINISHED.with(Clone::clone)
 }
 
 /// The page's bulk phase.
@@ -143,4 +149,5 @@ async fn run(job: Arc<Job>, runner: Rc<dyn BulkRunner>, who: String, abort: Abor
     activity::record(activity::run_entry(&record));
     ABORT.with(|a| *a.borrow_mut() = None);
     phase().set(Phase::Done(Arc::new(record)));
+    runs_finished().update(|n| *n += 1);
 }

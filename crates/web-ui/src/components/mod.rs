@@ -1,5 +1,7 @@
 //! Reusable pieces of the pages.
 
+pub mod bulk_compose;
+pub mod bulk_job;
 pub mod filter_bar;
 pub mod machine_panel;
 pub mod machine_table;

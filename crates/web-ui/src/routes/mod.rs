@@ -1,6 +1,9 @@
 //! One file per page. [`NAV`] lists the pages in the top bar; a new page adds a route in
 //! `lib.rs`'s `Shell` and an entry here.
 
+pub mod activity;
+pub mod bulk;
+pub mod inventory;
 pub mod not_found;
 pub mod search;
 pub mod settings;
@@ -19,6 +22,18 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         path: "/",
         label: "Machines",
+    },
+    NavItem {
+        path: "/bulk",
+        label: "Bulk change",
+    },
+    NavItem {
+        path: "/inventory",
+        label: "Tag inventory",
+    },
+    NavItem {
+        path: "/activity",
+        label: "Activity",
     },
     NavItem {
         path: "/settings",

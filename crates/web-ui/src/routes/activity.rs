@@ -1,0 +1,114 @@
+//! `/activity`: every tag change made from this browser tab, exportable as CSV or JSON.
+
+use leptos::prelude::*;
+
+use crate::activity::{self, format_time};
+use crate::download;
+
+/// The activity page.
+#[component]
+pub fn ActivityPage() -> impl IntoView {
+    view! {
+        <div class="page activity-page">
+            <h1>"Activity"</h1>
+            <ActivityView/>
+        </div>
+    }
+}
+
+/// The log and its export buttons.
+#[component]
+pub fn ActivityView() -> impl IntoView {
+    let log = RwSignal::from(activity::log());
+    let error = RwSignal::new(None::<String>);
+    let stamp = || {
+        format_time(crate::state::now_ms())
+            .chars()
+            .take(19)
+            .map(|c| if c == ':' { '-' } else { c })
+            .collect::<String>()
+    };
+    let export_csv = move |_| {
+        let r = log
+            .with_untracked(|l| l.to_csv())
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                download::save_text(
+                    &format!("defender-tags-activity-{}Z.csv", stamp()),
+                    "text/csv",
+                    &t,
+                )
+                .map_err(|e| e.to_string())
+            });
+        error.set(r.err());
+    };
+    let export_json = move |_| {
+        let t = log.with_untracked(|l| l.to_json());
+        let r = download::save_text(
+            &format!("defender-tags-activity-{}Z.json", stamp()),
+            "application/json",
+            &t,
+        );
+        error.set(r.err().map(|e| e.to_string()));
+    };
+    let empty = move || log.with(|l| l.entries.is_empty());
+    view! {
+        <p class="muted">
+            "Tag changes made from this browser tab: single edits and bulk runs, by whom, when, and how they ended. \
+             The log is kept in this tab only (sessionStorage, so a sign-in redirect does not lose it) and is gone when the tab closes; \
+             export it to keep it. It never contains a token."
+        </p>
+        <div class="form-actions">
+            <button type="button" class="btn" data-testid="activity-export-csv" prop:disabled=empty on:click=export_csv>"Export CSV"</button>
+            <button type="button" class="btn" data-testid="activity-export-json" prop:disabled=empty on:click=export_json>"Export JSON"</button>
+        </div>
+        <p class="error-text" role="alert">{move || error.get()}</p>
+        <Show when=move || !empty() fallback=|| view! { <p class="muted" data-testid="activity-empty">"No changes yet in this session."</p> }>
+            <table class="activity-table" data-testid="activity-table">
+                <caption class="visually-hidden">"Changes made in this session, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"#"</th>
+                        <th scope="col">"When (UTC)"</th>
+                        <th scope="col">"Who"</th>
+                        <th scope="col">"What"</th>
+                        <th scope="col" class="num">"Machines"</th>
+                        <th scope="col">"Outcome"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || log.with(|l| l.entries.iter().rev().map(|e| {
+                        let changes = e.changes.clone();
+                        let n = changes.len();
+                        view! {
+                            <tr class:failed=!e.ok data-testid="activity-row">
+                                <td>{e.seq}</td>
+                                <td class="nowrap">{format_time(e.at_ms).replace('T', " ").chars().take(19).collect::<String>()}</td>
+                                <td>{e.who.clone()}</td>
+                                <td>
+                                    <span class="badge badge-muted">{e.kind.clone()}</span>" "{e.what.clone()}
+                                    {(n > 0).then(|| view! {
+                                        <details class="activity-details">
+                                            <summary>{format!("{n} machine line{}", if n == 1 { "" } else { "s" })}</summary>
+                                            <ul class="machine-lines">
+                                                {changes.into_iter().take(500).map(|c| view! {
+                                                    <li>
+                                                        <span class="line-name">{if c.computer_name.is_empty() { c.machine_id.clone() } else { c.computer_name.clone() }}</span>
+                                                        <span class="small">{format!("{} \u{201c}{}\u{201d}: {}", c.action, c.tag, c.status)}</span>
+                                                        {c.error.map(|e| view! { <span class="small error-text">{e}</span> })}
+                                                    </li>
+                                                }).collect_view()}
+                                            </ul>
+                                        </details>
+                                    })}
+                                </td>
+                                <td class="num">{e.machines}</td>
+                                <td class:error-text=!e.ok>{e.outcome.clone()}</td>
+                            </tr>
+                        }
+                    }).collect_view())}
+                </tbody>
+            </table>
+        </Show>
+    }
+}

@@ -1,0 +1,238 @@
+//! `/inventory`: every tag in use with machine counts, case-variant clusters, tags that break the
+//! portal's filter, and clean-ups (remove a tag everywhere, merge variants) through the bulk
+//! preview → run flow.
+
+use std::sync::Arc;
+
+use defender_tags_core::Machine;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::{UiError, UiErrorKind};
+use crate::bulk::flow;
+use crate::bulk::format::thousands;
+use crate::bulk::inventory::{Inventory, InventorySort, VariantCluster};
+use crate::bulk::job::Job;
+use crate::components::sign_in_card::SignInCard;
+use crate::components::top_bar::use_app_state;
+use crate::search::SearchState;
+use crate::state::now_ms;
+
+/// The inventory page.
+#[component]
+pub fn InventoryPage() -> impl IntoView {
+    let state = use_app_state();
+    let ready = move || {
+        state.session.0.with(|s| s.user().is_some()) && state.backend.0.with(|b| b.is_some())
+    };
+    let navigate = use_navigate();
+    let on_job = Callback::new(move |_: ()| navigate("/bulk", Default::default()));
+    view! {
+        <div class="page inventory-page">
+            <h1>"Tag inventory"</h1>
+            <Show when=ready fallback=|| view! { <SignInCard/> }>
+                <InventoryView on_job=on_job/>
+            </Show>
+        </div>
+    }
+}
+
+/// The inventory; `on_job` is called once a clean-up's preview is ready (the app goes to `/bulk`).
+#[component]
+pub fn InventoryView(on_job: Callback<()>) -> impl IntoView {
+    let state = use_app_state();
+    let backend = state.backend.0;
+    // Bumped after a run so the counts are read again.
+    let reload = RwSignal::new(0u32);
+    let finished = RwSignal::from(flow::runs_finished());
+    let tenant = LocalResource::new(move || {
+        reload.track();
+        finished.track();
+        let b = backend.get();
+        async move {
+            match b {
+                Some(b) => {
+                    b.0.search(SearchState::default(), now_ms())
+                        .await
+                        .map(Arc::new)
+                }
+                None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
+            }
+        }
+    });
+    let machines =
+        Memo::new(move |_| tenant.with(|t| t.as_ref().and_then(|r| r.as_ref().ok().cloned())));
+    let inventory =
+        Memo::new(move |_| machines.with(|m| m.as_ref().map(|m| Arc::new(Inventory::of(m)))));
+    let error = RwSignal::new(None::<String>);
+    let start = move |job: Result<Job, String>| match job {
+        Ok(job) => {
+            if flow::preview(job) {
+                on_job.run(());
+            } else {
+                error.set(Some(
+                    "A bulk run is in progress; wait for it to finish.".to_owned(),
+                ));
+            }
+        }
+        Err(e) => error.set(Some(e)),
+    };
+    let with_tenant = move |f: &dyn Fn(&[Machine]) -> Result<Job, String>| {
+        machines.with_untracked(|m| match m {
+            Some(m) => f(m),
+            None => Err("The machines are still loading.".to_owned()),
+        })
+    };
+    let filter = RwSignal::new(String::new());
+    let sort = RwSignal::new(InventorySort::Count);
+
+    view! {
+        <p class="muted">
+            "Every tag on the tenant's machines. Defender compares tags exactly, so spellings that differ only in case are \
+             separate tags, and the portal's tag filter cannot handle commas or parentheses."
+        </p>
+        <div class="form-actions">
+            <button type="button" class="btn btn-small" on:click=move |_| reload.update(|n| *n += 1)>"Reload"</button>
+        </div>
+        <p class="error-text" role="alert" data-testid="inventory-error">
+            {move || error.get().or_else(|| tenant.with(|t| t.as_ref().and_then(|r| r.as_ref().err().map(|e| e.message.clone()))))}
+        </p>
+        {move || match inventory.get() {
+            None => view! { <p class="muted" role="status">"Loading every machine\u{2026}"</p> }.into_any(),
+            Some(inv) => {
+                let clusters = inv.clusters.clone();
+                let breakers: Vec<(String, usize, String)> = inv
+                    .portal_breakers()
+                    .into_iter()
+                    .map(|t| (t.tag.clone(), t.machines, t.breakers.iter().map(|c| format!("\u{201c}{c}\u{201d}")).collect::<Vec<_>>().join(" ")))
+                    .collect();
+                let inv2 = inv.clone();
+                view! {
+                    <p role="status" data-testid="inventory-summary">
+                        {format!(
+                            "{} tags on {} machines \u{b7} {} machines without tags \u{b7} {} case-variant groups \u{b7} {} tags that break the portal filter",
+                            thousands(inv.tags.len() as u64),
+                            thousands(inv.machines as u64),
+                            thousands(inv.untagged as u64),
+                            inv.clusters.len(),
+                            breakers.len()
+                        )}
+                    </p>
+                    <section class="card inventory-section" aria-labelledby="variants-title">
+                        <h2 id="variants-title">"Case variants"</h2>
+                        {clusters.is_empty().then(|| view! { <p class="muted">"No tag is spelled two ways."</p> })}
+                        <div class="clusters">
+                            {clusters.into_iter().map(|c| view! {
+                                <ClusterCard cluster=c on_merge=Callback::new(move |(keep, variants): (String, Vec<String>)| {
+                                    start(with_tenant(&|ms| Job::merge(&keep, &variants, ms)));
+                                })/>
+                            }).collect_view()}
+                        </div>
+                    </section>
+                    <section class="card inventory-section" aria-labelledby="breakers-title">
+                        <h2 id="breakers-title">"Tags that break the portal\u{2019}s filter"</h2>
+                        {breakers.is_empty().then(|| view! { <p class="muted">"None."</p> })}
+                        <ul class="breaker-list" data-testid="portal-breakers">
+                            {breakers.into_iter().map(|(tag, n, chars)| {
+                                let t = tag.clone();
+                                view! {
+                                    <li>
+                                        <span class="chip chip-text">{tag.clone()}</span>
+                                        <span class="small muted">{format!("{} machines \u{b7} contains {chars}", thousands(n as u64))}</span>
+                                        <button type="button" class="btn btn-small"
+                                            aria-label=format!("Remove {tag} from every machine carrying it")
+                                            on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&t, ms)))>
+                                            "Remove everywhere\u{2026}"
+                                        </button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                    <section class="card inventory-section" aria-labelledby="all-tags-title">
+                        <h2 id="all-tags-title">"All tags"</h2>
+                        <div class="inline-row">
+                            <div class="field">
+                                <label for="inventory-filter">"Filter tags"</label>
+                                <input id="inventory-filter" type="search" autocomplete="off"
+                                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
+                            </div>
+                            <div class="field">
+                                <label for="inventory-sort">"Sort by"</label>
+                                <select id="inventory-sort" on:change=move |ev| sort.set(if event_target_value(&ev) == "name" { InventorySort::Name } else { InventorySort::Count })>
+                                    <option value="count" selected=move || sort.get() == InventorySort::Count>"Most machines"</option>
+                                    <option value="name" selected=move || sort.get() == InventorySort::Name>"Name"</option>
+                                </select>
+                            </div>
+                        </div>
+                        <table class="inventory-table" data-testid="inventory-table">
+                            <caption class="visually-hidden">"Tags and the number of machines carrying each"</caption>
+                            <thead><tr><th scope="col">"Tag"</th><th scope="col" class="num">"Machines"</th><th scope="col">"Notes"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {move || inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
+                                    let tag = t.tag.clone();
+                                    let href = format!("/{}", SearchState { tag: t.tag.clone(), ..Default::default() }.to_query_string());
+                                    let mut notes = Vec::new();
+                                    if t.has_variants { notes.push("case variants".to_owned()); }
+                                    if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }
+                                    view! {
+                                        <tr>
+                                            <th scope="row" class="tag-cell">{t.tag.clone()}</th>
+                                            <td class="num"><a href=href aria-label=format!("{} machines tagged {}", t.machines, t.tag)>{thousands(t.machines as u64)}</a></td>
+                                            <td class="small muted">{notes.join(", ")}</td>
+                                            <td>
+                                                <button type="button" class="btn btn-small btn-quiet"
+                                                    aria-label=format!("Remove {} from every machine carrying it", t.tag)
+                                                    on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&tag, ms)))>
+                                                    "Remove everywhere\u{2026}"
+                                                </button>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                }
+                .into_any()
+            }
+        }}
+    }
+}
+
+/// One case-variant cluster: choose the spelling to keep and the ones to merge into it.
+#[component]
+fn ClusterCard(
+    cluster: VariantCluster,
+    on_merge: Callback<(String, Vec<String>)>,
+) -> impl IntoView {
+    let keep = RwSignal::new(cluster.suggested().to_owned());
+    let group = format!(
+        "keep-{}",
+        cluster.key.replace(|c: char| !c.is_alphanumeric(), "-")
+    );
+    let variants: Vec<String> = cluster.variants.iter().map(|(v, _)| v.clone()).collect();
+    let legend = format!("Spellings of \u{201c}{}\u{201d}", cluster.key);
+    view! {
+        <fieldset class="cluster" data-testid="variant-cluster">
+            <legend>{legend}</legend>
+            {cluster.variants.iter().enumerate().map(|(i, (v, n))| {
+                let v2 = v.clone();
+                let v3 = v.clone();
+                let id = format!("{group}-{i}");
+                view! {
+                    <div class="radio-row">
+                        <input type="radio" id=id.clone() name=group.clone() value=v.clone()
+                            prop:checked=move || keep.get() == v2
+                            on:change=move |_| keep.set(v3.clone())/>
+                        <label for=id>{format!("Keep \u{201c}{v}\u{201d}")}<span class="muted small">{format!(" \u{b7} {} machines", thousands(*n as u64))}</span></label>
+                    </div>
+                }
+            }).collect_view()}
+            <button type="button" class="btn btn-small" data-testid="merge-button"
+                on:click=move |_| on_merge.run((keep.get_untracked(), variants.clone()))>
+                {move || format!("Merge into \u{201c}{}\u{201d}\u{2026}", keep.get())}
+            </button>
+        </fieldset>
+    }
+}
