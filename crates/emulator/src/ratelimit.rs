@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 pub const PER_MINUTE: usize = 100;
 /// Calls per rolling hour.
 pub const PER_HOUR: usize = 1_500;
+/// A call leaves its window this much (real time) early. It absorbs the latency jitter between a
+/// client's own limiter, which stamps a call when it sends it, and this server, which stamps it
+/// on arrival; at high time scales a millisecond is many emulated ones. Negligible at scale 1.
+pub const GRACE: Duration = Duration::from_millis(5);
 
 /// Who is counted: tenant, application and endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -72,8 +76,8 @@ impl RateLimiter {
         };
         Self {
             scale,
-            minute: Duration::from_secs_f64(60.0 / scale),
-            hour: Duration::from_secs_f64(3600.0 / scale),
+            minute: Duration::from_secs_f64(60.0 / scale).saturating_sub(GRACE),
+            hour: Duration::from_secs_f64(3600.0 / scale).saturating_sub(GRACE),
             calls: Mutex::new(HashMap::new()),
         }
     }

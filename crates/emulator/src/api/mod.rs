@@ -192,7 +192,7 @@ async fn handle(
             ));
         }
         Some(Fault::Throttle(secs)) => {
-            let real_ms = st.limiter.real_duration(secs).as_millis() as u64;
+            let real_ms = ceil_ms(st.limiter.real_duration(secs));
             return Err(ApiError::too_many(
                 secs,
                 real_ms,
@@ -215,7 +215,7 @@ async fn handle(
         endpoint: endpoint.name(),
     };
     if let Err(limited) = st.limiter.check(&key, Instant::now()) {
-        let real_ms = limited.real_wait.as_millis().max(1) as u64;
+        let real_ms = ceil_ms(limited.real_wait).max(1);
         let window = match limited.window {
             crate::ratelimit::Window::Minute => "100 calls per minute",
             crate::ratelimit::Window::Hour => "1500 calls per hour",
@@ -344,6 +344,11 @@ fn authorize(caller: &Caller, endpoint: Endpoint) -> Result<(), ApiError> {
             user_ok.join(", ")
         ))),
     }
+}
+
+/// Milliseconds, rounded up (a client waiting this long is never early).
+fn ceil_ms(d: std::time::Duration) -> u64 {
+    d.as_nanos().div_ceil(1_000_000) as u64
 }
 
 /// A 200 answer with the service's headers.
