@@ -237,9 +237,12 @@ impl DefenderClient {
     }
 }
 
+/// Core's decoder shape: `(status, headers, body)`.
+pub(crate) type Decoder<T> = fn(u16, &[(String, String)], &[u8]) -> Result<T, ApiError>;
+
 /// Adapts core's `(status, headers, body)` decoders to [`HttpResponse`].
 pub(crate) fn with_response<T>(
-    decode: fn(u16, &[(String, String)], &[u8]) -> Result<T, ApiError>,
+    decode: Decoder<T>,
 ) -> impl Fn(&HttpResponse) -> Result<T, ApiError> {
     move |r: &HttpResponse| decode(r.status, &r.headers, &r.body)
 }

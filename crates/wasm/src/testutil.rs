@@ -32,6 +32,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Called with a request's index before it is answered.
+pub type SendHook = Box<dyn Fn(usize)>;
+
 /// What the fake answers to one request.
 pub enum Reply {
     Http(u16, Vec<(&'static str, String)>, String),
@@ -56,7 +59,7 @@ pub struct FakeTransport {
     pub now: Cell<f64>,
     pub call_ms: f64,
     /// Called with the request index just before answering (e.g. to abort mid-call).
-    pub on_send: RefCell<Option<Box<dyn Fn(usize)>>>,
+    pub on_send: RefCell<Option<SendHook>>,
 }
 
 impl FakeTransport {

@@ -18,13 +18,13 @@ pub fn url() -> Option<&'static str> {
 }
 
 fn web_sys_console_error(msg: &str) {
-    let console = js_sys::Reflect::get(&js_sys::global(), &"console".into()).ok();
-    if let Some(console) = console {
-        if let Ok(error) = js_sys::Reflect::get(&console, &"error".into()) {
-            if let Ok(f) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(error) {
-                let _ = f.call1(&console, &msg.into());
-            }
-        }
+    let Ok(console) = js_sys::Reflect::get(&js_sys::global(), &"console".into()) else {
+        return;
+    };
+    if let Ok(error) = js_sys::Reflect::get(&console, &"error".into())
+        && let Ok(f) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(error)
+    {
+        let _ = f.call1(&console, &msg.into());
     }
 }
 

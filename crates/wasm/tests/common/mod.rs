@@ -1,7 +1,8 @@
 //! Client scenarios against a live emulator, shared by `browser.rs` (headless Chromium) and
 //! `node.rs` (Node 20). Each scenario resets the emulator first.
 
-#![allow(dead_code)]
+// Test-only helpers: a failed expectation is a failed test, which is what `expect` reports.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod emulator;
 pub mod scenarios;
@@ -29,15 +30,15 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
         type Output = (A::Output, B::Output);
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             let this = Pin::into_inner(self);
-            if this.ra.is_none() {
-                if let Poll::Ready(v) = this.a.as_mut().poll(cx) {
-                    this.ra = Some(v);
-                }
+            if this.ra.is_none()
+                && let Poll::Ready(v) = this.a.as_mut().poll(cx)
+            {
+                this.ra = Some(v);
             }
-            if this.rb.is_none() {
-                if let Poll::Ready(v) = this.b.as_mut().poll(cx) {
-                    this.rb = Some(v);
-                }
+            if this.rb.is_none()
+                && let Poll::Ready(v) = this.b.as_mut().poll(cx)
+            {
+                this.rb = Some(v);
             }
             if this.ra.is_some() && this.rb.is_some() {
                 match (this.ra.take(), this.rb.take()) {

@@ -390,9 +390,11 @@ pub async fn timeout(base: &str) {
     );
 }
 
+type Rewrite = Box<dyn Fn(&HttpRequest, HttpResponse) -> HttpResponse>;
+
 /// Wraps fetch and rewrites API answers: to test what no honest server sends.
 struct Tamper {
-    rewrite: Box<dyn Fn(&HttpRequest, HttpResponse) -> HttpResponse>,
+    rewrite: Rewrite,
     sent: RefCell<Vec<String>>,
 }
 
