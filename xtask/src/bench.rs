@@ -1,7 +1,227 @@
-//! `cargo xtask bench`: benchmarks written to BENCHMARKS.md (issue #7).
+//! `cargo xtask bench`: the benchmarks of issue #7, written to `BENCHMARKS.md`.
+//!
+//! Parts (all by default; `--only PART` / `--skip PART` to choose):
+//! - `tagging`: bulk tagging with our client vs two naive clients against the release emulator
+//!   (`tests/bench/tagging.mjs`);
+//! - `browser`: the web UI in headless Chromium with 100k machines: search latency per keystroke,
+//!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`);
+//! - `soak`: the fault soak (`tests/soak`) at 10k machines;
+//! - `fuzz`: every cargo-fuzz target for at least 1M executions.
+//!
+//! Every part writes its own section; a part that fails is reported as failed in the file (and
+//! the command fails), never silently left out.
 
-use crate::ctx::Ctx;
+mod report;
 
-pub fn run(_ctx: &Ctx, _args: &[String]) -> Result<(), String> {
-    Err("benchmarks are not written yet (issue #7)".into())
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::ctx::{self, Ctx};
+use crate::{emulator, fuzz, package, site};
+
+const PARTS: [&str; 4] = ["tagging", "browser", "soak", "fuzz"];
+const BENCH_DIR: &str = "tests/bench";
+const SOAK_DIR: &str = "tests/soak";
+/// Machines in the benchmark's fault soak (`cargo xtask test` runs 2,000).
+const SOAK_MACHINES: u32 = 10_000;
+
+/// Builds the emulator with the release profile (benchmarks measure the optimised server).
+pub fn build_release(ctx: &Ctx) -> Result<PathBuf, String> {
+    ctx::run(ctx.cargo().args([
+        "build",
+        "--release",
+        "-p",
+        emulator::PACKAGE,
+        "--bin",
+        emulator::PACKAGE,
+    ]))?;
+    Ok(ctx.target.join("release").join(emulator::PACKAGE))
+}
+
+fn parse_parts(args: &[String]) -> Result<Vec<&'static str>, String> {
+    let mut only: Vec<&'static str> = Vec::new();
+    let mut skip: Vec<&'static str> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let list = match arg.as_str() {
+            "--only" => &mut only,
+            "--skip" => &mut skip,
+            other => return Err(format!("unknown bench option `{other}`")),
+        };
+        let name = it
+            .next()
+            .ok_or_else(|| format!("{arg} needs a part name"))?;
+        let part = PARTS
+            .iter()
+            .find(|p| **p == name.as_str())
+            .ok_or_else(|| format!("unknown bench part `{name}` (parts: {})", PARTS.join(", ")))?;
+        list.push(part);
+    }
+    Ok(PARTS
+        .iter()
+        .copied()
+        .filter(|p| only.is_empty() || only.contains(p))
+        .filter(|p| !skip.contains(p))
+        .collect())
+}
+
+pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
+    let parts = parse_parts(args)?;
+    let wants = |p: &str| parts.contains(&p);
+    let started = Instant::now();
+    let out = ctx.target.join("bench-output");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut sections: Vec<report::Section> = Vec::new();
+
+    let needs_emulator = wants("tagging") || wants("browser") || wants("soak");
+    let emulator = if needs_emulator {
+        Some(build_release(ctx)?)
+    } else {
+        None
+    };
+    let pkg = if needs_emulator {
+        Some(package::run(ctx)?)
+    } else {
+        None
+    };
+    let site_dir = if wants("browser") {
+        Some(site::build(ctx, site::Profile::Release)?)
+    } else {
+        None
+    };
+    if wants("tagging") || wants("browser") {
+        ensure_npm(ctx, BENCH_DIR)?;
+    }
+    let env = NodeEnv {
+        emulator: emulator.as_deref(),
+        pkg: pkg.as_deref(),
+        site: site_dir.as_deref(),
+        out: &out,
+    };
+
+    if wants("tagging") {
+        sections.push(node_part(
+            ctx,
+            "Bulk tagging",
+            "tagging.mjs",
+            "bench-tagging.md",
+            &env,
+        ));
+    }
+    if wants("browser") {
+        sections.push(node_part(
+            ctx,
+            "Web UI in the browser",
+            "browser.mjs",
+            "bench-browser.md",
+            &env,
+        ));
+    }
+    if wants("soak") {
+        sections.push(soak_part(ctx, &env));
+    }
+    if wants("fuzz") {
+        sections.push(fuzz_part(ctx));
+    }
+
+    let command = std::iter::once("cargo xtask bench".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = report::document(&command, &sections, started.elapsed().as_secs_f64());
+    let file = ctx.root.join("BENCHMARKS.md");
+    std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    eprintln!("wrote {}", file.display());
+    let failed: Vec<&str> = sections
+        .iter()
+        .filter(|s| s.failed)
+        .map(|s| s.title.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("benchmark part(s) failed: {}", failed.join(", ")))
+    }
+}
+
+struct NodeEnv<'a> {
+    emulator: Option<&'a Path>,
+    pkg: Option<&'a Path>,
+    site: Option<&'a Path>,
+    out: &'a Path,
+}
+
+impl NodeEnv<'_> {
+    fn apply(&self, cmd: &mut Command) {
+        if let Some(bin) = self.emulator {
+            cmd.env("DT_EMULATOR_BIN", bin);
+        }
+        if let Some(pkg) = self.pkg {
+            cmd.env("DT_PKG_DIR", pkg);
+        }
+        if let Some(site) = self.site {
+            cmd.env("DT_SITE_DIR", site);
+        }
+        cmd.env("DT_OUTPUT", self.out)
+            .env("CHROMIUM", "/usr/bin/chromium");
+    }
+}
+
+/// Runs `tests/bench/<script>` and takes the Markdown it writes to `<out>/<md>`.
+fn node_part(ctx: &Ctx, title: &str, script: &str, md: &str, env: &NodeEnv<'_>) -> report::Section {
+    let file = env.out.join(md);
+    let _ = std::fs::remove_file(&file);
+    let mut cmd = Command::new("node");
+    cmd.arg(script).current_dir(ctx.root.join(BENCH_DIR));
+    env.apply(&mut cmd);
+    let start = Instant::now();
+    let result = ctx::run(&mut cmd).and_then(|()| {
+        std::fs::read_to_string(&file)
+            .map_err(|e| format!("{} was not written: {e}", file.display()))
+    });
+    report::Section::from_result(title, result, start.elapsed().as_secs_f64())
+}
+
+fn soak_part(ctx: &Ctx, env: &NodeEnv<'_>) -> report::Section {
+    let title = "Fault soak";
+    let md = env.out.join(format!("soak-{SOAK_MACHINES}.md"));
+    let _ = std::fs::remove_file(&md);
+    let mut cmd = Command::new("npm");
+    cmd.args(["test", "--silent"])
+        .current_dir(ctx.root.join(SOAK_DIR))
+        .env("DT_SOAK_MACHINES", SOAK_MACHINES.to_string());
+    env.apply(&mut cmd);
+    let start = Instant::now();
+    let result = ctx::run(&mut cmd).and_then(|()| {
+        std::fs::read_to_string(&md)
+            .map(|table| report::soak_section(SOAK_MACHINES, &table))
+            .map_err(|e| format!("{} was not written: {e}", md.display()))
+    });
+    report::Section::from_result(title, result, start.elapsed().as_secs_f64())
+}
+
+fn fuzz_part(ctx: &Ctx) -> report::Section {
+    let start = Instant::now();
+    let result = fuzz::smoke(ctx)
+        .and_then(|()| fuzz::long(ctx))
+        .map(|counts| report::fuzz_section(&counts, fuzz::LONG_RUNS));
+    report::Section::from_result("Fuzzing", result, start.elapsed().as_secs_f64())
+}
+
+/// `npm ci` in `dir` unless its node_modules already matches the lockfile.
+fn ensure_npm(ctx: &Ctx, dir: &str) -> Result<(), String> {
+    let dir = ctx.root.join(dir);
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("cannot read {}/package-lock.json: {e}", dir.display()))?;
+    let stamp = dir.join("node_modules").join(".xtask-lock-copy");
+    if std::fs::read(&stamp).is_ok_and(|have| have == lock) {
+        return Ok(());
+    }
+    ctx::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )?;
+    std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
