@@ -76,6 +76,26 @@ mod tests {
     }
 
     #[test]
+    fn loopback_peers_only() {
+        for ok in [
+            "127.0.0.1:1",
+            "127.9.9.9:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(is_loopback(&ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "10.0.0.1:1",
+            "192.168.1.2:1",
+            "[2001:db8::1]:1",
+            "[::ffff:10.0.0.1]:1",
+        ] {
+            assert!(!is_loopback(&bad.parse().unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
     fn host_header_is_validated() {
         let mut h = HeaderMap::new();
         h.insert(HOST, "127.0.0.1:8080".parse().unwrap());

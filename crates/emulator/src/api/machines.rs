@@ -51,6 +51,10 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 }
 
 fn scan<'s>(store: &'s Store, scope: &Scope, opts: &ListOptions) -> (Vec<&'s Machine>, bool) {
+    if opts.top == 0 {
+        // `$top=0` asks for nothing; a next link would make a pager loop forever.
+        return (Vec::new(), false);
+    }
     let mut page = Vec::with_capacity(opts.top.min(1024));
     let mut matched = 0usize;
     let want = opts.skip.saturating_add(opts.top);
