@@ -35,7 +35,9 @@ test("machine name and tag with markup are shown as text", async () => {
   await page.getByLabel("Tag", { exact: true }).fill(XSS_TAG);
   await page.getByLabel("Tag", { exact: true }).press("Enter");
   await page.waitForURL(/[?&]tag=/);
-  await page.locator(".body-row:not([hidden]) .chip").filter({ hasText: XSS_TAG }).first().waitFor();
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines?/ }).waitFor();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.locator("[data-testid=tag-chips] .chip-text").filter({ hasText: XSS_TAG }).first().waitFor();
   await screenshot(page, "08-xss-as-text");
 
   assert.equal(await page.locator("img[src=x]").count(), 0, "no <img> was created");

@@ -97,6 +97,16 @@ async fn table_keeps_a_constant_number_of_dom_rows_for_100k_machines() {
         }
     });
     settle().await;
+    // No stylesheet here: give the scroll container the height app.css gives it, and let the
+    // table measure it again (it listens to window resizes).
+    let scroller = query_all(&root, ".table-scroll").remove(0);
+    scroller.style().set_property("height", "600px").unwrap();
+    scroller.style().set_property("overflow-y", "auto").unwrap();
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("resize").unwrap())
+        .unwrap();
+    settle().await;
     let rows = query_all(&root, ".body-row");
     assert_eq!(rows.len(), MAX_SLOTS, "DOM row slots are constant");
     let visible = query_all(&root, ".body-row:not([hidden])");
@@ -107,7 +117,6 @@ async fn table_keeps_a_constant_number_of_dom_rows_for_100k_machines() {
     );
 
     // Scroll far down: same number of DOM rows, other machines in them.
-    let scroller = query_all(&root, ".table-scroll").remove(0);
     scroller.set_scroll_top(40 * 50_000);
     scroller
         .dispatch_event(&web_sys::Event::new("scroll").unwrap())

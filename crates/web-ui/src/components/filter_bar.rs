@@ -122,15 +122,6 @@ pub fn FilterBar(
     let tag_value = move || search.with(|s| s.tag.clone());
     let on_tag = update(|s, v| s.tag = v.trim().to_owned());
     let on_tag_mode = update(|s, v| s.tag_prefix = v == "prefix");
-    let clear = move |_| {
-        let current = search.get_untracked();
-        on_change.run(SearchState {
-            sort: current.sort,
-            dir: current.dir,
-            ..SearchState::default()
-        });
-    };
-
     view! {
         <div class="filters" role="group" aria-label="Filters">
             <div class="field filter-field tag-filter">
@@ -167,10 +158,6 @@ pub fn FilterBar(
             <Select id="filter-seen" label="Last seen" options=seen_options
                 value=Signal::derive(move || search.with(|s| s.seen.map(|v| v.as_param().to_owned()).unwrap_or_default()))
                 on_change=update(|s, v| s.seen = SeenWithin::from_param(&v))/>
-            <div class="field filter-field filter-clear">
-                <button class="btn btn-quiet" type="button" on:click=clear
-                    disabled=move || !search.with(SearchState::has_filters)>"Clear filters"</button>
-            </div>
         </div>
     }
 }

@@ -200,6 +200,15 @@ fn MachineSearch() -> impl IntoView {
         next.sort = key;
         go_sort.to(next);
     });
+    let go_clear = go.clone();
+    let on_clear = Callback::new(move |_: ()| {
+        let current = search.get_untracked();
+        go_clear.to(SearchState {
+            sort: current.sort,
+            dir: current.dir,
+            ..SearchState::default()
+        });
+    });
     let go_close = go.clone();
     let on_close = Callback::new(move |_: ()| {
         let mut next = search.get_untracked();
@@ -264,6 +273,8 @@ fn MachineSearch() -> impl IntoView {
                         {move || (loading.get() && loaded.with(Option::is_some))
                             .then(|| view! { <span class="muted">" \u{b7} updating\u{2026}"</span> })}
                     </p>
+                    <button class="btn btn-quiet" type="button" on:click=move |_| on_clear.run(())
+                        disabled=move || !search.with(SearchState::has_filters)>"Clear filters"</button>
                 </div>
                 {move || error.get().map(|e| view! {
                     <p class="error-text" role="alert" data-testid="search-error">{e.message}</p>
