@@ -64,6 +64,12 @@ async fn list_pages_with_next_link_and_enforces_top_limit() {
         .await;
     assert_eq!(skip.body["value"].as_array().unwrap().len(), 2);
     assert!(skip.body.get("@odata.nextLink").is_none());
+    let zero = emu.get("/api/machines?$top=0", &t).await;
+    assert_eq!(zero.body["value"].as_array().unwrap().len(), 0);
+    assert!(
+        zero.body.get("@odata.nextLink").is_none(),
+        "$top=0 has no next page"
+    );
 
     let m = emu
         .get("/api/machines?$top=10001", &t)
