@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use serde::Serialize;
+
 use crate::model::{Machine, PORTAL_FILTER_BREAKERS, Tag, TagError, starts_with_ignore_case};
 
 /// A tag and how many machines carry it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagCount {
     /// The tag, exactly as stored.
     pub tag: String,
@@ -16,7 +18,7 @@ pub struct TagCount {
 }
 
 /// Two or more spellings of a tag that differ only in case ("Finance" / "finance").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaseCluster {
     /// The spellings, most used first.
     pub variants: Vec<TagCount>,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::api::{self, ApiRequest};
@@ -50,8 +51,9 @@ impl From<&Machine> for MachineState {
     }
 }
 
-/// What a machine should expect from the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a machine should expect from the plan (serialised camelCase, e.g. `"willChange"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum ExpectedOutcome {
     /// Its tags will change; it is in a call.
     WillChange,
@@ -62,7 +64,8 @@ pub enum ExpectedOutcome {
 }
 
 /// One machine's line in the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MachineOutcome {
     /// The machine.
     pub id: MachineId,
@@ -172,7 +175,8 @@ impl PlannedCall {
 }
 
 /// Counts for a preview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanSummary {
     /// Machines whose tags will change.
     pub will_change: usize,

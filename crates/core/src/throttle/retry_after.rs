@@ -20,7 +20,7 @@ pub enum RetryAfter {
 /// A `Retry-After` value we cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "Retry-After {value:?} is neither a number of seconds nor an HTTP date \
+    "the Retry-After header {value:?} is neither a number of seconds nor an HTTP date \
      like 'Sun, 06 Nov 1994 08:49:37 GMT'"
 )]
 pub struct RetryAfterError {
