@@ -52,3 +52,111 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Checks what can be checked before start-up, so mistakes fail fast with a clear message
+    /// instead of surfacing later as 404s or failed saves.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            return Err(format!(
+                "time scale must be a positive number, got {}",
+                self.time_scale
+            ));
+        }
+        self.faults.validate().map_err(|e| e.to_string())?;
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(format!(
+                "--static {}: no index.html in that directory",
+                dir.display()
+            ));
+        }
+        if let Some(file) = &self.data_file {
+            let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_some_and(|p| !p.is_dir()) {
+                return Err(format!(
+                    "--data {}: the directory does not exist",
+                    file.display()
+                ));
+            }
+            if file.is_dir() {
+                return Err(format!("--data {}: is a directory", file.display()));
+            }
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" && !is_origin(origin) {
+                return Err(format!(
+                    "--cors-origin {origin:?}: expected '*' or an origin like http://localhost:8080 (scheme, host, optional port; no path)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_origin(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_rejects_each_mistake_with_its_flag() {
+        assert!(Config::default().validate().is_ok());
+        let bad = |c: Config| c.validate().unwrap_err();
+        assert!(
+            bad(Config {
+                time_scale: 0.0,
+                ..Config::default()
+            })
+            .contains("time scale")
+        );
+        assert!(
+            bad(Config {
+                static_dir: Some("/nonexistent-dir".into()),
+                ..Config::default()
+            })
+            .contains("--static")
+        );
+        assert!(
+            bad(Config {
+                data_file: Some("/nonexistent-dir/x.json".into()),
+                ..Config::default()
+            })
+            .contains("--data")
+        );
+        assert!(
+            bad(Config {
+                cors_origins: vec!["http://a.test/path".into()],
+                ..Config::default()
+            })
+            .contains("--cors-origin")
+        );
+        assert!(
+            bad(Config {
+                cors_origins: vec!["a.test".into()],
+                ..Config::default()
+            })
+            .contains("--cors-origin")
+        );
+        let ok = Config {
+            cors_origins: vec![
+                "*".into(),
+                "http://127.0.0.1:8080".into(),
+                "https://[::1]:1".into(),
+            ],
+            ..Config::default()
+        };
+        assert!(ok.validate().is_ok());
+    }
+}

@@ -110,10 +110,7 @@ impl Drop for ServerHandle {
 
 /// Generates keys and data, binds, and starts serving in the background.
 pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
-    config
-        .faults
-        .validate()
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+    config.validate().map_err(ServeError::Config)?;
     let keys = tokio::task::spawn_blocking(SigningKeys::generate);
     let (n, seed, data) = (config.machines, config.seed, config.data_file.clone());
     let machines = tokio::task::spawn_blocking(move || -> Result<_, PersistError> {
