@@ -64,13 +64,13 @@ impl Config {
             ));
         }
         self.faults.validate().map_err(|e| e.to_string())?;
-        if let Some(dir) = &self.static_dir
-            && !dir.join("index.html").is_file()
-        {
-            return Err(format!(
-                "--static {}: no index.html in that directory",
-                dir.display()
-            ));
+        if let Some(dir) = &self.static_dir {
+            if !dir.is_dir() {
+                return Err(format!("--static {}: not a directory", dir.display()));
+            }
+            if !dir.join("index.html").is_file() {
+                tracing::warn!(dir = %dir.display(), "--static has no index.html: SPA paths will be 404");
+            }
         }
         if let Some(file) = &self.data_file {
             let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
