@@ -89,6 +89,22 @@ impl ServerHandle {
         self.state.read().len()
     }
 
+    /// Per-endpoint counters (what `GET /_emulator/stats` returns), for in-process harnesses.
+    pub fn stats(&self) -> crate::stats::StatsSnapshot {
+        self.state.stats.snapshot()
+    }
+
+    /// Replaces the fault configuration (what `PUT /_emulator/faults` does).
+    pub fn set_faults(
+        &self,
+        faults: crate::faults::FaultConfig,
+    ) -> Result<(), crate::faults::FaultConfigError> {
+        faults.validate()?;
+        *self.state.faults.lock().unwrap_or_else(|e| e.into_inner()) =
+            crate::faults::FaultState::new(faults);
+        Ok(())
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to 5 s), saves `--data`.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

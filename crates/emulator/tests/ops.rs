@@ -205,6 +205,17 @@ async fn faults_from_config_at_start() {
     emu.get("/api/machines", &t)
         .await
         .error(503, "ServiceUnavailable");
+    // In-process harnesses can change faults and read stats without HTTP.
+    emu.handle.set_faults(FaultConfig::default()).unwrap();
+    assert_eq!(emu.get("/api/machines", &t).await.status, 200);
+    let bad = FaultConfig {
+        drop: 2.0,
+        ..FaultConfig::default()
+    };
+    assert!(emu.handle.set_faults(bad).is_err());
+    let s = emu.handle.stats();
+    let list = s.endpoints["listMachines"];
+    assert_eq!((list.calls, list.server_errors), (2, 1));
     emu.stop().await;
 }
 
