@@ -60,6 +60,12 @@ pub enum ImportErrorKind {
         /// Columns allowed.
         max: usize,
     },
+    /// A carriage return inside the line (old Mac line endings), which would split the row.
+    #[error(
+        "the row contains a carriage return that splits it; save the file with normal \
+         line endings"
+    )]
+    LineBreakInRow,
     /// The CSV reader could not read the row (e.g. a broken quote).
     #[error("unreadable CSV: {message}")]
     Csv {
@@ -273,10 +279,18 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
             break;
         }
         let mut record = csv::StringRecord::new();
-        match builder
-            .from_reader(line.as_bytes())
-            .read_record(&mut record)
-        {
+        let mut reader = builder.from_reader(line.as_bytes());
+        let read = reader.read_record(&mut record);
+        // A lone carriage return ends a CSV record; never drop what follows it on the line.
+        let mut rest = csv::StringRecord::new();
+        if matches!(read, Ok(true)) && matches!(reader.read_record(&mut rest), Ok(true)) {
+            result.errors.push(ImportError {
+                row,
+                kind: ImportErrorKind::LineBreakInRow,
+            });
+            continue;
+        }
+        match read {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -454,5 +468,15 @@ mod tests {
         let r = parse_machine_list("\u{feff}ws-01\tFinance\n");
         assert_eq!(r.format.delimiter, Some('\t'));
         assert_eq!(r.rows.len(), 1);
+    }
+
+    #[test]
+    fn a_carriage_return_inside_a_line_is_reported_not_dropped() {
+        let r = parse_machine_list("ws-01\rws-02\nws-03\r\n");
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!(r.rows[0].row, 2);
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].row, 1);
+        assert!(r.errors[0].to_string().contains("carriage return"));
     }
 }

@@ -20,25 +20,34 @@ pub struct DateTimeError {
 }
 
 /// Parses an RFC 3339 date-time, an offset-less date-time (UTC) or a bare date (midnight UTC).
+///
+/// The result is normalised to UTC, and instants whose UTC year falls outside 0000–9999 are
+/// rejected: RFC 3339 cannot write them, so accepting them would break every round trip.
 pub fn parse_datetime(text: &str) -> Result<OffsetDateTime, DateTimeError> {
     let err = || DateTimeError {
         text: text.to_owned(),
     };
+    parse_any(text)
+        .and_then(|dt| dt.checked_to_offset(UtcOffset::UTC))
+        .filter(|utc| (0..=9999).contains(&utc.year()))
+        .ok_or_else(err)
+}
+
+fn parse_any(text: &str) -> Option<OffsetDateTime> {
     let date_only = text.strip_suffix(['Z', 'z']).unwrap_or(text);
     if date_only.len() == 10 && !date_only.contains(['T', 't']) {
-        let date = parse_date(date_only).ok_or_else(err)?;
-        return Ok(date.with_time(Time::MIDNIGHT).assume_utc());
+        let date = parse_date(date_only)?;
+        return Some(date.with_time(Time::MIDNIGHT).assume_utc());
     }
     if let Ok(dt) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Ok(dt);
+        return Some(dt);
     }
     // No offset at all (`2024-05-01T12:00:00.123`): the service's own timestamps are UTC.
-    let time_part = text.split(['T', 't']).nth(1).ok_or_else(err)?;
-    if !time_part.contains(['Z', 'z', '+', '-']) {
-        let with_z = format!("{text}Z");
-        return OffsetDateTime::parse(&with_z, &Rfc3339).map_err(|_| err());
+    let time_part = text.split(['T', 't']).nth(1)?;
+    if time_part.contains(['Z', 'z', '+', '-']) {
+        return None;
     }
-    Err(err())
+    OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339).ok()
 }
 
 fn parse_date(s: &str) -> Option<Date> {
@@ -55,10 +64,14 @@ fn parse_date(s: &str) -> Option<Date> {
 
 /// Formats as `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z` in UTC (trailing zero digits trimmed).
 ///
-/// Years outside 0000–9999 cannot be written in RFC 3339; they are written with a sign and
-/// will not parse back. Values decoded from the API or from a filter are always in range.
+/// Never panics. Values whose UTC form is outside years 0000–9999 (only constructible by hand;
+/// [`parse_datetime`] never returns one) are written in their own offset, or with a signed year,
+/// and will not parse back.
 pub fn format_datetime(dt: OffsetDateTime) -> String {
-    let dt = dt.to_offset(UtcOffset::UTC);
+    let (dt, utc) = match dt.checked_to_offset(UtcOffset::UTC) {
+        Some(u) => (u, true),
+        None => (dt, false),
+    };
     let mut out = String::with_capacity(30);
     let year = dt.year();
     // Writing to a String cannot fail.
@@ -82,7 +95,13 @@ pub fn format_datetime(dt: OffsetDateTime) -> String {
         out.push('.');
         out.push_str(digits.trim_end_matches('0'));
     }
-    out.push('Z');
+    if utc {
+        out.push('Z');
+    } else {
+        let (h, m, _) = dt.offset().as_hms();
+        let sign = if dt.offset().is_negative() { '-' } else { '+' };
+        let _ = write!(out, "{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs());
+    }
     out
 }
 
@@ -154,6 +173,38 @@ mod tests {
             assert_eq!(e.text, bad);
             assert!(e.to_string().contains("not a date-time"));
         }
+    }
+
+    #[test]
+    fn edge_instants_never_panic_and_always_round_trip() {
+        for text in [
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:00:00-05:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2016-12-31T23:59:60Z",
+            "2024-02-29T12:00:00.1234567891234Z",
+            "2024-01-01t00:00:00z",
+        ] {
+            match parse_datetime(text) {
+                Ok(dt) => {
+                    let out = format_datetime(dt);
+                    assert_eq!(parse_datetime(&out), Ok(dt), "{text} -> {out}");
+                    assert_eq!(format_datetime(parse_datetime(&out).unwrap()), out);
+                }
+                Err(e) => assert_eq!(e.text, text),
+            }
+        }
+        assert!(
+            parse_datetime("0000-01-01T00:00:00+01:00").is_err(),
+            "UTC year -1"
+        );
+        assert!(
+            parse_datetime("9999-12-31T23:00:00-05:00").is_err(),
+            "UTC year 10000"
+        );
+        let hand_built = time::macros::datetime!(9999-12-31 23:00 -05:00);
+        assert_eq!(format_datetime(hand_built), "9999-12-31T23:00:00-05:00");
     }
 
     #[test]

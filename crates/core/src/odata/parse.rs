@@ -31,8 +31,8 @@ pub enum ODataError {
     /// Nothing but whitespace.
     #[error("filter is empty; write a condition such as riskScore eq 'High'")]
     Empty,
-    /// Longer than [`MAX_FILTER_CHARS`].
-    #[error("filter has {len} characters; the maximum is {max}")]
+    /// Longer than [`MAX_FILTER_CHARS`], as typed or once written out in canonical form.
+    #[error("filter has {len} characters (written out in full); the maximum is {max}")]
     TooLong {
         /// Characters found.
         len: usize,
@@ -304,6 +304,15 @@ pub fn parse(input: &str) -> Result<Filter, ODataError> {
     let (tok, pos) = p.peek();
     if *tok != Tok::End {
         return Err(p.syntax(pos, "'and', 'or' or end of input"));
+    }
+    // The canonical text can be longer than the input (spaces added, `2018-08-01Z` written in
+    // full). Refusing here keeps `parse(render(parse(s)?)) == parse(s)` true for every input.
+    let canonical = super::render(&f).chars().count();
+    if canonical > MAX_FILTER_CHARS {
+        return Err(ODataError::TooLong {
+            len: canonical,
+            max: MAX_FILTER_CHARS,
+        });
     }
     Ok(f)
 }
@@ -774,5 +783,18 @@ mod tests {
         assert!(parse(&nots).is_ok());
         let too_many = format!("{}startswith(id,'a')", "not ".repeat(MAX_FILTER_DEPTH + 1));
         assert!(matches!(parse(&too_many), Err(ODataError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn accepted_input_always_round_trips_through_its_canonical_form() {
+        // Regression: `not not x` used to render as `not (not x)`, doubling the nesting, so a
+        // legal 32-deep input rendered to text the parser refused.
+        let nots = format!("{}startswith(id,'a')", "not ".repeat(MAX_FILTER_DEPTH));
+        let f = parse(&nots).unwrap();
+        assert_eq!(parse(&crate::odata::render(&f)).unwrap(), f);
+        // Compact input whose canonical form would exceed the limit is refused up front.
+        let compact = vec!["lastSeen gt 2018-08-01"; 300].join(" or ");
+        assert!(compact.chars().count() <= MAX_FILTER_CHARS);
+        assert!(matches!(parse(&compact), Err(ODataError::TooLong { .. })));
     }
 }

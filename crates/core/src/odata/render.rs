@@ -82,12 +82,14 @@ fn write_filter(out: &mut String, f: &Filter) {
             out.push_str("not ");
             // OData's `not` binds tighter than comparisons (`not a eq b` is `(not a) eq b`), so
             // only function calls may follow it bare.
+            // `not not x` is valid and keeps nesting no deeper than the input had it.
             let bare = matches!(
                 **inner,
                 Filter::StartsWith { .. }
                     | Filter::TagAny { .. }
                     | Filter::TagAnyStartsWith { .. }
                     | Filter::HasAnyTag
+                    | Filter::Not(_)
             );
             write_child(out, inner, !bare);
         }

@@ -117,3 +117,66 @@ proptest! {
         }
     }
 }
+
+fn json_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "\\PC{0,8}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "2023-04-19T13:27:53.1618923Z",
+            "2018-08-01",
+            "2018-08-01T10:00:00",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:00:00-05:00",
+            "2016-12-31T23:59:60Z",
+            "onboarded",
+            "HIGH",
+            "140",
+        ])
+        .prop_map(Value::from),
+    ]
+}
+
+const KEYS: [&str; 14] = [
+    "computerDnsName",
+    "lastSeen",
+    "firstSeen",
+    "osBuild",
+    "rbacGroupId",
+    "riskScore",
+    "healthStatus",
+    "onboardingStatus",
+    "deviceValue",
+    "isAadJoined",
+    "vmMetadata",
+    "machineTags",
+    "unknownThing",
+    "@odata.context",
+];
+
+proptest! {
+    #[test]
+    fn any_machine_json_that_decodes_round_trips_exactly(
+        fields in prop::collection::vec((prop::sample::select(KEYS.to_vec()), json_value()), 0..10),
+        tags in prop::option::of(prop::collection::vec("\\PC{0,6}", 0..3)),
+    ) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("id".into(), "556b3952acb0bff29816d267822305781cc183ec".into());
+        for (k, v) in fields {
+            obj.insert(k.into(), v);
+        }
+        if let Some(t) = tags {
+            obj.insert("machineTags".into(), t.into());
+        }
+        let json = Value::Object(obj);
+        if let Ok(m) = serde_json::from_value::<Machine>(json) {
+            let again: Machine = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+            prop_assert_eq!(again, m);
+        }
+    }
+}

@@ -87,6 +87,45 @@ pub fn filter() -> impl Strategy<Value = Filter> {
     })
 }
 
+/// Terms written the loose ways people (and other clients) write them.
+const TERMS: [&str; 13] = [
+    "riskScore eq 'High'",
+    "RISKSCORE gt'High'",
+    "lastSeen gt 2018-08-01Z",
+    "lastSeen le 2018-08-01T10:00:00+05:00",
+    "rbacGroupId eq -3",
+    "rbacGroupId ne '7'",
+    "id eq null",
+    "startswith(computerDnsName,'ws')",
+    "machineTags/any(x:x eq 'T')",
+    "machineTags/any()",
+    "machineTags/any(t: startswith(t,'p'))",
+    "version eq 'a''b'",
+    "(osPlatform eq 'Windows11')",
+];
+
+fn soup() -> impl Strategy<Value = String> {
+    let space = || prop::sample::select(vec!["", " ", "  ", "\t"]);
+    prop::sample::select(TERMS.to_vec())
+        .prop_map(str::to_owned)
+        .prop_recursive(4, 24, 2, move |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    prop::sample::select(vec![" and ", " or ", " AND ", " Or "]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+                (space(), inner.clone(), space()).prop_map(|(l, a, r)| format!("({l}{a}{r})")),
+                (
+                    prop::sample::select(vec!["not ", "NOT ", "not not "]),
+                    inner
+                )
+                    .prop_map(|(n, a)| format!("{n}({a})")),
+            ]
+        })
+}
+
 fn sample_machine() -> Machine {
     let json = crate::fixtures::read("machines_list_doc.json");
     let list: defender_tags_core::ODataList<Machine> = serde_json::from_str(&json).unwrap();
@@ -94,7 +133,7 @@ fn sample_machine() -> Machine {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn parse_render_round_trip(f in filter()) {
@@ -120,6 +159,16 @@ proptest! {
         let at = cut.min(chars.len());
         let mangled: String = chars[..at].iter().copied().chain(junk.chars()).chain(chars[at..].iter().copied()).collect();
         let _ = odata::parse(&mangled);
+    }
+
+    #[test]
+    fn accepted_loose_text_round_trips_and_renders_stably(text in soup()) {
+        if let Ok(f) = odata::parse(&text) {
+            let rendered = odata::render(&f);
+            let back = odata::parse(&rendered);
+            prop_assert_eq!(back.as_ref(), Ok(&f), "input {:?} rendered {:?}", text, rendered);
+            prop_assert_eq!(odata::render(&back.unwrap()), rendered);
+        }
     }
 
     #[test]
@@ -189,4 +238,19 @@ fn matches_fixture_machines() {
         select(&format!("id eq '{}'", id.as_str().to_uppercase())),
         vec!["mymachine1.contoso.com"]
     );
+}
+
+#[test]
+fn loose_text_generator_mostly_produces_valid_filters() {
+    // Guards the property test above against silently testing nothing.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let accepted = (0..300)
+        .filter(|_| {
+            let text = soup().new_tree(&mut runner).unwrap().current();
+            odata::parse(&text).is_ok()
+        })
+        .count();
+    assert!(accepted > 60, "only {accepted}/300 generated filters parse");
 }
