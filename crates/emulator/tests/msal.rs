@@ -1,0 +1,68 @@
+//! The real `@azure/msal-browser` (redirect flow, PKCE, silent refresh) against the emulator's
+//! identity provider, in headless Chromium, through the UI's own MSAL glue (`www/auth.js`).
+//!
+//! Ignored by default because it needs tools outside cargo: `node`, Chromium, `www/node_modules`
+//! (`npm ci` in `www/`) and `tests/e2e/node_modules` (playwright-core). Run it with
+//! `cargo test -p defender-tags-emulator --test msal -- --ignored`; set `MSAL_BUNDLE` to another
+//! `msal-browser.min.js` to check another MSAL version (3.30, 4.30 and 5.30 pass).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use defender_tags_emulator::{Config, serve};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs node, chromium, www/node_modules and tests/e2e/node_modules"]
+async fn real_msal_browser_signs_in_calls_the_api_and_refreshes() {
+    let root = root();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/msal");
+    let site = std::env::temp_dir().join(format!("emu-msal-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&site).unwrap();
+    let bundle = std::env::var_os("MSAL_BUNDLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            root.join("www/node_modules/@azure/msal-browser/lib/msal-browser.min.js")
+        });
+    std::fs::copy(&bundle, site.join("msal-browser.min.js")).expect("MSAL bundle (npm ci in www/)");
+    std::fs::copy(root.join("www/auth.js"), site.join("auth.js")).unwrap();
+    for f in ["index.html", "smoke.js"] {
+        std::fs::copy(here.join(f), site.join(f)).unwrap();
+    }
+    let handle = serve(Config {
+        static_dir: Some(site.clone()),
+        machines: 300,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = handle.url();
+    let (script, playwright) = (
+        here.join("run.cjs"),
+        root.join("tests/e2e/node_modules/playwright-core"),
+    );
+    let run_url = url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(run_url)
+            .env("PLAYWRIGHT_CORE", playwright)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    handle.shutdown().await;
+    std::fs::remove_dir_all(&site).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("api 200 scp=Machine.ReadWrite"), "{stdout}");
+    assert!(stdout.contains("refreshed true api 200"), "{stdout}");
+}
