@@ -17,7 +17,7 @@ use super::personas::{self, Persona};
 use super::tokens::{TOKEN_TTL_SECS, issuer_for, mint_access, mint_id};
 use crate::DEMO_TENANT;
 use crate::state::AppState;
-use crate::web::{self, html_escape};
+use crate::web;
 
 /// Tenant path segments accepted as the demo tenant.
 pub fn known_tenant(t: &str) -> bool {
@@ -376,12 +376,11 @@ pub async fn logout(Query(q): Query<HashMap<String, String>>) -> Response {
         }
         _ => (
             clear,
-            Html(format!(
+            Html(
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>\
                  <link rel=\"stylesheet\" href=\"/_idp/picker.css\"></head><body><main><h1>Signed out</h1>\
-                 <p>You are signed out of the {} emulator.</p></main></body></html>",
-                html_escape("Defender")
-            )),
+                 <p>You are signed out of the Defender emulator.</p></main></body></html>",
+            ),
         )
             .into_response(),
     }
