@@ -3,10 +3,13 @@
 //! emulator parses and evaluates, the UI evaluates: one grammar and one semantics for all three.
 
 mod ast;
+mod error;
 mod eval;
+mod lex;
 mod parse;
 mod render;
 
 pub use ast::{CmpOp, Field, FieldKind, Filter, Literal};
-pub use parse::{MAX_FILTER_CHARS, MAX_FILTER_DEPTH, ODataError, parse};
+pub use error::{MAX_FILTER_CHARS, MAX_FILTER_DEPTH, ODataError};
+pub use parse::parse;
 pub use render::{quote, render};
