@@ -119,6 +119,8 @@ pub fn ensure_npm(ctx: &Ctx) -> Result<(), String> {
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(&dir),
         )?;
+        // A package with no dependencies gets no node_modules from npm; the stamp needs one.
+        let _ = fs::create_dir_all(dir.join("node_modules"));
         fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     }
     Ok(())
