@@ -3,6 +3,29 @@
 use super::error::ODataError;
 use crate::model::datetime::parse_datetime;
 
+const GUID_LEN: usize = 36;
+
+/// An unquoted GUID (`8-4-4-4-12` hex digits) starting at `i`, not followed by a name character.
+fn guid_at(chars: &[char], i: usize) -> Option<String> {
+    let candidate = chars.get(i..i + GUID_LEN)?;
+    let dash = |k: usize| matches!(k, 8 | 13 | 18 | 23);
+    let shaped = candidate.iter().enumerate().all(|(k, c)| {
+        if dash(k) {
+            *c == '-'
+        } else {
+            c.is_ascii_hexdigit()
+        }
+    });
+    let ends = chars
+        .get(i + GUID_LEN)
+        .is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.')));
+    let starts = i == 0
+        || chars
+            .get(i - 1)
+            .is_some_and(|c| !(c.is_alphanumeric() || *c == '_'));
+    (shaped && ends && starts).then(|| candidate.iter().collect())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Tok {
     Ident(String),
@@ -76,6 +99,11 @@ pub(super) fn lex(chars: &[char]) -> Result<Vec<(Tok, usize)>, ODataError> {
                 }
             }
             toks.push((Tok::Str(s), pos));
+        } else if let Some(guid) = guid_at(chars, i) {
+            // OData writes Edm.Guid literals unquoted (aadDeviceId is a GUID). They become
+            // string literals, which is how this crate compares and renders GUIDs.
+            toks.push((Tok::Str(guid), pos));
+            i += GUID_LEN;
         } else if c.is_ascii_digit()
             || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {

@@ -417,6 +417,28 @@ mod tests {
     }
 
     #[test]
+    fn unquoted_guids_are_string_literals() {
+        let guid = "80fe8ff8-2624-418e-9591-41f0491218f9";
+        assert_eq!(
+            parse(&format!("aadDeviceId eq {guid}")).unwrap(),
+            Filter::eq(Field::AadDeviceId, guid)
+        );
+        assert_eq!(
+            parse("aadDeviceId eq A0FE8FF8-2624-418E-9591-41F0491218F9").unwrap(),
+            Filter::eq(Field::AadDeviceId, "A0FE8FF8-2624-418E-9591-41F0491218F9")
+        );
+        // Not GUID-shaped: still a date-time or an error, never silently a string.
+        assert!(matches!(
+            parse("lastSeen gt 2018-08-01"),
+            Ok(Filter::Compare {
+                value: Literal::DateTime(_),
+                ..
+            })
+        ));
+        assert!(parse("aadDeviceId eq 80fe8ff8-2624-418e-9591-41f0491218f9x").is_err());
+    }
+
+    #[test]
     fn field_names_and_keywords_are_case_insensitive() {
         assert_eq!(
             parse("RiskScore EQ 'High' AND RbacGroupId eq 140").unwrap(),
