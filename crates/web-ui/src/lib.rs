@@ -10,6 +10,7 @@ pub mod api;
 pub mod bulk;
 pub mod components;
 pub mod download;
+pub mod embed;
 pub mod msal;
 pub mod query;
 pub mod routes;
@@ -57,7 +58,9 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
-/// Mounts [`App`] into `#app` (replacing the static "Loading" text) or the body.
+/// Mounts [`App`] into `#app` (replacing the static "Loading" text). A page without `#app`
+/// embeds parts of the app instead (`mountTagManager` / `mountTagEditor`, see [`embed`]), so
+/// nothing is mounted there.
 pub fn mount() {
     let target = web_sys::window()
         .and_then(|w| w.document())
@@ -68,6 +71,6 @@ pub fn mount() {
             el.set_inner_html("");
             leptos::mount::mount_to(el, App).forget();
         }
-        None => leptos::mount::mount_to_body(App),
+        None => {}
     }
 }

@@ -17,7 +17,7 @@ use crate::components::filter_bar::FilterBar;
 use crate::components::top_bar::use_app_state;
 use crate::search::SearchState;
 use crate::state::now_ms;
-use crate::table::{ROW_HEIGHT_PX, Window, content_height_px};
+use crate::table::{Window, content_height_px};
 
 /// Where the machines come from (`?source=` on `/bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,7 +154,7 @@ fn TagActionForm(
                     on:change=move |_| action.set(TagAction::Remove)/>" Remove the tag"</label>
             </fieldset>
             <div class="field">
-                <label for="bulk-tag">"Tag"</label>
+                <label for="bulk-tag">"Tag to add or remove"</label>
                 <input id="bulk-tag" type="text" list="bulk-tag-options" autocomplete="off" spellcheck="false"
                     aria-describedby="bulk-tag-help bulk-tag-error"
                     aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
@@ -383,7 +383,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
                     </div>
                 </div>
             </div>
-            <p class="hint">{format!("Rows are {ROW_HEIGHT_PX} px; every matching machine is loaded, across API pages of 10,000.")}</p>
+            <p class="hint">"Every matching machine is loaded, across API pages of 10,000; \u{201c}all matching\u{201d} takes them all, not only the rows shown."</p>
             <TagActionForm on_preview=on_preview disabled=Signal::derive(move || chosen.get() == 0)/>
         </div>
     }
@@ -553,7 +553,7 @@ fn ImportSource() -> impl IntoView {
                             {c.parsed.truncated.then(|| " \u{b7} the list was cut at 200,000 lines")}
                         </p>
                         {(!problems.is_empty()).then(|| view! {
-                            <ul class="import-problems" data-testid="import-problems">
+                            <ul class="import-problems" tabindex="0" aria-label="Lines left out" data-testid="import-problems">
                                 {problems.into_iter().take(500).map(|u| {
                                     let kind = u.kind();
                                     let explain = u.explain();

@@ -98,11 +98,12 @@ fn Lines(
 ) -> impl IntoView {
     let total = lines.len();
     let more = total.saturating_sub(LIST_LIMIT);
+    let list_label = title.clone();
     view! {
         <details class="machine-group" open=open data-testid=testid>
             <summary>{format!("{title} ({})", thousands(total as u64))}</summary>
             {(total == 0).then(|| view! { <p class="muted small">"None."</p> })}
-            <ul class="machine-lines">
+            <ul class="machine-lines" tabindex="0" aria-label=list_label>
                 {lines.into_iter().take(LIST_LIMIT).map(|l| view! {
                     <li>
                         <span class="line-name">{if l.name.is_empty() { "(no name)".to_owned() } else { l.name }}</span>
@@ -130,7 +131,7 @@ fn UnresolvedLines(
         <details class="machine-group" open={total > 0} data-testid=testid>
             <summary>{format!("{title} ({})", thousands(total as u64))}</summary>
             {(total == 0).then(|| view! { <p class="muted small">"None."</p> })}
-            <ul class="machine-lines">
+            <ul class="machine-lines" tabindex="0" aria-label=title>
                 {items.into_iter().take(LIST_LIMIT).map(|u| {
                     let kind = u.kind();
                     let explain = u.explain();

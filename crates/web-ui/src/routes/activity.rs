@@ -90,7 +90,7 @@ pub fn ActivityView() -> impl IntoView {
                                     {(n > 0).then(|| view! {
                                         <details class="activity-details">
                                             <summary>{format!("{n} machine line{}", if n == 1 { "" } else { "s" })}</summary>
-                                            <ul class="machine-lines">
+                                            <ul class="machine-lines" tabindex="0" aria-label="Machine lines">
                                                 {changes.into_iter().take(500).map(|c| view! {
                                                     <li>
                                                         <span class="line-name">{if c.computer_name.is_empty() { c.machine_id.clone() } else { c.computer_name.clone() }}</span>

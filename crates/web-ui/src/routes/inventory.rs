@@ -39,7 +39,13 @@ pub fn InventoryPage() -> impl IntoView {
 
 /// The inventory; `on_job` is called once a clean-up's preview is ready (the app goes to `/bulk`).
 #[component]
-pub fn InventoryView(on_job: Callback<()>) -> impl IntoView {
+pub fn InventoryView(
+    /// Called when a clean-up's preview is ready.
+    on_job: Callback<()>,
+    /// Embedded in another page: no links into the app's own routes.
+    #[prop(optional)]
+    embedded: bool,
+) -> impl IntoView {
     let state = use_app_state();
     let backend = state.backend.0;
     // Bumped after a run so the counts are read again.
@@ -178,7 +184,11 @@ pub fn InventoryView(on_job: Callback<()>) -> impl IntoView {
                                     view! {
                                         <tr>
                                             <th scope="row" class="tag-cell">{t.tag.clone()}</th>
-                                            <td class="num"><a href=href aria-label=format!("{} machines tagged {}", t.machines, t.tag)>{thousands(t.machines as u64)}</a></td>
+                                            <td class="num">{if embedded {
+                                                view! { <span>{thousands(t.machines as u64)}</span> }.into_any()
+                                            } else {
+                                                view! { <a href=href aria-label=format!("{} machines tagged {}", t.machines, t.tag)>{thousands(t.machines as u64)}</a> }.into_any()
+                                            }}</td>
                                             <td class="small muted">{notes.join(", ")}</td>
                                             <td>
                                                 <button type="button" class="btn btn-small btn-quiet"

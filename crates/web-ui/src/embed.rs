@@ -1,0 +1,497 @@
+//! Embedding in another portal: `mountTagManager(element, options)` (bulk change, tag inventory,
+//! activity and a machine's tags, in tabs) and `mountTagEditor(element, { machineId, ... })`
+//! (one machine's tag chips), each in the host's element, with the host's token callback.
+//!
+//! ```js
+//! import init, { mountTagEditor } from "./pkg/web_ui.js";
+//! await init();
+//! const handle = await mountTagEditor(document.getElementById("tags"), {
+//!   baseUrl: "https://api.security.microsoft.com",   // or the portal's edge proxy
+//!   machineId: "…40 hex…",
+//!   getToken: async ({ scopes, forceRefresh }) => portal.token(scopes, forceRefresh),
+//! });
+//! handle.unmount();
+//! ```
+//!
+//! Options: `baseUrl` (required), `getToken` (required; called before every request, the token is
+//! never kept), `scopes`, `timeScale` (emulator only), `user` (`{ name, username }`, else read
+//! from the token), `permissions` (e.g. `["Machine.Read"]`, else read from the token's `scp` /
+//! `roles`), `machineId` (editor). No routing: the host page's URL is left alone.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use defender_tags_core::cloud::BaseUrl;
+use defender_tags_core::{Machine, MachineId, MachineRef};
+use defender_tags_wasm::{AccessToken, ClientConfig, DefenderClient, TokenError, TokenRequest};
+
+use crate::access::Access;
+use crate::api::{BackendRef, ClientBackend};
+use crate::bulk::flow::{self, Phase};
+use crate::components::bulk_compose::{BulkCompose, BulkSource};
+use crate::components::bulk_job::BulkJobView;
+use crate::components::machine_panel::MachinePanel;
+use crate::components::notice::NoticeRegion;
+use crate::routes::activity::ActivityView;
+use crate::routes::inventory::InventoryView;
+use crate::search::SearchState;
+use crate::settings::Settings;
+use crate::state::{AppState, Session, User};
+
+/// The options both mount functions read (camelCase in JS).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EmbedOptions {
+    /// API origin (the Defender API, an edge proxy, or the emulator).
+    pub base_url: String,
+    /// Token scopes; default the cloud's `.default` scope.
+    pub scopes: Option<Vec<String>>,
+    /// Emulator time scale.
+    pub time_scale: Option<f64>,
+    /// Who is signed in, for display and the activity log.
+    pub user: Option<EmbedUser>,
+    /// Permissions to assume instead of reading the token's claims.
+    pub permissions: Option<Vec<String>>,
+    /// The machine (editor only).
+    pub machine_id: Option<String>,
+}
+
+/// The host's user.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbedUser {
+    /// Display name.
+    pub name: String,
+    /// Username / e-mail.
+    pub username: String,
+}
+
+/// Why mounting failed (the JS promise rejects with this message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmbedError {
+    /// The options object is not usable.
+    #[error("invalid options: {0}")]
+    Options(String),
+    /// The first token could not be obtained.
+    #[error("getToken failed: {0}")]
+    Token(String),
+}
+
+/// Claims read from an access token's payload (not verified: the API verifies the token; these
+/// only decide what the UI offers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Claims {
+    /// Delegated scopes, space separated.
+    pub scp: String,
+    /// Application roles.
+    pub roles: Vec<String>,
+    /// Display name.
+    pub name: String,
+    /// Username.
+    pub preferred_username: String,
+    /// Application id (app tokens have no user).
+    pub appid: String,
+}
+
+impl Claims {
+    /// The permissions these claims grant.
+    pub fn access(&self) -> Access {
+        Access::new(
+            self.scp.split_whitespace().map(str::to_owned).collect(),
+            self.roles.clone(),
+        )
+    }
+
+    /// The user these claims name.
+    pub fn user(&self) -> EmbedUser {
+        let username = if self.preferred_username.is_empty() {
+            format!("app {}", self.appid)
+        } else {
+            self.preferred_username.clone()
+        };
+        EmbedUser {
+            name: if self.name.is_empty() {
+                username.clone()
+            } else {
+                self.name.clone()
+            },
+            username,
+        }
+    }
+}
+
+/// Decodes a JWT's payload (base64url JSON) into [`Claims`]; `None` for anything else.
+pub fn decode_claims(token: &str) -> Option<Claims> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64url(payload)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn base64url(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Which tab of the embedded manager is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Machine,
+    Bulk,
+    Inventory,
+    Activity,
+}
+
+impl Tab {
+    const ALL: [Tab; 4] = [Tab::Bulk, Tab::Inventory, Tab::Machine, Tab::Activity];
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Machine => "Machine tags",
+            Tab::Bulk => "Bulk change",
+            Tab::Inventory => "Tag inventory",
+            Tab::Activity => "Activity",
+        }
+    }
+    fn id(self) -> &'static str {
+        match self {
+            Tab::Machine => "dt-tab-machine",
+            Tab::Bulk => "dt-tab-bulk",
+            Tab::Inventory => "dt-tab-inventory",
+            Tab::Activity => "dt-tab-activity",
+        }
+    }
+}
+
+/// The whole manager without routing (the host owns the URL).
+#[component]
+fn EmbeddedManager() -> impl IntoView {
+    let tab = RwSignal::new(Tab::Bulk);
+    let search_state = RwSignal::new(SearchState::default());
+    let search = Memo::new(move |_| search_state.get());
+    let source = RwSignal::new(BulkSource::Search);
+    let phase = RwSignal::from(flow::phase());
+    let composing = Memo::new(move |_| phase.with(|p| matches!(p, Phase::Compose)));
+    let on_job = Callback::new(move |_: ()| tab.set(Tab::Bulk));
+    let tabs = Tab::ALL
+        .iter()
+        .map(|&t| {
+            view! {
+                <button type="button" role="tab" class="tab" id=t.id() aria-controls="dt-embed-panel"
+                    aria-selected=move || if tab.get() == t { "true" } else { "false" }
+                    on:click=move |_| tab.set(t)>{t.label()}</button>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="embed-manager" data-testid="embedded-manager">
+            <div role="tablist" aria-label="Defender tags" class="tabs">{tabs}</div>
+            <div id="dt-embed-panel" class="embed-body" role="tabpanel" aria-labelledby=move || tab.get().id()>
+                {move || match tab.get() {
+                    Tab::Bulk => view! {
+                        <BulkJobView/>
+                        <Show when=move || composing.get()>
+                            <BulkCompose search=search on_search=Callback::new(move |s| search_state.set(s))
+                                source=source on_source=Callback::new(move |s| source.set(s))/>
+                        </Show>
+                    }.into_any(),
+                    Tab::Inventory => view! { <InventoryView on_job=on_job embedded=true/> }.into_any(),
+                    Tab::Activity => view! { <ActivityView/> }.into_any(),
+                    Tab::Machine => view! { <MachineLookup/> }.into_any(),
+                }}
+            </div>
+            <NoticeRegion/>
+        </div>
+    }
+}
+
+/// Find one machine by id or name and edit its tags.
+#[component]
+fn MachineLookup() -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let chosen = RwSignal::new(None::<MachineId>);
+    view! {
+        <form class="field" on:submit=move |ev| {
+            ev.prevent_default();
+            chosen.set(None);
+            let t = text.get_untracked();
+            if let Ok(MachineRef::Id(id)) = MachineRef::parse(&t) {
+                chosen.set(Some(id));
+            }
+        }>
+            <label for="dt-machine-id">"Machine id"</label>
+            <div class="inline-row">
+                <input id="dt-machine-id" type="search" autocomplete="off" spellcheck="false"
+                    prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
+                <button type="submit" class="btn">"Open"</button>
+            </div>
+        </form>
+        {move || chosen.get().map(|id| view! { <EditorBody id=id/> })}
+    }
+}
+
+/// One machine's details and tag chips, loaded by id.
+#[component]
+fn EditorBody(id: MachineId) -> impl IntoView {
+    let client = use_context::<EmbedClientCtx>().map(|c| c.0.get_value());
+    let machine = RwSignal::new(None::<Machine>);
+    let error = RwSignal::new(None::<String>);
+    let load_id = id.clone();
+    if let Some(EmbedClient(client, access)) = client {
+        leptos::task::spawn_local(async move {
+            match client.machine(&MachineRef::Id(load_id)).await {
+                Ok(m) => machine.set(Some(m)),
+                Err(e) => error.set(Some(
+                    crate::api::UiError::from_client(&e, false, &access).message,
+                )),
+            }
+        });
+    }
+    view! {
+        <p class="error-text" role="alert" data-testid="embed-error">{move || error.get()}</p>
+        <MachinePanel id=id machine=machine duplicate=Signal::derive(|| false) on_close=Callback::new(|_: ()| {})/>
+    }
+}
+
+/// The client of an embedded mount, for components that need more than [`crate::api::Backend`].
+#[derive(Clone, Debug)]
+struct EmbedClient(DefenderClient, Access);
+
+/// Context handle of the [`EmbedClient`] (`!Send`, hence local storage).
+#[derive(Clone, Copy, Debug)]
+struct EmbedClientCtx(StoredValue<EmbedClient, LocalStorage>);
+
+/// A mounted manager or editor; `unmount()` removes it.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub struct EmbedHandle {
+    mounted: Option<Box<dyn std::any::Any>>,
+}
+
+impl std::fmt::Debug for EmbedHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedHandle")
+            .field("mounted", &self.mounted.is_some())
+            .finish()
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl EmbedHandle {
+    /// Removes the mounted view (its reactive state is disposed with it).
+    pub fn unmount(&mut self) {
+        self.mounted = None;
+    }
+}
+
+struct Prepared {
+    options: EmbedOptions,
+    client: DefenderClient,
+    access: Access,
+    user: EmbedUser,
+}
+
+async fn prepare(options: wasm_bindgen::JsValue) -> Result<Prepared, EmbedError> {
+    use wasm_bindgen::JsCast;
+    let get_token: js_sys::Function = js_sys::Reflect::get(&options, &"getToken".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| {
+            EmbedError::Options(
+                "getToken must be a function returning a token (or a promise of one)".into(),
+            )
+        })?;
+    let parsed: EmbedOptions =
+        serde_wasm_bindgen::from_value(options).map_err(|e| EmbedError::Options(e.to_string()))?;
+    let base = BaseUrl::parse(&parsed.base_url)
+        .map_err(|e| EmbedError::Options(format!("baseUrl: {e}")))?;
+    let mut config = ClientConfig::new(base);
+    if let Some(scopes) = parsed.scopes.clone() {
+        config.scopes = scopes;
+    }
+    if let Some(scale) = parsed.time_scale {
+        config.time_scale = scale;
+    }
+    let scopes = config.scopes.clone();
+    // One token now, only to read who the user is and what they may do; it is not kept.
+    let claims = js_token(&get_token, &scopes, false)
+        .await
+        .map(|raw| decode_claims(&raw).unwrap_or_default())
+        .map_err(|e| EmbedError::Token(e.to_string()))?;
+    let call = move |request: TokenRequest| {
+        let get_token = get_token.clone();
+        async move {
+            AccessToken::new(js_token(&get_token, &request.scopes, request.force_refresh).await?)
+        }
+    };
+    let access = match &parsed.permissions {
+        Some(p) => Access::new(p.clone(), Vec::new()),
+        None => claims.access(),
+    };
+    let user = parsed.user.clone().unwrap_or_else(|| claims.user());
+    let client = DefenderClient::new(config, call);
+    Ok(Prepared {
+        options: parsed,
+        client,
+        access,
+        user,
+    })
+}
+
+/// Calls the host's `getToken({ scopes, forceRefresh })`; accepts a string or a promise of one.
+async fn js_token(
+    get_token: &js_sys::Function,
+    scopes: &[String],
+    force_refresh: bool,
+) -> Result<String, TokenError> {
+    let request = js_sys::Object::new();
+    let list = js_sys::Array::new();
+    for s in scopes {
+        list.push(&s.into());
+    }
+    let _ = js_sys::Reflect::set(&request, &"scopes".into(), &list);
+    let _ = js_sys::Reflect::set(&request, &"forceRefresh".into(), &force_refresh.into());
+    let value = get_token
+        .call1(&wasm_bindgen::JsValue::NULL, &request)
+        .map_err(|e| TokenError::Provider(js_message(&e)))?;
+    let value = match value.dyn_ref::<js_sys::Promise>() {
+        Some(p) => wasm_bindgen_futures::JsFuture::from(p.clone())
+            .await
+            .map_err(|e| TokenError::Provider(js_message(&e)))?,
+        None => value,
+    };
+    value
+        .as_string()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::Provider("getToken did not return a token string".into()))
+}
+
+use wasm_bindgen::JsCast as _;
+
+fn js_message(e: &wasm_bindgen::JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+fn provide(p: &Prepared) {
+    let user = User {
+        name: p.user.name.clone(),
+        username: p.user.username.clone(),
+        access: p.access.clone(),
+    };
+    let state = AppState::provide(Settings::default(), Session::SignedIn(user), None);
+    let backend = BackendRef(Rc::new(ClientBackend::new(
+        p.client.clone(),
+        p.access.clone(),
+    )));
+    state
+        .backend
+        .0
+        .set(Some(crate::activity::logged(backend, state.session.0)));
+    provide_context(EmbedClientCtx(StoredValue::new_local(EmbedClient(
+        p.client.clone(),
+        p.access.clone(),
+    ))));
+}
+
+fn mount(
+    element: web_sys::HtmlElement,
+    class: &'static str,
+    view: impl FnOnce() -> AnyView + 'static,
+) -> EmbedHandle {
+    element.set_class_name(
+        &format!("{} embed-root {class}", element.class_name())
+            .trim()
+            .to_owned(),
+    );
+    let handle = leptos::mount::mount_to(element, view);
+    EmbedHandle {
+        mounted: Some(Box::new(handle)),
+    }
+}
+
+/// Mounts the tag manager (bulk change, tag inventory, a machine's tags, activity) into
+/// `element`. Resolves to a handle with `unmount()`; rejects with a message on bad options or
+/// when the first `getToken` call fails.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagManager)]
+pub async fn mount_tag_manager(
+    element: web_sys::HtmlElement,
+    options: wasm_bindgen::JsValue,
+) -> Result<EmbedHandle, wasm_bindgen::JsError> {
+    let prepared = prepare(options).await?;
+    Ok(mount(element, "embed-manager-root", move || {
+        provide(&prepared);
+        view! { <EmbeddedManager/> }.into_any()
+    }))
+}
+
+/// Mounts one machine's tag editor (`options.machineId`) into `element`.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagEditor)]
+pub async fn mount_tag_editor(
+    element: web_sys::HtmlElement,
+    options: wasm_bindgen::JsValue,
+) -> Result<EmbedHandle, wasm_bindgen::JsError> {
+    let prepared = prepare(options).await?;
+    let id_text = prepared.options.machine_id.clone().unwrap_or_default();
+    let id =
+        MachineId::parse(&id_text).map_err(|e| EmbedError::Options(format!("machineId: {e}")))?;
+    Ok(mount(element, "embed-editor", move || {
+        provide(&prepared);
+        view! {
+            <div class="embed-editor" data-testid="embedded-editor">
+                <EditorBody id=id/>
+                <NoticeRegion/>
+            </div>
+        }
+        .into_any()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_read_from_a_jwt_payload() {
+        // {"scp":"Machine.Read Machine.ReadWrite","name":"Ann","preferred_username":"ann@x"}
+        let payload = "eyJzY3AiOiJNYWNoaW5lLlJlYWQgTWFjaGluZS5SZWFkV3JpdGUiLCJuYW1lIjoiQW5uIiwicHJlZmVycmVkX3VzZXJuYW1lIjoiYW5uQHgifQ";
+        let c = decode_claims(&format!("h.{payload}.s")).unwrap();
+        assert!(c.access().can_edit());
+        assert_eq!(c.user().name, "Ann");
+        assert_eq!(c.user().username, "ann@x");
+        assert!(decode_claims("not a jwt").is_none());
+        assert!(decode_claims("a.!!!.b").is_none());
+    }
+
+    #[test]
+    fn app_tokens_are_named_by_their_app_id() {
+        let c = Claims {
+            roles: vec!["Machine.ReadWrite.All".into()],
+            appid: "abc".into(),
+            ..Claims::default()
+        };
+        assert!(c.access().can_edit());
+        assert_eq!(c.user().username, "app abc");
+    }
+}

@@ -1,0 +1,231 @@
+// Bulk tagging (issue #6): select "all matching" → preview → run with progress → cancel midway →
+// the report names exactly the changed machines → undo restores them; a large run stays inside
+// the rate budget; CSV import with bad rows and an ambiguous name; the activity log.
+// Every claim is checked against the emulator's own state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startEmulator } from "./lib/emulator.mjs";
+import { launch, newPage, screenshot, seriousA11yViolations, signIn } from "./lib/browser.mjs";
+import { allMachines, csvObjects, downloadText, eventually, runAndWait, statNumber, throttledCount } from "./lib/bulk.mjs";
+
+let emu;
+let browser;
+before(async () => {
+  emu = await startEmulator({ machines: 3000, extraArgs: ["--time-scale", "60"] });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await emu?.stop();
+});
+
+const matchSummary = (page) => page.getByTestId("bulk-match-summary");
+
+async function openBulk(page, query = "") {
+  await page.goto(`${emu.url}/bulk${query}`);
+  await matchSummary(page).filter({ hasText: /matching machines selected/ }).waitFor({ timeout: 60_000 });
+}
+
+async function preview(page, tag, action = "Add") {
+  if (action === "Remove") await page.getByLabel("Remove the tag").check();
+  await page.getByLabel("Tag to add or remove").fill(tag);
+  await page.getByTestId("preview-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+}
+
+test("select all matching, preview, run, cancel midway, exact report, undo restores", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openBulk(page, "?health=Active");
+  const expected = (await allMachines(emu)).filter((m) => m.healthStatus === "Active");
+  assert.ok(expected.length > 1500, `enough machines for several calls (${expected.length})`);
+
+  await page.getByTestId("select-all-matching").click();
+  await matchSummary(page).filter({ hasText: `${expected.length.toLocaleString("en-US")} of ${expected.length.toLocaleString("en-US")}` }).waitFor();
+  await screenshot(page, "10-bulk-compose-all-matching");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: bulk compose");
+
+  const tag = "e2e-bulk-cancel";
+  await preview(page, tag);
+  assert.equal(await statNumber(page, "preview-will-change"), expected.length);
+  assert.equal(await statNumber(page, "preview-already"), 0);
+  assert.equal(await statNumber(page, "preview-unresolved"), 0);
+  const calls = Math.ceil(expected.length / 500);
+  assert.match(await page.getByTestId("preview-calls").textContent(), new RegExp(`^${calls} API calls`));
+  await screenshot(page, "11-bulk-preview");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: preview");
+
+  // Every call takes 1.5 s, so the run can be cancelled after the first one.
+  await emu.put("/_emulator/faults", { slow: 1.0, slow_ms: 1500 });
+  try {
+    await page.getByTestId("run-button").click();
+    await page.getByTestId("bulk-running").waitFor();
+    await page.getByTestId("progress-counts").filter({ hasText: new RegExp(`^1 of ${calls} calls`) }).waitFor({ timeout: 30_000 });
+    assert.match(await page.getByTestId("progress-budget").textContent(), /Rate budget: \d+ of 100 calls this minute, \d+ of 1,500 this hour/);
+    assert.match(await page.getByTestId("progress-eta").textContent(), /left|Waiting|Estimating/);
+    assert.ok(Number(await page.locator("#bulk-progress").getAttribute("value")) > 0);
+    await screenshot(page, "12-bulk-running");
+    await page.getByTestId("cancel-button").click();
+    await page.getByTestId("bulk-report").waitFor({ timeout: 30_000 });
+  } finally {
+    await emu.put("/_emulator/faults", {});
+  }
+  assert.match(await page.getByTestId("report-headline").textContent(), /^Cancelled after \d+ of \d+ calls/);
+  const applied = await statNumber(page, "count-applied");
+  const notAttempted = await statNumber(page, "count-notAttempted");
+  assert.ok(applied >= 500 && applied < expected.length, `some but not all changed (${applied})`);
+  assert.equal(applied + notAttempted, expected.length);
+  await screenshot(page, "13-bulk-report-cancelled");
+
+  // The report (its CSV export) names exactly the machines the emulator shows changed.
+  const rows = csvObjects(await downloadText(page, page.getByTestId("export-csv")));
+  assert.equal(rows.length, expected.length);
+  const changed = new Set(rows.filter((r) => r.status === "applied").map((r) => r.machineId));
+  assert.equal(changed.size, applied);
+  const state = await allMachines(emu);
+  const nowTagged = new Set(state.filter((m) => m.machineTags.includes(tag)).map((m) => m.id));
+  assert.deepEqual([...nowTagged].sort(), [...changed].sort(), "report = emulator state");
+  for (const id of [...changed].slice(0, 25)) {
+    const m = await emu.get(`/_emulator/machines/${id}`);
+    assert.ok(m.machineTags.includes(tag), id);
+  }
+  const json = JSON.parse(await downloadText(page, page.getByTestId("export-json")));
+  assert.equal(json.cancelled, true);
+  assert.equal(json.machines.filter((m) => m.status === "applied").length, applied);
+
+  // Undo: a preview of exactly the changed machines, then the run.
+  await page.getByTestId("undo-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  assert.match(await page.locator("#bulk-job-title").textContent(), /^Preview: Undo: /);
+  assert.equal(await statNumber(page, "preview-will-change"), applied);
+  await screenshot(page, "14-bulk-undo-preview");
+  await runAndWait(page);
+  assert.match(await page.getByTestId("report-headline").textContent(), /^Finished/);
+  assert.equal(await statNumber(page, "count-applied"), applied);
+  for (const id of [...changed].slice(0, 25)) {
+    const m = await emu.get(`/_emulator/machines/${id}`);
+    assert.ok(!m.machineTags.includes(tag), `undone on ${id}`);
+  }
+  const after = await allMachines(emu);
+  assert.equal(after.filter((m) => m.machineTags.includes(tag)).length, 0, "no machine keeps the tag");
+  await screenshot(page, "15-bulk-undo-report");
+  assert.deepEqual(page.problems, []);
+});
+
+test("a run over every machine stays inside the rate budget with zero 429s", async () => {
+  await emu.post("/_emulator/reset");
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openBulk(page);
+  const total = (await allMachines(emu)).length;
+  await page.getByTestId("select-all-matching").click();
+  await preview(page, "e2e-budget");
+  assert.equal(await statNumber(page, "preview-will-change"), total);
+  await runAndWait(page);
+  assert.match(await page.getByTestId("report-headline").textContent(), /^Finished/);
+  assert.equal(await statNumber(page, "count-applied"), total);
+  assert.equal(await throttledCount(emu), 0, "no 429 from the emulator");
+  const stats = await emu.get("/_emulator/stats");
+  const bulkCalls = Object.entries(stats.endpoints).filter(([k]) => /AddOrRemoveTagForMultipleMachines/i.test(k)).reduce((n, [, e]) => n + e.calls, 0);
+  assert.equal(bulkCalls, Math.ceil(total / 500), "one bulk call per 500 machines");
+  const state = await allMachines(emu);
+  assert.equal(state.filter((m) => m.machineTags.includes("e2e-budget")).length, total);
+  assert.deepEqual(page.problems, []);
+});
+
+test("CSV import: bad rows numbered, unknown and ambiguous names listed, never guessed", async () => {
+  await emu.post("/_emulator/reset");
+  const machines = await allMachines(emu);
+  const byName = new Map();
+  for (const m of machines) {
+    const key = (m.computerDnsName ?? "").toLowerCase();
+    if (key) byName.set(key, [...(byName.get(key) ?? []), m]);
+  }
+  const dup = [...byName.values()].find((list) => list.length > 1);
+  assert.ok(dup, "the dataset has a duplicated name");
+  const unique = [...byName.values()].filter((l) => l.length === 1).map((l) => l[0]).slice(0, 3);
+  const csv = [
+    "owner,computerDnsName,notes",
+    `ann,${unique[0].computerDnsName},x`,
+    `bob,${unique[1].computerDnsName.toUpperCase()},y`,
+    "cy,bad name,z",
+    "dee,,w",
+    `eve,${dup[0].computerDnsName},v`,
+    "fay,no-such-machine.contoso.com,u",
+    `gus,${unique[2].id},t`,
+  ].join("\n");
+
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.goto(`${emu.url}/bulk?source=import`);
+  await page.getByRole("tab", { name: "Import a list" }).waitFor();
+  assert.equal(await page.getByRole("tab", { name: "Import a list" }).getAttribute("aria-selected"), "true");
+  await page.getByLabel("Or choose a CSV or text file").setInputFiles({ name: "machines.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByTestId("import-summary").waitFor({ timeout: 60_000 });
+  assert.equal(await page.getByTestId("import-resolved").textContent(), "3 machines found");
+  const problems = await page.getByTestId("import-problems").locator("li").allTextContents();
+  assert.equal(problems.length, 4, problems.join("\n"));
+  assert.match(problems[0], /^Line 4bad nameinvalid.*whitespace/i);
+  assert.match(problems[1], /^Line 5.*invalid.*column 2 is empty/i);
+  assert.match(problems[2], new RegExp(`^Line 6${dup[0].computerDnsName}ambiguous.*${dup[0].id}.*${dup[1].id}`, "i"));
+  assert.match(problems[3], /^Line 7no-such-machine\.contoso\.comunknown/);
+  await screenshot(page, "16-bulk-import-checked");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: import");
+
+  await preview(page, "e2e-imported");
+  assert.equal(await statNumber(page, "preview-will-change"), 3);
+  assert.equal(await statNumber(page, "preview-unresolved"), 4);
+  await screenshot(page, "17-bulk-import-preview");
+  await runAndWait(page);
+  assert.equal(await statNumber(page, "count-applied"), 3);
+  for (const m of unique) {
+    assert.ok((await emu.get(`/_emulator/machines/${m.id}`)).machineTags.includes("e2e-imported"));
+  }
+  for (const m of dup) {
+    assert.ok(!(await emu.get(`/_emulator/machines/${m.id}`)).machineTags.includes("e2e-imported"), "ambiguous name not guessed");
+  }
+  assert.deepEqual(page.problems, []);
+});
+
+test("the activity log lists single edits and bulk runs and exports them", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  // A single edit from the machine panel.
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.getByTestId("machine-panel").waitFor();
+  await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-single");
+  await page.getByTestId("add-tag-button").click();
+  await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor();
+  // A bulk run on two machines.
+  await page.getByRole("link", { name: "Bulk change" }).click();
+  await matchSummary(page).filter({ hasText: /matching machines selected/ }).waitFor({ timeout: 60_000 });
+  const boxes = page.getByTestId("pick-list").getByRole("checkbox");
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await matchSummary(page).filter({ hasText: /^2 of / }).waitFor();
+  await preview(page, "e2e-activity");
+  await runAndWait(page);
+
+  await page.getByRole("link", { name: "Activity" }).click();
+  await page.getByTestId("activity-table").waitFor();
+  const rows = await page.getByTestId("activity-row").allTextContents();
+  assert.equal(rows.length, 2, rows.join("\n"));
+  assert.match(rows[0], /bulk.*Add “e2e-activity” to 2 machines/);
+  assert.match(rows[1], /single.*Add “e2e-single”/);
+  await screenshot(page, "18-activity");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: activity");
+  const json = JSON.parse(await downloadText(page, page.getByTestId("activity-export-json")));
+  assert.deepEqual(json.map((e) => e.kind), ["single", "bulk"]);
+  assert.ok(json.every((e) => e.who && e.atMs > 0));
+  assert.equal(json[1].changes.filter((c) => c.status === "applied").length, 2);
+  const csv = csvObjects(await downloadText(page, page.getByTestId("activity-export-csv")));
+  assert.equal(csv.length, 3, "one row per machine line");
+  // The log survives a reload (sessionStorage), tokens are not in it.
+  await page.reload();
+  await page.getByTestId("activity-table").waitFor();
+  assert.equal(await page.getByTestId("activity-row").count(), 2);
+  const stored = await page.evaluate(() => sessionStorage.getItem("defender-tags.activity"));
+  assert.ok(stored && !/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), "no JWT in the stored log");
+  assert.deepEqual(page.problems, []);
+});
