@@ -35,9 +35,13 @@ pub struct Progress {
     pub minute_limit: u32,
     /// The per-hour budget (1,500).
     pub hour_limit: u32,
-    /// Estimated real milliseconds until the run finishes; `None` before anything is known.
+    /// Estimated real milliseconds until the run finishes; absent before anything is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub eta_ms: Option<u64>,
     /// Real milliseconds the run is about to wait (rate limit, Retry-After or backoff), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub waiting_ms: Option<u64>,
 }
 

@@ -84,6 +84,16 @@ fn query_pairs(url: &Url) -> Vec<(String, String)> {
 }
 
 async fn handle(request: Request, config: JsValue) -> Result<Response, JsValue> {
+    // A typo in a security setting (`allowedOrigin`) must not silently fall back to a default.
+    if config.is_object() {
+        for key in js_sys::Object::keys(&js_sys::Object::from(config.clone())).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !["apiBaseUrl", "allowedOrigins", "timeoutMs"].contains(&key.as_str()) {
+                let message = format!("invalid proxy config: unknown option `{key}`");
+                return error_response(500, "ProxyMisconfigured", &message, &[]);
+            }
+        }
+    }
     let config: ProxyConfig = match serde_wasm_bindgen::from_value(config) {
         Ok(c) => c,
         Err(e) => {

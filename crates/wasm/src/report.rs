@@ -35,8 +35,12 @@ pub struct ErrorInfo {
     /// Human-readable message (never contains a token).
     pub message: String,
     /// HTTP status, when the API answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub status: Option<u16>,
     /// Retry-After of a 429, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub retry_after: Option<u64>,
 }
 
@@ -61,6 +65,8 @@ pub struct MachineOutcome {
     /// What happened.
     pub status: OutcomeStatus,
     /// Why, for `Failed`, `Unknown` and `Skipped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub error: Option<ErrorInfo>,
 }
 
@@ -78,6 +84,8 @@ pub struct RunReport {
     /// True when the caller aborted the run.
     pub aborted: bool,
     /// The failure that stopped the whole run (e.g. 401 after refresh), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub stopped_by: Option<ErrorInfo>,
     /// Calls the plan needed.
     pub calls_planned: u32,

@@ -44,7 +44,7 @@ export async function portal(): Promise<number> {
   const report: RunReport = await client.runPlan(plan, {
     onProgress: (p: Progress) => {
       const pct: number = p.callsDone / Math.max(1, p.callsTotal);
-      const eta: number | undefined = p.etaMs ?? undefined;
+      const eta: number | undefined = p.etaMs;
       console.log(pct, eta, p.callsThisMinute, p.minuteLimit, p.callsThisHour, p.hourLimit);
     },
     signal: controller.signal,

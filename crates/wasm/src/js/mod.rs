@@ -175,8 +175,9 @@ impl JsDefenderClient {
     #[wasm_bindgen(js_name = listMachines, unchecked_return_type = "Promise<MachinePage>")]
     pub fn list_machines(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ListOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let read = (|| -> Result<_, ClientError> {
             let filter = opt_string(&options, "filter")?
                 .map(|f| odata::parse(&f).map_err(|e| ClientError::invalid("filter", e)))
@@ -278,7 +279,7 @@ impl JsDefenderClient {
     pub fn plan_bulk(
         &self,
         tag: String,
-        action: String,
+        #[wasm_bindgen(unchecked_param_type = "\"Add\" | \"Remove\"")] action: String,
         machines: PlanMachines,
     ) -> Result<BulkPlan, JsValue> {
         plan::plan_bulk(&tag, &action, &machines.into()).map_err(|e| reject(&e))
@@ -290,8 +291,9 @@ impl JsDefenderClient {
     pub fn run_plan(
         &self,
         plan: &BulkPlan,
-        #[wasm_bindgen(unchecked_param_type = "RunOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let plan = plan.inner().clone();
         let on_progress = opt_function(&options, "onProgress");
         let signal =
