@@ -94,7 +94,11 @@ pub struct Job {
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        super::format::thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
 /// A tag that is on machines but that this tool cannot send (it fails core's validation).

@@ -353,7 +353,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                             flow::preview(job);
                         }
                     }>
-                    {format!("Undo this run ({} machine{})", changed, if changed == 1 { "" } else { "s" })}
+                    {format!("Undo this run ({} machine{})", thousands(changed as u64), if changed == 1 { "" } else { "s" })}
                 </button>
                 <button type="button" class="btn" data-testid="export-csv"
                     on:click=move |_| save(export::file_name(&r2, "csv"), "text/csv", export::report_csv(&r2).map_err(|e| e.to_string()))>
