@@ -32,14 +32,18 @@ pub fn run(ctx: &Ctx) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// `target/pkg-embed/`: `www/embed/` plus the package's web build in `pkg/`, ready to be served
+/// `target/pkg-embed/`: `www/embed/index.html` plus the package's web build in `pkg/`, ready to be served
 /// by `defender-tags-emulator --static target/pkg-embed` (same origin as the emulated API).
 fn embed_demo(ctx: &Ctx, out: &Path) -> Result<(), String> {
     let demo = ctx.target.join("pkg-embed");
     if demo.exists() {
         fs::remove_dir_all(&demo).map_err(|e| format!("cannot clear {}: {e}", demo.display()))?;
     }
-    copy_dir(&ctx.root.join("www").join("embed"), &demo)?;
+    // Only the package example: the other pages in www/embed mount the web UI (site build).
+    fs::create_dir_all(&demo).map_err(|e| format!("cannot create {}: {e}", demo.display()))?;
+    let page = ctx.root.join("www").join("embed").join("index.html");
+    fs::copy(&page, demo.join("index.html"))
+        .map_err(|e| format!("cannot copy {}: {e}", page.display()))?;
     copy_dir(&out.join("web"), &demo.join("pkg"))
 }
 
