@@ -284,6 +284,17 @@ fn present_last(a: &str, b: &str, missing: impl Fn(&str) -> bool) -> Ordering {
     }
 }
 
+/// A shared, immutable set of loaded machines that compares by identity: memos over it notice
+/// a new listing without comparing 100k machines field by field.
+#[derive(Debug, Clone)]
+pub struct SharedLoaded(pub std::sync::Arc<Loaded>);
+
+impl PartialEq for SharedLoaded {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// Which rows to render for a scroll position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

@@ -57,7 +57,12 @@ pub fn MachinePanel(
         })
     };
     view! {
-        <aside class="machine-panel card" aria-labelledby="panel-title" data-testid="machine-panel">
+        <aside class="machine-panel card" aria-labelledby="panel-title" data-testid="machine-panel"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    on_close.run(());
+                }
+            }>
             <div class="panel-head">
                 <h2 id="panel-title">{title}</h2>
                 <button type="button" class="btn btn-quiet" aria-label="Close machine details"

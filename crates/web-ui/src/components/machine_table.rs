@@ -98,8 +98,9 @@ pub fn MachineTable(
             <div role="rowgroup" class="table-head">
                 <div role="row" class="row head-row" aria-rowindex="1">{headers}</div>
             </div>
-            <div class="table-scroll" node_ref=scroller role="rowgroup" on:scroll=move |_| measure()
-                data-testid="table-scroll">
+            // Focusable, so the keyboard can scroll it (arrows, Page Up/Down) past the rendered rows.
+            <div class="table-scroll" node_ref=scroller role="rowgroup" tabindex="0"
+                aria-label="Results" on:scroll=move |_| measure() data-testid="table-scroll">
                 <div class="table-spacer" role="presentation"
                     style:height=move || format!("{}px", content_height_px(total.get()))>
                     <div class="table-window" role="presentation"
