@@ -176,11 +176,45 @@ fn node_part(ctx: &Ctx, title: &str, script: &str, md: &str, env: &NodeEnv<'_>) 
     cmd.arg(script).current_dir(ctx.root.join(BENCH_DIR));
     env.apply(&mut cmd);
     let start = Instant::now();
-    let result = ctx::run(&mut cmd).and_then(|()| {
+    let result = run_reporting(&mut cmd).and_then(|()| {
         std::fs::read_to_string(&file)
             .map_err(|e| format!("{} was not written: {e}", file.display()))
     });
     report::Section::from_result(title, result, start.elapsed().as_secs_f64())
+}
+
+/// Runs `cmd` with its output shown as usual; on failure the error carries the lines that say
+/// what failed (node:test's `not ok` and `error:` lines, or the last lines), for BENCHMARKS.md.
+fn run_reporting(cmd: &mut Command) -> Result<(), String> {
+    let shown = ctx::describe(cmd);
+    eprintln!("$ {shown}");
+    let output = cmd
+        .output()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprint!("{text}");
+    if output.status.success() {
+        return Ok(());
+    }
+    let wanted: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            t.starts_with("not ok") || t.starts_with("error:") || t.starts_with("Error")
+        })
+        .take(20)
+        .collect();
+    let detail = if wanted.is_empty() {
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    } else {
+        wanted.join("\n")
+    };
+    Err(format!("`{shown}` failed ({}):\n{detail}", output.status))
 }
 
 fn soak_part(ctx: &Ctx, env: &NodeEnv<'_>) -> report::Section {
@@ -193,7 +227,7 @@ fn soak_part(ctx: &Ctx, env: &NodeEnv<'_>) -> report::Section {
         .env("DT_SOAK_MACHINES", SOAK_MACHINES.to_string());
     env.apply(&mut cmd);
     let start = Instant::now();
-    let result = ctx::run(&mut cmd).and_then(|()| {
+    let result = run_reporting(&mut cmd).and_then(|()| {
         std::fs::read_to_string(&md)
             .map(|table| report::soak_section(SOAK_MACHINES, &table))
             .map_err(|e| format!("{} was not written: {e}", md.display()))
