@@ -146,9 +146,9 @@ pub fn InventoryView(
                                         <span class="chip chip-text">{tag.clone()}</span>
                                         <span class="small muted">{format!("{} machines \u{b7} contains {chars}", thousands(n as u64))}</span>
                                         <button type="button" class="btn btn-small"
-                                            aria-label=format!("Remove {tag} from every machine carrying it")
                                             on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&t, ms)))>
                                             "Remove everywhere\u{2026}"
+                                            <span class="visually-hidden">{format!(" \u{2014} {tag}")}</span>
                                         </button>
                                     </li>
                                 }
@@ -192,9 +192,9 @@ pub fn InventoryView(
                                             <td class="small muted">{notes.join(", ")}</td>
                                             <td>
                                                 <button type="button" class="btn btn-small btn-quiet"
-                                                    aria-label=format!("Remove {} from every machine carrying it", t.tag)
                                                     on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&tag, ms)))>
                                                     "Remove everywhere\u{2026}"
+                                                    <span class="visually-hidden">{format!(" \u{2014} {}", t.tag)}</span>
                                                 </button>
                                             </td>
                                         </tr>
