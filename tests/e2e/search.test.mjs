@@ -64,6 +64,14 @@ test("search box, filters, URL state, reload and back/forward", async () => {
   assert.equal(await page.getByLabel("Health").inputValue(), "");
   assert.equal(await page.getByLabel("Search machines").inputValue(), "fin-");
 
+  // Laptop size: everything still fits and stays usable.
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.locator(".body-row:not([hidden])").first().locator(".machine-link").click();
+  await page.getByTestId("machine-panel").waitFor();
+  await screenshot(page, "09-laptop-1280x720");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: laptop size with panel");
+  await page.setViewportSize({ width: 1440, height: 900 });
+
   // An IP prefix is understood as an IP.
   await page.getByLabel("Search machines").fill("10.1.");
   await page.waitForURL(/[?&]q=10\.1\./);

@@ -380,7 +380,10 @@ impl RowView {
                 .unwrap_or_else(|| "(no name)".to_owned()),
             duplicate: loaded.is_duplicate(index),
             os: text(m.os_platform.as_deref()),
-            health: text(m.health_status.as_ref().map(|v| v.as_str())),
+            health: m
+                .health_status
+                .as_ref()
+                .map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())),
             risk: text(m.risk_score.as_ref().map(|v| v.as_str())),
             exposure: text(m.exposure_level.as_ref().map(|v| v.as_str())),
             value: text(m.device_value.as_ref().map(|v| v.as_str())),
@@ -394,6 +397,20 @@ impl RowView {
             tags,
         })
     }
+}
+
+/// `ImpairedCommunication` → `Impaired communication` (enum values as people read them).
+pub fn humanize(wire: &str) -> String {
+    let mut out = String::with_capacity(wire.len() + 4);
+    for (i, c) in wire.chars().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// "just now", "5 min ago", "3 h ago", "12 d ago", "never".
@@ -531,6 +548,16 @@ mod tests {
         let w = Window::at(0.0, 600.0, 3);
         assert_eq!(w.rows(3), 0..3);
         assert_eq!(w.offset_px(), 0.0);
+    }
+
+    #[test]
+    fn enum_values_are_humanized() {
+        assert_eq!(humanize("ImpairedCommunication"), "Impaired communication");
+        assert_eq!(humanize("Active"), "Active");
+        assert_eq!(
+            humanize("NoSensorDataImpairedCommunication"),
+            "No sensor data impaired communication"
+        );
     }
 
     #[test]

@@ -39,22 +39,8 @@ fn Select(
 
 fn known<T: Clone>(all: &[T], as_str: impl Fn(&T) -> String) -> Vec<(String, String)> {
     all.iter()
-        .map(|v| (as_str(v), split_camel(&as_str(v))))
+        .map(|v| (as_str(v), crate::table::humanize(&as_str(v))))
         .collect()
-}
-
-/// `ImpairedCommunication` → `Impaired communication`.
-fn split_camel(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && c.is_ascii_uppercase() {
-            out.push(' ');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn opt(v: String) -> Option<String> {

@@ -6,7 +6,7 @@ use defender_tags_core::{Machine, MachineId};
 
 use crate::components::tag_editor::TagEditor;
 use crate::state::now_ms;
-use crate::table::format_age;
+use crate::table::{format_age, humanize};
 
 /// Machine details and tag editor.
 #[component]
@@ -40,7 +40,7 @@ pub fn MachinePanel(
             view! {
                 <dl class="details">
                     {row("OS", format!("{} {}", text(m.os_platform.as_deref()), m.os_version.clone().unwrap_or_default()).trim().to_owned())}
-                    {row("Health", text(m.health_status.as_ref().map(|v| v.as_str())))}
+                    {row("Health", m.health_status.as_ref().map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())))}
                     {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
                     {row("Device value", text(m.device_value.as_ref().map(|v| v.as_str())))}
