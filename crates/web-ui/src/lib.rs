@@ -66,11 +66,8 @@ pub fn mount() {
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id("app"))
         .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok());
-    match target {
-        Some(el) => {
-            el.set_inner_html("");
-            leptos::mount::mount_to(el, App).forget();
-        }
-        None => {}
+    if let Some(el) = target {
+        el.set_inner_html("");
+        leptos::mount::mount_to(el, App).forget();
     }
 }
