@@ -12,6 +12,7 @@ use defender_tags_web_ui::api::{BackendRef, FakeBackend, UiError, UiErrorKind};
 use defender_tags_web_ui::components::machine_table::MachineTable;
 use defender_tags_web_ui::components::notice::NoticeRegion;
 use defender_tags_web_ui::components::tag_editor::TagEditor;
+use defender_tags_web_ui::routes::search::SearchPage;
 use defender_tags_web_ui::search::SearchState;
 use defender_tags_web_ui::settings::demo_settings;
 use defender_tags_web_ui::state::{AppState, Session, User};
@@ -284,4 +285,51 @@ async fn read_only_users_see_tags_without_edit_controls() {
     assert!(root.query_selector("#add-tag-input").unwrap().is_none());
     assert!(root.query_selector(".chip-remove").unwrap().is_none());
     assert_eq!(query_all(&root, "[data-testid=read-only-note]").len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn search_page_lists_and_narrows_at_once_while_typing() {
+    let root = container();
+    let fake = FakeBackend::new(vec![
+        machine(1, "web01.contoso.local", &["Finance"]),
+        machine(2, "web02.contoso.local", &[]),
+        machine(3, "db01.contoso.local", &[]),
+    ]);
+    let backend = fake.clone();
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        AppState::provide(
+            demo_settings(),
+            user(&["Machine.ReadWrite"]),
+            Some(BackendRef(Rc::new(backend))),
+        );
+        view! { <leptos_router::components::Router><SearchPage/></leptos_router::components::Router> }
+    });
+    for _ in 0..20 {
+        settle().await;
+        if texts(&root, "[data-testid=results-summary]")
+            .first()
+            .is_some_and(|t| t.starts_with("3 machines"))
+        {
+            break;
+        }
+    }
+    assert_eq!(
+        texts(&root, "[data-testid=results-summary]")[0],
+        "3 machines"
+    );
+    let searches = fake.searches.get();
+
+    // Typing narrows what is loaded immediately, before the debounced server search.
+    let input: HtmlInputElement = root
+        .query_selector("#search-input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    type_into(&input, "WEB");
+    settle().await;
+    let mut names = texts(&root, ".body-row:not([hidden]) .machine-link");
+    names.sort();
+    assert_eq!(names, vec!["web01.contoso.local", "web02.contoso.local"]);
+    assert_eq!(fake.searches.get(), searches, "no server call yet");
+    assert!(texts(&root, "[data-testid=search-hint]")[0].contains("Computer names starting with"));
 }
