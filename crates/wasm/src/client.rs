@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use defender_tags_core::api::{ApiError, ApiRequest};
+use defender_tags_core::api::{self, ApiError, ApiRequest};
 
 use crate::abort::AbortHandle;
 use crate::config::ClientConfig;
@@ -152,6 +152,18 @@ impl DefenderClient {
         decode: impl Fn(&HttpResponse) -> Result<T, ApiError>,
         ctx: &CallCtx<'_>,
     ) -> Result<T, ClientError> {
+        let response = self.exchange(request, ctx).await?;
+        decode(&response).map_err(ClientError::Api)
+    }
+
+    /// The retry loop, not generic over the result type (one copy in the wasm): returns the
+    /// final response (success, or a failure core says not to retry, which the caller's
+    /// decoder turns into the typed error) or the transport failure.
+    async fn exchange(
+        &self,
+        request: HttpRequest,
+        ctx: &CallCtx<'_>,
+    ) -> Result<HttpResponse, ClientError> {
         let inner = &self.inner;
         // Before anything else: a URL off the API origin never gets a token.
         self.check_origin(&request.url)?;
@@ -184,12 +196,17 @@ impl DefenderClient {
                 timing.0 += (inner.transport.now_ms() - started).max(0.0);
                 timing.1 += 1;
             }
-            let error = match sent {
-                Ok(response) => match decode(&response) {
-                    Ok(value) => return Ok(value),
-                    Err(e) => ClientError::Api(e),
-                },
-                Err(e) => ClientError::from(e),
+            let (error, response) = match sent {
+                Ok(response) if (200..300).contains(&response.status) => return Ok(response),
+                Ok(response) => (
+                    ClientError::Api(api::decode_error(
+                        response.status,
+                        &response.headers,
+                        &response.body,
+                    )),
+                    Some(response),
+                ),
+                Err(e) => (ClientError::from(e), None),
             };
             let decision = inner.policy.borrow_mut().decide(
                 &error,
@@ -199,7 +216,12 @@ impl DefenderClient {
                 inner.transport.now_ms(),
             );
             match decision {
-                Decision::GiveUp => return Err(error),
+                Decision::GiveUp => {
+                    return match response {
+                        Some(response) => Ok(response),
+                        None => Err(error),
+                    };
+                }
                 Decision::RefreshToken => {
                     force_refresh = true;
                     refreshed = true;

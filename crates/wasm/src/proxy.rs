@@ -94,7 +94,7 @@ async fn handle(request: Request, config: JsValue) -> Result<Response, JsValue> 
             }
         }
     }
-    let config: ProxyConfig = match serde_wasm_bindgen::from_value(config) {
+    let config: ProxyConfig = match crate::js::from_js(&config) {
         Ok(c) => c,
         Err(e) => {
             return error_response(

@@ -79,16 +79,26 @@ pub(crate) fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>,
         .transpose()
 }
 
-/// Serialises `value` as plain JSON-like JS (objects, not `Map`s; `null` for `None`).
+/// Serialises `value` as plain JS data (objects and arrays, `null` for absent values) through
+/// JSON: serde_json is in the module anyway for the API, so this costs no extra code.
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| {
-            error_value(
-                &ClientError::invalid("result", format!("could not convert to JS: {e}")),
-                None,
-            )
-        })
+    let fail = |reason: String| {
+        error_value(
+            &ClientError::invalid("result", format!("could not convert to JS: {reason}")),
+            None,
+        )
+    };
+    let text = serde_json::to_string(value).map_err(|e| fail(e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|e| fail(crate::fetch::js_error_text(&e)))
+}
+
+/// Reads plain JS data into `T` through JSON (the counterpart of [`to_js`]).
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| "not a JSON-compatible object".to_owned())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {
