@@ -74,52 +74,52 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut sections: Vec<report::Section> = Vec::new();
 
+    // Builds: a failed build fails the parts that need it (reported in the file), not the rest.
     let needs_emulator = wants("tagging") || wants("browser") || wants("soak");
-    let emulator = if needs_emulator {
-        Some(build_release(ctx)?)
-    } else {
-        None
+    let emulator = needs_emulator.then(|| build_release(ctx));
+    let pkg = needs_emulator.then(|| package::run(ctx));
+    let site_dir = wants("browser").then(|| site::build(ctx, site::Profile::Release));
+    let npm = (wants("tagging") || wants("browser")).then(|| ensure_npm(ctx, BENCH_DIR));
+    let ready = |needs: &[(&str, Option<Result<(), String>>)]| -> Result<(), String> {
+        for (what, r) in needs {
+            if let Some(Err(e)) = r {
+                return Err(format!("not run: {what} failed: {e}"));
+            }
+        }
+        Ok(())
     };
-    let pkg = if needs_emulator {
-        Some(package::run(ctx)?)
-    } else {
-        None
-    };
-    let site_dir = if wants("browser") {
-        Some(site::build(ctx, site::Profile::Release)?)
-    } else {
-        None
-    };
-    if wants("tagging") || wants("browser") {
-        ensure_npm(ctx, BENCH_DIR)?;
-    }
+    let status = |r: &Option<Result<PathBuf, String>>| r.as_ref().map(|r| r.clone().map(drop));
     let env = NodeEnv {
-        emulator: emulator.as_deref(),
-        pkg: pkg.as_deref(),
-        site: site_dir.as_deref(),
+        emulator: emulator.as_ref().and_then(|r| r.as_deref().ok()),
+        pkg: pkg.as_ref().and_then(|r| r.as_deref().ok()),
+        site: site_dir.as_ref().and_then(|r| r.as_deref().ok()),
         out: &out,
     };
+    let builds = [
+        ("release emulator build", status(&emulator)),
+        ("package build (cargo xtask package)", status(&pkg)),
+        ("site build", status(&site_dir)),
+        ("npm ci in tests/bench", npm.clone()),
+    ];
 
     if wants("tagging") {
-        sections.push(node_part(
-            ctx,
-            "Bulk tagging",
-            "tagging.mjs",
-            "bench-tagging.md",
-            &env,
-        ));
+        sections.push(match ready(&builds) {
+            Ok(()) => node_part(ctx, "Bulk tagging", "tagging.mjs", "bench-tagging.md", &env),
+            Err(e) => report::Section::from_result("Bulk tagging", Err(e), 0.0),
+        });
     }
     if wants("browser") {
-        sections.push(node_part(
-            ctx,
-            "Web UI in the browser",
-            "browser.mjs",
-            "bench-browser.md",
-            &env,
-        ));
+        let title = "Web UI in the browser";
+        sections.push(match ready(&builds) {
+            Ok(()) => node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            Err(e) => report::Section::from_result(title, Err(e), 0.0),
+        });
     }
     if wants("soak") {
-        sections.push(soak_part(ctx, &env));
+        sections.push(match ready(&builds[..2]) {
+            Ok(()) => soak_part(ctx, &env),
+            Err(e) => report::Section::from_result("Fault soak", Err(e), 0.0),
+        });
     }
     if wants("fuzz") {
         sections.push(fuzz_part(ctx));
