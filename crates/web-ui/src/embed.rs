@@ -90,8 +90,12 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// Display name.
     pub name: String,
-    /// Username.
+    /// Username (v2 tokens).
     pub preferred_username: String,
+    /// Username (v1 tokens).
+    pub upn: String,
+    /// Username (older v1 tokens).
+    pub unique_name: String,
     /// Application id (app tokens have no user).
     pub appid: String,
 }
@@ -107,11 +111,11 @@ impl Claims {
 
     /// The user these claims name.
     pub fn user(&self) -> EmbedUser {
-        let username = if self.preferred_username.is_empty() {
-            format!("app {}", self.appid)
-        } else {
-            self.preferred_username.clone()
-        };
+        let username = [&self.preferred_username, &self.upn, &self.unique_name]
+            .into_iter()
+            .find(|u| !u.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("app {}", self.appid));
         EmbedUser {
             name: if self.name.is_empty() {
                 username.clone()

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use defender_tags_core::plan::{ExpectedOutcome, MachineState, Plan, plan};
+use defender_tags_core::plan::{ExpectedOutcome, MachineState, Plan, PlanWarning, plan};
 use defender_tags_core::{Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::{OutcomeStatus, RunReport};
 
@@ -273,8 +273,7 @@ impl Preview {
                     ExpectedOutcome::UnknownSendAnyway => p.unknown.push(line),
                 }
             }
-            for w in &step.plan.warnings {
-                let text = w.to_string();
+            for text in summarise_warnings(&step.plan.warnings, job.kind) {
                 if seen_warnings.insert(text.clone()) {
                     p.warnings.push(text);
                 }
@@ -286,6 +285,58 @@ impl Preview {
     /// Whether running would send nothing.
     pub fn nothing_to_do(&self) -> bool {
         self.calls == 0
+    }
+}
+
+/// The planner's warnings, one line per kind: "212 machines already have “finance”, which differs
+/// from “Finance” only in case; both spellings will be on the machine" rather than 212 lines.
+/// A merge or an undo is *about* case variants, so those warnings are left out there.
+fn summarise_warnings(warnings: &[PlanWarning], kind: JobKind) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut variants: Vec<((String, String, &'static str), usize)> = Vec::new();
+    let mut duplicates = 0usize;
+    for w in warnings {
+        match w {
+            PlanWarning::CaseVariant {
+                existing,
+                requested,
+                hint,
+                ..
+            } => {
+                if matches!(kind, JobKind::Merge | JobKind::Undo) {
+                    continue;
+                }
+                let key = (existing.clone(), requested.clone(), *hint);
+                match variants.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, n)) => *n += 1,
+                    None => variants.push((key, 1)),
+                }
+            }
+            PlanWarning::DuplicateMachine { .. } => duplicates += 1,
+            other => out.push(capitalise(&other.to_string())),
+        }
+    }
+    for ((existing, requested, hint), n) in variants {
+        out.push(format!(
+            "{} already {} \u{201c}{existing}\u{201d}, which differs from \u{201c}{requested}\u{201d} only in case; {hint}.",
+            plural(n, "machine", "machines"),
+            if n == 1 { "has" } else { "have" }
+        ));
+    }
+    if duplicates > 0 {
+        out.push(format!(
+            "{} listed more than once; each is changed once.",
+            plural(duplicates, "machine was", "machines were")
+        ));
+    }
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
     }
 }
 
@@ -676,6 +727,11 @@ mod tests {
         ];
         let job = Job::merge("Finance", &variants, &ms).unwrap();
         let p = Preview::of(&job);
+        assert!(
+            p.warnings.is_empty(),
+            "a merge is about case variants: {:?}",
+            p.warnings
+        );
         // Adds on ws-2, ws-3; removes "finance" on ws-2, "FINANCE" on ws-3.
         assert_eq!(p.will_change.len(), 4);
         assert_eq!(p.calls, 3);
