@@ -24,3 +24,15 @@ emulator_tests!(
     token_never_sent_to_a_second_origin,
     network_errors_are_typed,
 );
+
+/// The JS facade, called with the JS values a portal would pass.
+#[cfg(feature = "js")]
+mod facade {
+    use super::common;
+    use crate::emulator_tests;
+
+    emulator_tests!(
+        facade_lists_and_rejects_with_defender_errors,
+        facade_run_plan_with_progress_and_abort_signal,
+    );
+}

@@ -5,6 +5,8 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod emulator;
+#[cfg(feature = "js")]
+pub mod facade;
 pub mod scenarios;
 
 use std::cell::RefCell;

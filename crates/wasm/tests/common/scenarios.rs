@@ -14,6 +14,8 @@ use defender_tags_wasm::{
 };
 
 use super::emulator::{self, counter};
+#[cfg(feature = "js")]
+pub use super::facade::*;
 use super::{client_for, config, fixed_tokens, join, now_ms, refreshing_tokens, sleep};
 
 fn page(top: u32) -> PageRequest {
