@@ -206,3 +206,22 @@ fn the_native_default_transport_fails_cleanly() {
     let err = block_on(client.machine(&MachineRef::Id(id(1)))).unwrap_err();
     assert_eq!(err.code(), "network");
 }
+
+#[test]
+fn a_next_link_loop_stops_the_listing() {
+    let page = |n: u8| {
+        format!(
+            r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken=same"}}"#,
+            machine(n)
+        )
+    };
+    let (client, transport, _) = client(vec![json(200, &page(1)), json(200, &page(2))], 1.0);
+    let err = block_on(client.list_all_machines(None).collect_all()).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("already returned"), "{err}");
+    assert_eq!(
+        transport.sent.borrow().len(),
+        2,
+        "the repeated link is not fetched again"
+    );
+}

@@ -130,6 +130,7 @@ impl DefenderClient {
                 top: Some(top),
                 skip: None,
             })),
+            seen: Vec::new(),
         }
     }
 
@@ -178,12 +179,22 @@ pub struct MachinePages {
     client: DefenderClient,
     filter: Option<Filter>,
     cursor: Option<PageCursor>,
+    /// Every cursor already fetched: a service that hands out a link it already gave would
+    /// otherwise keep the listing (and the rate budget) going forever.
+    seen: Vec<PageCursor>,
 }
 
 impl MachinePages {
     /// The next page, `None` after the last one. After an error the listing stops.
     pub async fn next(&mut self) -> Option<Result<Vec<Machine>, ClientError>> {
         let cursor = self.cursor.take()?;
+        if self.seen.contains(&cursor) {
+            return Some(Err(ClientError::invalid(
+                "nextLink",
+                "the API returned a next-page link it had already returned; stopping the listing",
+            )));
+        }
+        self.seen.push(cursor.clone());
         match self.client.fetch_page(self.filter.as_ref(), cursor).await {
             Ok(page) => {
                 self.cursor = page.next;
