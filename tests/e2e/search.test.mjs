@@ -50,6 +50,20 @@ test("search box, filters, URL state, reload and back/forward", async () => {
   names = await visibleNames(page);
   assert.deepEqual(names, [...names].sort((a, b) => b.toLowerCase().localeCompare(a.toLowerCase())));
 
+  // Arrow keys move between machines, scrolling the virtual window (rows past it are not in
+  // the DOM until scrolled to).
+  await page.locator(".body-row:not([hidden]) .machine-link").first().focus();
+  const nextFrame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  for (let i = 0; i < 30; i++) await page.keyboard.press("ArrowDown");
+  await nextFrame();
+  const focusedRow = await page.evaluate(() => document.activeElement.closest("[role=row]").getAttribute("aria-rowindex"));
+  assert.equal(focusedRow, "32", "30 rows below the first data row (aria-rowindex 2)");
+  const rowOf = () => page.evaluate(() => document.activeElement.closest("[role=row]").getAttribute("aria-rowindex"));
+  assert.ok((await page.evaluate(() => document.activeElement.textContent)).toLowerCase().startsWith("fin-"));
+  await page.keyboard.press("ArrowUp");
+  await nextFrame();
+  assert.equal(await rowOf(), "31");
+
   // Reload keeps everything.
   await page.reload();
   await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();

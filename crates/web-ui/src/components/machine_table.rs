@@ -63,6 +63,46 @@ pub fn MachineTable(
     });
     let window = Memo::new(move |_| Window::at(scroll_top.get(), viewport.get(), total.get()));
 
+    // Arrow keys move between machines: scroll the target row into the window, then focus its
+    // link once it is rendered (rows outside the window do not exist in the DOM). The position
+    // is kept here, not read back from the DOM, because slots are reused while scrolling.
+    let cursor = StoredValue::new(None::<usize>);
+    let on_focusin = move |_: leptos::ev::FocusEvent| {
+        if let Some(p) = focused_row_index() {
+            cursor.set_value(Some(p));
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let step: i64 = match ev.key().as_str() {
+            "ArrowDown" => 1,
+            "ArrowUp" => -1,
+            _ => return,
+        };
+        let count = total.get_untracked();
+        let Some(current) = cursor
+            .get_value()
+            .or_else(focused_row_index)
+            .filter(|_| count > 0)
+        else {
+            return;
+        };
+        ev.prevent_default();
+        let target = (current as i64 + step).clamp(0, count as i64 - 1) as usize;
+        cursor.set_value(Some(target));
+        if let Some(el) = scroller.get_untracked() {
+            let top = f64::from(el.scroll_top());
+            let height = f64::from(el.client_height());
+            let row_top = target as f64 * ROW_HEIGHT_PX;
+            if row_top < top {
+                el.set_scroll_top(row_top as i32);
+            } else if row_top + ROW_HEIGHT_PX > top + height {
+                el.set_scroll_top((row_top + ROW_HEIGHT_PX - height).ceil() as i32);
+            }
+        }
+        measure();
+        request_animation_frame(move || focus_row(target));
+    };
+
     let headers = SortKey::ALL
         .into_iter()
         .map(|key| {
@@ -100,7 +140,8 @@ pub fn MachineTable(
             </div>
             // Focusable, so the keyboard can scroll it (arrows, Page Up/Down) past the rendered rows.
             <div class="table-scroll" node_ref=scroller role="rowgroup" tabindex="0"
-                aria-label="Results" on:scroll=move |_| measure() data-testid="table-scroll">
+                aria-label="Results" on:scroll=move |_| measure() on:keydown=on_keydown on:focusin=on_focusin
+                data-testid="table-scroll">
                 <div class="table-spacer" role="presentation"
                     style:height=move || format!("{}px", content_height_px(total.get()))>
                     <div class="table-window" role="presentation"
@@ -113,6 +154,30 @@ pub fn MachineTable(
                 })}
             </div>
         </div>
+    }
+}
+
+/// Position (0-based) of the result whose link has the focus, from its row's `aria-rowindex`.
+fn focused_row_index() -> Option<usize> {
+    let active = web_sys::window()?.document()?.active_element()?;
+    let row = active.closest("[role=row][aria-rowindex]").ok()??;
+    let index: usize = row.get_attribute("aria-rowindex")?.parse().ok()?;
+    // Row 1 is the header.
+    index.checked_sub(2)
+}
+
+/// Focuses the link of the result at `position`, if rendered.
+fn focus_row(position: usize) {
+    let selector = format!(
+        "[role=row][aria-rowindex=\"{}\"] .machine-link",
+        position + 2
+    );
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(&selector).ok().flatten())
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    {
+        let _ = el.focus();
     }
 }
 
