@@ -159,14 +159,14 @@ test("CSV import: bad rows numbered, unknown and ambiguous names listed, never g
   assert.ok(dup, "the dataset has a duplicated name");
   const unique = [...byName.values()].filter((l) => l.length === 1 && plain(l[0])).map((l) => l[0]).slice(0, 3);
   const csv = [
-    "owner,computerDnsName,notes",
-    `ann,${unique[0].computerDnsName},x`,
-    `bob,${unique[1].computerDnsName.toUpperCase()},y`,
-    "cy,bad name,z",
-    "dee,,w",
-    `eve,${dup[0].computerDnsName},v`,
-    "fay,no-such-machine.contoso.com,u",
-    `gus,${unique[2].id},t`,
+    "owner,computerDnsName,os,notes",
+    `ann,${unique[0].computerDnsName},x,1`,
+    `bob,${unique[1].computerDnsName.toUpperCase()},y,2`,
+    "cy,bad name,z,3",
+    "dee,,w,4",
+    `eve,${dup[0].computerDnsName},v,5`,
+    "fay,no-such-machine.contoso.com,u,6",
+    `gus,${unique[2].id},t,7`,
   ].join("\n");
 
   const page = await newPage(browser);
@@ -179,8 +179,8 @@ test("CSV import: bad rows numbered, unknown and ambiguous names listed, never g
   assert.equal(await page.getByTestId("import-resolved").textContent(), "3 machines found");
   const problems = await page.getByTestId("import-problems").locator("li").allTextContents();
   assert.equal(problems.length, 4, problems.join("\n"));
-  assert.match(problems[0], /^Line 4bad nameinvalid.*whitespace/i);
-  assert.match(problems[1], /^Line 5.*invalid.*column \(column 2\) is empty/i);
+  assert.match(problems[0], /^Line 4.*invalid.*"bad name".*whitespace/i);
+  assert.match(problems[1], /^Line 5.*invalid.*machine column is empty/i);
   assert.match(problems[2], new RegExp(`^Line 6${dup[0].computerDnsName}ambiguous.*${dup[0].id}.*${dup[1].id}`, "i"));
   assert.match(problems[3], /^Line 7no-such-machine\.contoso\.comunknown/);
   await screenshot(page, "16-bulk-import-checked");

@@ -1,15 +1,10 @@
-//! The tag inventory: every tag in use with its machine count, case-variant clusters
-//! ("Finance"/"finance", which Defender keeps apart), and tags that break the portal's tag filter.
-//!
-//! Computed from one listing of the tenant. Core's contract mentions an `inventory` module that
-//! does not exist yet; this stands in for it.
-
-use std::collections::BTreeMap;
+//! The tag inventory page's view of core's [`defender_tags_core::inventory`]: every tag with its
+//! machine count, case-variant clusters ("Finance"/"finance", which Defender keeps apart) with a
+//! suggested spelling to keep, tags that break the portal's filter and which characters do, and
+//! filtering/sorting for the table. The counting itself is core's.
 
 use defender_tags_core::Machine;
-
-/// Characters that break the Defender portal's tag filter (core's `TagWarning::BreaksPortalFilter`).
-pub const PORTAL_BREAKERS: [char; 3] = ['(', ')', ','];
+use defender_tags_core::inventory::inventory;
 
 /// One tag in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +17,8 @@ pub struct TagUse {
     pub breakers: Vec<char>,
     /// Whether another tag differs from it only in case.
     pub has_variants: bool,
+    /// Why this tool cannot send it (core's validation), if it cannot.
+    pub invalid: Option<String>,
 }
 
 /// Spellings of one tag that differ only in case.
@@ -69,56 +66,52 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Builds the inventory of `machines`.
+    /// Builds the inventory of `machines` (core counts; this adds what the page shows).
     pub fn of(machines: &[Machine]) -> Inventory {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut untagged = 0;
-        for m in machines {
-            if m.machine_tags.is_empty() {
-                untagged += 1;
-            }
-            // A tag listed twice on one machine counts once.
-            let mut seen: Vec<&str> = Vec::with_capacity(m.machine_tags.len());
-            for t in &m.machine_tags {
-                if !seen.contains(&t.as_str()) {
-                    seen.push(t);
-                    *counts.entry(t).or_insert(0) += 1;
-                }
-            }
-        }
-        let mut by_key: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
-        for (t, n) in &counts {
-            by_key
-                .entry(t.to_lowercase())
-                .or_default()
-                .push(((*t).to_owned(), *n));
-        }
-        let mut clusters: Vec<VariantCluster> = by_key
-            .into_iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|(key, mut variants)| {
+        let core = inventory(machines);
+        let mut clusters: Vec<VariantCluster> = core
+            .case_variants
+            .iter()
+            .map(|c| {
+                let mut variants: Vec<(String, usize)> = c
+                    .variants
+                    .iter()
+                    .map(|v| (v.tag.clone(), v.machines))
+                    .collect();
                 variants.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                VariantCluster { key, variants }
+                VariantCluster {
+                    key: variants
+                        .first()
+                        .map(|(t, _)| t.to_lowercase())
+                        .unwrap_or_default(),
+                    variants,
+                }
             })
             .collect();
         clusters.sort_by(|a, b| b.total().cmp(&a.total()).then_with(|| a.key.cmp(&b.key)));
-        let mut tags: Vec<TagUse> = counts
-            .into_iter()
-            .map(|(t, n)| TagUse {
-                tag: t.to_owned(),
-                machines: n,
-                breakers: breakers(t),
+        let mut tags: Vec<TagUse> = core
+            .tags
+            .iter()
+            .map(|t| TagUse {
+                tag: t.tag.clone(),
+                machines: t.machines,
+                breakers: breakers(&t.tag),
                 has_variants: clusters
                     .iter()
-                    .any(|c| c.variants.iter().any(|(v, _)| v == t)),
+                    .any(|c| c.variants.iter().any(|(v, _)| *v == t.tag)),
+                invalid: core
+                    .invalid
+                    .iter()
+                    .find(|i| i.tag == t.tag)
+                    .map(|i| i.error.to_string()),
             })
             .collect();
         sort_tags(&mut tags, InventorySort::Count);
         Inventory {
             tags,
             clusters,
-            machines: machines.len(),
-            untagged,
+            machines: core.machines,
+            untagged: core.untagged,
         }
     }
 
@@ -162,7 +155,7 @@ fn sort_tags(tags: &mut [TagUse], sort: InventorySort) {
 pub fn breakers(tag: &str) -> Vec<char> {
     let mut out = Vec::new();
     for c in tag.chars() {
-        if PORTAL_BREAKERS.contains(&c) && !out.contains(&c) {
+        if defender_tags_core::model::PORTAL_FILTER_BREAKERS.contains(&c) && !out.contains(&c) {
             out.push(c);
         }
     }

@@ -171,11 +171,7 @@ impl Job {
             .collect::<Result<Vec<_>, _>>()?;
         let carrying_any: Vec<&Machine> = tenant
             .iter()
-            .filter(|m| {
-                m.machine_tags
-                    .iter()
-                    .any(|t| others.iter().any(|o| *o == t))
-            })
+            .filter(|m| m.machine_tags.iter().any(|t| others.contains(&t)))
             .collect();
         let mut steps = vec![Step::new(&keep_tag, TagAction::Add, &carrying_any)];
         for (text, tag) in others.iter().zip(&other_tags) {

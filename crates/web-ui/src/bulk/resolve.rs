@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use defender_tags_core::{Machine, MachineRef};
 
-use super::import::ImportRow;
+use defender_tags_core::import::ImportRow;
 
 /// Why an imported line does not lead to exactly one machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub fn resolve(rows: &[ImportRow], machines: &[Machine]) -> Resolution {
         };
         match candidates.as_slice() {
             [] => out.unresolved.push(Unresolved {
-                line: row.line,
+                line: row.row,
                 text: row.machine.as_str().to_owned(),
                 reason: UnresolvedReason::Unknown,
             }),
@@ -116,7 +116,7 @@ pub fn resolve(rows: &[ImportRow], machines: &[Machine]) -> Resolution {
                 }
             }
             many => out.unresolved.push(Unresolved {
-                line: row.line,
+                line: row.row,
                 text: row.machine.as_str().to_owned(),
                 reason: UnresolvedReason::Ambiguous(
                     many.iter()
@@ -138,8 +138,8 @@ pub fn resolve(rows: &[ImportRow], machines: &[Machine]) -> Resolution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bulk::import::parse_machine_list;
     use defender_tags_core::MachineId;
+    use defender_tags_core::import::parse_machine_list;
 
     fn machine(n: u32, name: &str) -> Machine {
         let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());

@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use crate::api::{UiError, UiErrorKind};
 use crate::bulk::flow;
 use crate::bulk::format::thousands;
-use crate::bulk::import::{ImportResult, parse_machine_list};
 use crate::bulk::job::Job;
 use crate::bulk::resolve::{Resolution, Unresolved, UnresolvedReason, resolve};
 use crate::bulk::selection::Selection;
@@ -18,6 +17,7 @@ use crate::components::top_bar::use_app_state;
 use crate::search::SearchState;
 use crate::state::now_ms;
 use crate::table::{Window, content_height_px};
+use defender_tags_core::import::{ImportResult, parse_machine_list};
 
 /// Where the machines come from (`?source=` on `/bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -389,6 +389,21 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
     }
 }
 
+/// "machine: computer name …" → "Machine: computer name ….".
+fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => {
+            let mut out: String = first.to_uppercase().chain(chars).collect();
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}
+
 /// The outcome of checking an imported list against the tenant.
 #[derive(Debug, Clone)]
 struct Checked {
@@ -405,9 +420,9 @@ impl Checked {
             .errors
             .iter()
             .map(|e| Unresolved {
-                line: e.line,
-                text: e.text.clone(),
-                reason: UnresolvedReason::Invalid(e.reason.clone()),
+                line: e.row,
+                text: String::new(),
+                reason: UnresolvedReason::Invalid(sentence(&e.kind.to_string())),
             })
             .chain(self.resolution.unresolved.iter().cloned())
             .collect();
@@ -498,7 +513,7 @@ fn ImportSource() -> impl IntoView {
             .iter()
             .map(|&i| &c.tenant[i])
             .collect();
-        let lines = c.parsed.rows.len() + c.parsed.errors.len() + c.parsed.repeats.len();
+        let lines = c.parsed.rows.len() + c.parsed.errors.len() + c.parsed.duplicates.len();
         let job = Job::change(
             &tag,
             action,
@@ -543,15 +558,20 @@ fn ImportSource() -> impl IntoView {
                 let unknown = c.resolution.unresolved.iter().filter(|u| u.kind() == "unknown").count();
                 let ambiguous = c.resolution.unresolved.iter().filter(|u| u.kind() == "ambiguous").count();
                 let bad = c.parsed.errors.len();
-                let repeats = c.parsed.repeats.len();
+                let repeats = c.parsed.duplicates.len();
+                let own_tags = c.parsed.rows.iter().any(|r| r.tag.is_some() || r.action.is_some());
                 let problems = c.unresolved();
                 view! {
                     <div class="import-summary" role="status" data-testid="import-summary">
                         <p>
                             <strong data-testid="import-resolved">{format!("{} machine{} found", thousands(resolved as u64), if resolved == 1 { "" } else { "s" })}</strong>
                             {format!(" \u{b7} {unknown} unknown \u{b7} {ambiguous} ambiguous \u{b7} {bad} unreadable line{} \u{b7} {repeats} repeated", if bad == 1 { "" } else { "s" })}
-                            {c.parsed.truncated.then(|| " \u{b7} the list was cut at 200,000 lines")}
                         </p>
+                        {own_tags.then(|| view! {
+                            <p class="warning-text" data-testid="import-tag-columns">
+                                "The list has tag or action columns; they are not used here: the tag and the change chosen below apply to every machine of the list."
+                            </p>
+                        })}
                         {(!problems.is_empty()).then(|| view! {
                             <ul class="import-problems" tabindex="0" aria-label="Lines left out" data-testid="import-problems">
                                 {problems.into_iter().take(500).map(|u| {

@@ -181,6 +181,7 @@ pub fn InventoryView(
                                     let mut notes = Vec::new();
                                     if t.has_variants { notes.push("case variants".to_owned()); }
                                     if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }
+                                    if let Some(e) = &t.invalid { notes.push(format!("cannot be changed with this tool: {e}")); }
                                     view! {
                                         <tr>
                                             <th scope="row" class="tag-cell">{t.tag.clone()}</th>
