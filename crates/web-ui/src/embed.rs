@@ -425,9 +425,7 @@ fn mount(
     view: impl FnOnce() -> AnyView + 'static,
 ) -> EmbedHandle {
     element.set_class_name(
-        &format!("{} embed-root {class}", element.class_name())
-            .trim()
-            .to_owned(),
+        format!("{} embed-root {class}", element.class_name()).trim(),
     );
     let handle = leptos::mount::mount_to(element, view);
     EmbedHandle {
