@@ -424,9 +424,7 @@ fn mount(
     class: &'static str,
     view: impl FnOnce() -> AnyView + 'static,
 ) -> EmbedHandle {
-    element.set_class_name(
-        format!("{} embed-root {class}", element.class_name()).trim(),
-    );
+    element.set_class_name(format!("{} embed-root {class}", element.class_name()).trim());
     let handle = leptos::mount::mount_to(element, view);
     EmbedHandle {
         mounted: Some(Box::new(handle)),
