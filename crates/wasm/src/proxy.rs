@@ -197,6 +197,15 @@ async fn handle(request: Request, config: JsValue) -> Result<Response, JsValue> 
         headers,
         body: api_request.body.clone(),
     };
+    // Defence in depth: the caller's token only ever goes to the configured Defender origin.
+    if !base.same_origin(&upstream.url) {
+        return error_response(
+            500,
+            "ProxyMisconfigured",
+            "upstream URL left the API origin",
+            &[],
+        );
+    }
     let timeout = config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
     match FetchTransport.send(upstream, timeout).await {
         Ok(answer) => {
