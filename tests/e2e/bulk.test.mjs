@@ -96,7 +96,7 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
   // Undo: a preview of exactly the changed machines, then the run.
   await page.getByTestId("undo-button").click();
   await page.getByTestId("bulk-preview").waitFor();
-  assert.match(await page.locator("#bulk-job-title").textContent(), /^Preview: Undo: /);
+  assert.match(await page.locator("#bulk-job-title").textContent(), new RegExp(`^Preview: Undo — Remove “${tag}” on ${applied.toLocaleString("en-US")} machines`));
   assert.equal(await statNumber(page, "preview-will-change"), applied);
   await screenshot(page, "14-bulk-undo-preview");
   await runAndWait(page);
@@ -241,5 +241,31 @@ test("the activity log lists single edits and bulk runs and exports them", async
   assert.equal(await page.getByTestId("activity-row").count(), 2);
   const stored = await page.evaluate(() => sessionStorage.getItem("defender-tags.activity"));
   assert.ok(stored && !/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), "no JWT in the stored log");
+  assert.deepEqual(page.problems, []);
+});
+
+test("keyboard only: pick a row, preview with Enter; a read-only user cannot run", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "reader");
+  await openBulk(page, "?health=Active");
+  const first = page.getByTestId("pick-list").getByRole("checkbox").first();
+  await first.focus();
+  await page.keyboard.press("Space");
+  await matchSummary(page).filter({ hasText: /^1 of / }).waitFor();
+  await page.getByLabel("Remove the tag").focus();
+  await page.keyboard.press("Space");
+  await page.getByLabel("Tag to add or remove").focus();
+  await page.keyboard.type("VIP");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("bulk-preview").waitFor();
+  // Focus moves to the preview's heading, so keyboard and screen-reader users land on it.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "bulk-job-title");
+  assert.match(await page.locator("#bulk-job-title").textContent(), /Remove “VIP” from 1 machine/);
+  assert.equal(await page.getByTestId("run-button").isDisabled(), true);
+  await page.getByText("Your sign-in is read-only").waitFor();
+  await screenshot(page, "26-bulk-reader-preview");
+  await page.getByTestId("back-button").focus();
+  await page.keyboard.press("Enter");
+  await page.getByTestId("pick-list").waitFor();
   assert.deepEqual(page.problems, []);
 });

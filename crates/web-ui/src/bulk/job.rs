@@ -539,9 +539,14 @@ impl RunRecord {
         Some(Job {
             kind: JobKind::Undo,
             title: format!(
-                "Undo: {} (on {})",
-                self.job.title,
-                plural(machines.len(), "machine", "machines")
+                "Undo \u{2014} {} on {} (reverts \u{201c}{}\u{201d})",
+                steps
+                    .iter()
+                    .map(Step::label)
+                    .collect::<Vec<_>>()
+                    .join(", then "),
+                plural(machines.len(), "machine", "machines"),
+                self.job.title
             ),
             source: "Undo of a run in this session".to_owned(),
             steps,
@@ -668,6 +673,12 @@ mod tests {
         assert_eq!(record.changed_machines(), 1);
         let undo = record.undo().unwrap();
         assert_eq!(undo.kind, JobKind::Undo);
+        assert!(
+            undo.title
+                .starts_with("Undo \u{2014} Remove \u{201c}x\u{201d} on 1 machine (reverts"),
+            "{}",
+            undo.title
+        );
         assert_eq!(undo.steps.len(), 1);
         let plan = &undo.steps[0].plan;
         assert_eq!(plan.action, TagAction::Remove);

@@ -337,6 +337,12 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
             <h2 id="bulk-job-title" tabindex="-1" node_ref=heading>{format!("Report: {}", record.job.title)}</h2>
             <p data-testid="report-headline">{headline}</p>
             <p class="muted small">{meta}</p>
+            {(record.job.steps.len() > 1).then(|| view! {
+                <p class="muted small">{format!(
+                    "Counts are per step ({} steps): a machine changed by two steps counts twice.",
+                    record.job.steps.len()
+                )}</p>
+            })}
             <div class="stat-row">
                 {counts.iter().map(|(s, n)| view! {
                     <Stat n=*n label=status_label(*s) class="stat-same" testid=format!("count-{}", status_key(*s))/>
