@@ -254,13 +254,18 @@ test("keyboard only: pick a row, preview with Enter; a read-only user cannot run
   await matchSummary(page).filter({ hasText: /^1 of / }).waitFor();
   await page.getByLabel("Remove the tag").focus();
   await page.keyboard.press("Space");
+  assert.equal(await page.getByLabel("Remove the tag").isChecked(), true);
+  await page.getByLabel("Add the tag").focus();
+  await page.keyboard.press("Space");
   await page.getByLabel("Tag to add or remove").focus();
-  await page.keyboard.type("VIP");
+  await page.keyboard.type("e2e-reader");
   await page.keyboard.press("Enter");
   await page.getByTestId("bulk-preview").waitFor();
   // Focus moves to the preview's heading, so keyboard and screen-reader users land on it.
   assert.equal(await page.evaluate(() => document.activeElement?.id), "bulk-job-title");
-  assert.match(await page.locator("#bulk-job-title").textContent(), /Remove “VIP” from 1 machine/);
+  assert.match(await page.locator("#bulk-job-title").textContent(), /Add “e2e-reader” to 1 machine/);
+  assert.equal(await statNumber(page, "preview-will-change"), 1);
+  // Something to change, but a read-only sign-in: the run button stays disabled.
   assert.equal(await page.getByTestId("run-button").isDisabled(), true);
   await page.getByText("Your sign-in is read-only").waitFor();
   await screenshot(page, "26-bulk-reader-preview");
