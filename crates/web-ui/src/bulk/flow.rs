@@ -91,8 +91,10 @@ pub fn cancel() {
     });
 }
 
-/// Runs the previewed job with `runner`, as `who`. Returns false if there is no preview.
-pub fn start(runner: Rc<dyn BulkRunner>, who: String) -> bool {
+/// Runs the previewed job with `runner`, as `who`; `after` runs once the run has ended (the
+/// app drops its confirmed single edits there: the listings read after a run include them).
+/// Returns false if there is no preview.
+pub fn start(runner: Rc<dyn BulkRunner>, who: String, after: impl FnOnce() + 'static) -> bool {
     let job = match phase().get_untracked() {
         Phase::Preview(job) => job,
         _ => return false,
@@ -105,7 +107,10 @@ pub fn start(runner: Rc<dyn BulkRunner>, who: String) -> bool {
         progress: None,
         cancelling: false,
     });
-    leptos::task::spawn_local(run(job, runner, who, abort));
+    leptos::task::spawn_local(async move {
+        run(job, runner, who, abort).await;
+        after();
+    });
     true
 }
 

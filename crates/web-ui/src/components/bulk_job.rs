@@ -168,7 +168,12 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
         match runner {
             Some(runner) => {
                 let who = state.session.0.with_untracked(activity::who);
-                if !flow::start(runner, who) {
+                let edits = state.edits.0;
+                // try_update: the view (an embedded one, say) may be gone when the run ends.
+                let after = move || {
+                    edits.try_update(|e| e.drop_confirmed());
+                };
+                if !flow::start(runner, who, after) {
                     error.set(Some("This preview is no longer current.".to_owned()));
                 }
             }

@@ -97,7 +97,10 @@ fn MachineSearch() -> impl IntoView {
     let backend = state.backend.0;
     // Each result remembers the search it answers, so "updating" can be shown while a newer
     // search runs and the older results stay visible (and narrowed) meanwhile.
+    // A finished bulk run (UI part 2) changed tags on the server: list again.
+    let runs_finished = RwSignal::from(crate::bulk::flow::runs_finished());
     let results = LocalResource::new(move || {
+        runs_finished.track();
         let key = server_key.get();
         let backend = backend.get();
         async move {
