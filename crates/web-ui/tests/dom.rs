@@ -3,7 +3,10 @@
 //! defender-tags-wasm -p defender-tags-web-ui` (xtask's "wasm tests" step).
 #![cfg(target_arch = "wasm32")]
 // clippy.toml allows unwrap in #[test] fns only; wasm_bindgen_test fns and helpers are test code too.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::rc::Rc;
 use std::sync::Arc;
