@@ -61,8 +61,6 @@ test("inventory lists counts, variants and portal breakers; merging Finance/fina
   await screenshot(page, "22-inventory-merge-report");
 
   // The emulator: no listed machine keeps "finance"; each that had it now has "Finance".
-  const listedIds = new Set(await page.evaluate(() => []));
-  void listedIds;
   for (const m of withLower.slice(0, 40)) {
     const now = await emu.get(`/_emulator/machines/${m.id}`);
     if (now.machineTags.includes("finance")) {
@@ -80,6 +78,18 @@ test("inventory lists counts, variants and portal breakers; merging Finance/fina
   await page.getByTestId("inventory-summary").waitFor({ timeout: 60_000 });
   await eventually(async () => (await page.getByTestId("variant-cluster").filter({ hasText: /Spellings of “finance”/ }).count()) === 0, "cluster gone");
 
-  // Undo from the activity of this run is covered in bulk.test.mjs; here the page stays clean.
+  // Undo the merge (two steps, reversed) from its report: every machine is as before.
+  await page.getByRole("link", { name: "Bulk change" }).click();
+  await page.getByTestId("undo-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  assert.match(await page.locator("#bulk-job-title").textContent(), /Undo — Add “finance”, then Remove “Finance”/);
+  await runAndWait(page);
+  assert.match(await page.getByTestId("report-headline").textContent(), /^Finished/);
+  assert.equal(await statNumber(page, "count-applied"), willChange);
+  const restored = await allMachines(emu);
+  const tagsOf = (list) => new Map(list.map((m) => [m.id, [...m.machineTags].sort().join("\u0000")]));
+  const beforeTags = tagsOf(before);
+  const differing = [...tagsOf(restored)].filter(([id, t]) => beforeTags.get(id) !== t);
+  assert.deepEqual(differing, [], "every machine's tags are as before the merge");
   assert.deepEqual(page.problems, []);
 });
