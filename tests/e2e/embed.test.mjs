@@ -70,7 +70,11 @@ test("the whole manager on another origin runs an imported bulk change", async (
   }
   await screenshot(page, "24-embed-manager-report");
 
-  await page.getByRole("tab", { name: "Tag inventory" }).click();
+  // The manager's tabs work from the keyboard (arrow keys, one tab stop).
+  await page.getByRole("tab", { name: "Bulk change" }).focus();
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.getByRole("tab", { name: "Tag inventory" }).getAttribute("aria-selected"), "true");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "dt-tab-inventory");
   await page.getByTestId("inventory-summary").waitFor({ timeout: 30_000 });
   await page.getByRole("tab", { name: "Activity" }).click();
   assert.equal(await page.getByTestId("activity-row").count(), 1);

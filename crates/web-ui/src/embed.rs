@@ -199,11 +199,33 @@ fn EmbeddedManager() -> impl IntoView {
     let on_job = Callback::new(move |_: ()| tab.set(Tab::Bulk));
     let tabs = Tab::ALL
         .iter()
-        .map(|&t| {
+        .enumerate()
+        .map(|(i, &t)| {
+            // WAI-ARIA tabs: one tab in the Tab order, arrow keys move between tabs.
+            let on_key = move |ev: web_sys::KeyboardEvent| {
+                let n = Tab::ALL.len();
+                let next = match ev.key().as_str() {
+                    "ArrowRight" => (i + 1) % n,
+                    "ArrowLeft" => (i + n - 1) % n,
+                    "Home" => 0,
+                    "End" => n - 1,
+                    _ => return,
+                };
+                ev.prevent_default();
+                let to = Tab::ALL[next];
+                tab.set(to);
+                if let Some(el) = document().get_element_by_id(to.id())
+                    && let Ok(el) = el.dyn_into::<web_sys::HtmlElement>()
+                {
+                    let _ = el.focus();
+                }
+            };
             view! {
                 <button type="button" role="tab" class="tab" id=t.id() aria-controls="dt-embed-panel"
                     aria-selected=move || if tab.get() == t { "true" } else { "false" }
-                    on:click=move |_| tab.set(t)>{t.label()}</button>
+                    tabindex=move || if tab.get() == t { "0" } else { "-1" }
+                    on:click=move |_| tab.set(t)
+                    on:keydown=on_key>{t.label()}</button>
             }
         })
         .collect_view();
