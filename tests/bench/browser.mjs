@@ -195,6 +195,7 @@ async function main() {
     const frameTimes = ui.map((s) => s.frame);
     const narrowTimes = ui.filter((s) => s.narrow !== null).map((s) => s.narrow);
     result.search = {
+      samples: ui,
       keystrokes: ui.length,
       withDomUpdate: domTimes.length,
       dom: { p50: median(domTimes), p95: percentile(domTimes, 95), max: Math.max(...domTimes) },
