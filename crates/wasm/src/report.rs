@@ -13,7 +13,8 @@ pub enum OutcomeStatus {
     Applied,
     /// The plan found the machine already in the wanted state; no call was made.
     AlreadyInPlace,
-    /// The plan could not resolve the machine (unknown name, ambiguous name...); no call.
+    /// Nothing changed because the machine was skipped: the API's bulk call did not process it
+    /// (unknown id, beyond retention, outside the caller's device groups).
     Skipped,
     /// The call failed and the change was not applied (4xx, or aborted while waiting to retry
     /// a 429).
@@ -64,7 +65,8 @@ pub struct MachineOutcome {
     pub machine: String,
     /// What happened.
     pub status: OutcomeStatus,
-    /// Why, for `Failed`, `Unknown` and `Skipped`.
+    /// Why, for `Failed`, `Unknown` and `Skipped` (codes as `ClientError::code`, plus
+    /// `not_processed` and `unconfirmed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub error: Option<ErrorInfo>,

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 
 use defender_tags_core::api;
-use defender_tags_core::model::{Tag, TagAction};
+use defender_tags_core::model::{Machine, Tag, TagAction};
 use defender_tags_core::plan::{Plan, PlannedCall};
 
 use crate::abort::AbortHandle;
@@ -77,6 +77,57 @@ impl<P: FnMut(&Progress)> Tracker<'_, P> {
             waiting_ms,
         };
         (self.on_progress.borrow_mut())(&event);
+    }
+}
+
+/// Settles the rows of a call the API accepted, from the machines it returned: a machine is
+/// `Applied` only when the API returned it in the wanted state. The bulk endpoint skips unknown,
+/// invisible and beyond-retention ids silently, so a machine missing from a non-empty answer
+/// was `Skipped`; an answer without machines (the real bulk reply is undocumented) confirms
+/// nothing, so its machines are `Unknown`.
+fn settle_success(
+    rows: &mut [MachineOutcome],
+    call: &SpecCall,
+    tag: &Tag,
+    action: TagAction,
+    returned: &[Machine],
+) {
+    let info = |code: &str, message: &str| ErrorInfo {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        status: None,
+        retry_after: None,
+    };
+    for (&row, id) in call.rows.iter().zip(call.call.machine_ids()) {
+        let (status, error) = match returned.iter().find(|m| &m.id == id) {
+            Some(m) if m.has_tag(tag.as_str()) == (action == TagAction::Add) => {
+                (OutcomeStatus::Applied, None)
+            }
+            Some(_) => (
+                OutcomeStatus::Unknown,
+                Some(info(
+                    "unconfirmed",
+                    "the API accepted the call but returned the machine without the change; re-read it",
+                )),
+            ),
+            None if returned.is_empty() => (
+                OutcomeStatus::Unknown,
+                Some(info(
+                    "unconfirmed",
+                    "the API accepted the call without saying which machines it changed; re-read them",
+                )),
+            ),
+            None => (
+                OutcomeStatus::Skipped,
+                Some(info(
+                    "not_processed",
+                    "the API did not process this machine (unknown id, beyond the retention period, \
+                     or outside your device groups); nothing changed",
+                )),
+            ),
+        };
+        rows[row].status = status;
+        rows[row].error = error;
     }
 }
 
@@ -152,7 +203,7 @@ impl DefenderClient {
             tracker.calls_done += 1;
             tracker.machines_done += u32::try_from(call.rows.len()).unwrap_or(u32::MAX);
             match result {
-                Ok(()) => settle(&mut rows, call, OutcomeStatus::Applied, None),
+                Ok(machines) => settle_success(&mut rows, call, &tag, action, &machines),
                 Err(e) => {
                     let status = if e.may_have_applied() {
                         OutcomeStatus::Unknown
@@ -180,17 +231,22 @@ impl DefenderClient {
         }
     }
 
-    async fn run_call(&self, call: &SpecCall, ctx: &CallCtx<'_>) -> Result<(), ClientError> {
+    /// Sends one planned call; returns the machines the API says it processed.
+    async fn run_call(
+        &self,
+        call: &SpecCall,
+        ctx: &CallCtx<'_>,
+    ) -> Result<Vec<Machine>, ClientError> {
         let request = call.call.to_request();
         match call.call {
             PlannedCall::Single { .. } => self
                 .call(&request, with_response(api::decode_machine), ctx)
                 .await
-                .map(drop),
-            PlannedCall::Bulk(_) => self
-                .call(&request, with_response(api::decode_machines), ctx)
-                .await
-                .map(drop),
+                .map(|m| vec![m]),
+            PlannedCall::Bulk(_) => {
+                self.call(&request, with_response(api::decode_machines), ctx)
+                    .await
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ fn id(n: u8) -> MachineId {
 }
 
 fn machine_json(n: u8) -> String {
-    format!(r#"{{"id":"{}","machineTags":["t"]}}"#, id(n))
+    format!(r#"{{"id":"{}","machineTags":["t","Finance"]}}"#, id(n))
 }
 
 fn ok_single(n: u8) -> Reply {
@@ -331,4 +331,38 @@ fn network_errors_are_retried_with_backoff_then_reported_unknown() {
     let sleeps = h.transport.sleeps.borrow();
     assert_eq!(sleeps.len(), 4);
     assert!(sleeps.iter().all(|&ms| ms > 0), "{sleeps:?}");
+}
+
+#[test]
+fn machines_the_bulk_call_skipped_or_did_not_confirm_are_not_reported_applied() {
+    // Machine 2 is missing from the bulk answer (beyond retention, say); machine 3's answer
+    // lacks the tag.
+    let without_tag = json(200, &format!(r#"{{"id":"{}","machineTags":["t"]}}"#, id(3)));
+    let h = harness(vec![ok_bulk(&[1]), without_tag]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Applied, Skipped, Unknown, AlreadyInPlace]
+    );
+    assert_eq!(
+        report.outcomes[1].error.as_ref().map(|e| e.code.as_str()),
+        Some("not_processed")
+    );
+    assert_eq!(
+        report.outcomes[2].error.as_ref().map(|e| e.code.as_str()),
+        Some("unconfirmed")
+    );
+    assert!(!report.is_complete());
+}
+
+#[test]
+fn a_bulk_answer_without_machines_confirms_nothing() {
+    let h = harness(vec![json(200, ""), ok_single(3)]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, Applied, AlreadyInPlace]
+    );
 }
