@@ -17,7 +17,12 @@ const STATUSES: [u16; 16] = [
 fn round_trip(m: &Machine) {
     let json = serde_json::to_vec(m).unwrap_or_default();
     let back = decode_machine::<&str, &str>(200, &[], &json);
-    assert_eq!(back.as_ref(), Ok(m), "machine JSON {}", String::from_utf8_lossy(&json));
+    assert_eq!(
+        back.as_ref(),
+        Ok(m),
+        "machine JSON {}",
+        String::from_utf8_lossy(&json)
+    );
 }
 
 fn check_error(status: u16, e: &ApiError) {

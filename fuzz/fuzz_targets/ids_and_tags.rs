@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(id) => {
             let s = id.as_str();
             assert_eq!(s.len(), 40);
-            assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            assert!(
+                s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            );
             assert!(s.eq_ignore_ascii_case(text));
             assert_eq!(MachineId::parse(s).as_ref(), Ok(&id));
             assert_eq!(id.to_string(), s);
@@ -47,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(base) = BaseUrl::parse(text) {
         assert_eq!(BaseUrl::parse(base.as_str()).as_ref(), Ok(&base));
-        assert!(base.is_https() || base.is_loopback(), "plain http off loopback: {text:?}");
+        assert!(
+            base.is_https() || base.is_loopback(),
+            "plain http off loopback: {text:?}"
+        );
         // A nextLink is only followed on the API's own origin, under /api/.
         if let Ok(req) = request_from_next_link(text, &base) {
             assert!(req.path.starts_with("/api/"));

@@ -31,20 +31,35 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.row > last, "rows out of order");
         last = r.row;
         assert!(reported.insert(r.row), "line {} reported twice", r.row);
-        assert_eq!(MachineRef::parse(r.machine.as_str()).as_ref(), Ok(&r.machine));
+        assert_eq!(
+            MachineRef::parse(r.machine.as_str()).as_ref(),
+            Ok(&r.machine)
+        );
         if let Some(tag) = &r.tag {
             assert_eq!(Tag::parse(tag.as_str()).as_ref(), Ok(tag));
         }
     }
     for e in &result.errors {
-        assert!(real_line(e.row), "error row {} is not a content line: {e}", e.row);
+        assert!(
+            real_line(e.row),
+            "error row {} is not a content line: {e}",
+            e.row
+        );
         assert!(reported.insert(e.row), "line {} reported twice", e.row);
         assert!(e.to_string().starts_with(&format!("row {}: ", e.row)));
     }
     for d in &result.duplicates {
-        assert!(real_line(d.row) && d.first_row < d.row, "duplicate {} of {}", d.row, d.first_row);
+        assert!(
+            real_line(d.row) && d.first_row < d.row,
+            "duplicate {} of {}",
+            d.row,
+            d.first_row
+        );
         assert!(reported.insert(d.row), "line {} reported twice", d.row);
-        assert!(result.rows.iter().any(|r| r.row == d.first_row), "a duplicate points at a kept row");
+        assert!(
+            result.rows.iter().any(|r| r.row == d.first_row),
+            "a duplicate points at a kept row"
+        );
     }
     let ids = result.machine_ids();
     assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len());

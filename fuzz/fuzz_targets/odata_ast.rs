@@ -15,7 +15,9 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
     // Mostly short strings, biased towards the characters that need quoting care.
     if u.ratio(1, 2)? {
         let len = u.int_in_range(0..=10)?;
-        let alphabet = ['a', 'Z', '\'', ' ', '(', ')', ',', '/', ':', '-', '0', 'é', '\u{7f}'];
+        let alphabet = [
+            'a', 'Z', '\'', ' ', '(', ')', ',', '/', ':', '-', '0', 'é', '\u{7f}',
+        ];
         (0..len)
             .map(|_| u.choose(&alphabet).copied())
             .collect::<Result<String>>()
