@@ -36,7 +36,14 @@ async function preview(page, tag, action = "Add") {
 test("select all matching, preview, run, cancel midway, exact report, undo restores", async () => {
   const page = await newPage(browser);
   await signIn(page, emu.url, "admin");
-  await openBulk(page, "?health=Active");
+  // From the search page: its filter carries over to /bulk.
+  await page.goto(`${emu.url}/?health=Active`);
+  await page.getByTestId("results-summary").filter({ hasText: /^\d[\d,]* machines/ }).waitFor();
+  await screenshot(page, "09-search-bulk-link");
+  await page.getByRole("link", { name: "Bulk change these machines…" }).click();
+  await page.waitForURL(/\/bulk\?health=Active$/);
+  await matchSummary(page).filter({ hasText: /matching machines selected/ }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.getByLabel("Health").inputValue(), "Active");
   const expected = (await allMachines(emu)).filter((m) => m.healthStatus === "Active");
   assert.ok(expected.length > 1500, `enough machines for several calls (${expected.length})`);
 

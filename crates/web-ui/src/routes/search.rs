@@ -328,6 +328,11 @@ fn MachineSearch() -> impl IntoView {
                     </p>
                     <button class="btn btn-quiet" type="button" on:click=move |_| on_clear.run(())
                         disabled=move || !search.with(SearchState::has_filters)>"Clear filters"</button>
+                    // UI part 2: the same search on /bulk, to tag these machines in bulk.
+                    <a class="btn btn-small" data-testid="bulk-these"
+                        href=move || format!("/bulk{}", search.get().to_query_string())>
+                        "Bulk change these machines\u{2026}"
+                    </a>
                 </div>
                 {move || error.get().map(|e| view! {
                     <p class="error-text" role="alert" data-testid="search-error">{e.message}</p>
