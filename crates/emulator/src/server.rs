@@ -179,10 +179,16 @@ fn router(st: Arc<AppState>) -> Router {
         .static_dir
         .as_deref()
         .map(|d| Arc::new(StaticFiles::new(d)));
+    // The test endpoints get the same CORS policy as /api, so a test page on another origin
+    // (the wasm-bindgen runner's) can set faults and read state without disabling web security.
+    let mut admin = admin::router(st.clone());
+    if let Some(cors) = api_cors(&st.config.cors_origins) {
+        admin = admin.layer(cors);
+    }
     Router::new()
         .merge(api)
         .merge(auth::router())
-        .merge(admin::router(st.clone()))
+        .merge(admin)
         .fallback(move |req: Request| fallback(statics.clone(), req))
         .with_state(st)
 }
@@ -192,7 +198,8 @@ fn api_cors(origins: &[String]) -> Option<CorsLayer> {
         return None;
     }
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST])
+        // PUT is only routed under /_emulator (faults); /api itself answers GET and POST.
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers(Any)
         .expose_headers([
             header::RETRY_AFTER,

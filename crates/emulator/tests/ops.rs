@@ -399,6 +399,26 @@ async fn cors_is_off_by_default_and_allow_listed_on_request() {
         pre(&emu, "http://127.0.0.1:41234").await.unwrap().headers()["access-control-allow-origin"],
         "*"
     );
+    // The test endpoints follow the same policy, so a cross-origin test page can set faults.
+    let r = emu
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/_emulator/faults", emu.url),
+        )
+        .header("origin", "http://127.0.0.1:41234")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(
+        r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PUT")
+    );
     emu.stop().await;
 }
 
