@@ -6,13 +6,18 @@
 //! 1-based line number and nothing is dropped silently: a bad row becomes an error, a repeated
 //! row a duplicate, and all good rows are kept.
 
+mod header;
+
 use std::collections::HashMap;
+use std::io;
 
 use thiserror::Error;
 
 use crate::model::{
     MachineId, MachineRef, MachineRefError, Tag, TagAction, TagActionError, TagError,
 };
+
+use header::{Columns, header_columns};
 
 /// Most rows read from one input; more is reported as an error on the first row past it.
 pub const MAX_IMPORT_ROWS: usize = 100_000;
@@ -154,64 +159,6 @@ impl ImportResult {
     }
 }
 
-const MACHINE_ID_HEADERS: &[&str] = &["machineid", "deviceid", "id"];
-const MACHINE_NAME_HEADERS: &[&str] = &[
-    "machine",
-    "computer",
-    "computername",
-    "computerdnsname",
-    "device",
-    "devicename",
-    "name",
-    "host",
-    "hostname",
-];
-// Not "tags": in portal exports that column lists a machine's current tags, not one to apply.
-const TAG_HEADERS: &[&str] = &["tag", "value", "machinetag", "devicetag"];
-const ACTION_HEADERS: &[&str] = &["action"];
-
-fn header_key(cell: &str) -> String {
-    cell.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-struct Columns {
-    machine: usize,
-    tag: Option<usize>,
-    action: Option<usize>,
-    /// Whether extra columns are allowed (a header named them).
-    extra_ok: bool,
-}
-
-fn header_columns(cells: &[&str]) -> Option<Columns> {
-    let keys: Vec<String> = cells.iter().map(|c| header_key(c)).collect();
-    let find = |names: &[&str]| keys.iter().position(|k| names.contains(&k.as_str()));
-    // Prefer an id column over a name column (portal exports carry both).
-    let machine = find(MACHINE_ID_HEADERS).or_else(|| find(MACHINE_NAME_HEADERS))?;
-    let tag = find(TAG_HEADERS);
-    let action = find(ACTION_HEADERS);
-    // "device,Finance" is a machine named "device" tagged Finance, not a header: with two or
-    // three cells, a header must name another known column too.
-    let known_others = keys.iter().enumerate().filter(|(i, k)| {
-        *i != machine
-            && (TAG_HEADERS.contains(&k.as_str())
-                || ACTION_HEADERS.contains(&k.as_str())
-                || MACHINE_ID_HEADERS.contains(&k.as_str())
-                || MACHINE_NAME_HEADERS.contains(&k.as_str()))
-    });
-    if (2..=3).contains(&cells.len()) && known_others.count() == 0 {
-        return None;
-    }
-    Some(Columns {
-        machine,
-        tag,
-        action,
-        extra_ok: true,
-    })
-}
-
 fn detect_delimiter(input: &str) -> Option<u8> {
     let content = input
         .lines()
@@ -233,21 +180,88 @@ fn detect_delimiter(input: &str) -> Option<u8> {
     found
 }
 
+/// What the CSV reader made of one line.
+enum LineCells {
+    /// The line's cells, trimmed.
+    Cells,
+    /// No record (only record terminators; trimming leaves none, but never assume).
+    Nothing,
+    /// A carriage return inside the line ended the record early.
+    Split,
+    /// The reader's error.
+    Unreadable(String),
+}
+
+/// One `csv` reader for the whole input, pointed at one line at a time.
+///
+/// Building a reader costs tens of microseconds (its state machine and buffer), far more than
+/// reading a line, so the reader is built once and reset for every line by swapping its input
+/// and seeking to the start, which clears its buffer and state. The reader still sees exactly
+/// one trimmed line, so a line's cells are what a reader of that line alone would give: a
+/// quote left open ends with the line and a row number is always the line's.
+struct LineReader<'a> {
+    reader: csv::Reader<io::Cursor<&'a [u8]>>,
+    record: csv::StringRecord,
+    rest: csv::StringRecord,
+}
+
+impl<'a> LineReader<'a> {
+    fn new(delimiter: u8) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .buffer_capacity(1024)
+            .delimiter(delimiter)
+            .from_reader(io::Cursor::new(&[][..]));
+        LineReader {
+            reader,
+            record: csv::StringRecord::new(),
+            rest: csv::StringRecord::new(),
+        }
+    }
+
+    /// Reads `line`; on [`LineCells::Cells`] the cells are in `self.record`.
+    fn read(&mut self, line: &'a str) -> LineCells {
+        *self.reader.get_mut() = io::Cursor::new(line.as_bytes());
+        // Before the first line only, `seek_raw` also reads the line once as the reader's header
+        // record; with `has_headers(false)` the seek back makes it an ordinary record again.
+        if let Err(e) = self
+            .reader
+            .seek_raw(io::SeekFrom::Start(0), csv::Position::new())
+        {
+            return LineCells::Unreadable(e.to_string());
+        }
+        let read = self.reader.read_record(&mut self.record);
+        // A lone carriage return ends a CSV record; never drop what follows it on the line.
+        if matches!(read, Ok(true)) && matches!(self.reader.read_record(&mut self.rest), Ok(true)) {
+            return LineCells::Split;
+        }
+        match read {
+            Ok(true) => LineCells::Cells,
+            Ok(false) => LineCells::Nothing,
+            Err(e) => LineCells::Unreadable(e.to_string()),
+        }
+    }
+}
+
 /// Reads a machine list. Never fails as a whole: see [`ImportResult`].
 ///
-/// Lines are read one at a time (each through the `csv` reader, for quoting), which gives exact
-/// line numbers; a quoted field cannot span lines, which costs nothing since neither names nor
-/// tags may contain line breaks. Cells are trimmed, so `ws-01, Finance` works.
+/// Lines are read one at a time (each through the one `csv` reader, for quoting), which gives
+/// exact line numbers; a quoted field cannot span lines, which costs nothing since neither names
+/// nor tags may contain line breaks. Cells are trimmed, so `ws-01, Finance` works.
+///
+/// The first content row is a header when it names a machine column (see
+/// `header::header_columns`): the machine, tag and action are then taken from the columns it
+/// names, and every other column (`owner`, `notes`, a portal export's `Tags`, ...) is ignored.
+/// A 2–3 cell header must name another known column too, unless its machine header is one of
+/// `computerDnsName`, `computerName`, `machineId`, `deviceId`, `deviceName` (any case, spaces
+/// and punctuation ignored): `owner,computerDnsName,notes` is a header, `device,Finance` is the
+/// machine "device" tagged Finance. Without a header the columns are `machine,tag,action`.
 pub fn parse_machine_list(input: &str) -> ImportResult {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let delimiter = detect_delimiter(input);
-    let mut builder = csv::ReaderBuilder::new();
-    builder
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .buffer_capacity(1024)
-        .delimiter(delimiter.unwrap_or(b','));
+    let mut reader = LineReader::new(delimiter.unwrap_or(b','));
 
     let mut result = ImportResult {
         rows: Vec::new(),
@@ -278,32 +292,25 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
             });
             break;
         }
-        let mut record = csv::StringRecord::new();
-        let mut reader = builder.from_reader(line.as_bytes());
-        let read = reader.read_record(&mut record);
-        // A lone carriage return ends a CSV record; never drop what follows it on the line.
-        let mut rest = csv::StringRecord::new();
-        if matches!(read, Ok(true)) && matches!(reader.read_record(&mut rest), Ok(true)) {
-            result.errors.push(ImportError {
-                row,
-                kind: ImportErrorKind::LineBreakInRow,
-            });
-            continue;
-        }
-        match read {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
+        match reader.read(line) {
+            LineCells::Cells => {}
+            LineCells::Nothing => continue,
+            LineCells::Split => {
                 result.errors.push(ImportError {
                     row,
-                    kind: ImportErrorKind::Csv {
-                        message: e.to_string(),
-                    },
+                    kind: ImportErrorKind::LineBreakInRow,
+                });
+                continue;
+            }
+            LineCells::Unreadable(message) => {
+                result.errors.push(ImportError {
+                    row,
+                    kind: ImportErrorKind::Csv { message },
                 });
                 continue;
             }
         }
-        let cells: Vec<&str> = record.iter().collect();
+        let cells: Vec<&str> = reader.record.iter().collect();
         if cells.iter().all(|c| c.is_empty()) {
             continue;
         }
@@ -321,12 +328,7 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
                         columns = Some(h);
                         continue;
                     }
-                    None => columns.insert(Columns {
-                        machine: 0,
-                        tag: Some(1),
-                        action: Some(2),
-                        extra_ok: false,
-                    }),
+                    None => columns.insert(Columns::POSITIONAL),
                 }
             }
         };
@@ -380,6 +382,9 @@ fn read_row(row: usize, cells: &[&str], cols: &Columns) -> Result<ImportRow, Imp
         action,
     })
 }
+
+#[cfg(test)]
+mod agreement;
 
 #[cfg(test)]
 mod tests {

@@ -75,3 +75,39 @@ fn empty_input_is_empty_not_an_error() {
     let r = parse_machine_list("\n  \n# nothing\n");
     assert!(r.rows.is_empty() && r.is_clean());
 }
+
+#[test]
+fn an_unambiguous_machine_header_is_a_header_on_its_own() {
+    let r = parse_machine_list(
+        "owner,computerDnsName,notes\nalice,ws-01.contoso.com,laptop\nbob,FIN-LT-0001,\n",
+    );
+    assert!(r.format.header);
+    assert_eq!(r.errors, vec![]);
+    let rows: Vec<(usize, &str)> = r.rows.iter().map(|r| (r.row, r.machine.as_str())).collect();
+    assert_eq!(rows, vec![(2, "ws-01.contoso.com"), (3, "FIN-LT-0001")]);
+    assert!(
+        r.rows.iter().all(|r| r.tag.is_none() && r.action.is_none()),
+        "unknown columns are ignored, not read as tags"
+    );
+
+    let r = parse_machine_list("Device ID;Notes\n1e5bc9d7e413ddd7902c2932e418702b84d0cc07;spare\n");
+    assert!(r.format.header);
+    assert!(r.is_clean());
+    assert!(matches!(r.rows[0].machine, MachineRef::Id(_)));
+}
+
+#[test]
+fn two_cells_without_a_header_are_still_machine_and_tag() {
+    let r = parse_machine_list("fin-lt-0001,Finance\nws-02,Lab\n");
+    assert!(!r.format.header);
+    assert!(r.is_clean());
+    assert_eq!(r.rows[0].row, 1);
+    assert_eq!(r.rows[0].machine, MachineRef::Name("fin-lt-0001".into()));
+    assert_eq!(r.rows[0].tag.as_ref().map(|t| t.as_str()), Some("Finance"));
+
+    // A plausible machine name in a header position stays a machine.
+    let r = parse_machine_list("machine,Finance\nhost,Lab\n");
+    assert!(!r.format.header);
+    assert_eq!(r.rows.len(), 2);
+    assert_eq!(r.rows[0].machine, MachineRef::Name("machine".into()));
+}
