@@ -60,3 +60,45 @@ test("settings page is usable and accessible", async () => {
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: settings page");
   assert.deepEqual(page.problems, []);
 });
+
+test("an expired token is renewed silently (refresh token through MSAL) and the change goes through", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.getByTestId("machine-panel").waitFor();
+  const id = new URL(page.url()).searchParams.get("m");
+  // From now on the API calls the current token expired (401); MSAL must fetch a new one.
+  await new Promise((r) => setTimeout(r, 2100));
+  await emu.put("/_emulator/faults", { max_token_age_secs: 2 });
+  const tokenPosts = [];
+  page.on("request", (req) => {
+    if (req.method() === "POST" && req.url().includes("/oauth2/v2.0/token")) tokenPosts.push(req.url());
+  });
+  try {
+    await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-after-refresh");
+    await page.getByTestId("add-tag-button").click();
+    await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor({ timeout: 30_000 });
+  } finally {
+    await emu.put("/_emulator/faults", {});
+  }
+  assert.ok(tokenPosts.length > 0, "MSAL asked the token endpoint for a new token");
+  assert.ok(tokenPosts.every((u) => u.startsWith(emu.url)), "the https alias was mapped to the emulator's http origin");
+  const m = await emu.get(`/_emulator/machines/${id}`);
+  assert.ok(m.machineTags.includes("e2e-after-refresh"));
+  assert.deepEqual(page.problems.filter((p) => !/401/.test(p)), []);
+});
+
+test("cancelling on the sign-in page comes back with a clear message and a retry", async () => {
+  const page = await newPage(browser);
+  await page.goto(emu.url + "/");
+  await page.getByRole("button", { name: "Sign in" }).first().click();
+  await page.waitForURL((u) => u.pathname.endsWith("/oauth2/v2.0/authorize"));
+  await page.locator("#cancel").click();
+  const alert = page.locator(".sign-in-card [role=alert]");
+  await alert.waitFor({ timeout: 15_000 });
+  assert.match(await alert.textContent(), /Sign-in was cancelled or refused\. \(access_denied/);
+  await page.getByRole("button", { name: "Try again" }).waitFor();
+  await screenshot(page, "10-sign-in-cancelled");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: sign-in error");
+});

@@ -88,7 +88,7 @@ pub async fn start(state: AppState) {
             state
                 .session
                 .0
-                .set(Session::Failed(format!("Sign-in failed: {e}")));
+                .set(Session::Failed(sign_in_failure(&e.to_string())));
             return;
         }
     };
@@ -136,6 +136,23 @@ pub async fn start(state: AppState) {
     }));
 }
 
+/// The sentence shown when completing a sign-in failed; `msal` is MSAL's `code: message`.
+pub fn sign_in_failure(msal: &str) -> String {
+    let code = msal.split(':').next().unwrap_or_default().trim();
+    let lead = match code {
+        "access_denied" | "user_cancelled" => "Sign-in was cancelled or refused.",
+        "consent_required" | "interaction_required" | "login_required" => {
+            "Sign-in needs you to complete it at the identity provider."
+        }
+        "invalid_client" | "unauthorized_client" => {
+            "The identity provider does not accept this application (check the client id and \
+             that its redirect URI is this site's address, platform \u{201c}Single-page application\u{201d})."
+        }
+        _ => "Sign-in failed.",
+    };
+    format!("{lead} ({msal})")
+}
+
 /// Starts the redirect to the identity provider.
 pub async fn sign_in(state: AppState) {
     state.session.0.set(Session::Redirecting);
@@ -152,4 +169,18 @@ pub async fn sign_out(state: AppState) {
     let _ = msal::sign_out().await;
     state.backend.0.set(None);
     state.session.0.set(Session::SignedOut);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_failures_are_explained_and_keep_the_detail() {
+        let t = sign_in_failure("access_denied: AADSTS65004: The user declined to sign in.");
+        assert!(t.starts_with("Sign-in was cancelled"), "{t}");
+        assert!(t.contains("AADSTS65004"), "{t}");
+        assert!(sign_in_failure("invalid_client: bad").contains("client id"));
+        assert!(sign_in_failure("weird").starts_with("Sign-in failed."));
+    }
 }
