@@ -219,7 +219,7 @@ test("the activity log lists single edits and bulk runs and exports them", async
   await page.getByTestId("add-tag-button").click();
   await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor();
   // A bulk run on two machines.
-  await page.getByRole("link", { name: "Bulk change" }).click();
+  await page.getByRole("link", { name: "Bulk change", exact: true }).click();
   await matchSummary(page).filter({ hasText: /matching machines selected/ }).waitFor({ timeout: 60_000 });
   const boxes = page.getByTestId("pick-list").getByRole("checkbox");
   await boxes.nth(0).check();

@@ -79,7 +79,7 @@ test("inventory lists counts, variants and portal breakers; merging Finance/fina
   await eventually(async () => (await page.getByTestId("variant-cluster").filter({ hasText: /Spellings of “finance”/ }).count()) === 0, "cluster gone");
 
   // Undo the merge (two steps, reversed) from its report: every machine is as before.
-  await page.getByRole("link", { name: "Bulk change" }).click();
+  await page.getByRole("link", { name: "Bulk change", exact: true }).click();
   await page.getByTestId("undo-button").click();
   await page.getByTestId("bulk-preview").waitFor();
   assert.match(await page.locator("#bulk-job-title").textContent(), /Undo — Add “finance”, then Remove “Finance”/);

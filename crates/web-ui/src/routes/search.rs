@@ -330,7 +330,11 @@ fn MachineSearch() -> impl IntoView {
                         disabled=move || !search.with(SearchState::has_filters)>"Clear filters"</button>
                     // UI part 2: the same search on /bulk, to tag these machines in bulk.
                     <a class="btn btn-small" data-testid="bulk-these"
-                        href=move || format!("/bulk{}", search.get().to_query_string())>
+                        href=move || {
+                            let mut s = search.get();
+                            s.selected = None;
+                            format!("/bulk{}", s.to_query_string())
+                        }>
                         "Bulk change these machines\u{2026}"
                     </a>
                 </div>
