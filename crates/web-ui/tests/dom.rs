@@ -338,3 +338,34 @@ async fn search_page_lists_and_narrows_at_once_while_typing() {
     assert_eq!(fake.searches.get(), searches, "no server call yet");
     assert!(texts(&root, "[data-testid=search-hint]")[0].contains("Computer names starting with"));
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_change_says_which_permission_is_missing() {
+    use defender_tags_core::api::ApiError;
+    use defender_tags_wasm::ClientError;
+    let root = container();
+    let fake = FakeBackend::new(vec![machine(1, "web01", &[])]);
+    // The token claims Machine.ReadWrite, but Defender refuses (e.g. no access to the device
+    // group): the message names what is needed and what the user has.
+    let access = Access::new(vec!["Machine.ReadWrite".into()], vec![]);
+    *fake.fail_next_change.borrow_mut() = Some(UiError::from_client(
+        &ClientError::Api(ApiError::Forbidden { details: None }),
+        true,
+        &access,
+    ));
+    mount_editor(&root, fake, user(&["Machine.ReadWrite"]));
+    settle().await;
+    let input: HtmlInputElement = root
+        .query_selector("#add-tag-input")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    type_into(&input, "x");
+    query_all(&root, "[data-testid=add-tag-button]")[0].click();
+    settle().await;
+    let notice = texts(&root, "[data-testid=notice]");
+    assert!(notice[0].contains("Permission denied"), "{notice:?}");
+    assert!(notice[0].contains("needs Machine.ReadWrite"), "{notice:?}");
+    assert!(notice[0].contains("device group"), "{notice:?}");
+    assert!(texts(&root, ".chip .chip-text").is_empty(), "rolled back");
+}
