@@ -95,6 +95,7 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         wasm_opt(ctx, &pkg.join("web_ui_bg.wasm"))?;
     }
     copy_dir(&www, &site)?;
+    embed_client(ctx, profile, &site)?;
     fs::copy(&msal, site.join("msal-browser.min.js"))
         .map_err(|e| format!("cannot copy {}: {e}", msal.display()))?;
     let size = fs::metadata(pkg.join("web_ui_bg.wasm"))
@@ -106,6 +107,34 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         size / 1024
     );
     Ok(site)
+}
+
+/// The bare-client embedding example (`www/embed/index.html`) imports the client package's web
+/// build from `./pkg/`. The same cargo run already built the client's cdylib, so this is only a
+/// wasm-bindgen pass (plus wasm-opt in release): the demo serves the example at `/embed/`.
+fn embed_client(ctx: &Ctx, profile: Profile, site: &Path) -> Result<(), String> {
+    let wasm = ctx
+        .target
+        .join(WASM_TARGET)
+        .join(profile.dir())
+        .join("defender_tags_wasm.wasm");
+    let out = site.join("embed").join("pkg");
+    ctx::run(
+        Command::new(wasm_bindgen())
+            .args([
+                "--target",
+                "web",
+                "--out-name",
+                "defender_tags",
+                "--out-dir",
+            ])
+            .arg(&out)
+            .arg(&wasm),
+    )?;
+    if profile == Profile::Release {
+        wasm_opt(ctx, &out.join("defender_tags_bg.wasm"))?;
+    }
+    Ok(())
 }
 
 /// `wasm-bindgen` from PATH, else from `~/.cargo/bin` (where `cargo install` puts it).
