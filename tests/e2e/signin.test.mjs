@@ -48,6 +48,12 @@ test("signs in through MSAL and shows the user and their permission", async () =
   // A reload keeps the session (MSAL's sessionStorage cache), with no new sign-in.
   await page.reload();
   await page.getByTestId("user-name").waitFor();
+
+  // Signing out clears MSAL's cache in this tab: no token is left in any storage.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Find machines and manage their tags" }).waitFor();
+  const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+  assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/.test(stored), "no JWT left in web storage");
   assert.deepEqual(page.problems, []);
 });
 
@@ -57,6 +63,16 @@ test("settings page is usable and accessible", async () => {
   await page.getByRole("heading", { name: "Settings" }).waitFor();
   assert.equal(await page.getByLabel("Demo mode (local emulator)").isChecked(), true);
   await screenshot(page, "06-settings");
+  // Entra ID settings are validated field by field before anything is saved.
+  await page.getByLabel("Demo mode (local emulator)").uncheck();
+  await page.getByLabel("Application (client) id").fill("not-a-guid");
+  await page.getByLabel("Tenant").fill("contoso.onmicrosoft.com");
+  await page.getByLabel("API host").fill("evil.example.com");
+  await page.getByRole("button", { name: "Save and sign in again" }).click();
+  await page.locator("#settings-client_id-error").filter({ hasText: "GUID" }).waitFor();
+  assert.match(await page.locator("#settings-api_host-error").textContent(), /evil\.example\.com is not a Defender API host/);
+  assert.equal(await page.getByLabel("Application (client) id").getAttribute("aria-invalid"), "true");
+  assert.equal(await page.evaluate(() => localStorage.getItem("defender-tags.settings")), null, "nothing saved");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: settings page");
   assert.deepEqual(page.problems, []);
 });
