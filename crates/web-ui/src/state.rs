@@ -129,6 +129,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The app state from context (for components that need several pieces of it). Panics
+    /// outside [`AppState::provide`]'s owner, like `expect_context`.
+    pub fn from_context() -> AppState {
+        AppState {
+            session: expect_context::<SessionCtx>(),
+            settings: expect_context::<SettingsCtx>(),
+            backend: expect_context::<BackendCtx>(),
+            edits: expect_context::<EditsCtx>(),
+            catalog: expect_context::<CatalogCtx>(),
+            notice: expect_context::<NoticeCtx>(),
+        }
+    }
+
     /// Creates the signals and provides each as context.
     pub fn provide(settings: Settings, session: Session, backend: Option<BackendRef>) -> AppState {
         let state = AppState {

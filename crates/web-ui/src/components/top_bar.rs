@@ -6,20 +6,7 @@ use leptos_router::hooks::use_location;
 use crate::access::AccessLevel;
 use crate::routes::NAV;
 use crate::session;
-use crate::state::{
-    AppState, BackendCtx, CatalogCtx, EditsCtx, NoticeCtx, Session, SessionCtx, SettingsCtx,
-};
-
-fn app_state() -> AppState {
-    AppState {
-        session: expect_context::<SessionCtx>(),
-        settings: expect_context::<SettingsCtx>(),
-        backend: expect_context::<BackendCtx>(),
-        edits: expect_context::<EditsCtx>(),
-        catalog: expect_context::<CatalogCtx>(),
-        notice: expect_context::<NoticeCtx>(),
-    }
-}
+use crate::state::{AppState, Session};
 
 /// Header with navigation and the session.
 #[component]
@@ -50,7 +37,7 @@ pub fn TopBar() -> impl IntoView {
 /// The right-hand side of the top bar.
 #[component]
 fn SessionArea() -> impl IntoView {
-    let state = app_state();
+    let state = AppState::from_context();
     let session = state.session.0;
     let demo = move || state.settings.0.with(|s| s.demo);
     move || {
@@ -100,7 +87,7 @@ fn SessionArea() -> impl IntoView {
     }
 }
 
-/// The app state from context (components that need several pieces of it).
+/// The app state from context; see [`AppState::from_context`].
 pub fn use_app_state() -> AppState {
-    app_state()
+    AppState::from_context()
 }
