@@ -6,7 +6,7 @@ use crate::components::top_bar::use_app_state;
 use crate::session;
 use defender_tags_core::cloud::Cloud;
 
-use crate::settings::{FieldError, Settings, cloud_from_param, cloud_param};
+use crate::settings::{FieldError, Settings, allowed_api_hosts, cloud_from_param, cloud_param};
 
 /// The settings form. Saving validates, stores (localStorage) and restarts sign-in.
 #[component]
@@ -65,8 +65,18 @@ pub fn SettingsPage() -> impl IntoView {
                 <input id=format!("settings-{id}") type="text" autocomplete="off" spellcheck="false"
                     aria-describedby=format!("settings-{id}-help settings-{id}-error")
                     aria-invalid=move || err().is_some().then_some("true")
+                    list=(id == "api_host").then_some("settings-api-hosts")
                     prop:value=move || draft.with(get)
                     on:input=move |ev| draft.update(|d| set(d, event_target_value(&ev)))/>
+                {(id == "api_host").then(|| view! {
+                    // The documented hosts of the chosen cloud, as suggestions.
+                    <datalist id="settings-api-hosts">
+                        {move || allowed_api_hosts(draft.with(|d| d.cloud))
+                            .into_iter()
+                            .map(|h| view! { <option value=h></option> })
+                            .collect_view()}
+                    </datalist>
+                })}
                 <p id=format!("settings-{id}-help") class="hint">{help}</p>
                 <p id=format!("settings-{id}-error") class="error-text">{err2}</p>
             </div>
