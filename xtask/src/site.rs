@@ -70,11 +70,17 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
     if !wasm.exists() {
         return Err(format!("cargo did not produce {}", wasm.display()));
     }
+    // Assemble in a private staging folder and swap it in at the end: a failed build leaves the
+    // previous site in place, and builds running side by side (several engineers, CI) do not
+    // delete each other's half-written files.
     let site = ctx.site_dir();
-    if site.exists() {
-        fs::remove_dir_all(&site).map_err(|e| format!("cannot clear {}: {e}", site.display()))?;
+    let stage = ctx
+        .target
+        .join(format!("site.staging-{}", std::process::id()));
+    if stage.exists() {
+        fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
     }
-    let pkg = site.join("pkg");
+    let pkg = stage.join("pkg");
     let mut bindgen = Command::new(wasm_bindgen());
     bindgen
         .args([
@@ -94,13 +100,20 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
     if profile == Profile::Release {
         wasm_opt(ctx, &pkg.join("web_ui_bg.wasm"))?;
     }
-    copy_dir(&www, &site)?;
-    embed_client(ctx, profile, &site)?;
-    fs::copy(&msal, site.join("msal-browser.min.js"))
+    copy_dir(&www, &stage)?;
+    embed_client(ctx, profile, &stage)?;
+    fs::copy(&msal, stage.join("msal-browser.min.js"))
         .map_err(|e| format!("cannot copy {}: {e}", msal.display()))?;
     let size = fs::metadata(pkg.join("web_ui_bg.wasm"))
         .map(|m| m.len())
         .unwrap_or(0);
+    match fs::remove_dir_all(&site) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot clear {}: {e}", site.display())),
+    }
+    fs::rename(&stage, &site)
+        .map_err(|e| format!("cannot move {} to {}: {e}", stage.display(), site.display()))?;
     eprintln!(
         "site: {} (web_ui_bg.wasm {} KiB)",
         site.display(),
