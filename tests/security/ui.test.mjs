@@ -159,9 +159,10 @@ test("XSS payloads in the URL render as text; the CSP header blocks injected inl
 });
 
 test("the embed example renders hostile machine names and tags as text", async () => {
-  const embed = path.join(requireEnv("DT_PKG_DIR"), "..", "pkg-embed");
-  assert.ok(existsSync(path.join(embed, "index.html")), `${embed} is built by cargo xtask package`);
-  const emu = await startEmulator(["--machines", "300", "--seed", "9", "--static", embed]);
+  // The bare-client example is served by the site build at /embed/ (with the package's web build).
+  const site = requireEnv("DT_SITE_DIR");
+  assert.ok(existsSync(path.join(site, "embed", "index.html")), `${site}/embed/index.html is built by the site build`);
+  const emu = await startEmulator(["--machines", "300", "--seed", "9", "--static", site]);
   const { context, page } = await newPage();
   try {
     // Put the hostile tag on the hostile machine through the API.
@@ -176,7 +177,7 @@ test("the embed example renders hostile machine names and tags as text", async (
     });
     assert.equal(res.status, 200);
 
-    await page.goto(`${emu.url}/`);
+    await page.goto(`${emu.url}/embed/`);
     await page.locator("#filter").fill(`id eq '${hostile.id}'`);
     await page.getByRole("button", { name: "Search" }).click();
     await page.locator("#rows tr").first().waitFor({ timeout: 20_000 });
