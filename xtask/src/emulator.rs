@@ -62,12 +62,10 @@ impl Running {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(url) = line.strip_prefix("LISTENING ") {
-                        let _ = tx.send(url.trim().to_string());
-                        sent = true;
-                        continue;
-                    }
+                if !sent && let Some(url) = line.strip_prefix("LISTENING ") {
+                    let _ = tx.send(url.trim().to_string());
+                    sent = true;
+                    continue;
                 }
                 println!("[emulator] {line}");
             }
