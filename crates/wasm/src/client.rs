@@ -121,19 +121,20 @@ impl DefenderClient {
         }
     }
 
-    /// Waits for a slot in the shared rate windows. False when aborted while waiting.
-    async fn acquire_slot(&self, ctx: &CallCtx<'_>) -> bool {
+    /// Waits for a slot in the shared rate windows and returns the API time it was granted at.
+    /// None when aborted while waiting.
+    async fn acquire_slot(&self, ctx: &CallCtx<'_>) -> Option<u64> {
         loop {
             if ctx.abort.is_some_and(AbortHandle::is_aborted) {
-                return false;
+                return None;
             }
             let now = self.api_now();
             let waited = self.inner.policy.borrow_mut().acquire(now);
             match waited {
-                Ok(()) => return true,
+                Ok(granted) => return Some(granted),
                 Err(api_ms) => {
                     if !self.wait(self.to_real_ms(api_ms).max(1), ctx).await {
-                        return false;
+                        return None;
                     }
                 }
             }
@@ -172,9 +173,9 @@ impl DefenderClient {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            if !self.acquire_slot(ctx).await {
+            let Some(granted) = self.acquire_slot(ctx).await else {
                 return Err(ClientError::Aborted { last_error: None });
-            }
+            };
             let token = inner
                 .tokens
                 .token(TokenRequest {
@@ -191,6 +192,9 @@ impl DefenderClient {
             self.check_origin(&http.url)?;
             let started = inner.transport.now_ms();
             let sent = inner.transport.send(http, inner.config.timeout_ms).await;
+            // Count the call from its answer: the service saw it somewhere in between, after a
+            // token and network latency that vary from call to call.
+            inner.policy.borrow_mut().settle(granted, self.api_now());
             {
                 let mut timing = inner.timing.borrow_mut();
                 timing.0 += (inner.transport.now_ms() - started).max(0.0);

@@ -42,12 +42,20 @@ impl Policy {
         }
     }
 
-    /// Counts a call now, or says how many API-time milliseconds to wait first.
-    pub fn acquire(&mut self, api_now: f64) -> Result<(), u64> {
-        match self.limiter.try_acquire(as_ms(api_now)) {
-            Acquire::Granted => Ok(()),
+    /// Counts a call now and returns the API time it was granted at, or says how many API-time
+    /// milliseconds to wait first.
+    pub fn acquire(&mut self, api_now: f64) -> Result<u64, u64> {
+        let now = as_ms(api_now);
+        match self.limiter.try_acquire(now) {
+            Acquire::Granted => Ok(now),
             Acquire::Wait { ms } => Err(ms),
         }
+    }
+
+    /// Re-counts the call granted at `granted` from `api_now`, when its answer arrived (see
+    /// core's `RateLimiter::settle`: the service counted it somewhere in between).
+    pub fn settle(&mut self, granted: u64, api_now: f64) {
+        self.limiter.settle(granted, as_ms(api_now));
     }
 
     /// Calls in the current (minute, hour) windows.

@@ -161,6 +161,25 @@ impl RateLimiter {
         }
     }
 
+    /// Moves a call granted at `granted_at_ms` to `done_ms`, when its response (or failure)
+    /// arrived.
+    ///
+    /// The service counts a call when the request reaches it, somewhere between our grant and
+    /// the response; token acquisition and network latency vary from call to call. Counting each
+    /// call from its response keeps every later grant on the safe side of the service's window
+    /// whatever those latencies are, so a client sharing the service's budget gets no 429 from
+    /// the skew between the two clocks. Unknown or already expired grants are ignored.
+    pub fn settle(&mut self, granted_at_ms: u64, done_ms: u64) {
+        if done_ms <= granted_at_ms {
+            return;
+        }
+        if let Some(pos) = self.calls.iter().rposition(|&t| t == granted_at_ms) {
+            self.calls.remove(pos);
+            let at = self.calls.partition_point(|&t| t <= done_ms);
+            self.calls.insert(at, done_ms);
+        }
+    }
+
     fn prune(&mut self, now: u64) {
         while self
             .calls
@@ -214,6 +233,22 @@ mod tests {
         assert_eq!(l.try_acquire(1_100), Acquire::Wait { ms: 59_900 });
         assert_eq!(l.try_acquire(61_000), Acquire::Granted);
         assert_eq!(l.usage(61_000).minute, 100);
+    }
+
+    #[test]
+    fn a_settled_call_counts_from_its_response() {
+        let mut l = RateLimiter::new(RateLimits::new(1, 1_000));
+        assert_eq!(l.try_acquire(0), Acquire::Granted);
+        // The answer came back 700 ms after the grant: the service may have counted the call as
+        // late as that, so its slot frees 700 ms later too.
+        l.settle(0, 700);
+        assert_eq!(l.try_acquire(60_001), Acquire::Wait { ms: 699 });
+        assert_eq!(l.try_acquire(60_700), Acquire::Granted);
+        // Settling a time that was never granted, or backwards, changes nothing.
+        l.settle(5, 90_000);
+        l.settle(60_700, 60_000);
+        assert_eq!(l.wait_ms(120_699), 1);
+        assert_eq!(l.usage(60_700).minute, 1);
     }
 
     #[test]
