@@ -9,7 +9,9 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, Request, RequestCredentials, RequestInit, Response};
+use web_sys::{
+    AbortController, Headers, Request, RequestCredentials, RequestInit, RequestRedirect, Response,
+};
 
 use crate::token::LocalBoxFuture;
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
@@ -53,6 +55,10 @@ fn build_request(req: &HttpRequest, signal: &web_sys::AbortSignal) -> Result<Req
     init.set_method(&req.method);
     // Bearer auth only: never send cookies or HTTP auth of the embedding page to the API.
     init.set_credentials(RequestCredentials::Omit);
+    // The Defender API never redirects. Following one would send the request (and, on runtimes
+    // that keep it, the Authorization header) to a second origin, so a redirect is handed back
+    // as it is (status 3xx, or 0 for an opaque redirect) and decoded as an unexpected status.
+    init.set_redirect(RequestRedirect::Manual);
     let headers = Headers::new()?;
     for (name, value) in &req.headers {
         headers.set(name, value)?;

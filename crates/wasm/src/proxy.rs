@@ -208,6 +208,14 @@ async fn handle(request: Request, config: JsValue) -> Result<Response, JsValue> 
     }
     let timeout = config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
     match FetchTransport.send(upstream, timeout).await {
+        // A redirect is never followed (see `fetch::build_request`) nor passed on: the Defender
+        // API does not redirect, and the caller must not be sent elsewhere with its token.
+        Ok(answer) if answer.status == 0 || (300..400).contains(&answer.status) => error_response(
+            502,
+            "UpstreamRedirect",
+            "the Defender API answered with a redirect, which the proxy does not follow",
+            &cors(None),
+        ),
         Ok(answer) => {
             let mut out: Vec<(&str, String)> = answer
                 .headers
