@@ -41,9 +41,12 @@ fn embed_demo(ctx: &Ctx, out: &Path) -> Result<(), String> {
     }
     // Only the package example: the other pages in www/embed mount the web UI (site build).
     fs::create_dir_all(&demo).map_err(|e| format!("cannot create {}: {e}", demo.display()))?;
-    let page = ctx.root.join("www").join("embed").join("index.html");
-    fs::copy(&page, demo.join("index.html"))
-        .map_err(|e| format!("cannot copy {}: {e}", page.display()))?;
+    // The bare-client example: the page and its (CSP-required) script and style files.
+    for file in ["index.html", "portal.js", "portal.css"] {
+        let page = ctx.root.join("www").join("embed").join(file);
+        fs::copy(&page, demo.join(file))
+            .map_err(|e| format!("cannot copy {}: {e}", page.display()))?;
+    }
     copy_dir(&out.join("web"), &demo.join("pkg"))
 }
 
