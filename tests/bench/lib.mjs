@@ -1,71 +1,14 @@
 // Shared helpers of the bench drivers: the emulator process, /_emulator calls, statistics and
 // Markdown output. Run by `cargo xtask bench` (DT_EMULATOR_BIN = release emulator, DT_PKG_DIR,
 // DT_SITE_DIR, DT_OUTPUT).
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { createRequire } from "node:module";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-export function requireEnv(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the benchmarks through \`cargo xtask bench\``);
-  return value;
-}
+export { requireEnv, loadPackage, admin } from "../lib/harness.mjs";
+import { admin, requireEnv, startEmulator as start } from "../lib/harness.mjs";
 
-export function loadPackage() {
-  const require = createRequire(import.meta.url);
-  return require(path.join(requireEnv("DT_PKG_DIR"), "node", "defender_tags.cjs"));
-}
-
-export async function startEmulator(args) {
-  const bin = requireEnv("DT_EMULATOR_BIN");
-  const child = spawn(bin, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const log = [];
-  child.stderr.on("data", (d) => {
-    log.push(String(d));
-    if (log.length > 100) log.shift();
-  });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`emulator did not print LISTENING within 300 s\n${log.join("")}`)), 300_000);
-    child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message}`)));
-    child.once("exit", (code) => reject(new Error(`emulator exited early (${code})\n${log.join("")}`)));
-    lines.on("line", (line) => {
-      const m = /^LISTENING (http:\/\/\S+)/.exec(line.trim());
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1].replace(/\/$/, ""));
-      }
-    });
-  });
-  child.removeAllListeners("exit");
-  lines.on("line", () => {});
-  return {
-    url,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      process.kill(child.pid, "SIGTERM");
-      const timer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGKILL");
-      }, 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-export async function admin(base, method, route, body) {
-  const res = await fetch(`${base}${route}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${route} -> ${res.status}: ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : null;
-}
+/** The emulator, with room for 100k-machine datasets to start. */
+export const startEmulator = (args) => start(args, { timeoutMs: 300_000 });
 
 /** An application token; a distinct `app_id` gets its own rate-limit windows in the emulator. */
 export const appToken = async (base, appId) =>

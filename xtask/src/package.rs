@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ctx::{self, Ctx, WASM_PACKAGES, WASM_TARGET};
+use crate::site;
 
 const NAME: &str = "defender_tags";
 const TOOLS_DIR: &str = "crates/wasm";
@@ -47,23 +48,7 @@ fn embed_demo(ctx: &Ctx, out: &Path) -> Result<(), String> {
         fs::copy(&page, demo.join(file))
             .map_err(|e| format!("cannot copy {}: {e}", page.display()))?;
     }
-    copy_dir(&out.join("web"), &demo.join("pkg"))
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-        let path = entry.path();
-        let target = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_dir(&path, &target)?;
-        } else {
-            fs::copy(&path, &target).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
-        }
-    }
-    Ok(())
+    site::copy_dir(&out.join("web"), &demo.join("pkg"))
 }
 
 fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
