@@ -85,8 +85,10 @@ test("an expired token is renewed silently (refresh token through MSAL) and the 
   await page.getByTestId("machine-panel").waitFor();
   const id = new URL(page.url()).searchParams.get("m");
   // From now on the API calls the current token expired (401); MSAL must fetch a new one.
+  // `iat` is in whole seconds, so the token must be > max + 1 s old to be expired for certain
+  // (max 2 with a 2.1 s wait failed in CI when the wait straddled fewer second boundaries).
   await new Promise((r) => setTimeout(r, 2100));
-  await emu.put("/_emulator/faults", { max_token_age_secs: 2 });
+  await emu.put("/_emulator/faults", { max_token_age_secs: 1 });
   const tokenPosts = [];
   page.on("request", (req) => {
     if (req.method() === "POST" && req.url().includes("/oauth2/v2.0/token")) tokenPosts.push(req.url());

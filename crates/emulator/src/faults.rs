@@ -29,6 +29,8 @@ pub struct FaultConfig {
     /// Share of requests answered 401 as if the token had just expired.
     pub expire_token: f64,
     /// Tokens older than this (seconds since `iat`) are rejected as expired, before `exp`.
+    /// `iat` has whole-second precision, so a token can look up to a second younger than it
+    /// is: callers that need "this token is now expired" should wait `max + 1` seconds.
     pub max_token_age_secs: Option<u64>,
     /// Share of requests delayed by `slow_ms`.
     pub slow: f64,
