@@ -222,6 +222,12 @@ async function getToken(forceRefresh) {
     return { accessToken: result.accessToken, ...permissionClaims(result.accessToken) };
   } catch (e) {
     if (e instanceof globalThis.msal.InteractionRequiredAuthError) {
+      if (redirectsHeld > 0) {
+        // A bulk run is in flight: leaving the page now would lose its report and undo.
+        throw new Error(
+          "sign_in_required: your sign-in needs renewing. The run stopped here so its report and undo are kept; sign in again, then run the machines not yet changed.",
+        );
+      }
       await app.acquireTokenRedirect({ scopes, account });
       throw new Error("interaction_required: redirecting to sign in");
     }
@@ -229,4 +235,12 @@ async function getToken(forceRefresh) {
   }
 }
 
-globalThis.defenderTagsAuth = Object.freeze({ init, signIn, signOut, getToken, isLoopbackPage });
+/** Counted, so overlapping holders (two runs in two embedded widgets) cannot release each other. */
+let redirectsHeld = 0;
+
+/** While held (a bulk run is in flight), getToken never redirects away from the page. */
+function holdRedirects(held) {
+  redirectsHeld = Math.max(0, redirectsHeld + (held ? 1 : -1));
+}
+
+globalThis.defenderTagsAuth = Object.freeze({ init, signIn, signOut, getToken, holdRedirects, isLoopbackPage });

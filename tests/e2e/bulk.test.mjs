@@ -72,12 +72,16 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
     assert.match(await page.getByTestId("progress-eta").textContent(), /left|Waiting|Estimating/);
     assert.ok(Number(await page.locator("#bulk-progress").getAttribute("value")) > 0);
     await screenshot(page, "12-bulk-running");
+    // Leaving mid-run asks first: a reload would lose the run's report, undo and log entry.
+    const leaveBlocked = () => page.evaluate(() => !window.dispatchEvent(new Event("beforeunload", { cancelable: true })));
+    assert.equal(await leaveBlocked(), true, "leaving the page is guarded while running");
     await page.getByTestId("cancel-button").click();
     await page.getByTestId("bulk-report").waitFor({ timeout: 30_000 });
   } finally {
     await emu.put("/_emulator/faults", {});
   }
   assert.match(await page.getByTestId("report-headline").textContent(), /^Cancelled after \d+ of \d+ calls/);
+  assert.equal(await page.evaluate(() => !window.dispatchEvent(new Event("beforeunload", { cancelable: true }))), false, "no guard once the run ended");
   const applied = await statNumber(page, "count-applied");
   const notAttempted = await statNumber(page, "count-notAttempted");
   assert.ok(applied >= 500 && applied < expected.length, `some but not all changed (${applied})`);

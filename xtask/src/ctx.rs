@@ -1,6 +1,6 @@
 //! Paths and process helpers shared by every xtask command.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -20,8 +20,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn discover() -> Result<Self, String> {
-        // CARGO_MANIFEST_DIR is xtask/ at compile time; its parent is the workspace root.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // xtask/ is CARGO_MANIFEST_DIR; its parent is the workspace root. `cargo run` sets it at
+        // run time, and that value wins: two checkouts sharing one target dir (CI's cache, a
+        // worktree) share one xtask binary, whose compile-time value names the other checkout.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .parent()
             .ok_or("xtask has no parent directory")?
             .to_path_buf();

@@ -41,14 +41,41 @@ fn err(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-async fn loopback_only(State(_st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn loopback_only(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) if web::is_loopback(addr) => next.run(req).await,
-        _ => err(
-            StatusCode::FORBIDDEN,
-            "/_emulator endpoints answer loopback clients only",
-        ),
+        Some(ConnectInfo(addr)) if web::is_loopback(addr) => {}
+        _ => {
+            return err(
+                StatusCode::FORBIDDEN,
+                "/_emulator endpoints answer loopback clients only",
+            );
+        }
     }
+    // The loopback check alone lets any web page open in the demo user's browser send a
+    // "simple" cross-site POST (reset wipes the demo's data). Browsers name the page's origin;
+    // only our own origins and `--cors-origin` ones may drive these endpoints. Tools that send
+    // no Origin (Node, curl, test clients) are not browsers and pass.
+    if let Some(origin) = req.headers().get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let allowed = st
+            .config
+            .cors_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+            || st
+                .served_origins(None)
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin));
+        if !allowed {
+            return err(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "/_emulator endpoints refuse requests from pages on other origins ({origin}); allow one with --cors-origin"
+                ),
+            );
+        }
+    }
+    next.run(req).await
 }
 
 #[derive(Deserialize)]

@@ -462,9 +462,28 @@ async fn admin_endpoints_token_info_reset_and_raw_state() {
             .unwrap()
             .contains(&json!("Temp"))
     );
+    // A page on another origin (open in the demo user's browser) cannot reset or reconfigure
+    // the emulator; the emulator's own pages can.
+    let cross_site = emu
+        .http
+        .post(format!("{}/_emulator/reset", emu.url))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    assert!(cross_site.text().await.unwrap().contains("--cors-origin"));
+    assert!(
+        emu.raw_machine(&id(&m)).await["machineTags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Temp")),
+        "nothing was reset"
+    );
     let r = emu
         .http
         .post(format!("{}/_emulator/reset", emu.url))
+        .header("origin", emu.url.as_str())
         .send()
         .await
         .unwrap();

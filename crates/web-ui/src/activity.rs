@@ -17,6 +17,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Backend, BackendRef, UiError};
+use crate::bulk::export::write_safe_row;
 use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
 use crate::search::SearchState;
 use crate::state::{Session, now_ms};
@@ -127,21 +128,25 @@ impl ActivityLog {
                 e.outcome.clone(),
             ];
             if e.changes.is_empty() {
-                w.write_record(
+                write_safe_row(
+                    &mut w,
                     head.iter()
                         .map(String::as_str)
                         .chain(["", "", "", "", "", ""]),
                 )?;
             }
             for c in &e.changes {
-                w.write_record(head.iter().map(String::as_str).chain([
-                    c.machine_id.as_str(),
-                    c.computer_name.as_str(),
-                    c.tag.as_str(),
-                    c.action.as_str(),
-                    c.status.as_str(),
-                    c.error.as_deref().unwrap_or(""),
-                ]))?;
+                write_safe_row(
+                    &mut w,
+                    head.iter().map(String::as_str).chain([
+                        c.machine_id.as_str(),
+                        c.computer_name.as_str(),
+                        c.tag.as_str(),
+                        c.action.as_str(),
+                        c.status.as_str(),
+                        c.error.as_deref().unwrap_or(""),
+                    ]),
+                )?;
             }
         }
         let bytes = w.into_inner().map_err(|e| e.into_error())?;

@@ -170,21 +170,35 @@ impl Backend for ClientBackend {
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let this = self.clone();
         Box::pin(async move {
-            let machines = match query::server_query(&search, now_ms) {
+            let to_ui = |e: ClientError| UiError::from_client(&e, false, &this.access);
+            // What the server filter cannot express exactly is narrowed here, with the same rules
+            // as the instant narrowing; each page is trimmed as it arrives, so a 100k listing
+            // never holds every full machine at once.
+            let mut kept = Vec::new();
+            let mut keep = |page: Vec<Machine>| {
+                kept.extend(
+                    page.into_iter()
+                        .filter(|m| query::matches(&search, m, now_ms))
+                        .map(keep_listed_fields),
+                );
+            };
+            match query::server_query(&search, now_ms) {
                 query::ServerQuery::List(filter) => {
-                    this.client.list_all_machines(filter).collect_all().await
+                    let mut pages = this.client.list_all_machines(filter);
+                    while let Some(page) = pages.next().await {
+                        keep(page.map_err(to_ui)?);
+                    }
                 }
                 query::ServerQuery::FindByTagPrefix(prefix) => {
-                    this.client.find_by_tag(&prefix, true).await
+                    keep(
+                        this.client
+                            .find_by_tag(&prefix, true)
+                            .await
+                            .map_err(to_ui)?,
+                    );
                 }
             }
-            .map_err(|e| UiError::from_client(&e, false, &this.access))?;
-            // What the server filter cannot express exactly is narrowed here, with the same rules
-            // as the instant narrowing.
-            Ok(machines
-                .into_iter()
-                .filter(|m| query::matches(&search, m, now_ms))
-                .collect())
+            Ok(kept)
         })
     }
 
@@ -209,6 +223,46 @@ impl Backend for ClientBackend {
             self.client.clone(),
         )))
     }
+}
+
+/// A listed machine with only the fields the UI reads: the table's columns, the filters, the
+/// details panel and bulk planning (id and tags). Everything else (network interfaces, agent
+/// and management fields, unknown fields, ...) is dropped when a listing arrives: at 100k
+/// machines it is about a third of the memory (BENCHMARKS.md), and nothing here shows it. A
+/// feature that needs more fields adds them here (the test below lists them).
+pub fn keep_listed_fields(m: Machine) -> Machine {
+    let Machine {
+        id,
+        computer_dns_name,
+        last_seen,
+        os_platform,
+        os_version,
+        last_ip_address,
+        health_status,
+        rbac_group_name,
+        rbac_group_id,
+        risk_score,
+        machine_tags,
+        exposure_level,
+        device_value,
+        is_potential_duplication,
+        ..
+    } = m;
+    let mut kept = Machine::new(id);
+    kept.computer_dns_name = computer_dns_name;
+    kept.last_seen = last_seen;
+    kept.os_platform = os_platform;
+    kept.os_version = os_version;
+    kept.last_ip_address = last_ip_address;
+    kept.health_status = health_status;
+    kept.rbac_group_name = rbac_group_name;
+    kept.rbac_group_id = rbac_group_id;
+    kept.risk_score = risk_score;
+    kept.machine_tags = machine_tags;
+    kept.exposure_level = exposure_level;
+    kept.device_value = device_value;
+    kept.is_potential_duplication = is_potential_duplication;
+    kept
 }
 
 /// An in-memory tenant for DOM tests and offline UI work.
@@ -292,6 +346,54 @@ mod tests {
         let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
         m.computer_dns_name = Some(name.into());
         m
+    }
+
+    #[test]
+    fn listings_keep_what_the_ui_reads_and_drop_the_rest() {
+        // A full machine as the API sends it (emulator's shape), decoded by core.
+        let full: Machine = serde_json::from_str(
+            r#"{"id":"4e1568170a0d98ebd8fc19c090866c8ab61e5bab","computerDnsName":"legal-srv-0001",
+            "firstSeen":"2024-09-14T14:39:00Z","lastSeen":"2026-11-27T02:05:57Z",
+            "osPlatform":"WindowsServer2022","osVersion":"10.0","osProcessor":"x64","version":"21H2",
+            "osBuild":20348,"lastIpAddress":"10.16.20.77","lastExternalIpAddress":"203.0.113.213",
+            "healthStatus":"Inactive","rbacGroupName":"Legal","rbacGroupId":106,"riskScore":"Low",
+            "aadDeviceId":"x","isAadJoined":false,"machineTags":["VIP","Berlin, DE"],
+            "exposureLevel":"Medium","deviceValue":"High","ipAddresses":[{"ipAddress":"10.16.20.77"}],
+            "osArchitecture":"64-bit","onboardingStatus":"Onboarded","isPotentialDuplication":true,
+            "agentVersion":"10.8796","defenderAvStatus":"Updated","managedBy":"Intune",
+            "managedByStatus":"Success","vmMetadata":{"a":1},"someNewField":"kept by core"}"#,
+        )
+        .unwrap();
+        let kept = keep_listed_fields(full.clone());
+        // Everything the table, filters, panel and bulk planning read survives...
+        assert_eq!(kept.id, full.id);
+        assert_eq!(kept.computer_dns_name, full.computer_dns_name);
+        assert_eq!(kept.last_seen, full.last_seen);
+        assert_eq!(kept.os_platform, full.os_platform);
+        assert_eq!(kept.os_version, full.os_version);
+        assert_eq!(kept.last_ip_address, full.last_ip_address);
+        assert_eq!(kept.health_status, full.health_status);
+        assert_eq!(kept.rbac_group_name, full.rbac_group_name);
+        assert_eq!(kept.rbac_group_id, full.rbac_group_id);
+        assert_eq!(kept.risk_score, full.risk_score);
+        assert_eq!(kept.machine_tags, full.machine_tags);
+        assert_eq!(kept.exposure_level, full.exposure_level);
+        assert_eq!(kept.device_value, full.device_value);
+        assert_eq!(kept.is_potential_duplication, Some(true));
+        // ...and the rest is dropped, so it costs no memory.
+        assert!(kept.ip_addresses.is_empty());
+        assert!(kept.extra.is_empty());
+        assert_eq!(kept.agent_version, None);
+        assert_eq!(kept.vm_metadata, None);
+        assert_eq!(kept.first_seen, None);
+        // Search semantics are unchanged by the trimming.
+        for text in ["legal", "10.16.", "nope"] {
+            let s = SearchState {
+                text: text.into(),
+                ..Default::default()
+            };
+            assert_eq!(query::matches(&s, &kept, 0), query::matches(&s, &full, 0));
+        }
     }
 
     #[test]

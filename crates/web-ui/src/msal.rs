@@ -87,6 +87,8 @@ mod js {
         pub fn sign_out() -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = getToken, catch)]
         pub fn get_token(force_refresh: bool) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = holdRedirects, catch)]
+        pub fn hold_redirects(held: bool) -> Result<(), JsValue>;
     }
 }
 
@@ -171,5 +173,19 @@ pub async fn get_token(force_refresh: bool) -> Result<TokenInfo, AuthError> {
     {
         let _ = force_refresh;
         Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}
+
+/// While `held`, a token that needs user interaction fails instead of redirecting away from the
+/// page (see [`crate::bulk::guard`]). Without the app's sign-in glue (an embedder's own token
+/// callback) there is nothing to hold, and this does nothing.
+pub fn hold_redirects(held: bool) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = js::hold_redirects(held);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = held;
     }
 }

@@ -6,6 +6,7 @@ use defender_tags_core::{Machine, MachineId};
 use time::OffsetDateTime;
 
 use crate::search::{SearchState, SeenWithin};
+use crate::table::{Loaded, fold};
 
 /// What the search box's text is taken to mean.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,14 +166,160 @@ pub fn matches(search: &SearchState, m: &Machine, now_ms: i64) -> bool {
 /// Indices of the machines in `machines` that match `search`: the instant, client-side narrowing
 /// of loaded results.
 pub fn narrow(search: &SearchState, machines: &[Machine], now_ms: i64) -> Vec<u32> {
+    let all: Vec<u32> = (0..machines.len() as u32).collect();
+    narrow_within(search, machines, &all, now_ms)
+}
+
+/// The entries of `candidates` (indices into `machines`) that match `search`, in the order given.
+/// The search page passes a pre-sorted order (or the previous, broader result), so the answer
+/// comes out sorted without sorting again.
+pub fn narrow_within(
+    search: &SearchState,
+    machines: &[Machine],
+    candidates: &[u32],
+    now_ms: i64,
+) -> Vec<u32> {
     match filter(search, now_ms) {
-        None => (0..machines.len() as u32).collect(),
-        Some(f) => machines
+        None => candidates.to_vec(),
+        Some(f) => candidates
             .iter()
-            .enumerate()
-            .filter(|(_, m)| f.matches(m))
-            .map(|(i, _)| i as u32)
+            .copied()
+            .filter(|&i| machines.get(i as usize).is_some_and(|m| f.matches(m)))
             .collect(),
+    }
+}
+
+/// [`narrow_within`] over a [`Loaded`] listing, with the same answer, faster: the search box's
+/// text is checked against the listing's packed, pre-folded columns (see
+/// [`crate::table::FoldedColumn`]) before any machine is touched, and only the other filters
+/// (usually none) look at the machines themselves.
+pub fn narrow_loaded(
+    search: &SearchState,
+    loaded: &Loaded,
+    candidates: &[u32],
+    now_ms: i64,
+) -> Vec<u32> {
+    // The column test for each kind of text has core's semantics for the filter
+    // `SearchText::filter` builds: `startswith` is a folded prefix test, `eq` a folded equality.
+    enum Needle {
+        Prefix(String),
+        Exact(String),
+    }
+    let (column, needle, rest) = match SearchText::classify(&search.text) {
+        SearchText::NamePrefix(p) => (
+            &loaded.names,
+            Needle::Prefix(fold(&p)),
+            without_text(search),
+        ),
+        SearchText::Ip(ip) if is_full_ip(&ip) => {
+            (&loaded.ips, Needle::Exact(fold(&ip)), without_text(search))
+        }
+        SearchText::Ip(ip) => (&loaded.ips, Needle::Prefix(fold(&ip)), without_text(search)),
+        SearchText::Empty | SearchText::MachineId(_) => {
+            return narrow_within(search, &loaded.machines, candidates, now_ms);
+        }
+    };
+    let rest = filter(&rest, now_ms);
+    candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let value = column.get(i as usize);
+            let text_ok = match &needle {
+                Needle::Prefix(p) => value.starts_with(p.as_str()),
+                Needle::Exact(e) => value == e.as_str(),
+            };
+            text_ok
+                && rest.as_ref().is_none_or(|f| {
+                    loaded
+                        .machines
+                        .get(i as usize)
+                        .is_some_and(|m| f.matches(m))
+                })
+        })
+        .collect()
+}
+
+fn without_text(search: &SearchState) -> SearchState {
+    SearchState {
+        text: String::new(),
+        ..search.clone()
+    }
+}
+
+/// Earlier narrowings of the same listing and order, newest last, so retyping or deleting back
+/// to a search already seen is free, and a longer text starts from the narrowest result it
+/// refines. Bounded: the oldest entries go first.
+#[derive(Debug, Clone, Default)]
+pub struct NarrowHistory {
+    entries: Vec<(SearchState, std::sync::Arc<Vec<u32>>)>,
+}
+
+impl NarrowHistory {
+    /// Entries kept (each at most one `u32` per loaded machine).
+    pub const MAX: usize = 32;
+
+    /// The result for exactly this search, if narrowed before.
+    pub fn exact(&self, search: &SearchState) -> Option<std::sync::Arc<Vec<u32>>> {
+        let key = search.server_part();
+        self.entries
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == key)
+            .map(|(_, r)| r.clone())
+    }
+
+    /// The smallest earlier result that `search` refines (see [`refines`]).
+    pub fn base_for(&self, search: &SearchState) -> Option<std::sync::Arc<Vec<u32>>> {
+        self.entries
+            .iter()
+            .filter(|(s, _)| refines(s, search))
+            .min_by_key(|(_, r)| r.len())
+            .map(|(_, r)| r.clone())
+    }
+
+    /// Remembers a result.
+    pub fn push(&mut self, search: &SearchState, result: std::sync::Arc<Vec<u32>>) {
+        let key = search.server_part();
+        self.entries.retain(|(s, _)| *s != key);
+        if self.entries.len() >= Self::MAX {
+            self.entries.remove(0);
+        }
+        self.entries.push((key, result));
+    }
+}
+
+/// Whether every machine matching `next` also matches `prev`, judged from the searches alone, so
+/// `next` can be narrowed from `prev`'s result instead of from every loaded machine: the usual
+/// case while typing (`web` → `web0`). Only the text may differ; anything unsure answers `false`
+/// (a full narrowing is always correct, just slower).
+pub fn refines(prev: &SearchState, next: &SearchState) -> bool {
+    // Sorting and the open panel do not change which machines match.
+    let same_rest = SearchState {
+        text: String::new(),
+        ..prev.server_part()
+    } == SearchState {
+        text: String::new(),
+        ..next.server_part()
+    };
+    if !same_rest {
+        return false;
+    }
+    match (
+        SearchText::classify(&prev.text),
+        SearchText::classify(&next.text),
+    ) {
+        (SearchText::Empty, _) => true,
+        (a, b) if a == b => true,
+        // A longer prefix of the same kind: `startswith(x, "web0")` implies
+        // `startswith(x, "web")` under the same case folding core's matching uses.
+        (SearchText::NamePrefix(a), SearchText::NamePrefix(b)) => fold(&b).starts_with(&fold(&a)),
+        // An IP prefix (`startswith`) covers a longer prefix and a full address (`eq`) it
+        // starts; a full address (`eq`) covers only itself (handled above).
+        (SearchText::Ip(a), SearchText::Ip(b)) if !is_full_ip(&a) => {
+            fold(&b).starts_with(&fold(&a))
+        }
+        _ => false,
     }
 }
 
@@ -355,5 +502,234 @@ mod tests {
         };
         // Never-seen machines are not "stale": they were never seen at all.
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![1]);
+    }
+
+    /// Every (previous text, next text) pair that `refines` accepts must narrow to exactly what a
+    /// full narrowing finds; the pairs it refuses are checked to be the unsafe kinds.
+    #[test]
+    fn narrowing_from_the_previous_result_equals_a_full_narrowing() {
+        let names = [
+            "web01",
+            "WEB02",
+            "web10",
+            "we",
+            "\u{212A}-srv",
+            "k-srv",
+            "dc-1",
+            "10.host",
+            "db",
+        ];
+        let ips = [
+            "10.1.2.3",
+            "10.1.2.30",
+            "10.1.20.3",
+            "10.10.1.1",
+            "192.168.0.1",
+            "fe80::1",
+        ];
+        let mut ms = Vec::new();
+        for (n, name) in names.iter().enumerate() {
+            for (k, ip) in ips.iter().enumerate() {
+                ms.push(machine((n * ips.len() + k) as u32, name, ip));
+            }
+        }
+        let texts = [
+            "",
+            " ",
+            "w",
+            "we",
+            "Web",
+            "web0",
+            "web01",
+            "web1",
+            "k",
+            "K-",
+            "\u{212A}-s",
+            "1",
+            "10",
+            "10.",
+            "10.1",
+            "10.1.",
+            "10.1.2",
+            "10.1.2.",
+            "10.1.2.3",
+            "10.1.2.30",
+            "fe80::1",
+            "d",
+            "dc",
+            "db",
+        ];
+        let mut refined = 0;
+        for prev in texts {
+            for next in texts {
+                let p = SearchState {
+                    text: prev.into(),
+                    ..Default::default()
+                };
+                let n = SearchState {
+                    text: next.into(),
+                    ..Default::default()
+                };
+                if refines(&p, &n) {
+                    refined += 1;
+                    let from_prev = narrow_within(&n, &ms, &narrow(&p, &ms, NOW_MS), NOW_MS);
+                    assert_eq!(from_prev, narrow(&n, &ms, NOW_MS), "{prev:?} -> {next:?}");
+                }
+            }
+        }
+        assert!(refined > 60, "typing forward is the common case: {refined}");
+        let st = |t: &str| SearchState {
+            text: t.into(),
+            ..Default::default()
+        };
+        // A full address (`eq`) does not cover a longer one; names and IPs do not mix; deleting
+        // a character widens; any other filter change starts over.
+        assert!(!refines(&st("10.1.2.3"), &st("10.1.2.30")));
+        assert!(!refines(&st("10"), &st("10.")));
+        assert!(!refines(&st("web0"), &st("web")));
+        assert!(!refines(
+            &st("web"),
+            &SearchState {
+                risk: Some(RiskScore::High),
+                ..st("web0")
+            }
+        ));
+        assert!(refines(&st("Web"), &st("wEB0")));
+    }
+
+    #[test]
+    fn narrowing_within_a_sorted_order_keeps_that_order() {
+        let ms = vec![
+            machine(1, "web-b", "10.0.0.1"),
+            machine(2, "db", "10.0.0.2"),
+            machine(3, "web-a", "10.0.0.3"),
+        ];
+        let s = SearchState {
+            text: "web".into(),
+            ..Default::default()
+        };
+        assert_eq!(narrow_within(&s, &ms, &[2, 1, 0], NOW_MS), vec![2, 0]);
+        // Out-of-range candidates are dropped, never a panic.
+        assert_eq!(narrow_within(&s, &ms, &[7, 0], NOW_MS), vec![0]);
+    }
+
+    /// The packed-column narrowing must answer exactly what core's `Filter::matches` answers,
+    /// for every kind of search text, with and without other filters, and in any order given.
+    #[test]
+    fn narrowing_over_folded_columns_equals_core_matching() {
+        let names = [
+            "web01",
+            "WEB02",
+            "We",
+            "\u{212A}-srv",
+            "k-srv",
+            "\u{130}stanbul",
+            "i\u{307}x",
+            "ΣΟΦΙΑ",
+            "σοφια",
+            "",
+        ];
+        let ips = [
+            "10.1.2.3",
+            "10.1.2.30",
+            "FE80::1",
+            "fe80::1",
+            "",
+            "192.168.0.1",
+        ];
+        let mut ms = Vec::new();
+        for (n, name) in names.iter().enumerate() {
+            for (k, ip) in ips.iter().enumerate() {
+                let mut m = machine((n * ips.len() + k) as u32, name, ip);
+                if name.is_empty() {
+                    m.computer_dns_name = None;
+                }
+                if ip.is_empty() {
+                    m.last_ip_address = None;
+                }
+                m.risk_score = Some(if k % 2 == 0 {
+                    RiskScore::High
+                } else {
+                    RiskScore::Low
+                });
+                ms.push(m);
+            }
+        }
+        let loaded = Loaded::new(ms.clone());
+        let reversed: Vec<u32> = (0..ms.len() as u32).rev().collect();
+        let texts = [
+            "",
+            "w",
+            "WE",
+            "web0",
+            "k",
+            "k-",
+            "i",
+            "i\u{307}",
+            "\u{130}",
+            "σο",
+            "ΣΟΦ",
+            "1",
+            "10.",
+            "10.1.2.3",
+            "10.1.2.30",
+            "fe80::1",
+            "FE80::1",
+            "10.1.2",
+            "zzz",
+        ];
+        let id = ms[7].id.to_string();
+        for text in texts.iter().copied().chain([id.as_str()]) {
+            for risk in [None, Some(RiskScore::High)] {
+                let s = SearchState {
+                    text: text.into(),
+                    risk: risk.clone(),
+                    ..Default::default()
+                };
+                let want = narrow(&s, &ms, NOW_MS);
+                let all: Vec<u32> = (0..ms.len() as u32).collect();
+                assert_eq!(
+                    narrow_loaded(&s, &loaded, &all, NOW_MS),
+                    want,
+                    "{text:?} {risk:?}"
+                );
+                let mut want_rev = want.clone();
+                want_rev.reverse();
+                assert_eq!(narrow_loaded(&s, &loaded, &reversed, NOW_MS), want_rev);
+            }
+        }
+        // The Kelvin sign folds to `k`; the name column must find it for `k`.
+        let k = SearchState {
+            text: "k-".into(),
+            ..Default::default()
+        };
+        assert_eq!(narrow_loaded(&k, &loaded, &[18, 24], NOW_MS), vec![18, 24]);
+    }
+
+    #[test]
+    fn history_reuses_exact_results_and_picks_the_narrowest_base() {
+        let st = |t: &str| SearchState {
+            text: t.into(),
+            ..Default::default()
+        };
+        let mut h = NarrowHistory::default();
+        h.push(&st("w"), std::sync::Arc::new(vec![1, 2, 3, 4]));
+        h.push(&st("we"), std::sync::Arc::new(vec![1, 2]));
+        h.push(&st("10."), std::sync::Arc::new(vec![9]));
+        assert_eq!(*h.exact(&st("we")).unwrap(), vec![1, 2]);
+        // Sorting is not part of the key: the same machines match.
+        let sorted = SearchState {
+            sort: crate::table::SortKey::Risk,
+            ..st("we")
+        };
+        assert_eq!(*h.exact(&sorted).unwrap(), vec![1, 2]);
+        assert!(h.exact(&st("web")).is_none());
+        assert_eq!(*h.base_for(&st("web")).unwrap(), vec![1, 2]);
+        assert!(h.base_for(&st("x")).is_none(), "no entry covers x");
+        assert_eq!(*h.base_for(&st("10.1")).unwrap(), vec![9]);
+        for i in 0..NarrowHistory::MAX {
+            h.push(&st(&format!("q{i}")), std::sync::Arc::new(vec![]));
+        }
+        assert!(h.exact(&st("w")).is_none(), "oldest entries are dropped");
     }
 }

@@ -133,6 +133,11 @@ impl Tag {
 ///
 /// Used for tag near-duplicate detection and for the OData matching semantics.
 pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    // ASCII fast path (names, IPs and most tags): per-byte folding is exactly what char folding
+    // does on ASCII, and the search box runs this over 100k machines per keystroke.
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
@@ -140,6 +145,18 @@ pub fn eq_ignore_case(a: &str, b: &str) -> bool {
 
 /// Unicode case-insensitive prefix test (simple lowercase folding), without allocating.
 pub fn starts_with_ignore_case(haystack: &str, prefix: &str) -> bool {
+    let (h, p) = (haystack.as_bytes(), prefix.as_bytes());
+    // ASCII fast path, exact: an ASCII prefix folds to as many chars as it has bytes, so only
+    // the same number of haystack bytes matters, and when those are ASCII too they fold byte
+    // for byte. (A non-ASCII haystack char can fold to ASCII, e.g. U+212A KELVIN SIGN to `k`,
+    // hence the slow path whenever that region is not ASCII.)
+    if p.is_ascii() {
+        match h.get(..p.len()) {
+            Some(region) if region.is_ascii() => return region.eq_ignore_ascii_case(p),
+            None if h.is_ascii() => return false,
+            _ => {}
+        }
+    }
     let mut h = haystack.chars().flat_map(char::to_lowercase);
     prefix
         .chars()
@@ -357,5 +374,47 @@ mod tests {
         assert!(!eq_ignore_case("finance", "financ"));
         assert!(starts_with_ignore_case("WS-Finance-01", "ws-fin"));
         assert!(!starts_with_ignore_case("ws", "ws-fin"));
+    }
+
+    /// The char-by-char folding the fast paths must agree with.
+    fn reference_starts_with(h: &str, p: &str) -> bool {
+        let mut h = h.chars().flat_map(char::to_lowercase);
+        p.chars()
+            .flat_map(char::to_lowercase)
+            .all(|c| h.next() == Some(c))
+    }
+
+    fn reference_eq(a: &str, b: &str) -> bool {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    }
+
+    #[test]
+    fn fast_paths_keep_unicode_folding_at_the_edges() {
+        // U+212A KELVIN SIGN folds to ASCII `k`: the ASCII fast path must not miss it.
+        assert!(starts_with_ignore_case("\u{212A}-srv", "k-"));
+        assert!(eq_ignore_case("\u{212A}", "k"));
+        // U+0130 folds to two chars (`i` + U+0307).
+        assert!(starts_with_ignore_case("\u{130}x", "i"));
+        assert!(!starts_with_ignore_case("\u{130}x", "ix"));
+        assert!(starts_with_ignore_case("", ""));
+        assert!(!starts_with_ignore_case("", "a"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_paths_agree_with_char_folding(
+            h in "[a-zA-Z0-9.\u{212A}\u{130}\u{C9}\u{E9}\u{3A3}-]{0,8}",
+            p in "[a-zA-Z0-9.\u{212A}\u{130}\u{C9}\u{E9}\u{3A3}-]{0,5}",
+        ) {
+            proptest::prop_assert_eq!(starts_with_ignore_case(&h, &p), reference_starts_with(&h, &p));
+            proptest::prop_assert_eq!(eq_ignore_case(&h, &p), reference_eq(&h, &p));
+            let prefix: String = h.chars().take(3).collect();
+            proptest::prop_assert_eq!(
+                starts_with_ignore_case(&h, &prefix.to_uppercase()),
+                reference_starts_with(&h, &prefix.to_uppercase())
+            );
+        }
     }
 }

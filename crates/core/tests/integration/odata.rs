@@ -158,7 +158,19 @@ proptest! {
         let chars: Vec<char> = text.chars().collect();
         let at = cut.min(chars.len());
         let mangled: String = chars[..at].iter().copied().chain(junk.chars()).chain(chars[at..].iter().copied()).collect();
-        let _ = odata::parse(&mangled);
+        // Whatever the damage: an error points inside the text, or what parsed renders stably.
+        match odata::parse(&mangled) {
+            Err(e) => {
+                if let Some(p) = e.position() {
+                    prop_assert!(p >= 1 && p <= mangled.chars().count() + 1, "{e} for {mangled:?}");
+                }
+                prop_assert!(!e.to_string().is_empty());
+            }
+            Ok(parsed) => {
+                let rendered = odata::render(&parsed);
+                prop_assert_eq!(odata::parse(&rendered), Ok(parsed), "{:?}", mangled);
+            }
+        }
     }
 
     #[test]

@@ -42,7 +42,26 @@ struct JsonReport<'a> {
     machines: Vec<JsonRow<'a>>,
 }
 
-/// The report as CSV.
+/// `cell` as a spreadsheet will not run it: a cell starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return is a formula to Excel and friends (CSV injection), and tags, computer names
+/// and error texts are text anyone with tag rights chose. Such cells get a leading `'`, which
+/// spreadsheets show as text; the JSON exports keep every value exactly.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Writes one CSV row with every cell passed through [`spreadsheet_safe`].
+pub fn write_safe_row<'a, W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = &'a str>,
+) -> Result<(), csv::Error> {
+    w.write_record(cells.into_iter().map(|c| spreadsheet_safe(c).into_owned()))
+}
+
+/// The report as CSV (cells made [`spreadsheet_safe`]).
 pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -55,15 +74,18 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
         "error",
     ])?;
     for r in record.rows() {
-        w.write_record([
-            r.step.to_string().as_str(),
-            &r.id,
-            &r.name,
-            &r.tag,
-            &r.action,
-            status_key(r.status),
-            r.error.as_deref().unwrap_or(""),
-        ])?;
+        write_safe_row(
+            &mut w,
+            [
+                r.step.to_string().as_str(),
+                &r.id,
+                &r.name,
+                &r.tag,
+                &r.action,
+                status_key(r.status),
+                r.error.as_deref().unwrap_or(""),
+            ],
+        )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -189,5 +211,29 @@ mod tests {
             file_name(&record(), "csv"),
             "defender-tags-run-1970-01-01T00-00-01Z.csv"
         );
+    }
+
+    #[test]
+    fn formula_like_cells_are_defused_in_csv_but_exact_in_json() {
+        let mut rec = record();
+        rec.reports[0].outcomes[1].error = Some(defender_tags_wasm::report::ErrorInfo {
+            code: "Failed".into(),
+            message: "=HYPERLINK(\"http://x\")".into(),
+            status: None,
+            retry_after: None,
+        });
+        let text = report_csv(&rec).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(&rows[1][6], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(&rows[0][3], "Pilot", "ordinary cells are untouched");
+        let v: serde_json::Value = serde_json::from_str(&report_json(&rec)).unwrap();
+        assert_eq!(v["machines"][1]["error"], "=HYPERLINK(\"http://x\")");
+        for bad in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(bad).starts_with('\''), "{bad:?}");
+        }
+        for fine in ["Pilot", "VIP-1", "", "a=b", "web01"] {
+            assert_eq!(spreadsheet_safe(fine), fine);
+        }
     }
 }

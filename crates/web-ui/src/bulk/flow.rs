@@ -115,6 +115,7 @@ pub fn start(runner: Rc<dyn BulkRunner>, who: String, after: impl FnOnce() + 'st
 }
 
 async fn run(job: Arc<Job>, runner: Rc<dyn BulkRunner>, who: String, abort: AbortHandle) {
+    let guard = super::guard::RunGuard::engage();
     let started_ms = now_ms();
     let mut reports = Vec::with_capacity(job.steps.len());
     for (i, step) in job.steps.iter().enumerate() {
@@ -152,6 +153,7 @@ async fn run(job: Arc<Job>, runner: Rc<dyn BulkRunner>, who: String, abort: Abor
         finished_ms: now_ms(),
     };
     activity::record(activity::run_entry(&record));
+    drop(guard);
     ABORT.with(|a| *a.borrow_mut() = None);
     phase().set(Phase::Done(Arc::new(record)));
     runs_finished().update(|n| *n += 1);

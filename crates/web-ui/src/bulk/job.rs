@@ -801,6 +801,54 @@ mod tests {
     }
 
     #[test]
+    fn remove_everywhere_targets_exactly_the_machines_carrying_that_spelling() {
+        let ms = [
+            machine(1, &["Old", "Keep"]),
+            machine(2, &["old"]),
+            machine(3, &[]),
+            machine(4, &["Old"]),
+        ];
+        let job = Job::remove_everywhere("Old", &ms).unwrap();
+        assert_eq!(job.kind, JobKind::RemoveEverywhere);
+        assert!(job.title.contains("(2 machines)"), "{}", job.title);
+        assert_eq!(job.steps.len(), 1);
+        let plan = &job.steps[0].plan;
+        assert_eq!(plan.action, TagAction::Remove);
+        assert_eq!(plan.tag.as_str(), "Old");
+        let mut planned: Vec<MachineId> = plan
+            .calls
+            .iter()
+            .flat_map(|c| c.machine_ids().iter().cloned())
+            .collect();
+        planned.sort();
+        // A case variant (`old`) is another tag: merging variants is a separate action.
+        assert_eq!(planned, vec![ms[0].id.clone(), ms[3].id.clone()]);
+        assert_eq!(job.steps[0].before[&ms[0].id], vec!["Old", "Keep"]);
+        // Its undo puts the tag back on exactly those machines.
+        let record = RunRecord {
+            reports: vec![report(
+                &job.steps[0],
+                &[(1, OutcomeStatus::Applied), (4, OutcomeStatus::Applied)],
+            )],
+            job,
+            who: "t".into(),
+            started_ms: 0,
+            finished_ms: 1,
+        };
+        let undo = record.undo().unwrap();
+        assert_eq!(undo.steps.len(), 1);
+        assert_eq!(undo.steps[0].plan.action, TagAction::Add);
+        let mut back: Vec<MachineId> = undo.steps[0]
+            .plan
+            .calls
+            .iter()
+            .flat_map(|c| c.machine_ids().iter().cloned())
+            .collect();
+        back.sort();
+        assert_eq!(back, planned);
+    }
+
+    #[test]
     fn tags_the_api_client_cannot_send_are_refused_with_a_reason() {
         let ms = [machine(1, &[])];
         let err = Job::remove_everywhere(" padded", &ms).unwrap_err();

@@ -9,6 +9,7 @@
 pub mod export;
 pub mod flow;
 pub mod format;
+pub mod guard;
 pub mod inventory;
 pub mod job;
 pub mod resolve;

@@ -41,6 +41,22 @@ fn perf_measure(name: &str, start: &str) {
     }
 }
 
+/// Every loaded machine in one sort order. Compares by identity (the listing, the order), not
+/// by its 100k entries.
+#[derive(Debug, Clone)]
+struct Ordered {
+    loaded: SharedLoaded,
+    key: SortKey,
+    dir: SortDir,
+    order: Arc<Vec<u32>>,
+}
+
+impl PartialEq for Ordered {
+    fn eq(&self, other: &Self) -> bool {
+        self.loaded == other.loaded && self.key == other.key && self.dir == other.dir
+    }
+}
+
 /// The search page: a sign-in prompt until someone is signed in.
 #[component]
 pub fn SearchPage() -> impl IntoView {
@@ -194,16 +210,53 @@ fn MachineSearch() -> impl IntoView {
         s.text = draft.get();
         s
     });
+    // Sorted once per listing and sort order; typing only filters that order (which keeps it
+    // sorted), and a longer search text filters the previous result rather than everything.
+    let sort_order = Memo::new(move |_| search.with(|s| (s.sort, s.dir)));
+    let ordered = Memo::new(move |_| {
+        let loaded = loaded.get()?;
+        let (key, dir) = sort_order.get();
+        perf_mark("dt-sort-start");
+        let order = Arc::new(loaded.sorted(key, dir));
+        perf_measure("dt-sort", "dt-sort-start");
+        Some(Ordered {
+            loaded: SharedLoaded(loaded),
+            key,
+            dir,
+            order,
+        })
+    });
+    let history = StoredValue::new(None::<(Ordered, query::NarrowHistory)>);
     let indices = Memo::new(move |_| {
-        let Some(loaded) = loaded.get() else {
+        let Some(ordered) = ordered.get() else {
             return Arc::new(Vec::new());
         };
         let s = effective.get();
         perf_mark("dt-narrow-start");
-        let mut idx = query::narrow(&s, &loaded.machines, now_ms());
-        loaded.sort(&mut idx, s.sort, s.dir);
+        // A new listing or order starts a new history.
+        if history.with_value(|h| h.as_ref().is_none_or(|(o, _)| *o != ordered)) {
+            history.set_value(Some((ordered.clone(), query::NarrowHistory::default())));
+        }
+        let (exact, base) = history.with_value(|h| match h {
+            Some((_, h)) => (h.exact(&s), h.base_for(&s)),
+            None => (None, None),
+        });
+        let idx = exact.unwrap_or_else(|| {
+            let candidates = base.unwrap_or_else(|| ordered.order.clone());
+            Arc::new(query::narrow_loaded(
+                &s,
+                &ordered.loaded.0,
+                &candidates,
+                now_ms(),
+            ))
+        });
+        history.update_value(|h| {
+            if let Some((_, h)) = h {
+                h.push(&s, idx.clone());
+            }
+        });
         perf_measure("dt-narrow", "dt-narrow-start");
-        Arc::new(idx)
+        idx
     });
 
     let typing_timer = StoredValue::new(None::<TimeoutHandle>);
