@@ -8,6 +8,7 @@
 //! - `soak`: the fault soak (`tests/soak`) at 10k machines;
 //! - `fuzz`: every cargo-fuzz target for at least 1M executions.
 //!
+//! A full run writes `BENCHMARKS.md`; a partial one writes `target/bench-output/BENCHMARKS.partial.md`.
 //! Every part writes its own section; a part that fails is reported as failed in the file (and
 //! the command fails), never silently left out.
 
@@ -130,7 +131,13 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(" ");
     let text = report::document(&command, &sections, started.elapsed().as_secs_f64());
-    let file = ctx.root.join("BENCHMARKS.md");
+    // BENCHMARKS.md holds complete runs only: a partial one (`--only`/`--skip`) would silently
+    // drop the other parts' figures, so it goes next to the other bench output instead.
+    let file = if parts.len() == PARTS.len() {
+        ctx.root.join("BENCHMARKS.md")
+    } else {
+        out.join("BENCHMARKS.partial.md")
+    };
     std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     eprintln!("wrote {}", file.display());
     let failed: Vec<&str> = sections

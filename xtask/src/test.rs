@@ -69,7 +69,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         Ok(())
     });
     let mut site_dir: Option<PathBuf> = None;
-    if wanted("e2e") {
+    // Both browser suites drive the built site; `--skip e2e` alone keeps the security suite.
+    if wanted("e2e") || wanted("security") {
         steps.step("build site (wasm-release)", || {
             site_dir = Some(site::build(ctx, site::Profile::Release)?);
             Ok(())
@@ -109,9 +110,13 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     }
     match (&emulator_bin, &site_dir) {
         (Some(bin), Some(site)) => {
-            steps.step("end-to-end tests (Playwright, Chromium)", || {
-                node_suite(ctx, "tests/e2e", bin, Some(site), pkg_dir.as_deref())
-            });
+            if wanted("e2e") {
+                steps.step("end-to-end tests (Playwright, Chromium)", || {
+                    node_suite(ctx, "tests/e2e", bin, Some(site), pkg_dir.as_deref())
+                });
+            } else {
+                steps.skip("end-to-end tests", "skipped");
+            }
             if wanted("security") {
                 steps.step("security suite (Node + Chromium)", || {
                     node_suite(ctx, "tests/security", bin, Some(site), pkg_dir.as_deref())

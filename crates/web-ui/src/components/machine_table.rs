@@ -13,8 +13,9 @@ use crate::table::{
     Loaded, MAX_SLOTS, ROW_HEIGHT_PX, RowView, SortDir, SortKey, Window, content_height_px,
 };
 
-/// How many tag chips a row shows before "+N".
-const ROW_CHIPS: usize = 3;
+/// How many tag chips a row shows before "+N". Two fit the column at 1,280 px and up; a third
+/// squeezed every chip to a letter or two (the cell's tooltip lists every tag).
+const ROW_CHIPS: usize = 2;
 
 /// Sortable, virtualised machine table.
 #[component]
@@ -228,7 +229,7 @@ fn RowSlot(
             let tags = r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
             let more = tags.len().saturating_sub(ROW_CHIPS);
             view! {
-                {tags.into_iter().take(ROW_CHIPS).map(|t| view! { <span class="chip chip-small">{t}</span> }).collect_view()}
+                {tags.into_iter().take(ROW_CHIPS).map(|t| { let title = t.clone(); view! { <span class="chip chip-small" title=title>{t}</span> } }).collect_view()}
                 {(more > 0).then(|| view! { <span class="chip-more">{format!("+{more}")}</span> })}
             }
         })
@@ -246,15 +247,15 @@ fn RowSlot(
                     <span class="badge badge-warn" title="Another machine has the same computer name">"duplicate"</span>
                 })}
             </div>
-            <div role="cell" class="cell col-os">{field(|r| r.os.clone())}</div>
-            <div role="cell" class="cell col-health">{field(|r| r.health.clone())}</div>
-            <div role="cell" class="cell col-risk">{field(|r| r.risk.clone())}</div>
-            <div role="cell" class="cell col-exposure">{field(|r| r.exposure.clone())}</div>
-            <div role="cell" class="cell col-value">{field(|r| r.value.clone())}</div>
-            <div role="cell" class="cell col-group">{field(|r| r.group.clone())}</div>
+            <div role="cell" class="cell col-os" title=field(|r| r.os.clone())>{field(|r| r.os.clone())}</div>
+            <div role="cell" class="cell col-health" title=field(|r| r.health.clone())>{field(|r| r.health.clone())}</div>
+            <div role="cell" class="cell col-risk" title=field(|r| r.risk.clone())>{field(|r| r.risk.clone())}</div>
+            <div role="cell" class="cell col-exposure" title=field(|r| r.exposure.clone())>{field(|r| r.exposure.clone())}</div>
+            <div role="cell" class="cell col-value" title=field(|r| r.value.clone())>{field(|r| r.value.clone())}</div>
+            <div role="cell" class="cell col-group" title=field(|r| r.group.clone())>{field(|r| r.group.clone())}</div>
             <div role="cell" class="cell col-seen" title=field(|r| r.last_seen_exact.clone())>{field(|r| r.last_seen.clone())}</div>
             <div role="cell" class="cell col-ip mono">{field(|r| r.ip.clone())}</div>
-            <div role="cell" class="cell col-tags">{chips}</div>
+            <div role="cell" class="cell col-tags" title=move || row.with(|r| r.as_ref().map(|r| r.tags.join(", ")))>{chips}</div>
         </div>
     }
 }
