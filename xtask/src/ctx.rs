@@ -4,9 +4,16 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The wasm32 package selection. Always build these two together: a different selection changes
-/// cargo's feature unification and rebuilds the web-sys/leptos dependency tree.
+/// The wasm32 package selection for clippy and the wasm tests: both crates in one run.
+/// Not for the shipped artifacts: selected together, cargo unifies the client's default `js`
+/// feature into the SPA's build and the SPA carries the whole JS facade (see [`SPA_PACKAGE`]).
 pub const WASM_PACKAGES: [&str; 4] = ["-p", "defender-tags-wasm", "-p", "defender-tags-web-ui"];
+/// The SPA's artifact build: selected alone so `defender-tags-wasm` keeps `js` off (the SPA calls
+/// the Rust API). Each selection's dependency builds have their own feature hash, so they stay
+/// cached side by side in the target dir; switching only costs the final link.
+pub const SPA_PACKAGE: [&str; 2] = ["-p", "defender-tags-web-ui"];
+/// The embeddable client's artifact build (npm package, the site's `/embed/` example).
+pub const CLIENT_PACKAGE: [&str; 2] = ["-p", "defender-tags-wasm"];
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Where the repository and its build outputs are.

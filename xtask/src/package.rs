@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ctx::{self, Ctx, WASM_PACKAGES, WASM_TARGET};
+use crate::ctx::{self, CLIENT_PACKAGE, Ctx, WASM_TARGET};
 use crate::site;
 
 const NAME: &str = "defender_tags";
@@ -61,7 +61,7 @@ fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
                 "--profile",
                 "wasm-release",
             ])
-            .args(WASM_PACKAGES),
+            .args(CLIENT_PACKAGE),
     )?;
     let input = ctx
         .target
