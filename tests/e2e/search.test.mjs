@@ -82,7 +82,7 @@ test("search box, filters, URL state, reload and back/forward", async () => {
   await page.setViewportSize({ width: 1280, height: 720 });
   await page.locator(".body-row:not([hidden])").first().locator(".machine-link").click();
   await page.getByTestId("machine-panel").waitFor();
-  await screenshot(page, "09-laptop-1280x720");
+  await screenshot(page, "27-laptop-1280x720");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: laptop size with panel");
   await page.setViewportSize({ width: 1440, height: 900 });
 

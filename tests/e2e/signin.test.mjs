@@ -117,6 +117,6 @@ test("cancelling on the sign-in page comes back with a clear message and a retry
   await alert.waitFor({ timeout: 15_000 });
   assert.match(await alert.textContent(), /Sign-in was cancelled or refused\. \(access_denied/);
   await page.getByRole("button", { name: "Try again" }).waitFor();
-  await screenshot(page, "10-sign-in-cancelled");
+  await screenshot(page, "28-sign-in-cancelled");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: sign-in error");
 });
