@@ -192,7 +192,7 @@ pub fn InventoryView(
                                             }}</td>
                                             <td class="small muted">{notes.join(", ")}</td>
                                             <td>
-                                                <button type="button" class="btn btn-small btn-quiet"
+                                                <button type="button" class="btn btn-small"
                                                     on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&tag, ms)))>
                                                     "Remove everywhere\u{2026}"
                                                     <span class="visually-hidden">{format!(" \u{2014} {}", t.tag)}</span>
