@@ -72,6 +72,7 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
     assert.match(await page.getByTestId("progress-eta").textContent(), /left|Waiting|Estimating/);
     assert.ok(Number(await page.locator("#bulk-progress").getAttribute("value")) > 0);
     await screenshot(page, "12-bulk-running");
+    assert.deepEqual(await seriousA11yViolations(page), [], "axe: bulk running");
     // Leaving mid-run asks first: a reload would lose the run's report, undo and log entry.
     const leaveBlocked = () => page.evaluate(() => !window.dispatchEvent(new Event("beforeunload", { cancelable: true })));
     assert.equal(await leaveBlocked(), true, "leaving the page is guarded while running");
@@ -87,6 +88,7 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
   assert.ok(applied >= 500 && applied < expected.length, `some but not all changed (${applied})`);
   assert.equal(applied + notAttempted, expected.length);
   await screenshot(page, "13-bulk-report-cancelled");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: bulk report (cancelled)");
 
   // The report (its CSV export) names exactly the machines the emulator shows changed.
   const rows = csvObjects(await downloadText(page, page.getByTestId("export-csv")));
@@ -120,6 +122,7 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
   const after = await allMachines(emu);
   assert.equal(after.filter((m) => m.machineTags.includes(tag)).length, 0, "no machine keeps the tag");
   await screenshot(page, "15-bulk-undo-report");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: undo report");
   assert.deepEqual(page.problems, []);
 });
 

@@ -55,10 +55,12 @@ test("inventory lists counts, variants and portal breakers; merging Finance/fina
   const willChange = await statNumber(page, "preview-will-change");
   assert.ok(willChange >= lowerOnly.length, `${willChange} >= ${lowerOnly.length}`);
   await screenshot(page, "21-inventory-merge-preview");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: merge preview");
   await runAndWait(page);
   assert.match(await page.getByTestId("report-headline").textContent(), /^Finished/);
   assert.equal(await statNumber(page, "count-applied"), willChange);
   await screenshot(page, "22-inventory-merge-report");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: merge report");
 
   // The emulator: no listed machine keeps "finance"; each that had it now has "Finance".
   for (const m of withLower.slice(0, 40)) {

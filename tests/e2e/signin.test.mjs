@@ -120,3 +120,13 @@ test("cancelling on the sign-in page comes back with a clear message and a retry
   await screenshot(page, "28-sign-in-cancelled");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: sign-in error");
 });
+
+test("an unknown address shows 'Page not found' with a way back, accessibly", async () => {
+  const page = await newPage(browser);
+  await page.goto(emu.url + "/no/such/page");
+  await page.getByRole("heading", { name: "Page not found" }).waitFor();
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: not found");
+  await page.getByRole("link", { name: "Go to the machine search" }).click();
+  await page.getByRole("heading", { name: "Find machines and manage their tags" }).waitFor();
+  assert.deepEqual(page.problems, []);
+});
