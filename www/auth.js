@@ -218,10 +218,20 @@ async function getToken(forceRefresh) {
   const account = activeAccount();
   if (!app || !account) throw new Error("not_signed_in: sign in first");
   try {
-    const result = await app.acquireTokenSilent({ scopes, account, forceRefresh: !!forceRefresh });
+    const result = await app.acquireTokenSilent({
+      scopes,
+      account,
+      forceRefresh: !!forceRefresh,
+      // Cache, then refresh token, and no hidden-iframe renewal: our pages refuse to be framed
+      // (CSP frame-ancestors 'none'), so that renewal could only time out after 10 s and then
+      // fail with timed_out instead of asking the user to sign in again.
+      cacheLookupPolicy: globalThis.msal.CacheLookupPolicy.AccessTokenAndRefreshToken,
+    });
     return { accessToken: result.accessToken, ...permissionClaims(result.accessToken) };
   } catch (e) {
-    if (e instanceof globalThis.msal.InteractionRequiredAuthError) {
+    // An expired or revoked refresh token is answered invalid_grant, which only a new sign-in fixes.
+    const needsInteraction = e instanceof globalThis.msal.InteractionRequiredAuthError || e?.errorCode === "invalid_grant";
+    if (needsInteraction) {
       if (redirectsHeld > 0) {
         // A bulk run is in flight: leaving the page now would lose its report and undo.
         throw new Error(

@@ -288,3 +288,45 @@ test("keyboard only: pick a row, preview with Enter; a read-only user cannot run
   await page.getByTestId("pick-list").waitFor();
   assert.deepEqual(page.problems, []);
 });
+
+test("a sign-in that needs interaction mid-run stops the run with its report; the page stays", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openBulk(page);
+  const boxes = page.getByTestId("pick-list").getByRole("checkbox");
+  await boxes.nth(0).check();
+  await matchSummary(page).filter({ hasText: /^1 of / }).waitFor();
+  const tag = "e2e-held-redirect";
+  await preview(page, tag);
+  // Entra refuses an expired refresh token with invalid_grant (+ bad_token), which MSAL turns into
+  // InteractionRequiredAuthError; outside a run the app would redirect to sign in.
+  const refuse = (route) =>
+    route.fulfill({
+      status: 400,
+      contentType: "application/json",
+      body: JSON.stringify({ error: "invalid_grant", error_description: "AADSTS700082: The refresh token has expired.", error_codes: [700082] }),
+    });
+  await page.route(/\/oauth2\/v2\.0\/token/, refuse);
+  const topNavigations = [];
+  page.on("framenavigated", (f) => {
+    if (f === page.mainFrame()) topNavigations.push(f.url());
+  });
+  await new Promise((r) => setTimeout(r, 2100));
+  await emu.put("/_emulator/faults", { max_token_age_secs: 1 });
+  try {
+    await runAndWait(page, 60_000);
+  } finally {
+    await emu.put("/_emulator/faults", {});
+    await page.unroute(/\/oauth2\/v2\.0\/token/, refuse);
+  }
+  assert.deepEqual(topNavigations, [], "the page never left for the sign-in page");
+  assert.match(await page.getByTestId("report-headline").textContent(), /^Stopped: .*sign-in needs renewing/);
+  await screenshot(page, "29-bulk-stopped-sign-in-needed");
+  const state = await allMachines(emu);
+  assert.equal(state.filter((m) => m.machineTags.includes(tag)).length, 0, "nothing was half-sent");
+  // The run is in the activity log, and leaving is no longer guarded.
+  assert.equal(await page.evaluate(() => !window.dispatchEvent(new Event("beforeunload", { cancelable: true }))), false);
+  await page.getByRole("link", { name: "Activity" }).click();
+  await page.getByTestId("activity-table").waitFor();
+  assert.match((await page.getByTestId("activity-row").allTextContents()).join("\n"), /e2e-held-redirect/);
+});
