@@ -107,7 +107,7 @@ pub fn format_datetime(dt: OffsetDateTime) -> String {
 
 /// Serde adapter for `Option<OffsetDateTime>` fields using [`parse_datetime`]/[`format_datetime`].
 pub(crate) mod option {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
     use time::OffsetDateTime;
 
     pub(crate) fn serialize<S: Serializer>(
@@ -123,14 +123,15 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
-        let s = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        match s {
-            None => Ok(None),
-            Some(s) if s.is_empty() => Ok(None),
-            Some(s) => super::parse_datetime(&s)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-        }
+        // An empty string means "not set", like null.
+        super::super::wire_str::parse_opt_str(deserializer, |s| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                super::parse_datetime(s).map(Some)
+            }
+        })
+        .map(Option::flatten)
     }
 }
 

@@ -67,8 +67,9 @@ macro_rules! string_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = std::borrow::Cow::<str>::deserialize(deserializer)?;
-                Ok(Self::from_wire(&s))
+                super::wire_str::parse_str(deserializer, |s| {
+                    Ok::<_, std::convert::Infallible>(Self::from_wire(s))
+                })
             }
         }
     };

@@ -122,10 +122,17 @@ impl Serialize for MachineId {
     }
 }
 
+impl MachineId {
+    /// An empty (so invalid, and allocation-free) id, only as a stand-in while a machine is being decoded (it is always
+    /// replaced by the decoded id, or decoding fails with "missing field `id`").
+    pub(crate) fn placeholder() -> Self {
+        Self(String::new())
+    }
+}
+
 impl<'de> Deserialize<'de> for MachineId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = std::borrow::Cow::<str>::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        super::wire_str::parse_str(deserializer, Self::parse)
     }
 }
 

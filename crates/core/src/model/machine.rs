@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -18,7 +19,7 @@ use super::id::MachineId;
 /// loses nothing. Encoding writes `null` for absent fields, as the service does.
 ///
 /// Tags already on machines stay `String`: the API may return tags our [`crate::Tag`] rules reject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Machine {
     /// Machine id (40 hex, lowercased).
@@ -122,7 +123,7 @@ pub struct Machine {
 }
 
 /// One entry of `ipAddresses`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IpAddress {
     /// The address.
@@ -188,6 +189,232 @@ impl Machine {
     }
 }
 
+// Decoding is written out rather than derived: with `#[serde(flatten)]` for `extra`, serde
+// buffers every field of every machine into an intermediate tree before decoding it, which made
+// decoding the main cost of loading and tagging 100k machines (and pulled float formatting into
+// the wasm). Here each known field decodes straight into place and only unknown fields become
+// `Value`s. The field list must match the struct: `decoding_reads_every_field_it_encodes` checks.
+
+/// An object key, borrowed from the input when it can be.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            Key::Borrowed(s) => s.to_owned(),
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// `Option<OffsetDateTime>` in the service's formats (see [`datetime`]).
+struct WireTime(Option<OffsetDateTime>);
+
+impl<'de> Deserialize<'de> for WireTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        datetime::option::deserialize(deserializer).map(WireTime)
+    }
+}
+
+/// A list where `null` means empty.
+struct NullAsEmpty<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NullAsEmpty<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        null_as_empty(deserializer).map(NullAsEmpty)
+    }
+}
+
+/// An integer sent as a number, a numeric string or null.
+struct LenientI64(Option<i64>);
+
+impl<'de> Deserialize<'de> for LenientI64 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient_i64(deserializer).map(LenientI64)
+    }
+}
+
+/// Marks `field` (bit `bit` of `seen`) as read; reading it twice is an error, as with derive.
+fn duplicate<E: de::Error>(seen: &mut u64, bit: u32, field: &'static str) -> Result<(), E> {
+    if *seen & (1 << bit) != 0 {
+        return Err(E::duplicate_field(field));
+    }
+    *seen |= 1 << bit;
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Machine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MachineVisitor;
+        impl<'de> Visitor<'de> for MachineVisitor {
+            type Value = Machine;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a machine object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Machine, A::Error> {
+                let mut id: Option<MachineId> = None;
+                // Every other field starts absent, as in `Machine::new`; the id is set last.
+                let mut m = Machine::new(MachineId::placeholder());
+                let mut seen = 0u64;
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    macro_rules! field {
+                        ($bit:literal, $name:literal, $slot:expr) => {{
+                            duplicate(&mut seen, $bit, $name)?;
+                            $slot = map.next_value()?;
+                        }};
+                        ($bit:literal, $name:literal, $slot:expr, $wrapper:ident) => {{
+                            duplicate(&mut seen, $bit, $name)?;
+                            $slot = map.next_value::<$wrapper<_>>()?.0;
+                        }};
+                    }
+                    match key.as_str() {
+                        "id" => {
+                            duplicate(&mut seen, 0, "id")?;
+                            id = Some(map.next_value()?);
+                        }
+                        "computerDnsName" => field!(1, "computerDnsName", m.computer_dns_name),
+                        "firstSeen" => {
+                            duplicate(&mut seen, 2, "firstSeen")?;
+                            m.first_seen = map.next_value::<WireTime>()?.0;
+                        }
+                        "lastSeen" => {
+                            duplicate(&mut seen, 3, "lastSeen")?;
+                            m.last_seen = map.next_value::<WireTime>()?.0;
+                        }
+                        "osPlatform" => field!(4, "osPlatform", m.os_platform),
+                        "osVersion" => field!(5, "osVersion", m.os_version),
+                        "osProcessor" => field!(6, "osProcessor", m.os_processor),
+                        "version" => field!(7, "version", m.version),
+                        "osBuild" => {
+                            duplicate(&mut seen, 8, "osBuild")?;
+                            m.os_build = map.next_value::<LenientI64>()?.0;
+                        }
+                        "lastIpAddress" => field!(9, "lastIpAddress", m.last_ip_address),
+                        "lastExternalIpAddress" => {
+                            field!(10, "lastExternalIpAddress", m.last_external_ip_address)
+                        }
+                        "healthStatus" => field!(11, "healthStatus", m.health_status),
+                        "rbacGroupName" => field!(12, "rbacGroupName", m.rbac_group_name),
+                        "rbacGroupId" => {
+                            duplicate(&mut seen, 13, "rbacGroupId")?;
+                            m.rbac_group_id = map.next_value::<LenientI64>()?.0;
+                        }
+                        "riskScore" => field!(14, "riskScore", m.risk_score),
+                        "aadDeviceId" => field!(15, "aadDeviceId", m.aad_device_id),
+                        "isAadJoined" => field!(16, "isAadJoined", m.is_aad_joined),
+                        "machineTags" => field!(17, "machineTags", m.machine_tags, NullAsEmpty),
+                        "exposureLevel" => field!(18, "exposureLevel", m.exposure_level),
+                        "deviceValue" => field!(19, "deviceValue", m.device_value),
+                        "ipAddresses" => field!(20, "ipAddresses", m.ip_addresses, NullAsEmpty),
+                        "osArchitecture" => field!(21, "osArchitecture", m.os_architecture),
+                        "onboardingStatus" => field!(22, "onboardingStatus", m.onboarding_status),
+                        "mergedIntoMachineId" => {
+                            field!(23, "mergedIntoMachineId", m.merged_into_machine_id)
+                        }
+                        "isPotentialDuplication" => {
+                            field!(24, "isPotentialDuplication", m.is_potential_duplication)
+                        }
+                        "isExcluded" => field!(25, "isExcluded", m.is_excluded),
+                        "exclusionReason" => field!(26, "exclusionReason", m.exclusion_reason),
+                        "agentVersion" => field!(27, "agentVersion", m.agent_version),
+                        "defenderAvStatus" => field!(28, "defenderAvStatus", m.defender_av_status),
+                        "managedBy" => field!(29, "managedBy", m.managed_by),
+                        "managedByStatus" => field!(30, "managedByStatus", m.managed_by_status),
+                        "vmMetadata" => field!(31, "vmMetadata", m.vm_metadata),
+                        _ => {
+                            let value: Value = map.next_value()?;
+                            m.extra.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                m.id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+                Ok(m)
+            }
+        }
+        deserializer.deserialize_map(MachineVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpAddress {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IpVisitor;
+        impl<'de> Visitor<'de> for IpVisitor {
+            type Value = IpAddress;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a network interface object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IpAddress, A::Error> {
+                let mut ip = IpAddress {
+                    ip_address: None,
+                    mac_address: None,
+                    kind: None,
+                    operational_status: None,
+                    extra: Map::new(),
+                };
+                let mut seen = 0u64;
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    match key.as_str() {
+                        "ipAddress" => {
+                            duplicate(&mut seen, 0, "ipAddress")?;
+                            ip.ip_address = map.next_value()?;
+                        }
+                        "macAddress" => {
+                            duplicate(&mut seen, 1, "macAddress")?;
+                            ip.mac_address = map.next_value()?;
+                        }
+                        "type" => {
+                            duplicate(&mut seen, 2, "type")?;
+                            ip.kind = map.next_value()?;
+                        }
+                        "operationalStatus" => {
+                            duplicate(&mut seen, 3, "operationalStatus")?;
+                            ip.operational_status = map.next_value()?;
+                        }
+                        _ => {
+                            let value: Value = map.next_value()?;
+                            ip.extra.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                Ok(ip)
+            }
+        }
+        deserializer.deserialize_map(IpVisitor)
+    }
+}
+
 fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -196,22 +423,45 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// Accepts a JSON number, a numeric string or null.
+/// Accepts a JSON number, a numeric string or null. (A visitor rather than an untagged enum,
+/// which would buffer the value first.)
 fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrText {
-        Num(i64),
-        Text(String),
+    struct LenientVisitor;
+    impl<'de> Visitor<'de> for LenientVisitor {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer, a numeric string or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<i64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<i64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<i64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<i64>, E> {
+            i64::try_from(v).map(Some).map_err(|_| {
+                E::custom(format!(
+                    "expected an integer, found {v}, which is too large"
+                ))
+            })
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<i64>, E> {
+            if s.trim().is_empty() {
+                return Ok(None);
+            }
+            s.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("expected an integer, found the text {s:?}")))
+        }
     }
-    match Option::<NumOrText>::deserialize(deserializer)? {
-        None => Ok(None),
-        Some(NumOrText::Num(n)) => Ok(Some(n)),
-        Some(NumOrText::Text(s)) if s.trim().is_empty() => Ok(None),
-        Some(NumOrText::Text(s)) => s.trim().parse().map(Some).map_err(|_| {
-            serde::de::Error::custom(format!("expected an integer, found the text {s:?}"))
-        }),
-    }
+    deserializer.deserialize_option(LenientVisitor)
 }
 
 /// A machine as a user names it: by id or by computer name. The API's "get machine" accepts both.
@@ -343,6 +593,84 @@ mod tests {
         let m: Machine = serde_json::from_str(&json).unwrap();
         assert!(m.machine_tags.is_empty());
         assert_eq!(m.rbac_group_id, None);
+    }
+
+    #[test]
+    fn decoding_reads_every_field_it_encodes() {
+        // Encoding writes every field (null when absent); a field the hand-written decoder
+        // does not know would land in `extra` instead.
+        let empty = Machine::new(MachineId::parse(ID).unwrap());
+        let back: Machine = serde_json::from_value(serde_json::to_value(&empty).unwrap()).unwrap();
+        assert!(
+            back.extra.is_empty(),
+            "unread fields: {:?}",
+            back.extra.keys()
+        );
+        assert_eq!(back, empty);
+
+        let full: Machine = serde_json::from_str(&format!(
+            r#"{{"id":"{ID}","computerDnsName":"a.b","firstSeen":"2024-01-02T03:04:05.1234567Z",
+            "lastSeen":"2024-02-03","osPlatform":"Windows11","osVersion":"10.0","osProcessor":"x64",
+            "version":"23H2","osBuild":"22631","lastIpAddress":"10.0.0.1",
+            "lastExternalIpAddress":"203.0.113.1","healthStatus":"SomethingNew","rbacGroupName":"G",
+            "rbacGroupId":7,"riskScore":"High","aadDeviceId":"x","isAadJoined":true,
+            "machineTags":["a","b"],"exposureLevel":"Low","deviceValue":"High",
+            "ipAddresses":[{{"ipAddress":"10.0.0.1","macAddress":"AA","type":"Ethernet",
+            "operationalStatus":"Up","futureNic":1}}],"osArchitecture":"64-bit",
+            "onboardingStatus":"Onboarded","mergedIntoMachineId":null,"isPotentialDuplication":false,
+            "isExcluded":true,"exclusionReason":"r","agentVersion":"1","defenderAvStatus":"Updated",
+            "managedBy":"Intune","managedByStatus":"Success","vmMetadata":{{"vmId":"v"}},
+            "futureField":[1,2.5,"x"],"@odata.context":"c"}}"#
+        ))
+        .unwrap();
+        assert_eq!(full.os_build, Some(22631));
+        assert_eq!(
+            full.health_status,
+            Some(HealthStatus::Other("SomethingNew".into()))
+        );
+        assert_eq!(full.ip_addresses[0].extra["futureNic"], 1);
+        assert_eq!(
+            full.extra.len(),
+            2,
+            "only the unknown fields: {:?}",
+            full.extra.keys()
+        );
+        let again: Machine = serde_json::from_value(serde_json::to_value(&full).unwrap()).unwrap();
+        assert_eq!(again, full);
+    }
+
+    #[test]
+    fn malformed_machines_are_errors_naming_the_problem() {
+        let cases = [
+            (
+                r#"{"computerDnsName":"x"}"#.to_owned(),
+                "missing field `id`",
+            ),
+            (
+                format!(r#"{{"id":"{ID}","id":"{ID}"}}"#),
+                "duplicate field `id`",
+            ),
+            (
+                format!(r#"{{"id":"{ID}","machineTags":"a"}}"#),
+                "invalid type",
+            ),
+            (
+                format!(r#"{{"id":"{ID}","osBuild":1.5}}"#),
+                "expected an integer",
+            ),
+            (
+                format!(r#"{{"id":"{ID}","lastSeen":"soon"}}"#),
+                "not a date-time",
+            ),
+            (r#"{"id":"nope"}"#.to_owned(), "40"),
+            (r#"[1]"#.to_owned(), "invalid type"),
+        ];
+        for (json, want) in cases {
+            let e = serde_json::from_str::<Machine>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{json}: {e}");
+        }
     }
 
     #[test]

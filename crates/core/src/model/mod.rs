@@ -5,6 +5,7 @@ mod enums;
 mod id;
 mod machine;
 mod tag;
+mod wire_str;
 
 pub use enums::{
     DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, OperationalStatus, RiskScore,
