@@ -41,8 +41,10 @@ fn face(p: &Phase) -> Face {
 /// Puts keyboard focus on the heading of a new face, so keyboard and screen-reader users land on
 /// what changed.
 fn focus_heading(node: NodeRef<leptos::html::H2>) {
+    // The view may be gone by the next frame (a run that ends within one frame, or a hidden tab
+    // where frames wait): a disposed NodeRef is then simply not focused, never a panic.
     request_animation_frame(move || {
-        if let Some(h) = node.get_untracked() {
+        if let Some(Some(h)) = node.try_get_untracked() {
             let _ = h.focus();
         }
     });
