@@ -56,7 +56,7 @@ pub use inventory::{Inventory, inventory};
 pub use model::{
     DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
-    TagError, TagWarning,
+    TagError, TagWarning, TaggedMachine,
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};

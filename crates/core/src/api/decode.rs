@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::model::Machine;
+use crate::model::{Machine, TaggedMachine};
 use crate::throttle::RetryAfter;
 use crate::wire::{ErrorBody, ErrorEnvelope, ODataList};
 
@@ -265,6 +265,53 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    decode_collection(status, headers, body)
+}
+
+/// Decodes the bulk tag call's answer as [`TaggedMachine`]s (id and tags only): what a bulk run
+/// needs to report each machine, without the cost of full [`Machine`]s. Same envelopes, empty
+/// body and errors as [`decode_machines`]; a malformed answer (bad JSON, an entry without a valid
+/// `id`, `machineTags` not a list of strings) is [`ApiError::Undecodable`] as a whole, never a
+/// partial list.
+pub fn decode_tagged_machines<K, V>(
+    status: u16,
+    headers: &[(K, V)],
+    body: &[u8],
+) -> Result<Vec<TaggedMachine>, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    decode_collection(status, headers, body)
+}
+
+/// Decodes the single tag call's answer (`POST /api/machines/{id}/tags`) as a
+/// [`TaggedMachine`], like [`decode_machine`] but reading only the id and tags.
+pub fn decode_tagged_machine<K, V>(
+    status: u16,
+    headers: &[(K, V)],
+    body: &[u8],
+) -> Result<TaggedMachine, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    if !is_success(status) {
+        return Err(decode_error(status, headers, body));
+    }
+    decode_json(status, body)
+}
+
+fn decode_collection<T, K, V>(
+    status: u16,
+    headers: &[(K, V)],
+    body: &[u8],
+) -> Result<Vec<T>, ApiError>
+where
+    T: DeserializeOwned,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     if !is_success(status) {
         return Err(decode_error(status, headers, body));
     }
@@ -275,6 +322,6 @@ where
     if first == Some(&b'[') {
         decode_json(status, body)
     } else {
-        decode_json::<ODataList<Machine>>(status, body).map(|l| l.value)
+        decode_json::<ODataList<T>>(status, body).map(|l| l.value)
     }
 }

@@ -7,7 +7,8 @@ mod paging;
 mod request;
 
 pub use decode::{
-    ApiError, decode_error, decode_list_machines, decode_machine, decode_machines, header,
+    ApiError, decode_error, decode_list_machines, decode_machine, decode_machines,
+    decode_tagged_machine, decode_tagged_machines, header,
 };
 pub use paging::{NextLinkError, NextPage, next_page, request_from_next_link};
 pub use request::{

@@ -189,6 +189,39 @@ impl Machine {
     }
 }
 
+/// What a tag call's answer says about one machine: its id and its tags, nothing else.
+///
+/// The tag endpoints answer with full machine entities, 500 of them per bulk call, but a run only
+/// needs to know which machines came back and whether the tag is now on them. Decoding the full
+/// [`Machine`] (some thirty fields, a dozen strings, unknown fields kept as JSON) made decoding
+/// the biggest cost of a bulk call; this shape skips the other fields without building them. The JSON must still be well formed, `id` must be a valid machine id and
+/// `machineTags` a list of strings (or `null`), so a malformed answer is still an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaggedMachine {
+    /// Machine id (40 hex, lowercased).
+    pub id: MachineId,
+    /// Tags on the machine (`null` decodes as empty).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub machine_tags: Vec<String>,
+}
+
+impl TaggedMachine {
+    /// Whether the machine carries exactly this tag (case-sensitive, as the API stores it).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.machine_tags.iter().any(|t| t == tag)
+    }
+}
+
+impl From<Machine> for TaggedMachine {
+    fn from(m: Machine) -> Self {
+        Self {
+            id: m.id,
+            machine_tags: m.machine_tags,
+        }
+    }
+}
+
 // Decoding is written out rather than derived: with `#[serde(flatten)]` for `extra`, serde
 // buffers every field of every machine into an intermediate tree before decoding it, which made
 // decoding the main cost of loading and tagging 100k machines (and pulled float formatting into

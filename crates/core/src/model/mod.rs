@@ -11,7 +11,9 @@ pub use enums::{
     DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, OperationalStatus, RiskScore,
 };
 pub use id::{MACHINE_ID_LEN, MachineId, MachineIdError};
-pub use machine::{IpAddress, MAX_COMPUTER_NAME_CHARS, Machine, MachineRef, MachineRefError};
+pub use machine::{
+    IpAddress, MAX_COMPUTER_NAME_CHARS, Machine, MachineRef, MachineRefError, TaggedMachine,
+};
 pub use tag::{
     MAX_TAG_CHARS, PORTAL_FILTER_BREAKERS, Tag, TagAction, TagActionError, TagError, TagWarning,
     eq_ignore_case, starts_with_ignore_case,

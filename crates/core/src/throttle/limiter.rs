@@ -252,6 +252,26 @@ mod tests {
     }
 
     #[test]
+    fn the_next_window_opens_exactly_a_minute_after_each_answer() {
+        let mut l = RateLimiter::documented();
+        // 100 calls 10 ms apart, each answered 5 ms after its grant.
+        for i in 0..100 {
+            let granted = 1_000 + i * 10;
+            assert_eq!(l.try_acquire(granted), Acquire::Granted);
+            l.settle(granted, granted + 5);
+        }
+        // Call 101 starts the moment the first answer is a minute old, not a millisecond later
+        // (no safety margin beyond counting from the answer) and not a millisecond earlier.
+        assert_eq!(l.try_acquire(61_004), Acquire::Wait { ms: 1 });
+        assert_eq!(l.try_acquire(61_005), Acquire::Granted);
+        l.settle(61_005, 61_010);
+        // Each later call waits for its own predecessor a window back: at most 100 per minute.
+        assert_eq!(l.try_acquire(61_014), Acquire::Wait { ms: 1 });
+        assert_eq!(l.try_acquire(61_015), Acquire::Granted);
+        assert_eq!(l.usage(61_015).minute, 100);
+    }
+
+    #[test]
     fn hour_budget() {
         let mut l = RateLimiter::new(RateLimits::new(1_000, 3));
         assert_eq!(l.try_acquire(0), Acquire::Granted);

@@ -237,6 +237,76 @@ fn bulk_and_findbytag_accept_array_or_envelope() {
 }
 
 #[test]
+fn lean_bulk_decode_reads_ids_and_tags_of_every_envelope() {
+    let list: serde_json::Value = serde_json::from_str(&read("machines_list_doc.json")).unwrap();
+    let full = api::decode_machines(200, NO_HEADERS, &serde_json::to_vec(&list).unwrap()).unwrap();
+    let want: Vec<TaggedMachine> = full.into_iter().map(TaggedMachine::from).collect();
+    assert!(
+        want.iter().any(|m| !m.machine_tags.is_empty()),
+        "fixture has tags"
+    );
+    let env = serde_json::to_vec(&list).unwrap();
+    assert_eq!(
+        api::decode_tagged_machines(200, NO_HEADERS, &env).unwrap(),
+        want
+    );
+    let array = serde_json::to_vec(&list["value"]).unwrap();
+    assert_eq!(
+        api::decode_tagged_machines(200, NO_HEADERS, &array).unwrap(),
+        want
+    );
+    assert!(
+        api::decode_tagged_machines(200, NO_HEADERS, b"\n ")
+            .unwrap()
+            .is_empty()
+    );
+    // Unknown and ill-typed fields the runner never reads are skipped, not built.
+    let body = format!(
+        r#"{{"value":[{{"id":"{}","healthStatus":5,"machineTags":null,"extra":{{"a":[1.5]}}}}]}}"#,
+        id(7)
+    );
+    let got = api::decode_tagged_machines(200, NO_HEADERS, body.as_bytes()).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, id(7));
+    assert!(got[0].machine_tags.is_empty());
+    let one = format!(r#"{{"id":"{}","machineTags":["a","B"]}}"#, id(8));
+    let m = api::decode_tagged_machine(200, NO_HEADERS, one.as_bytes()).unwrap();
+    assert!(m.has_tag("B") && !m.has_tag("b"));
+}
+
+#[test]
+fn lean_bulk_decode_rejects_a_malformed_reply_as_a_whole() {
+    let good = format!(r#"{{"id":"{}","machineTags":["t"]}}"#, id(1));
+    let cases = [
+        // Truncated JSON after a good entry: no partial list.
+        format!(r#"{{"value":[{good},{{"id":"#),
+        // An entry without an id, or with an id that is not a machine id.
+        format!(r#"{{"value":[{good},{{"machineTags":[]}}]}}"#),
+        format!(r#"[{good},{{"id":"not-an-id"}}]"#),
+        // Tags that are not a list of strings.
+        format!(r#"[{good},{{"id":"{}","machineTags":"t"}}]"#, id(2)),
+        format!(r#"[{good},{{"id":"{}","machineTags":[1]}}]"#, id(2)),
+        // Not a collection at all.
+        r#"{"value":{"id":"x"}}"#.to_owned(),
+        "<html>ok</html>".to_owned(),
+    ];
+    for body in &cases {
+        let e = api::decode_tagged_machines(200, NO_HEADERS, body.as_bytes()).unwrap_err();
+        assert!(
+            matches!(e, ApiError::Undecodable { status: 200, .. }),
+            "{body}: {e:?}"
+        );
+        assert!(e.to_string().contains("could not be read"), "{e}");
+    }
+    // Errors keep their typed mapping.
+    let e = api::decode_tagged_machines(400, NO_HEADERS, read("error_batch_size.json").as_bytes())
+        .unwrap_err();
+    assert_eq!(e.code(), Some("MaximumBatchSizeExceeded"));
+    let e = api::decode_tagged_machine(404, NO_HEADERS, b"").unwrap_err();
+    assert!(matches!(e, ApiError::NotFound { .. }));
+}
+
+#[test]
 fn paging_follows_same_origin_links_else_skips() {
     let q = ListQuery::new().with_top(2).unwrap();
     let mut page: ODataList<u8> = ODataList::new(vec![1, 2]);

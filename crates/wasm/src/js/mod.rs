@@ -295,7 +295,9 @@ impl JsDefenderClient {
         #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>,
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
-        let plan = plan.inner().clone();
+        // The runner's view of the plan, built here from the borrowed plan: the async block must
+        // own what it uses, and cloning the whole plan first was one more copy of every id.
+        let spec = crate::plan_adapter::spec_from_plan(plan.inner());
         let on_progress = opt_function(&options, "onProgress");
         let signal =
             prop(&options, "signal").and_then(|s| s.dyn_into::<web_sys::AbortSignal>().ok());
@@ -304,8 +306,8 @@ impl JsDefenderClient {
             let abort = AbortHandle::new();
             let _link = signal.map(|s| SignalLink::new(s, &abort));
             let report = client
-                .run_plan(
-                    &plan,
+                .run_spec(
+                    spec,
                     |p: &Progress| {
                         if let (Some(f), Ok(value)) = (&on_progress, to_js(p)) {
                             // A throwing progress callback must not break the run.

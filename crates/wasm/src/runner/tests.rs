@@ -366,3 +366,57 @@ fn a_bulk_answer_without_machines_confirms_nothing() {
         [Unknown, Unknown, Applied, AlreadyInPlace]
     );
 }
+
+#[test]
+fn a_bulk_answer_is_matched_by_id_whatever_its_order_and_extra_fields() {
+    // Full machine entities in reverse order, an unrequested machine and a repeated id whose
+    // first entry wins (machine 2 lacks the tag there): only the id and tags are read.
+    let entity = |n: u8, tags: &str| {
+        format!(
+            r#"{{"id":"{}","computerDnsName":"ws-{n}","healthStatus":"Active","rbacGroupId":7,
+                "ipAddresses":[{{"ipAddress":"10.0.0.{n}"}}],"vmMetadata":{{"a":1.5}},
+                "machineTags":{tags}}}"#,
+            id(n)
+        )
+    };
+    let body = format!(
+        r#"{{"@odata.context":"x","value":[{},{},{},{}]}}"#,
+        entity(2, r#"["t"]"#),
+        entity(9, r#"["Finance"]"#),
+        entity(1, r#"["Finance"]"#),
+        entity(2, r#"["Finance"]"#),
+    );
+    let h = harness(vec![json(200, &body), ok_single(3)]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Applied, Unknown, Applied, AlreadyInPlace]
+    );
+    assert_eq!(
+        report.outcomes.len(),
+        4,
+        "the unrequested machine gets no row"
+    );
+}
+
+#[test]
+fn a_malformed_bulk_answer_leaves_its_machines_unknown_with_a_typed_error() {
+    // Accepted (200) but one entry has no valid id: nothing of the answer is trusted, not even
+    // the well-formed first entry, and the run goes on.
+    let body = format!(
+        r#"{{"value":[{},{{"id":"nope","machineTags":["Finance"]}}]}}"#,
+        machine_json(1)
+    );
+    let h = harness(vec![json(200, &body), ok_single(3)]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, Applied, AlreadyInPlace]
+    );
+    let error = report.outcomes[0].error.as_ref().expect("an error");
+    assert_eq!(error.code, "undecodable");
+    assert_eq!(error.status, Some(200));
+    assert!(report.stopped_by.is_none());
+}

@@ -157,3 +157,68 @@ pub async fn facade_run_plan_with_progress_and_abort_signal(base: &str) {
         assert!(emulator::machine_tags(base, id).await.contains(&tag));
     }
 }
+
+/// `planBulk` reads the machines array in one JSON crossing when it can, and property by
+/// property otherwise: both must accept the same inputs and report the same first bad entry.
+pub async fn facade_plan_bulk_reads_every_input_shape(base: &str) {
+    let token = emulator::token(base, "app").await;
+    let client = client(base, token, &Array::new());
+    let id = |n: u32| format!("{n:040x}");
+    let plan = |machines: &Array| {
+        client.plan_bulk(
+            "Finance".into(),
+            "Add".into(),
+            machines.clone().unchecked_into::<PlanMachines>(),
+        )
+    };
+    let plain = |n: u32, tags: Option<&[&str]>| {
+        let m = Object::new();
+        set(&m, "id", &id(n).into());
+        if let Some(tags) = tags {
+            let list: Array = tags.iter().map(|t| JsValue::from_str(t)).collect();
+            set(&m, "tags", &list);
+        }
+        JsValue::from(m)
+    };
+
+    // Plain objects: unknown tags, known tags, already tagged, null tags, extra properties.
+    let machines = Array::new();
+    machines.push(&plain(1, None));
+    machines.push(&plain(2, Some(&["x"])));
+    machines.push(&plain(3, Some(&["Finance"])));
+    let with_null = plain(4, None);
+    set(with_null.unchecked_ref(), "tags", &JsValue::NULL);
+    set(with_null.unchecked_ref(), "name", &"ws-4".into());
+    set(with_null.unchecked_ref(), "other", &5.into());
+    machines.push(&with_null);
+    let summary = plan(&machines).expect("plan").summary().expect("summary");
+    assert_eq!(get(&summary, "toChange"), JsValue::from(3));
+    assert_eq!(get(&summary, "alreadyInPlace"), JsValue::from(1));
+    assert_eq!(get(&summary, "unknown"), JsValue::from(2));
+
+    // An id JSON cannot see (inherited from a prototype) is still read, as it always was.
+    let proto = Object::new();
+    set(&proto, "id", &id(5).into());
+    machines.push(&Object::create(&proto));
+    let p = plan(&machines).expect("plan with an inherited id");
+    let ids: Vec<String> = Array::from(&p.machine_ids())
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    assert_eq!(ids, [id(1), id(2), id(4), id(5)]);
+
+    // The first bad entry is named by its index, whichever path found it.
+    let bad = plain(6, None);
+    set(bad.unchecked_ref(), "id", &"not-an-id".into());
+    machines.push(&bad);
+    let err = plan(&machines).expect_err("a bad id");
+    assert_eq!(get(&err, "code"), JsValue::from_str("invalid_input"));
+    let message = get(&err, "message").as_string().unwrap_or_default();
+    assert!(message.contains("machines[5].id"), "{message}");
+    let tags = Array::of1(&7.into());
+    let bad_tags = Array::of1(&plain(7, None));
+    set(bad_tags.get(0).unchecked_ref(), "tags", &tags);
+    let err = plan(&bad_tags).expect_err("a numeric tag");
+    let message = get(&err, "message").as_string().unwrap_or_default();
+    assert!(message.contains("machines[0].tags"), "{message}");
+}

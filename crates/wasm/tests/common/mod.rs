@@ -180,6 +180,7 @@ macro_rules! all_emulator_tests {
             emulator_tests!(
                 facade_lists_and_rejects_with_defender_errors,
                 facade_run_plan_with_progress_and_abort_signal,
+                facade_plan_bulk_reads_every_input_shape,
             );
         }
     };
