@@ -68,6 +68,10 @@ pub enum AuthError {
     /// The user must sign in again; MSAL is redirecting.
     #[error("redirecting to sign in")]
     Redirecting,
+    /// The sign-in needs the user, but the page must not leave now (a bulk run is in flight;
+    /// see [`hold_redirects`]). The text says what to do.
+    #[error("{0}")]
+    SignInRequired(String),
     /// Any other MSAL failure.
     #[error("{0}")]
     Msal(String),
@@ -102,6 +106,8 @@ fn message(e: wasm_bindgen::JsValue) -> AuthError {
         .unwrap_or_else(|| "unknown error".to_owned());
     if text.starts_with("interaction_required") {
         AuthError::Redirecting
+    } else if let Some(rest) = text.strip_prefix("sign_in_required: ") {
+        AuthError::SignInRequired(rest.to_owned())
     } else {
         AuthError::Msal(text)
     }
