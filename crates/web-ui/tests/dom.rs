@@ -11,7 +11,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use defender_tags_core::{Machine, MachineId};
+use defender_tags_core::Machine;
 use defender_tags_web_ui::access::Access;
 use defender_tags_web_ui::api::{BackendRef, FakeBackend, UiError, UiErrorKind};
 use defender_tags_web_ui::components::machine_table::MachineTable;
@@ -20,66 +20,19 @@ use defender_tags_web_ui::components::tag_editor::TagEditor;
 use defender_tags_web_ui::routes::search::SearchPage;
 use defender_tags_web_ui::search::SearchState;
 use defender_tags_web_ui::settings::demo_settings;
-use defender_tags_web_ui::state::{AppState, Session, User};
+use defender_tags_web_ui::state::{AppState, Session};
 use defender_tags_web_ui::table::{Loaded, MAX_SLOTS};
 use defender_tags_web_ui::tags::TagCatalog;
 use leptos::prelude::*;
-use leptos::task::tick;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, HtmlInputElement};
 
+mod common;
+
+use common::{container, machine, query_all, settle, texts, type_into, user};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn machine(n: u32, name: &str, tags: &[&str]) -> Machine {
-    let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
-    m.computer_dns_name = Some(name.to_owned());
-    m.machine_tags = tags.iter().map(|t| t.to_string()).collect();
-    m
-}
-
-fn user(scopes: &[&str]) -> Session {
-    Session::SignedIn(User {
-        name: "Test User".into(),
-        username: "test@example.com".into(),
-        access: Access::new(scopes.iter().map(|s| s.to_string()).collect(), vec![]),
-    })
-}
-
-/// A fresh container in the document.
-fn container() -> HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.unchecked_into::<HtmlElement>())
-        .collect()
-}
-
-fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
-    query_all(root, selector)
-        .into_iter()
-        .map(|e| e.text_content().unwrap_or_default().trim().to_owned())
-        .collect()
-}
-
-fn type_into(input: &HtmlInputElement, text: &str) {
-    input.set_value(text);
-    let ev = web_sys::Event::new("input").unwrap();
-    input.dispatch_event(&ev).unwrap();
-}
-
-async fn settle() {
-    for _ in 0..4 {
-        tick().await;
-    }
-}
 
 #[wasm_bindgen_test]
 async fn table_keeps_a_constant_number_of_dom_rows_for_100k_machines() {

@@ -25,7 +25,6 @@ use defender_tags_wasm::report::ErrorInfo;
 use defender_tags_wasm::{
     AbortHandle, LocalBoxFuture, MachineOutcome, OutcomeStatus, Progress, RunReport,
 };
-use defender_tags_web_ui::access::Access;
 use defender_tags_web_ui::api::{Backend, BackendRef, FakeBackend, UiError};
 use defender_tags_web_ui::bulk::flow::{self, Phase};
 use defender_tags_web_ui::bulk::job::JobKind;
@@ -37,14 +36,17 @@ use defender_tags_web_ui::routes::inventory::InventoryPage;
 use defender_tags_web_ui::routes::search::SearchPage;
 use defender_tags_web_ui::search::SearchState;
 use defender_tags_web_ui::settings::demo_settings;
-use defender_tags_web_ui::state::{AppState, Session, User};
+use defender_tags_web_ui::state::AppState;
 use leptos::prelude::*;
-use leptos::task::tick;
 use leptos_router::components::Router;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+mod common;
+
+use common::{container, machine, query_all, settle, texts, type_into, user};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -56,37 +58,6 @@ extern "C" {
     fn history_replace_state(state: &JsValue, unused: &str, url: &str);
 }
 
-fn machine(n: u32, name: &str, tags: &[&str]) -> Machine {
-    let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
-    m.computer_dns_name = Some(name.to_owned());
-    m.machine_tags = tags.iter().map(|t| t.to_string()).collect();
-    m
-}
-
-fn user(scopes: &[&str]) -> Session {
-    Session::SignedIn(User {
-        name: "Test User".into(),
-        username: "test@example.com".into(),
-        access: Access::new(scopes.iter().map(|s| s.to_string()).collect(), vec![]),
-    })
-}
-
-/// A fresh container in the document.
-fn container() -> HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.unchecked_into::<HtmlElement>())
-        .collect()
-}
-
 fn query<T: JsCast>(root: &HtmlElement, selector: &str) -> T {
     root.query_selector(selector)
         .unwrap()
@@ -94,24 +65,11 @@ fn query<T: JsCast>(root: &HtmlElement, selector: &str) -> T {
         .unchecked_into()
 }
 
-fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
-    query_all(root, selector)
-        .into_iter()
-        .map(|e| e.text_content().unwrap_or_default().trim().to_owned())
-        .collect()
-}
-
 /// The figure of a preview or report statistic (`<Stat>`), e.g. "2".
 fn stat(root: &HtmlElement, testid: &str) -> Option<String> {
     texts(root, &format!("[data-testid={testid}] .stat-n"))
         .into_iter()
         .next()
-}
-
-fn type_into(input: &HtmlInputElement, text: &str) {
-    input.set_value(text);
-    let ev = web_sys::Event::new("input").unwrap();
-    input.dispatch_event(&ev).unwrap();
 }
 
 /// Chooses `value` in a `<select>` (or commits an `<input>`'s text) the way a user does: the
@@ -124,12 +82,6 @@ fn change_to(el: &HtmlElement, value: &str) {
     }
     el.dispatch_event(&web_sys::Event::new("change").unwrap())
         .unwrap();
-}
-
-async fn settle() {
-    for _ in 0..4 {
-        tick().await;
-    }
 }
 
 /// Resolves at the next animation frame.
