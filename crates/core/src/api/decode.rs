@@ -247,10 +247,7 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    if !is_success(status) {
-        return Err(decode_error(status, headers, body));
-    }
-    decode_json(status, body)
+    decode_entity(status, headers, body)
 }
 
 /// Decodes a machine collection whose envelope is unconfirmed: `findbytag` and the bulk tag
@@ -293,6 +290,16 @@ pub fn decode_tagged_machine<K, V>(
     body: &[u8],
 ) -> Result<TaggedMachine, ApiError>
 where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    decode_entity(status, headers, body)
+}
+
+/// One JSON entity from a 2xx answer, else the typed error.
+fn decode_entity<T, K, V>(status: u16, headers: &[(K, V)], body: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
     K: AsRef<str>,
     V: AsRef<str>,
 {
