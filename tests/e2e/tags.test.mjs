@@ -104,3 +104,35 @@ test("a failed change rolls back with a message", async () => {
   await screenshot(page, "05-rollback");
   assert.deepEqual(page.problems.filter((p) => !/500/.test(p)), []);
 });
+
+test("a 403 from the API on a tag change names the permission and role needed, and rolls back", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "analyst");
+  const id = await openFirstMachine(page);
+  const before = await chipTexts(page);
+  // What Defender answers when the user's RBAC role lacks "Manage security settings" or the
+  // machine's group: the documented error envelope with 403 (the emulator's personas always
+  // hold the permissions they show, so the answer is replayed here).
+  const forbid = (route) =>
+    route.fulfill({
+      status: 403,
+      contentType: "application/json",
+      body: JSON.stringify({ error: { code: "Forbidden", message: "The user doesn't have the required permissions.", target: "4c9b6f1e-0000-4000-8000-000000000403" } }),
+    });
+  await page.route(/\/api\/machines\/[0-9a-f]{40}\/tags$/, forbid);
+  try {
+    await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-forbidden");
+    await page.getByTestId("add-tag-button").click();
+    const notice = page.getByTestId("notice").filter({ hasText: "Permission denied" });
+    await notice.waitFor({ timeout: 30_000 });
+    const text = await notice.textContent();
+    // The analyst's token has Machine.ReadWrite, so the refusal is Defender's RBAC.
+    assert.match(text, /your sign-in has Machine\.ReadWrite but Defender refused/);
+    assert.match(text, /Manage security settings/);
+  } finally {
+    await page.unroute(/\/api\/machines\/[0-9a-f]{40}\/tags$/, forbid);
+  }
+  assert.deepEqual(await chipTexts(page), before, "chips are as before");
+  assert.ok(!(await emulatorTags(id)).includes("e2e-forbidden"));
+  await screenshot(page, "30-tag-change-forbidden");
+});

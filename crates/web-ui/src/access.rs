@@ -82,6 +82,16 @@ impl Access {
 
     /// The sentence shown when the API refuses a tag change with 403.
     pub fn missing_for_write(&self) -> String {
+        if self.can_edit() {
+            // The token carries the permission, so the refusal is Defender's RBAC: say that, not
+            // "needs X (you have X)".
+            return format!(
+                "Permission denied: your sign-in has {} but Defender refused the change. In \
+                 Defender, your role needs \u{201c}Manage security settings\u{201d} and access \
+                 to the machine's device group.",
+                self.summary()
+            );
+        }
         let has_roles = !self.roles.is_empty() && self.scopes.is_empty();
         let needed = if has_roles {
             APP_WRITE
@@ -139,6 +149,14 @@ mod tests {
         assert!(msg.contains("you have Machine.Read"), "{msg}");
         let app = Access::new(vec![], s(&["Machine.Read.All"]));
         assert!(app.missing_for_write().contains("Machine.ReadWrite.All"));
+        // With the permission in the token, a 403 is Defender's RBAC, and the text says so.
+        let writer = Access::new(s(&["Machine.ReadWrite"]), vec![]);
+        let msg = writer.missing_for_write();
+        assert!(
+            msg.contains("your sign-in has Machine.ReadWrite but Defender refused"),
+            "{msg}"
+        );
+        assert!(!msg.contains("needs Machine.ReadWrite"), "{msg}");
     }
 
     #[test]

@@ -299,7 +299,8 @@ async fn a_refused_change_says_which_permission_is_missing() {
     let root = container();
     let fake = FakeBackend::new(vec![machine(1, "web01", &[])]);
     // The token claims Machine.ReadWrite, but Defender refuses (e.g. no access to the device
-    // group): the message names what is needed and what the user has.
+    // group): the message says the sign-in has the permission and names the Defender role
+    // setting and group access that are missing.
     let access = Access::new(vec!["Machine.ReadWrite".into()], vec![]);
     *fake.fail_next_change.borrow_mut() = Some(UiError::from_client(
         &ClientError::Api(ApiError::Forbidden { details: None }),
@@ -318,7 +319,10 @@ async fn a_refused_change_says_which_permission_is_missing() {
     settle().await;
     let notice = texts(&root, "[data-testid=notice]");
     assert!(notice[0].contains("Permission denied"), "{notice:?}");
-    assert!(notice[0].contains("needs Machine.ReadWrite"), "{notice:?}");
+    assert!(
+        notice[0].contains("your sign-in has Machine.ReadWrite but Defender refused"),
+        "{notice:?}"
+    );
     assert!(notice[0].contains("device group"), "{notice:?}");
     assert!(texts(&root, ".chip .chip-text").is_empty(), "rolled back");
 }
