@@ -171,10 +171,21 @@ impl DefenderClient {
         let mut attempt: u32 = 0;
         let mut force_refresh = false;
         let mut refreshed = false;
+        // The failure of the previous attempt: an abort before the next one is sent must still
+        // say that an earlier attempt may have applied (e.g. a 503).
+        let mut last_error: Option<ClientError> = None;
+        let aborted = |last_error: Option<ClientError>| ClientError::Aborted {
+            last_error: last_error.map(Box::new),
+        };
         loop {
             attempt += 1;
             let Some(granted) = self.acquire_slot(ctx).await else {
-                return Err(ClientError::Aborted { last_error: None });
+                return Err(aborted(last_error));
+            };
+            let mut slot = Slot {
+                client: self,
+                granted,
+                sent: false,
             };
             let token = inner
                 .tokens
@@ -184,6 +195,11 @@ impl DefenderClient {
                 })
                 .await
                 .map_err(ClientError::Token)?;
+            // The token may take a while (a silent MSAL refresh): an abort meanwhile means this
+            // call is not sent at all.
+            if ctx.abort.is_some_and(AbortHandle::is_aborted) {
+                return Err(aborted(last_error));
+            }
             let mut http = request.clone();
             http.headers
                 .push(("Authorization".to_owned(), token.bearer_header()));
@@ -191,10 +207,11 @@ impl DefenderClient {
             // Asserted again right before the fetch that carries the token.
             self.check_origin(&http.url)?;
             let started = inner.transport.now_ms();
+            slot.sent = true;
             let sent = inner.transport.send(http, inner.config.timeout_ms).await;
             // Count the call from its answer: the service saw it somewhere in between, after a
             // token and network latency that vary from call to call.
-            inner.policy.borrow_mut().settle(granted, self.api_now());
+            drop(slot);
             {
                 let mut timing = inner.timing.borrow_mut();
                 timing.0 += (inner.transport.now_ms() - started).max(0.0);
@@ -233,12 +250,11 @@ impl DefenderClient {
                 Decision::Retry { api_ms } => {
                     force_refresh = false;
                     if !self.wait(self.to_real_ms(api_ms), ctx).await {
-                        return Err(ClientError::Aborted {
-                            last_error: Some(Box::new(error)),
-                        });
+                        return Err(aborted(Some(error)));
                     }
                 }
             }
+            last_error = Some(error);
         }
     }
 
@@ -260,6 +276,29 @@ impl DefenderClient {
         ctx: &CallCtx<'_>,
     ) -> Result<T, ClientError> {
         self.execute(self.http_request(request), decode, ctx).await
+    }
+}
+
+/// A granted rate-limit slot of one attempt, released when dropped: counted from that moment
+/// (the answer's arrival, in the normal case) once the request was handed to the transport, or
+/// cancelled if it never was (an abort or a token failure first). Dropping the whole call future
+/// mid-flight therefore still counts the request the service may have seen, and no attempt holds
+/// a slot forever.
+struct Slot<'a> {
+    client: &'a DefenderClient,
+    granted: u64,
+    sent: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let now = self.client.api_now();
+        let mut policy = self.client.inner.policy.borrow_mut();
+        if self.sent {
+            policy.settle(self.granted, now);
+        } else {
+            policy.cancel(self.granted);
+        }
     }
 }
 

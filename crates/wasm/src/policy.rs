@@ -42,11 +42,13 @@ impl Policy {
         }
     }
 
-    /// Counts a call now and returns the API time it was granted at, or says how many API-time
-    /// milliseconds to wait first.
+    /// Counts a call as in flight from now and returns the API time it was granted at, or says
+    /// how many API-time milliseconds to wait first. The call holds its slot until
+    /// [`settle`](Self::settle) or [`cancel`](Self::cancel): bulk runs overlap calls, and a
+    /// slow call must not free its slot while the service may still count it.
     pub fn acquire(&mut self, api_now: f64) -> Result<u64, u64> {
         let now = as_ms(api_now);
-        match self.limiter.try_acquire(now) {
+        match self.limiter.try_begin(now) {
             Acquire::Granted => Ok(now),
             Acquire::Wait { ms } => Err(ms),
         }
@@ -56,6 +58,11 @@ impl Policy {
     /// core's `RateLimiter::settle`: the service counted it somewhere in between).
     pub fn settle(&mut self, granted: u64, api_now: f64) {
         self.limiter.settle(granted, as_ms(api_now));
+    }
+
+    /// Frees the slot of a call granted at `granted` that was never sent.
+    pub fn cancel(&mut self, granted: u64) {
+        self.limiter.cancel(granted);
     }
 
     /// Calls in the current (minute, hour) windows.

@@ -1,12 +1,24 @@
-//! `run_plan`: executes core's plan call by call, with progress, abort and a precise report.
+//! `run_plan`: executes core's plan with a few calls in flight, with progress, abort and a
+//! precise report.
 //!
-//! Abort semantics: an abort cuts every *wait* short (rate-limit slot, Retry-After, backoff) but
-//! never a call in flight: that call is awaited, so its machines are reported as what the API
-//! said (or `Unknown` if the answer was a timeout/5xx). Machines of calls not started are
-//! `NotAttempted`. Nothing is silently dropped.
+//! Pipelining: up to [`ClientConfig::max_in_flight`](crate::ClientConfig::max_in_flight) calls
+//! (default 2) run at once, so the client's work on one answer (decoding, bookkeeping) overlaps
+//! the next call instead of adding to it. Each call takes its own rate-limit slot, held from the
+//! grant until its answer settles it, so overlapping never lets more calls reach the service
+//! than the budget allows; a 429's Retry-After blocks the shared limiter, pausing every pending
+//! send. The report does not depend on the order answers arrive in: every call settles its own
+//! rows, which stay in plan order.
+//!
+//! Abort semantics: an abort cuts every *wait* short (rate-limit slot, Retry-After, backoff) and
+//! stops every send not yet made, but never a call in flight: that call is awaited, so its
+//! machines are reported as what the API said (or `Unknown` if the answer was a timeout/5xx).
+//! An error that stops the run (token, 401, network) does the same to the other calls.
+//! Machines of calls not sent are `NotAttempted`. Nothing is silently dropped.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
+use std::task::Poll;
 
 use defender_tags_core::api;
 use defender_tags_core::model::{MachineId, Tag, TagAction, TaggedMachine};
@@ -17,6 +29,7 @@ use crate::client::{CallCtx, DefenderClient, with_response};
 use crate::error::ClientError;
 use crate::progress::{self, EtaInput, Progress};
 use crate::report::{ErrorInfo, MachineOutcome, OutcomeStatus, RunReport};
+use crate::token::LocalBoxFuture;
 
 /// One API call of a run and the report rows it settles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,29 +59,43 @@ fn stops_the_run(e: &ClientError) -> bool {
     ) || e.code() == "unauthorized"
 }
 
+/// Run counters. Cells: the calls in flight report their waits through `emit` while the run
+/// loop updates the counters between them.
 struct Tracker<'a, P: FnMut(&Progress)> {
     client: &'a DefenderClient,
     on_progress: RefCell<P>,
-    calls_done: u32,
+    calls_done: Cell<u32>,
     calls_total: u32,
-    machines_done: u32,
+    machines_done: Cell<u32>,
     machines_total: u32,
+    in_flight: u32,
 }
 
 impl<P: FnMut(&Progress)> Tracker<'_, P> {
+    fn finished(&self, machines: usize) {
+        self.calls_done.set(self.calls_done.get().saturating_add(1));
+        let machines = u32::try_from(machines).unwrap_or(u32::MAX);
+        self.machines_done
+            .set(self.machines_done.get().saturating_add(machines));
+    }
+
     fn emit(&self, waiting_ms: Option<u64>) {
         let (minute, hour) = self.client.rate_usage();
+        let remaining_calls = self.calls_total.saturating_sub(self.calls_done.get());
+        // Overlapping calls finish `in_flight` at a time: the time per call left is the mean
+        // call's share of that (no more than the calls left can overlap).
+        let parallel = f64::from(self.in_flight.min(remaining_calls).max(1));
         let eta = progress::eta_ms(EtaInput {
-            remaining_calls: self.calls_total - self.calls_done,
+            remaining_calls,
             used_minute: minute,
             used_hour: hour,
-            mean_call_ms: self.client.mean_call_ms(),
+            mean_call_ms: self.client.mean_call_ms().map(|ms| ms / parallel),
             time_scale: self.client.config().scale(),
         });
         let event = Progress {
-            calls_done: self.calls_done,
+            calls_done: self.calls_done.get(),
             calls_total: self.calls_total,
-            machines_done: self.machines_done,
+            machines_done: self.machines_done.get(),
             machines_total: self.machines_total,
             calls_this_minute: minute,
             calls_this_hour: hour,
@@ -179,36 +206,51 @@ impl DefenderClient {
             calls,
             mut rows,
         } = spec;
-        let mut tracker = Tracker {
+        let in_flight = self.config().in_flight();
+        let tracker = Tracker {
             client: self,
             on_progress: RefCell::new(on_progress),
-            calls_done: 0,
+            calls_done: Cell::new(0),
             calls_total: u32::try_from(calls.len()).unwrap_or(u32::MAX),
-            machines_done: 0,
+            machines_done: Cell::new(0),
             machines_total: u32::try_from(calls.iter().map(|c| c.rows.len()).sum::<usize>())
                 .unwrap_or(u32::MAX),
+            in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
+        };
+        // The run's own stop switch, fired by the caller's abort and by an error that stops the
+        // run: either way every wait is cut short and nothing more is sent, while calls already
+        // sent are awaited.
+        let stop = AbortHandle::new();
+        {
+            let stop = stop.clone();
+            abort.on_abort(move || stop.abort());
+        }
+        let on_wait = |ms: u64| tracker.emit(Some(ms));
+        let ctx = CallCtx {
+            abort: Some(&stop),
+            on_wait: Some(&on_wait),
         };
         let mut stopped_by = None;
+        let mut next_calls = calls.iter().enumerate();
+        let mut flying: Vec<(usize, CallFuture<'_>)> = Vec::with_capacity(in_flight);
         tracker.emit(None);
-        for call in &calls {
-            if abort.is_aborted() {
-                break;
-            }
-            let result = {
-                let on_wait = |ms: u64| tracker.emit(Some(ms));
-                let ctx = CallCtx {
-                    abort: Some(abort),
-                    on_wait: Some(&on_wait),
+        loop {
+            while flying.len() < in_flight && !stop.is_aborted() {
+                let Some((index, call)) = next_calls.next() else {
+                    break;
                 };
-                self.run_call(call, &ctx).await
-            };
-            if let Err(ClientError::Aborted { last_error: None }) = result {
-                // Aborted while waiting for a rate-limit slot, before anything was sent: these
-                // machines stay `NotAttempted`, like every later call's.
-                break;
+                flying.push((index, Box::pin(self.run_call(call, &ctx))));
             }
-            tracker.calls_done += 1;
-            tracker.machines_done += u32::try_from(call.rows.len()).unwrap_or(u32::MAX);
+            let Some((index, result)) = next_finished(&mut flying).await else {
+                break;
+            };
+            let call = &calls[index];
+            if let Err(ClientError::Aborted { last_error: None }) = result {
+                // Stopped before anything was sent: these machines stay `NotAttempted`, like
+                // those of every call not started.
+                continue;
+            }
+            tracker.finished(call.rows.len());
             match result {
                 Ok(machines) => settle_success(&mut rows, call, &tag, action, &machines),
                 Err(e) => {
@@ -218,10 +260,9 @@ impl DefenderClient {
                         OutcomeStatus::Failed
                     };
                     settle(&mut rows, call, status, Some(&e));
-                    if stops_the_run(&e) {
+                    if stops_the_run(&e) && stopped_by.is_none() {
                         stopped_by = Some(ErrorInfo::from(&e));
-                        tracker.emit(None);
-                        break;
+                        stop.abort();
                     }
                 }
             }
@@ -234,7 +275,7 @@ impl DefenderClient {
             aborted: abort.is_aborted(),
             stopped_by,
             calls_planned: tracker.calls_total,
-            calls_made: tracker.calls_done,
+            calls_made: tracker.calls_done.get(),
         }
     }
 
@@ -257,6 +298,30 @@ impl DefenderClient {
             }
         }
     }
+}
+
+type CallFuture<'a> = LocalBoxFuture<'a, Result<Vec<TaggedMachine>, ClientError>>;
+
+/// Resolves to the first of `flying` to finish (removed from it, with its call index), or `None`
+/// when nothing is in flight. A small join set for one thread: all are polled on every wake-up,
+/// which for a handful of calls costs nothing next to a call.
+fn next_finished<'f, 'a>(
+    flying: &'f mut Vec<(usize, CallFuture<'a>)>,
+) -> impl Future<Output = Option<(usize, Result<Vec<TaggedMachine>, ClientError>)>> + 'f {
+    std::future::poll_fn(move |cx| {
+        if flying.is_empty() {
+            return Poll::Ready(None);
+        }
+        for k in 0..flying.len() {
+            if let Some((_, future)) = flying.get_mut(k)
+                && let Poll::Ready(result) = future.as_mut().poll(cx)
+            {
+                let (index, _) = flying.remove(k);
+                return Poll::Ready(Some((index, result)));
+            }
+        }
+        Poll::Pending
+    })
 }
 
 #[cfg(test)]

@@ -63,9 +63,9 @@ pub enum Acquire {
 /// How much of the budget is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
-    /// Calls in the last 60 s.
+    /// Calls in the last 60 s, calls in flight included.
     pub minute: u32,
-    /// Calls in the last hour.
+    /// Calls in the last hour, calls in flight included.
     pub hour: u32,
     /// The minute budget.
     pub minute_limit: u32,
@@ -87,6 +87,10 @@ pub struct RateLimiter {
     limits: RateLimits,
     /// Times of granted calls within the last hour, ascending.
     calls: VecDeque<u64>,
+    /// Grant times of calls from [`RateLimiter::try_begin`] whose answer has not arrived yet.
+    /// They hold a slot in both windows until settled, however long they take: the service may
+    /// count such a call at any moment up to its answer.
+    in_flight: Vec<u64>,
     blocked_until: u64,
     last_now: u64,
 }
@@ -97,6 +101,7 @@ impl RateLimiter {
         Self {
             limits,
             calls: VecDeque::new(),
+            in_flight: Vec::new(),
             blocked_until: 0,
             last_now: 0,
         }
@@ -116,25 +121,37 @@ impl RateLimiter {
         now_ms.max(self.last_now)
     }
 
-    /// Calls with `t > now - window`, i.e. still inside a window ending now.
-    fn in_window(&self, now: u64, window: u64) -> usize {
+    /// Counted calls with `t > now - window`, i.e. still inside a window ending now.
+    fn counted_in_window(&self, now: u64, window: u64) -> usize {
         let start = self
             .calls
             .partition_point(|&t| t.saturating_add(window) <= now);
         self.calls.len() - start
     }
 
+    /// Calls holding a slot of a window ending now: the counted ones inside it and every call
+    /// still in flight.
+    fn in_window(&self, now: u64, window: u64) -> usize {
+        self.counted_in_window(now, window) + self.in_flight.len()
+    }
+
     fn window_wait(&self, now: u64, window: u64, limit: u32) -> u64 {
-        let count = self.in_window(now, window);
+        let counted = self.counted_in_window(now, window);
+        let count = counted + self.in_flight.len();
         let limit = limit as usize;
         if count < limit {
             return 0;
         }
-        // The (count - limit + 1)-th oldest call inside the window must leave it first.
-        let first = self.calls.len() - count;
-        let idx = first + (count - limit);
+        // `count - limit + 1` calls must leave the window first, oldest counted call first.
+        let must_leave = count - limit + 1;
+        if must_leave > counted {
+            // Only a call in flight can free the slot, and it leaves no sooner than a whole
+            // window after its answer, which has not arrived: ask again after a window.
+            return window;
+        }
+        let first = self.calls.len() - counted;
         self.calls
-            .get(idx)
+            .get(first + must_leave - 1)
             .map_or(0, |&t| t.saturating_add(window).saturating_sub(now))
     }
 
@@ -161,6 +178,38 @@ impl RateLimiter {
         }
     }
 
+    /// Like [`try_acquire`](Self::try_acquire), but the granted call counts as *in flight*: it
+    /// holds a slot in both windows until [`settle`](Self::settle) counts it from its answer (or
+    /// [`cancel`](Self::cancel) drops it), however long that takes. Use it when several calls
+    /// may be in flight at once: a call outliving a window must not free its slot while the
+    /// service may still count it.
+    pub fn try_begin(&mut self, now_ms: u64) -> Acquire {
+        let now = self.clamp(now_ms);
+        self.last_now = now;
+        self.prune(now);
+        match self.wait_ms(now) {
+            0 => {
+                self.in_flight.push(now);
+                Acquire::Granted
+            }
+            ms => Acquire::Wait { ms },
+        }
+    }
+
+    /// Drops a call granted by [`try_begin`](Self::try_begin) at `granted_at_ms` that was never
+    /// sent (e.g. aborted while its token was fetched): the service never saw it, so it frees
+    /// its slot at once. Unknown grants are ignored.
+    pub fn cancel(&mut self, granted_at_ms: u64) {
+        if let Some(pos) = self.in_flight.iter().position(|&t| t == granted_at_ms) {
+            self.in_flight.swap_remove(pos);
+        }
+    }
+
+    /// Calls granted by [`try_begin`](Self::try_begin) and not yet settled or cancelled.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
     /// Moves a call granted at `granted_at_ms` to `done_ms`, when its response (or failure)
     /// arrived.
     ///
@@ -168,8 +217,20 @@ impl RateLimiter {
     /// the response; token acquisition and network latency vary from call to call. Counting each
     /// call from its response keeps every later grant on the safe side of the service's window
     /// whatever those latencies are, so a client sharing the service's budget gets no 429 from
-    /// the skew between the two clocks. Unknown or already expired grants are ignored.
+    /// the skew between the two clocks.
+    ///
+    /// A call still in flight (from [`try_begin`](Self::try_begin)) leaves the in-flight set and
+    /// is counted from `done_ms` (from its grant if `done_ms` is earlier: a clock never runs
+    /// backwards here). For a call from [`try_acquire`](Self::try_acquire), unknown or already
+    /// expired grants, and a `done_ms` not after the grant, are ignored.
     pub fn settle(&mut self, granted_at_ms: u64, done_ms: u64) {
+        if let Some(pos) = self.in_flight.iter().position(|&t| t == granted_at_ms) {
+            self.in_flight.swap_remove(pos);
+            let done = done_ms.max(granted_at_ms);
+            let at = self.calls.partition_point(|&t| t <= done);
+            self.calls.insert(at, done);
+            return;
+        }
         if done_ms <= granted_at_ms {
             return;
         }
@@ -269,6 +330,114 @@ mod tests {
         assert_eq!(l.try_acquire(61_014), Acquire::Wait { ms: 1 });
         assert_eq!(l.try_acquire(61_015), Acquire::Granted);
         assert_eq!(l.usage(61_015).minute, 100);
+    }
+
+    #[test]
+    fn a_call_in_flight_holds_its_slot_past_the_window_until_its_answer() {
+        let mut l = RateLimiter::new(RateLimits::new(2, 1_000));
+        assert_eq!(l.try_begin(0), Acquire::Granted);
+        assert_eq!(l.try_begin(10), Acquire::Granted);
+        assert_eq!(l.in_flight(), 2);
+        // Both still in flight two windows later: the service may count them at any moment up
+        // to their answers, so no slot is free (a grant-time count would have freed both).
+        assert_eq!(l.try_begin(120_000), Acquire::Wait { ms: 60_000 });
+        assert_eq!(l.usage(120_000).minute, 2);
+        assert_eq!(l.usage(120_000).hour, 2);
+        // The first answer arrives: its slot frees a window after it.
+        l.settle(0, 130_000);
+        assert_eq!(l.in_flight(), 1);
+        assert_eq!(l.wait_ms(130_000), 60_000);
+        assert_eq!(l.try_begin(189_999), Acquire::Wait { ms: 1 });
+        assert_eq!(l.try_begin(190_000), Acquire::Granted);
+        // An answer "before" its grant (clock skew) counts from the grant.
+        let mut l = RateLimiter::new(RateLimits::new(1, 1_000));
+        assert_eq!(l.try_begin(500), Acquire::Granted);
+        l.settle(500, 100);
+        assert_eq!(l.in_flight(), 0);
+        assert_eq!(l.wait_ms(500), 60_000);
+    }
+
+    #[test]
+    fn a_cancelled_call_was_never_sent_and_frees_its_slot_at_once() {
+        let mut l = RateLimiter::new(RateLimits::new(1, 1_000));
+        assert_eq!(l.try_begin(0), Acquire::Granted);
+        assert_eq!(l.try_begin(1), Acquire::Wait { ms: 60_000 });
+        l.cancel(7); // unknown: ignored
+        assert_eq!(l.in_flight(), 1);
+        l.cancel(0);
+        assert_eq!(l.in_flight(), 0);
+        assert_eq!(l.try_begin(1), Acquire::Granted);
+    }
+
+    /// Calls overlapping in flight, with latencies from a few ms to beyond the hour window: the
+    /// service may count each call at any instant between its send and its answer, so for every
+    /// send time `T` the calls that *could* fall in a window ending at `T` (sent by `T`, answered
+    /// after `T - window`) must fit the budget. Checked for both windows.
+    #[test]
+    fn overlapping_calls_never_exceed_either_window_whenever_the_service_counts_them() {
+        let limits = RateLimits::new(5, 12);
+        for seed in 0..40u64 {
+            let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let in_flight_max = 1 + (seed % 4) as usize;
+            let mut l = RateLimiter::new(limits);
+            let mut now = 0u64;
+            // (sent, answered) of every call; in flight = (sent, due answer).
+            let mut done: Vec<(u64, u64)> = Vec::new();
+            let mut flying: Vec<(u64, u64)> = Vec::new();
+            while done.len() + flying.len() < 60 {
+                if flying.len() < in_flight_max {
+                    match l.try_begin(now) {
+                        Acquire::Granted => {
+                            let latency = match next(10) {
+                                0 => 70_000 + next(4_000_000), // beyond a window, even an hour
+                                _ => 1 + next(3_000),
+                            };
+                            flying.push((now, now + latency));
+                            continue;
+                        }
+                        Acquire::Wait { ms } => assert!(ms > 0),
+                    }
+                }
+                // Advance to the next answer or to the limiter's next opening, whichever first.
+                let next_answer = flying.iter().map(|&(_, a)| a).min();
+                let opening = (flying.len() < in_flight_max).then(|| now + l.wait_ms(now));
+                now = match (next_answer, opening) {
+                    (Some(a), Some(o)) => a.min(o),
+                    (Some(a), None) => a,
+                    (None, Some(o)) => o,
+                    (None, None) => unreachable!("nothing in flight and no opening"),
+                };
+                flying.retain(|&(sent, answered)| {
+                    if answered <= now {
+                        l.settle(sent, answered);
+                        done.push((sent, answered));
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+            done.extend(flying.iter().copied());
+            for &(t, _) in &done {
+                for (window, limit) in [(MINUTE_MS, 5), (HOUR_MS, 12)] {
+                    let could_count = done
+                        .iter()
+                        .filter(|&&(s, a)| s <= t && a > t.saturating_sub(window))
+                        .count();
+                    assert!(
+                        could_count <= limit,
+                        "seed {seed}: {could_count} calls could count in the {window} ms window \
+                         ending at {t}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -77,6 +77,15 @@ fn config_from(options: &JsValue) -> Result<ClientConfig, ClientError> {
         }
         config.time_scale = scale;
     }
+    if let Some(n) = opt_u32(options, "maxInFlight")? {
+        if !(1..=crate::config::MAX_IN_FLIGHT_CAP).contains(&n) {
+            return Err(ClientError::invalid(
+                "maxInFlight",
+                format!("must be 1 to {}", crate::config::MAX_IN_FLIGHT_CAP),
+            ));
+        }
+        config.max_in_flight = n;
+    }
     // Jitter only needs to differ between clients, not to be unpredictable.
     config.jitter_seed = js_sys::Date::now() as u64;
     Ok(config)
@@ -140,7 +149,7 @@ impl JsDefenderClient {
 
 #[wasm_bindgen(js_class = DefenderClient)]
 impl JsDefenderClient {
-    /// `new DefenderClient({ baseUrl, getToken, scopes?, cloud?, timeoutMs? })`.
+    /// `new DefenderClient({ baseUrl, getToken, scopes?, cloud?, timeoutMs?, timeScale?, maxInFlight? })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: ClientOptions) -> Result<JsDefenderClient, JsValue> {
         let options: JsValue = options.into();

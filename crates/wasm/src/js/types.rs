@@ -28,6 +28,8 @@ export interface DefenderClientOptions {
     timeoutMs?: number;
     /** API time per real time, for emulators started with --time-scale (default 1). */
     timeScale?: number;
+    /** Calls `runPlan` keeps in flight at once, 1-8 (default 2); each still counts against the rate limits. */
+    maxInFlight?: number;
 }
 
 /** The part of an MSAL.js PublicClientApplication the client uses. */
@@ -43,6 +45,7 @@ export interface MsalOptions {
     cloud?: Cloud;
     timeoutMs?: number;
     timeScale?: number;
+    maxInFlight?: number;
 }
 
 /** One page request of `listMachines`. Pass `cursor` from a previous page to continue. */

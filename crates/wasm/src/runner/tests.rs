@@ -420,3 +420,301 @@ fn a_malformed_bulk_answer_leaves_its_machines_unknown_with_a_typed_error() {
     assert_eq!(error.status, Some(200));
     assert!(report.stopped_by.is_none());
 }
+
+// --- Pipelining: calls that take time and overlap (virtual time, `SimTransport`). ---
+
+use crate::testutil::{Responder, SimTransport};
+use crate::transport::HttpRequest;
+
+fn nth_id(k: usize) -> MachineId {
+    MachineId::parse(&format!("{:040x}", k + 1)).unwrap()
+}
+
+/// `calls` bulk calls of two machines each, adding "Finance".
+fn bulk_spec(calls: usize) -> RunSpec {
+    let tag = Tag::parse("Finance").unwrap();
+    let mut rows = Vec::new();
+    let calls = (0..calls)
+        .map(|c| {
+            let ids = vec![nth_id(2 * c), nth_id(2 * c + 1)];
+            let first = rows.len();
+            for id in &ids {
+                rows.push(MachineOutcome {
+                    machine: id.to_string(),
+                    status: OutcomeStatus::NotAttempted,
+                    error: None,
+                });
+            }
+            SpecCall {
+                call: PlannedCall::Bulk(
+                    BulkTagBody::new(tag.clone(), TagAction::Add, ids).unwrap(),
+                ),
+                rows: vec![first, first + 1],
+            }
+        })
+        .collect();
+    RunSpec {
+        tag,
+        action: TagAction::Add,
+        calls,
+        rows,
+    }
+}
+
+/// The bulk answer of an API that applied the call: every machine sent, with the tag.
+fn applied(request: &HttpRequest) -> Reply {
+    let body: serde_json::Value =
+        serde_json::from_str(request.body.as_deref().unwrap_or("{}")).unwrap();
+    let value: Vec<serde_json::Value> = body["MachineIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| serde_json::json!({ "id": id, "machineTags": [body["Value"].clone()] }))
+        .collect();
+    json(200, &serde_json::json!({ "value": value }).to_string())
+}
+
+fn sim_client(responder: Responder, max_in_flight: u32) -> (Rc<SimTransport>, DefenderClient) {
+    sim_client_with_tokens(responder, max_in_flight, |_| {})
+}
+
+fn sim_client_with_tokens(
+    responder: Responder,
+    max_in_flight: u32,
+    on_token: impl Fn(usize) + 'static,
+) -> (Rc<SimTransport>, DefenderClient) {
+    let transport = SimTransport::new(responder);
+    let mut config =
+        ClientConfig::new(BaseUrl::parse("https://api.security.microsoft.com").unwrap());
+    config.max_in_flight = max_in_flight;
+    let count = Rc::new(std::cell::Cell::new(0));
+    let provider = move |_: TokenRequest| {
+        on_token(count.get());
+        count.set(count.get() + 1);
+        async { AccessToken::new("tok") }
+    };
+    let client = DefenderClient::with_transport(config, provider, transport.clone());
+    (transport, client)
+}
+
+fn sim_run(
+    sim: &SimTransport,
+    client: &DefenderClient,
+    spec: RunSpec,
+    abort: &AbortHandle,
+) -> (RunReport, Vec<Progress>) {
+    let events = RefCell::new(Vec::new());
+    let report = sim.run(client.run_spec(
+        spec,
+        |p: &Progress| events.borrow_mut().push(p.clone()),
+        abort,
+    ));
+    (report, events.into_inner())
+}
+
+#[test]
+fn calls_overlap_up_to_the_configured_number_and_no_further() {
+    for (max, expected) in [(0, 1), (1, 1), (2, 2), (3, 3)] {
+        let (sim, client) = sim_client(Box::new(|_, r| (50.0, applied(r))), max);
+        let (report, events) = sim_run(&sim, &client, bulk_spec(12), &AbortHandle::new());
+        assert_eq!(sim.max_in_flight(), expected, "max_in_flight = {max}");
+        assert!(report.is_complete(), "max_in_flight = {max}");
+        assert_eq!((report.calls_made, report.calls_planned), (12, 12));
+        assert!(
+            statuses(&report)
+                .iter()
+                .all(|s| *s == OutcomeStatus::Applied)
+        );
+        // Overlapping shortens the run accordingly: 12 calls of 50 ms, `expected` at a time.
+        let (first_sent, _) = sim.exchanges.borrow()[0];
+        let last_answer = sim
+            .exchanges
+            .borrow()
+            .iter()
+            .map(|e| e.1)
+            .fold(0.0, f64::max);
+        assert_eq!(
+            last_answer - first_sent,
+            50.0 * (12.0 / expected as f64).ceil()
+        );
+        // Progress: one event before the first call and one per call, monotonic.
+        let done: Vec<(u32, u32)> = events
+            .iter()
+            .map(|e| (e.calls_done, e.machines_done))
+            .collect();
+        assert_eq!(done.len(), 13);
+        assert!(
+            done.windows(2)
+                .all(|w| w[0].0 + 1 == w[1].0 && w[0].1 + 2 == w[1].1)
+        );
+    }
+}
+
+/// The service may count a call at any instant between its send and its answer. With calls
+/// overlapping (some outliving the minute window), the calls that could fall into any window
+/// must still fit the documented budget, and the run still finishes every call.
+#[test]
+fn overlapping_calls_never_exceed_the_documented_budget_in_any_window() {
+    let responder: Responder = Box::new(|index, request| {
+        // Mostly quick answers; the first call, and every 97th, slower than the whole minute
+        // window: counted from their grants, their slots would free while the service may
+        // still count them, letting a 101st call into a window.
+        let latency = if index % 97 == 0 {
+            90_000.0
+        } else {
+            5.0 + (index % 7) as f64 * 20.0
+        };
+        (latency, applied(request))
+    });
+    let (sim, client) = sim_client(responder, 3);
+    let (report, events) = sim_run(&sim, &client, bulk_spec(260), &AbortHandle::new());
+    assert!(report.is_complete());
+    assert_eq!(sim.sent.borrow().len(), 260, "no call sent twice");
+    assert_eq!(sim.max_in_flight(), 3);
+    let exchanges = sim.exchanges.borrow();
+    for &(t, _) in exchanges.iter() {
+        for (window, limit) in [(60_000.0, 100), (3_600_000.0, 1_500)] {
+            let could_count = exchanges
+                .iter()
+                .filter(|&&(sent, answered)| sent <= t && answered > t - window)
+                .count();
+            assert!(
+                could_count <= limit,
+                "{could_count} calls could count in the window ending at {t}"
+            );
+        }
+    }
+    // The budget is what paced the run: it needed the third minute.
+    let (first, _) = exchanges[0];
+    assert!(exchanges.iter().any(|&(sent, _)| sent - first > 120_000.0));
+    assert!(events.iter().any(|e| e.waiting_ms.is_some()));
+    assert!(events.iter().all(|e| e.calls_this_minute <= 100));
+}
+
+#[test]
+fn abort_with_two_calls_in_flight_awaits_and_reports_both() {
+    let (sim, client) = sim_client(Box::new(|_, r| (100.0, applied(r))), 2);
+    let abort = AbortHandle::new();
+    let a = abort.clone();
+    // The abort arrives once the second call is on the wire, the first still unanswered.
+    *sim.on_send.borrow_mut() = Some(Box::new(move |index| {
+        if index == 1 {
+            a.abort();
+        }
+    }));
+    let (report, events) = sim_run(&sim, &client, bulk_spec(4), &abort);
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [
+            Applied,
+            Applied,
+            Applied,
+            Applied,
+            NotAttempted,
+            NotAttempted,
+            NotAttempted,
+            NotAttempted
+        ]
+    );
+    assert!(report.aborted);
+    assert_eq!(report.stopped_by, None);
+    assert_eq!(report.calls_made, 2);
+    assert_eq!(sim.sent.borrow().len(), 2, "nothing sent after the abort");
+    assert_eq!(
+        events.last().map(|e| (e.calls_done, e.machines_done)),
+        Some((2, 4))
+    );
+}
+
+#[test]
+fn an_error_that_stops_the_run_still_awaits_and_reports_the_other_call() {
+    // Call 1 is answered 401 twice (refresh, then stop) while call 2, slower, is in flight and
+    // succeeds; call 3 is never sent.
+    let responder: Responder = Box::new(|index, request| match index {
+        0 | 2 => (10.0, json(401, "")),
+        _ => (500.0, applied(request)),
+    });
+    let (sim, client) = sim_client(responder, 2);
+    let (report, _) = sim_run(&sim, &client, bulk_spec(3), &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Failed, Failed, Applied, Applied, NotAttempted, NotAttempted]
+    );
+    assert_eq!(
+        report.stopped_by.as_ref().map(|e| e.code.as_str()),
+        Some("unauthorized")
+    );
+    assert!(!report.aborted);
+    assert_eq!(report.calls_made, 2);
+    assert_eq!(
+        sim.sent.borrow().len(),
+        3,
+        "two attempts of call 1, one of call 2"
+    );
+}
+
+#[test]
+fn a_429_pauses_every_later_send_for_its_retry_after() {
+    // Call 1 gets a 429 (Retry-After 7 s) after 10 ms while call 2 is in flight.
+    let responder: Responder = Box::new(|index, request| match index {
+        0 => (
+            10.0,
+            Reply::Http(429, vec![("retry-after", "7".into())], String::new()),
+        ),
+        _ => (50.0, applied(request)),
+    });
+    let (sim, client) = sim_client(responder, 2);
+    let (report, _) = sim_run(&sim, &client, bulk_spec(4), &AbortHandle::new());
+    assert!(report.is_complete());
+    let exchanges = sim.exchanges.borrow();
+    assert_eq!(exchanges.len(), 5, "call 1 once more");
+    let (first, answered_429) = exchanges[0];
+    assert_eq!(answered_429 - first, 10.0);
+    assert_eq!(exchanges[1].0, first, "call 2 overlapped call 1");
+    assert!(
+        exchanges[2..]
+            .iter()
+            .all(|&(sent, _)| sent >= answered_429 + 7_000.0),
+        "{exchanges:?}"
+    );
+}
+
+#[test]
+fn an_abort_before_a_retry_is_sent_keeps_the_earlier_attempts_outcome() {
+    // Call 1: a 503 (may have applied), then the abort arrives while the retry fetches its
+    // token: the retry is not sent and the machines are `Unknown`, not `NotAttempted`. Call 2,
+    // slow, is still in flight then and is awaited.
+    let responder: Responder = Box::new(|index, request| match index {
+        0 => (10.0, json(503, "")),
+        _ => (10_000.0, applied(request)),
+    });
+    let abort = AbortHandle::new();
+    let a = abort.clone();
+    // Tokens: call 1, call 2, then call 1's retry.
+    let (sim, client) = sim_client_with_tokens(responder, 2, move |n| {
+        if n == 2 {
+            a.abort();
+        }
+    });
+    let (report, _) = sim_run(&sim, &client, bulk_spec(3), &abort);
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [
+            Unknown,
+            Unknown,
+            Applied,
+            Applied,
+            NotAttempted,
+            NotAttempted
+        ]
+    );
+    assert_eq!(
+        report.outcomes[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("aborted")
+    );
+    assert_eq!(sim.sent.borrow().len(), 2, "the retry was not sent");
+    assert_eq!(client.rate_usage().0, 2, "its slot was given back");
+}
