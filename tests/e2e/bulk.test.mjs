@@ -62,10 +62,10 @@ test("select all matching, preview, run, cancel midway, exact report, undo resto
   await screenshot(page, "11-bulk-preview");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: preview");
 
-  // Every call takes 3 s, so the run can be cancelled midway: the client keeps two calls in
-  // flight, so calls finish in pairs (the count may go from 0 straight to 2) and the whole run
-  // takes about 3 s per pair.
-  await emu.put("/_emulator/faults", { slow: 1.0, slow_ms: 3000 });
+  // Every call takes 6 s, so the run can be cancelled midway: the client keeps two calls in
+  // flight, so calls finish in pairs (the count may go from 0 straight to 2), and the checks
+  // below (screenshot, axe) have ~6 s before the last call would be sent, even on a busy machine.
+  await emu.put("/_emulator/faults", { slow: 1.0, slow_ms: 6000 });
   try {
     await page.getByTestId("run-button").click();
     await page.getByTestId("bulk-running").waitFor();
