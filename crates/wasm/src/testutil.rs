@@ -41,6 +41,23 @@ pub enum Reply {
     Fail(TransportError),
 }
 
+impl Reply {
+    /// What the transport hands the client for this scripted reply.
+    fn into_response(self) -> Result<HttpResponse, TransportError> {
+        match self {
+            Reply::Http(status, headers, body) => Ok(HttpResponse {
+                status,
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                body: body.into_bytes(),
+            }),
+            Reply::Fail(e) => Err(e),
+        }
+    }
+}
+
 pub fn json(status: u16, body: &str) -> Reply {
     Reply::Http(
         status,
@@ -94,19 +111,7 @@ impl Transport for FakeTransport {
             .borrow_mut()
             .pop_front()
             .unwrap_or_else(|| panic!("no scripted reply for request #{index}"));
-        Box::pin(async move {
-            match reply {
-                Reply::Http(status, headers, body) => Ok(HttpResponse {
-                    status,
-                    headers: headers
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect(),
-                    body: body.into_bytes(),
-                }),
-                Reply::Fail(e) => Err(e),
-            }
-        })
+        Box::pin(async move { reply.into_response() })
     }
 
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'_, ()> {
@@ -250,17 +255,7 @@ impl Transport for SimTransport {
             if let Some(exchange) = self.exchanges.borrow_mut().get_mut(index) {
                 exchange.1 = self.now_ms();
             }
-            match reply {
-                Reply::Http(status, headers, body) => Ok(HttpResponse {
-                    status,
-                    headers: headers
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect(),
-                    body: body.into_bytes(),
-                }),
-                Reply::Fail(e) => Err(e),
-            }
+            reply.into_response()
         })
     }
 

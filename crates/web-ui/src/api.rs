@@ -174,11 +174,13 @@ impl Backend for ClientBackend {
             // What the server filter cannot express exactly is narrowed here, with the same rules
             // as the instant narrowing; each page is trimmed as it arrives, so a 100k listing
             // never holds every full machine at once.
+            // Built once, not per machine: a 100k listing would rebuild it 100k times.
+            let local = query::filter(&search, now_ms);
             let mut kept = Vec::new();
             let mut keep = |page: Vec<Machine>| {
                 kept.extend(
                     page.into_iter()
-                        .filter(|m| query::matches(&search, m, now_ms))
+                        .filter(|m| local.as_ref().is_none_or(|f| f.matches(m)))
                         .map(keep_listed_fields),
                 );
             };

@@ -237,12 +237,11 @@ fn MachineSearch() -> impl IntoView {
         if history.with_value(|h| h.as_ref().is_none_or(|(o, _)| *o != ordered)) {
             history.set_value(Some((ordered.clone(), query::NarrowHistory::default())));
         }
-        let (exact, base) = history.with_value(|h| match h {
-            Some((_, h)) => (h.exact(&s), h.base_for(&s)),
-            None => (None, None),
-        });
+        let exact = history.with_value(|h| h.as_ref().and_then(|(_, h)| h.exact(&s)));
         let idx = exact.unwrap_or_else(|| {
-            let candidates = base.unwrap_or_else(|| ordered.order.clone());
+            let candidates = history
+                .with_value(|h| h.as_ref().and_then(|(_, h)| h.base_for(&s)))
+                .unwrap_or_else(|| ordered.order.clone());
             Arc::new(query::narrow_loaded(
                 &s,
                 &ordered.loaded.0,
