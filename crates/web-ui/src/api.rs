@@ -94,6 +94,12 @@ impl UiError {
             ("network", _) => {
                 UiError::new(Network, format!("Could not reach the Defender API ({e})."))
             }
+            ("cors_refused", _) => UiError::new(
+                Network,
+                "The Defender API refused this page's origin (CORS), so the browser blocked the \
+                 call. Deploy the edge proxy and set apiBaseUrl to it: see the connection check \
+                 (Settings \u{2192} Check the connection) and docs/deploy.md.",
+            ),
             ("timeout", _) => UiError::new(
                 Network,
                 format!("The Defender API did not answer in time ({e})."),
