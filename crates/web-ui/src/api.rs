@@ -142,6 +142,10 @@ pub trait Backend {
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
         None
     }
+    /// Calls counted in the current (minute, hour) rate windows; `None` where not counted.
+    fn rate_usage(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 /// Shared handle to the backend in use.
@@ -230,6 +234,10 @@ impl Backend for ClientBackend {
         Some(Rc::new(crate::bulk::runner::ClientRunner::new(
             self.client.clone(),
         )))
+    }
+
+    fn rate_usage(&self) -> Option<(u32, u32)> {
+        Some(self.client.rate_usage())
     }
 }
 
