@@ -134,14 +134,16 @@ fn query_pairs(url: &Url) -> Vec<(String, String)> {
     pairs
 }
 
-/// `config` as given to `handleRequest` / `EdgeProxy`: a JSON string, or an object (its JSON form).
-fn settings_from(config: &JsValue, usage: ConfigUse) -> Result<ProxySettings, JsValue> {
-    let json = match config.as_string() {
+/// `config` as given to `handleRequest` / `EdgeProxy`: a JSON string, or an object (its JSON
+/// form; anything else becomes `null`, which the validator names).
+fn config_json(config: &JsValue) -> String {
+    match config.as_string() {
         Some(text) => text,
-        None if config.is_object() => js_sys::JSON::stringify(config)?.into(),
-        None => "null".to_owned(),
-    };
-    ProxySettings::parse(&json, usage).map_err(|errors| config_error(&errors))
+        None => js_sys::JSON::stringify(config)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| "null".to_owned()),
+    }
 }
 
 /// A JS `Error` named `ProxyConfigError` listing every field error, one per line, with the
@@ -345,13 +347,7 @@ pub fn handle_request(
     #[wasm_bindgen(unchecked_param_type = "ProxyConfig")] config: JsValue,
 ) -> Promise {
     future_to_promise(async move {
-        let settings = match ProxySettings::parse(
-            &js_sys::JSON::stringify(&config)
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_else(|| "null".to_owned()),
-            ConfigUse::Handler,
-        ) {
+        let settings = match ProxySettings::parse(&config_json(&config), ConfigUse::Handler) {
             Ok(settings) => settings,
             Err(errors) => {
                 let message = format!("invalid proxy config: {}", ErrorList(&errors));
@@ -392,7 +388,10 @@ impl JsEdgeProxy {
             })?,
         };
         Ok(Self {
-            settings: Rc::new(settings_from(&config, usage)?),
+            settings: Rc::new(
+                ProxySettings::parse(&config_json(&config), usage)
+                    .map_err(|errors| config_error(&errors))?,
+            ),
         })
     }
 
