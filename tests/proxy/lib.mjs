@@ -2,10 +2,10 @@
 // and its Workers entry (worker/index.mjs) in real workerd, both as child processes on free
 // loopback ports, plus a tiny fake upstream. The emulator comes from tests/lib/harness.mjs.
 import { spawn } from "node:child_process";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { createServer as createNetServer, connect } from "node:net";
 import { createInterface } from "node:readline";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,6 +100,7 @@ export async function startServer(config) {
   const stop = stopper(child);
   return {
     url,
+    pid: child.pid,
     stdout: () => out.join("\n"),
     stderr: () => err.join(""),
     async stop() {
@@ -173,6 +174,7 @@ ${workers
   const stop = stopper(child);
   return {
     urls,
+    pid: child.pid,
     log: () => log.join(""),
     async stop() {
       await stop();
@@ -237,4 +239,61 @@ export async function withOrigin(origin, fn) {
   } finally {
     globalThis.fetch = real;
   }
+}
+
+/** Resident memory of a process in MiB (Linux). */
+export function rssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+/**
+ * A POST of up to `maxBytes` in `chunk`-byte writes (chunked, or with a declared
+ * `Content-Length`), stopped as soon as the answer arrives. Resolves to { status, written, body };
+ * `status` is "reset" when the connection was closed without an answer.
+ */
+export function upload(url, { headers = {}, declared, chunk = 1 << 20, maxBytes = 50 << 20 }) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let written = 0;
+    let settleResponse;
+    const response = new Promise((r) => (settleResponse = r));
+    const req = httpRequest({
+      host: u.hostname,
+      port: u.port,
+      path: `${u.pathname}${u.search}`,
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers, ...(declared ? { "content-length": String(declared) } : {}) },
+    });
+    req.on("response", (res) => {
+      answered = true;
+      settleResponse();
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      const done = () => {
+        resolve({ status: res.statusCode, written, body });
+        req.destroy();
+      };
+      res.once("end", done);
+      res.once("error", done);
+    });
+    // The server may close the connection while we are still writing. An error with no answer
+    // after a second resolves as { status: "reset" }, with the bytes written until then.
+    req.on("error", (e) =>
+      setTimeout(() => answered || resolve({ status: "reset", written, body: `${e.code}: ${e.message}` }), 1_000),
+    );
+    // Headers go out at once, even when no body byte follows.
+    req.flushHeaders();
+    const buffer = Buffer.alloc(chunk, 0x20);
+    (async () => {
+      while (!answered && written < maxBytes && !req.destroyed) {
+        const more = req.write(buffer);
+        written += chunk;
+        if (!more) await Promise.race([new Promise((r) => req.once("drain", r)), response]);
+      }
+    })();
+  });
 }

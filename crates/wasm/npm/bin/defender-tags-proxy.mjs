@@ -9,7 +9,6 @@
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Readable } from "node:stream";
 
 const require = createRequire(import.meta.url);
 const { EdgeProxy } = require("../node/defender_tags.cjs");
@@ -70,8 +69,43 @@ function pathOf(url) {
   return (end === -1 ? url : url.slice(0, end)).slice(0, 200);
 }
 
+/**
+ * The request body as a pull-based stream: the proxy reads only as far as it decides to, and
+ * `discard()` drops whatever else arrives. Unlike `Readable.toWeb`, cancelling it does not destroy
+ * the socket, so the refusal still reaches the client.
+ */
+function bodyStream(req) {
+  let discarding = false;
+  const stream = new ReadableStream(
+    {
+      start(controller) {
+        req.on("data", (chunk) => {
+          if (discarding) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if (controller.desiredSize <= 0) req.pause();
+        });
+        req.once("end", () => discarding || controller.close());
+        req.once("error", (e) => discarding || controller.error(e));
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        discard();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+  function discard() {
+    discarding = true;
+    req.resume();
+  }
+  return { stream, discard };
+}
+
 /** The Fetch API request the proxy sees; `null` for a request-target that is not a path. */
-function toRequest(req, listening) {
+function toRequest(req, listening, body) {
   // Only origin-form targets ("/api/..."): an absolute-form target would let the caller choose
   // the URL the proxy believes it was called on.
   if (!req.url.startsWith("/")) return null;
@@ -92,7 +126,7 @@ function toRequest(req, listening) {
   return new Request(new URL(req.url, base.origin), {
     method: req.method,
     headers,
-    body: hasBody ? Readable.toWeb(req) : undefined,
+    body: hasBody ? body.stream : undefined,
     duplex: hasBody ? "half" : undefined,
   });
 }
@@ -106,24 +140,34 @@ async function refusalCode(response) {
   }
 }
 
+/** How long a refused upload may keep sending (discarded) before its connection is closed. */
+const LINGER_MS = 1_000;
+
 async function serve(req, res, listening) {
   const origin = req.headers.origin;
   const path = pathOf(req.url);
+  const body = bodyStream(req);
+  // A body the proxy refused unread is not drained: after the answer, what still arrives is
+  // discarded for a moment (closing at once would reset the connection and lose the answer),
+  // then the connection is closed.
+  res.once("finish", () => {
+    if (req.complete) return;
+    body.discard();
+    setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+  });
   let response;
-  const request = toRequest(req, listening);
+  const request = toRequest(req, listening, body);
   if (request === null) {
     response = Response.json({ error: { code: "PathRefused", message: "not a proxied path" } }, { status: 400 });
   } else {
     response = await proxy.handle(request);
   }
   const reason = await refusalCode(response);
-  const body = Buffer.from(await response.arrayBuffer());
+  const bytes = Buffer.from(await response.arrayBuffer());
   const headers = Object.fromEntries(response.headers);
-  // A body the proxy refused unread is not drained: the connection is closed instead.
-  if (!req.complete) headers.connection = "close";
-  headers["content-length"] = String(body.length);
+  headers["content-length"] = String(bytes.length);
   res.writeHead(response.status, headers);
-  res.end(body);
+  res.end(bytes);
   log(req.method, path, response.status, origin, reason);
 }
 
