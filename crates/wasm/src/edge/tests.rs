@@ -320,3 +320,26 @@ mod next_link {
         ));
     }
 }
+
+#[test]
+fn precheck_decides_path_and_method_without_a_body() {
+    assert_eq!(
+        precheck("POST", "/api/machines/AddOrRemoveTagForMultipleMachines"),
+        Ok(())
+    );
+    assert_eq!(precheck("get", "/api/machines"), Ok(()));
+    let code = |r: Result<(), Refusal>| r.map_err(|e| (e.status, e.code)).unwrap_err();
+    assert_eq!(code(precheck("POST", "/api/alerts")), (404, "PathRefused"));
+    assert_eq!(
+        code(precheck("POST", &format!("/api/machines/{ID}/offboard"))),
+        (404, "PathRefused")
+    );
+    assert_eq!(
+        code(precheck("GET", &format!("/api/machines/{ID}/tags"))),
+        (405, "MethodRefused")
+    );
+    assert_eq!(
+        code(precheck("POST", "/api/machines/%2e%2e")),
+        (400, "PathRefused")
+    );
+}
