@@ -3,6 +3,7 @@
 // front of one emulator with more than 10,000 machines; the package's DefenderClient (Node build)
 // talks to the proxy as a page on PORTAL would (Origin header added, see lib.mjs).
 import { test, before, after } from "node:test";
+import { Agent, request as httpRequest } from "node:http";
 import assert from "node:assert/strict";
 import {
   PORTAL,
@@ -65,7 +66,9 @@ const proxies = {
   workerd: () => ({ url: workerd.urls.emu, fakeUrl: workerd.urls.fake, pid: workerd.pid }),
 };
 
-const clientFor = (baseUrl) => new DefenderClient({ baseUrl, getToken: async () => token });
+const clientFor = (baseUrl, extra = {}) => new DefenderClient({ baseUrl, getToken: async () => token, ...extra });
+// For calls expected to fail: the client's retry backoff runs 50 times faster.
+const failingClient = (baseUrl) => clientFor(baseUrl, { timeScale: 50 });
 
 /** A raw call through a proxy, with the token and an Origin. */
 const call = (base, path, { origin = PORTAL, method = "GET", body } = {}) =>
@@ -144,7 +147,7 @@ for (const [kind, where] of Object.entries(proxies)) {
     assert.equal(foreign.headers.get("access-control-allow-origin"), null);
     assert.equal(await refusal(foreign), "OriginRefused");
     await withOrigin(FOREIGN, () =>
-      assert.rejects(clientFor(url).listMachines({ top: 1 }), (e) => {
+      assert.rejects(failingClient(url).listMachines({ top: 1 }), (e) => {
         assert.equal(e.name, "DefenderError");
         assert.equal(e.status, 403);
         return true;
@@ -181,7 +184,7 @@ for (const [kind, where] of Object.entries(proxies)) {
     assert.equal(redirected.headers.get("location"), null);
     assert.equal(await refusal(redirected), "UpstreamRedirect");
     await withOrigin(PORTAL, () =>
-      assert.rejects(clientFor(fakeUrl).getMachine(MACHINE_ID), (e) => e.name === "DefenderError" && e.status === 502),
+      assert.rejects(failingClient(fakeUrl).getMachine(MACHINE_ID), (e) => e.name === "DefenderError" && e.status === 502),
     );
     assert.equal(redirectTarget.seen.length, seenBefore, "the redirect target was never called");
   });
@@ -262,4 +265,31 @@ test("workerd with an invalid environment answers 500 naming the variable and fo
   assert.match(body.error.message, /API_BASE_URL \(apiBaseUrl\): .*use https/);
   assert.match(body.error.message, /ALLOWED_ORIGINS \(allowedOrigins\): is empty/);
   assert.equal(await apiCalls(emu.url), before);
+});
+
+test("the Node server keeps a connection alive after refusing a small body unread", async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(node.url);
+  const send = (path, method, body) =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { host: hostname, port, path, method, agent, headers: body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {} },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  try {
+    assert.equal((await send("/api/alerts", "GET")).status, 404);
+    // No token: refused before the body is read; the body is discarded, not left to reset.
+    const refused = await send("/api/machines/AddOrRemoveTagForMultipleMachines", "POST", '{"Value":"x"}');
+    assert.deepEqual(refused, { status: 401, reused: true });
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.deepEqual(await send("/api/alerts", "GET"), { status: 404, reused: true }, "the connection outlived the linger time");
+  } finally {
+    agent.destroy();
+  }
 });

@@ -147,13 +147,12 @@ async function serve(req, res, listening) {
   const origin = req.headers.origin;
   const path = pathOf(req.url);
   const body = bodyStream(req);
-  // A body the proxy refused unread is not drained: after the answer, what still arrives is
-  // discarded for a moment (closing at once would reset the connection and lose the answer),
-  // then the connection is closed.
+  // A body the proxy left unread is discarded after the answer; if it has not ended within
+  // LINGER_MS the connection is closed (closing at once would reset it and lose the answer).
   res.once("finish", () => {
     if (req.complete) return;
     body.discard();
-    setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+    setTimeout(() => req.complete || req.socket.destroy(), LINGER_MS).unref();
   });
   let response;
   const request = toRequest(req, listening, body);
