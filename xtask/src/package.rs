@@ -367,7 +367,7 @@ clients use (the server itself only sees `http://{Host}`).
 
 `defender-tags-wasm/worker` is an ES module worker using the web build, with the `.wasm` imported
 as a module. Copy `node_modules/defender-tags-wasm/worker/wrangler.toml` next to your
-`package.json`, set its `[vars]` and run `npx wrangler deploy`:
+`package.json`, set its `[vars]` and run `npx wrangler deploy` (`npx wrangler dev` runs it locally):
 
 | Variable | Meaning |
 |---|---|
