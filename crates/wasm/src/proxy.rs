@@ -77,9 +77,10 @@ fn respond(
     // 204/304 must not carry a body.
     let body = if status == 204 { None } else { body };
     match body {
+        // Copied once, straight into a JS buffer: no second copy of a multi-megabyte page in
+        // wasm memory, which never shrinks.
         Some(bytes) => {
-            let mut owned = bytes.to_vec();
-            Response::new_with_opt_u8_array_and_init(Some(&mut owned), &init)
+            Response::new_with_opt_buffer_source_and_init(Some(&Uint8Array::from(bytes)), &init)
         }
         None => Response::new_with_opt_str_and_init(None, &init),
     }
