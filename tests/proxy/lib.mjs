@@ -185,11 +185,48 @@ ${workers
 
 /**
  * A fake Defender API on a free port: `GET /api/machines` answers one machine and a nextLink on
- * its own origin; `GET /api/machines/{REDIRECT_ID}` answers 302 to `redirectTo`. Records requests.
+ * its own origin; `GET /api/machines/{MACHINE_ID}` answers 302 to `redirectTo`;
+ * `GET /api/machines/findbytag?tag=big` answers BIG_ANSWER_BYTES of JSON. Records requests.
  */
 export const MACHINE_ID = "34e83ca3feea4dae2353006ba389262c033a025e";
+const BIG_MACHINES = 250_000;
+const bigMachine = (i) => JSON.stringify({ id: i.toString(16).padStart(40, "0"), computerDnsName: `host-${i}`, machineTags: ["x".repeat(300)] });
+const BIG_HEAD = '{"value":[';
+const BIG_TAIL = "]}";
+/** Size of the big findbytag answer (about 100 MB). */
+export const BIG_ANSWER_BYTES =
+  BIG_HEAD.length + BIG_TAIL.length + (BIG_MACHINES - 1) + Array.from({ length: BIG_MACHINES }, (_, i) => bigMachine(i).length).reduce((a, b) => a + b, 0);
+
+/** Resolves when `stream` can take more, or is gone. */
+export function writable(stream) {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
+/** Writes the big answer in slices, at the reader's pace; `progress.written` counts bytes. */
+async function bigAnswer(res, progress) {
+  res.writeHead(200, { "content-type": "application/json" });
+  res.write(BIG_HEAD);
+  progress.written = BIG_HEAD.length;
+  for (let i = 0; i < BIG_MACHINES && !res.destroyed; i += 1000) {
+    const slice = [];
+    for (let j = i; j < Math.min(i + 1000, BIG_MACHINES); j++) slice.push(bigMachine(j));
+    const text = (i === 0 ? "" : ",") + slice.join(",");
+    progress.written += text.length;
+    if (!res.write(text)) await writable(res);
+  }
+  res.end(BIG_TAIL);
+}
 export async function fakeUpstream({ redirectTo }) {
   const seen = [];
+  const big = { written: 0 };
   const server = createServer((req, res) => {
     seen.push({ method: req.method, url: req.url, headers: req.headers });
     const origin = `http://${req.headers.host}`;
@@ -202,6 +239,8 @@ export async function fakeUpstream({ redirectTo }) {
           "@odata.nextLink": `${origin}/api/machines?$top=1&$skip=1`,
         }),
       );
+    } else if (req.url.startsWith("/api/machines/findbytag?tag=big")) {
+      bigAnswer(res, big);
     } else if (req.url === `/api/machines/${MACHINE_ID}`) {
       res.writeHead(302, { location: `${redirectTo}${req.url}` });
       res.end();
@@ -214,6 +253,7 @@ export async function fakeUpstream({ redirectTo }) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     seen,
+    big,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -292,7 +332,7 @@ export function upload(url, { headers = {}, declared, chunk = 1 << 20, maxBytes 
       while (!answered && written < maxBytes && !req.destroyed) {
         const more = req.write(buffer);
         written += chunk;
-        if (!more) await Promise.race([new Promise((r) => req.once("drain", r)), response]);
+        if (!more) await Promise.race([writable(req), response]);
       }
     })();
   });

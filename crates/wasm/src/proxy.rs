@@ -15,7 +15,7 @@ use defender_tags_core::cloud::BaseUrl;
 use defender_tags_core::wire::ErrorEnvelope;
 
 use crate::edge::{self, Cors, EdgeRequest};
-use crate::fetch::FetchTransport;
+use crate::fetch::{self, FetchTransport};
 use crate::proxy_config::{
     ConfigUse, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, ErrorList, ProxyConfigError, ProxySettings,
 };
@@ -62,11 +62,7 @@ pub struct ProxyConfig {
     pub listen: Option<ProxyListen>,
 }
 
-fn respond(
-    status: u16,
-    headers: &[(&str, String)],
-    body: Option<&[u8]>,
-) -> Result<Response, JsValue> {
+fn response_init(status: u16, headers: &[(&str, String)]) -> Result<ResponseInit, JsValue> {
     let h = Headers::new()?;
     for (name, value) in headers {
         h.set(name, value)?;
@@ -74,6 +70,15 @@ fn respond(
     let init = ResponseInit::new();
     init.set_status(status);
     init.set_headers(&h);
+    Ok(init)
+}
+
+fn respond(
+    status: u16,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+) -> Result<Response, JsValue> {
+    let init = response_init(status, headers)?;
     // 204/304 must not carry a body.
     let body = if status == 204 { None } else { body };
     match body {
@@ -276,57 +281,96 @@ async fn handle(request: Request, config: &ProxySettings) -> Result<Response, Js
             &[],
         );
     }
-    match FetchTransport.send(upstream, config.timeout_ms).await {
-        // A redirect is never followed (see `fetch::build_request`) nor passed on: the Defender
-        // API does not redirect, and the caller must not be sent elsewhere with its token.
-        Ok(answer) if answer.status == 0 || (300..400).contains(&answer.status) => error_response(
-            502,
-            "UpstreamRedirect",
-            "the Defender API answered with a redirect, which the proxy does not follow",
-            &cors(None),
-        ),
-        Ok(answer) => {
-            let mut out: Vec<(&str, String)> = answer
-                .headers
-                .iter()
-                .filter(|(name, _)| name == "content-type" || name == "retry-after")
-                .map(|(name, value)| {
-                    let name: &str = if name == "content-type" {
-                        "content-type"
-                    } else {
-                        "retry-after"
-                    };
-                    (name, value.clone())
-                })
-                .collect();
-            out.extend(cors(None));
-            if answer.status == 200 && edge::is_listing(&api_request) {
-                // A client whose base URL is this proxy only follows links on its base's origin.
-                let public = config
-                    .public_url
-                    .clone()
-                    .or_else(|| BaseUrl::parse(&url.origin()).ok());
-                if let Some(body) =
-                    edge::rewrite_next_link(&answer.body, &api_request, base, public.as_ref())
-                {
-                    return respond(answer.status, &out, Some(&body));
-                }
-            }
-            respond(answer.status, &out, Some(&answer.body))
+    let cors = cors(None);
+    if edge::is_listing(&api_request) {
+        // Read whole: the page's next-page link is rewritten onto this proxy's origin.
+        let answer = match FetchTransport.send(upstream, config.timeout_ms).await {
+            Ok(answer) => answer,
+            Err(e) => return upstream_failure(&e, &cors),
+        };
+        if is_redirect(answer.status) {
+            return redirect_refusal(&cors);
         }
-        Err(TransportError::Timeout { .. }) => error_response(
+        let mut out = passed_headers(&answer.headers);
+        out.extend(cors);
+        if answer.status == 200 {
+            // A client whose base URL is this proxy only follows links on its base's origin.
+            let public = config
+                .public_url
+                .clone()
+                .or_else(|| BaseUrl::parse(&url.origin()).ok());
+            if let Some(body) =
+                edge::rewrite_next_link(&answer.body, &api_request, base, public.as_ref())
+            {
+                return respond(answer.status, &out, Some(&body));
+            }
+        }
+        return respond(answer.status, &out, Some(&answer.body));
+    }
+    // Everything else streams through: the body (a findbytag answer can be megabytes) never
+    // enters wasm memory.
+    let answer = match fetch::send_streaming(&upstream, config.timeout_ms).await {
+        Ok(answer) => answer,
+        Err(e) => return upstream_failure(&e, &cors),
+    };
+    let status = answer.status();
+    if is_redirect(status) {
+        if let Some(body) = answer.body() {
+            // Nothing of a redirect's body is passed on; a failed cancel changes nothing.
+            let _ = body.cancel();
+        }
+        return redirect_refusal(&cors);
+    }
+    let mut out = passed_headers(&fetch::collect_headers(&answer.headers()));
+    out.extend(cors);
+    let init = response_init(status, &out)?;
+    let body = if status == 204 { None } else { answer.body() };
+    Response::new_with_opt_readable_stream_and_init(body.as_ref(), &init)
+}
+
+/// A redirect is never followed (see `fetch::build_request`) nor passed on: the Defender API
+/// does not redirect, and the caller must not be sent elsewhere with its token. Status 0 is an
+/// opaque redirect (runtimes that hide it).
+fn is_redirect(status: u16) -> bool {
+    status == 0 || (300..400).contains(&status)
+}
+
+fn redirect_refusal(cors: &[(&str, String)]) -> Result<Response, JsValue> {
+    error_response(
+        502,
+        "UpstreamRedirect",
+        "the Defender API answered with a redirect, which the proxy does not follow",
+        cors,
+    )
+}
+
+fn upstream_failure(error: &TransportError, cors: &[(&str, String)]) -> Result<Response, JsValue> {
+    match error {
+        TransportError::Timeout { .. } => error_response(
             504,
             "UpstreamTimeout",
             "the Defender API did not answer in time",
-            &cors(None),
+            cors,
         ),
-        Err(TransportError::Network(_)) => error_response(
+        TransportError::Network(_) => error_response(
             502,
             "UpstreamUnreachable",
             "the Defender API could not be reached",
-            &cors(None),
+            cors,
         ),
     }
+}
+
+/// The only upstream headers passed on: the body's type and the rate limiter's `Retry-After`.
+fn passed_headers(headers: &[(String, String)]) -> Vec<(&'static str, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| match name.as_str() {
+            "content-type" => Some(("content-type", value.clone())),
+            "retry-after" => Some(("retry-after", value.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn settle(result: Result<Response, JsValue>) -> Result<JsValue, JsValue> {

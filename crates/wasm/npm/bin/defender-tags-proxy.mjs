@@ -131,6 +131,19 @@ function toRequest(req, listening, body) {
   });
 }
 
+/** Resolves when `stream` can take more, or is gone. */
+function writable(stream) {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
 async function refusalCode(response) {
   if (response.status < 400) return undefined;
   try {
@@ -162,11 +175,16 @@ async function serve(req, res, listening) {
     response = await proxy.handle(request);
   }
   const reason = await refusalCode(response);
-  const bytes = Buffer.from(await response.arrayBuffer());
-  const headers = Object.fromEntries(response.headers);
-  headers["content-length"] = String(bytes.length);
-  res.writeHead(response.status, headers);
-  res.end(bytes);
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  // Streamed on as it arrives, at the client's pace: a large answer is never held whole.
+  if (response.body) {
+    for await (const chunk of response.body) {
+      // A client gone mid-answer ends the loop, which cancels the upstream body.
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await writable(res);
+    }
+  }
+  res.end();
   log(req.method, path, response.status, origin, reason);
 }
 
