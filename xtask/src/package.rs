@@ -7,6 +7,8 @@
 //!   bundler/…             wasm-bindgen --target bundler
 //!   web/…                 wasm-bindgen --target web (init() / initSync())
 //!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk)
+//!   bin/defender-tags-proxy.mjs   the edge proxy as a Node server (`npx defender-tags-proxy`)
+//!   worker/index.mjs, worker/wrangler.toml   the edge proxy as a Cloudflare Workers module
 //!   README.md
 //! ```
 //! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
@@ -22,6 +24,7 @@ use crate::site;
 
 const NAME: &str = "defender_tags";
 const TOOLS_DIR: &str = "crates/wasm";
+const SHIPPED_DIR: &str = "crates/wasm/npm";
 
 /// Builds the package and returns its folder.
 pub fn run(ctx: &Ctx) -> Result<PathBuf, String> {
@@ -90,6 +93,10 @@ fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
         )?;
     }
     optimise(ctx, out)?;
+    // Hand-written entries shipped beside the generated builds (crates/wasm/npm/<dir>).
+    for dir in ["bin", "worker"] {
+        site::copy_dir(&ctx.root.join(SHIPPED_DIR).join(dir), &out.join(dir))?;
+    }
     write_package_json(ctx, out)?;
     fs::write(out.join("README.md"), README).map_err(|e| format!("cannot write README: {e}"))?;
     Ok(())
@@ -152,6 +159,9 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
   "type": "module",
   "sideEffects": ["./bundler/{NAME}.js", "./bundler/{NAME}_bg.js"],
   "types": "./bundler/{NAME}.d.ts",
+  "bin": {{
+    "defender-tags-proxy": "./bin/defender-tags-proxy.mjs"
+  }},
   "exports": {{
     ".": {{
       "types": "./bundler/{NAME}.d.ts",
@@ -166,9 +176,13 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
       "types": "./node/{NAME}.d.ts",
       "default": "./node/{NAME}.cjs"
     }},
-    "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm"
+    "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm",
+    "./worker": "./worker/index.mjs"
   }},
-  "files": ["bundler", "web", "node", "README.md"]
+  "engines": {{
+    "node": ">=20"
+  }},
+  "files": ["bundler", "web", "node", "bin", "worker", "README.md"]
 }}
 "#
     );
@@ -313,8 +327,62 @@ Or `DefenderClient.fromMsal(msalInstance, { account, scopes })`. Failures reject
 `DefenderError` (`code`, `status`, `retryAfter`, `machineId`). Rate limits (100/min, 1,500/h),
 Retry-After, retries and a single token refresh on 401 are handled for you.
 
-Edge proxy (Node 20, workers): `handleRequest(request, { apiBaseUrl, allowedOrigins })` forwards
-only the five machine/tag endpoints to the Defender API and adds CORS for the listed origins.
+## Edge proxy
+
+Browsers cannot call the Defender API from another origin (it sends no CORS headers). The proxy
+forwards only the five machine/tag endpoints, rebuilt from their parsed values, to the one
+configured API host; answers CORS for the exact origins you list; never follows a redirect; and
+passes the caller's `Authorization` header through without storing or logging it. Next-page
+links (`@odata.nextLink`) in machine lists are rewritten onto the proxy's own origin, so a client
+whose `baseUrl` is the proxy pages through it.
+
+Configuration (`proxy.json` for the Node server; the same keys for `handleRequest`/`EdgeProxy`):
+
+```jsonc
+{
+  "apiBaseUrl": "https://api.security.microsoft.com", // https; http only for localhost/127.0.0.1/[::1]
+  "allowedOrigins": ["https://portal.contoso.com"],   // exact origins, as browsers send them
+  "listen": { "host": "127.0.0.1", "port": 8787 },     // Node server only; these are the defaults
+  "timeoutMs": 30000,                                  // optional upstream timeout
+  "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's origin as clients see it
+}
+```
+
+Every mistake is refused with a message naming the field (`allowedOrigins[1]: "https://x/" is not
+written as browsers send it; use "https://x"`), and nothing is listened on or forwarded.
+
+### Node server
+
+```sh
+npx defender-tags-proxy --config proxy.json
+```
+
+Plain `node:http`, no other dependency. It prints `LISTENING http://host:port`, then one line per
+request: time, method, path (no query), status, origin and the refusal code, never a header
+value. Exit codes: 1 for an invalid or unreadable configuration (or a port in use), 2 for a wrong
+command line. Behind a TLS-terminating load balancer, set `publicUrl` to the https origin the
+clients use (the server itself only sees `http://{Host}`).
+
+### Cloudflare Workers
+
+`defender-tags-wasm/worker` is an ES module worker using the web build, with the `.wasm` imported
+as a module. Copy `node_modules/defender-tags-wasm/worker/wrangler.toml` next to your
+`package.json`, set its `[vars]` and run `npx wrangler deploy` (`npx wrangler dev` runs it locally):
+
+| Variable | Meaning |
+|---|---|
+| `API_BASE_URL` | the Defender API host (required) |
+| `ALLOWED_ORIGINS` | exact origins: a list, or a comma-separated string (required) |
+| `PUBLIC_URL` | optional: the proxy's origin as clients reach it (default: the request's) |
+| `TIMEOUT_MS` | optional: upstream timeout in milliseconds |
+
+An invalid environment makes every request answer 500 `ProxyMisconfigured` naming the variable.
+
+### In your own server
+
+`handleRequest(request, config)` takes a Fetch API `Request` and resolves to a `Response`
+(validating `config` on every call); `new EdgeProxy(config)` validates once (it throws a
+`ProxyConfigError` listing every bad field) and `proxy.handle(request)` answers.
 "#;
 
 #[cfg(test)]

@@ -101,6 +101,17 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         _ => steps.skip("Node tests", "no emulator binary or package, or skipped"),
     }
     match (&emulator_bin, &pkg_dir) {
+        (Some(bin), Some(pkg)) if wanted("proxy") => {
+            steps.step("edge proxy services (Node server + workerd)", || {
+                node_suite(ctx, "tests/proxy", bin, None, Some(pkg))
+            });
+        }
+        _ => steps.skip(
+            "edge proxy services",
+            "no emulator binary or package, or skipped",
+        ),
+    }
+    match (&emulator_bin, &pkg_dir) {
         (Some(bin), Some(pkg)) if wanted("soak") => {
             steps.step("fault soak (2k machines, 20% faults, token expiry)", || {
                 node_suite(ctx, "tests/soak", bin, site_dir.as_deref(), Some(pkg))

@@ -6,7 +6,13 @@
 //! project knows how to build, on the configured host: no SSRF, no traversal, no smuggled query.
 //! The JS plumbing around it lives in `proxy.rs`.
 
-use defender_tags_core::api::{self, ApiRequest, ListQuery};
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use defender_tags_core::api::{self, ApiRequest, ListQuery, Method};
+use defender_tags_core::cloud::BaseUrl;
 use defender_tags_core::model::{MachineId, MachineRef};
 use defender_tags_core::odata;
 use defender_tags_core::wire::{BulkTagBody, MAX_PAGE_SIZE, TagBody};
@@ -165,16 +171,29 @@ fn body_of<'b>(req: &EdgeRequest<'b>) -> Result<&'b str, Refusal> {
         .ok_or_else(|| refuse(400, "InvalidRequestBody", "a JSON body is required"))
 }
 
+fn check_method(given: &str, allowed: &'static str) -> Result<(), Refusal> {
+    if given.eq_ignore_ascii_case(allowed) {
+        Ok(())
+    } else {
+        Err(refuse(
+            405,
+            "MethodRefused",
+            format!("only {allowed} is allowed here"),
+        ))
+    }
+}
+
+/// The refusals that need only the method and path, so the caller can answer them before
+/// reading a body. [`route`] repeats them.
+pub fn precheck(method: &str, path: &str) -> Result<(), Refusal> {
+    let (_, allowed) = match_path(path)?;
+    check_method(method, allowed)
+}
+
 /// Decides whether `req` is forwarded, and if so as which core-built request.
 pub fn route(req: &EdgeRequest<'_>) -> Result<ApiRequest, Refusal> {
     let (route, method) = match_path(req.path)?;
-    if !req.method.eq_ignore_ascii_case(method) {
-        return Err(refuse(
-            405,
-            "MethodRefused",
-            format!("only {method} is allowed here"),
-        ));
-    }
+    check_method(req.method, method)?;
     match route {
         Route::List => {
             only_keys(req.query, &["$filter", "$top", "$skip"])?;
@@ -268,6 +287,120 @@ pub fn cors_headers(origin: &str, preflight_method: Option<&str>) -> Vec<(&'stat
         headers.push(("access-control-max-age", "600".to_owned()));
     }
     headers
+}
+
+/// Whether `request` is the machine listing, the only answer that carries an `@odata.nextLink`.
+pub fn is_listing(request: &ApiRequest) -> bool {
+    request.method == Method::Get && request.path == "/api/machines"
+}
+
+const NEXT_LINK: &str = "@odata.nextLink";
+
+/// A JSON object's members in order, values kept as their raw text: the proxy touches one
+/// member of a page that may be megabytes long, and re-encoding the machines could change them.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Collect;
+        impl<'de> Visitor<'de> for Collect {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        deserializer.deserialize_map(Collect)
+    }
+}
+
+/// The listing after a page of `count` machines answered to `forwarded`, by `$skip`.
+fn skip_continuation(forwarded: &ApiRequest, count: usize) -> ApiRequest {
+    let skip = forwarded
+        .query_param("$skip")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        .saturating_add(count as u64);
+    let mut next = forwarded.clone();
+    next.query.retain(|(k, _)| k != "$skip");
+    next.query.push(("$skip".to_owned(), skip.to_string()));
+    next
+}
+
+/// The upstream's next-page link as a request this proxy forwards, if it is one.
+fn forwardable_link(link: &str, upstream: &BaseUrl) -> Option<ApiRequest> {
+    let request = api::request_from_next_link(link, upstream).ok()?;
+    route(&EdgeRequest {
+        method: request.method.as_str(),
+        path: &request.path,
+        query: &request.query,
+        body: None,
+    })
+    .ok()
+    .filter(is_listing)
+}
+
+/// Moves a machine page's `@odata.nextLink` from the upstream's origin to the proxy's, so a
+/// client whose base URL is the proxy follows it (it refuses links to any other origin, rightly:
+/// it would send its token there). A link the proxy would not forward as it stands (another
+/// origin, an unknown parameter such as an opaque `$skiptoken`) becomes the equivalent `$skip`
+/// continuation of the page that was answered. `public` `None` (the proxy cannot tell its own
+/// origin) drops the link, and the client continues with `$skip` after a full page.
+///
+/// Returns the new body, or `None` when the body stays as it is (no link, not an object).
+pub fn rewrite_next_link(
+    body: &[u8],
+    forwarded: &ApiRequest,
+    upstream: &BaseUrl,
+    public: Option<&BaseUrl>,
+) -> Option<Vec<u8>> {
+    let Members(members) = serde_json::from_slice(body).ok()?;
+    let at = members.iter().position(|(k, _)| k == NEXT_LINK)?;
+    let raw_link = members[at].1.get();
+    if raw_link == "null" {
+        return None;
+    }
+    // Not a string: unusable as it stands, but the page may still continue.
+    let link: Option<String> = serde_json::from_str(raw_link).ok();
+    let count = members
+        .iter()
+        .find(|(k, _)| k == "value")
+        .and_then(|(_, raw)| serde_json::from_str::<Vec<IgnoredAny>>(raw.get()).ok())
+        .map_or(0, |v| v.len());
+    let next = public.and_then(|public| {
+        link.as_deref()
+            .and_then(|l| forwardable_link(l, upstream))
+            .or_else(|| (count > 0).then(|| skip_continuation(forwarded, count)))
+            .and_then(|r| serde_json::to_string(&r.url(public)).ok())
+    });
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.push(b'{');
+    let mut first = true;
+    for (i, (key, raw)) in members.iter().enumerate() {
+        let value = if i == at {
+            match &next {
+                Some(link) => link.as_str(),
+                None => continue,
+            }
+        } else {
+            raw.get()
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(serde_json::to_string(key).ok()?.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'}');
+    Some(out)
 }
 
 #[cfg(test)]

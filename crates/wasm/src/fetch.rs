@@ -97,12 +97,16 @@ async fn exchange(request: Request) -> Result<HttpResponse, JsValue> {
     })
 }
 
-async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
+/// Runs `work` on the built request with a timeout: when it fires, the request's signal aborts,
+/// which rejects the fetch and any body read `work` is still awaiting.
+async fn timed<T, F, W>(req: &HttpRequest, timeout_ms: u32, work: W) -> Result<T, TransportError>
+where
+    W: FnOnce(Request) -> F,
+    F: std::future::Future<Output = Result<T, JsValue>>,
+{
     let network = |e: JsValue| TransportError::Network(js_error_text(&e));
     let controller = AbortController::new().map_err(network)?;
-    let request = build_request(&req, &controller.signal()).map_err(network)?;
-    // The timeout covers the whole exchange, body included: aborting the controller rejects
-    // both the fetch promise and a pending `arrayBuffer()`.
+    let request = build_request(req, &controller.signal()).map_err(network)?;
     let timed_out = Rc::new(Cell::new(false));
     let on_timeout = {
         let timed_out = timed_out.clone();
@@ -117,7 +121,7 @@ async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, Transpo
         on_timeout.as_ref().unchecked_ref(),
         i32::try_from(timeout_ms).unwrap_or(i32::MAX),
     );
-    let result = exchange(request).await;
+    let result = work(request).await;
     scope.clear_timeout(&timer);
     drop(on_timeout);
     match result {
@@ -127,6 +131,26 @@ async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, Transpo
         }),
         Err(e) => Err(classify_failure(&req.url, js_error_text(&e)).await),
     }
+}
+
+async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
+    // The timeout covers the whole exchange, body included.
+    timed(&req, timeout_ms, exchange).await
+}
+
+/// Sends `req` and resolves with the runtime's `Response` as soon as its status and headers
+/// are in; the timeout covers only that part. The edge proxy passes the body on as a stream,
+/// so it never sits in wasm memory.
+pub(crate) async fn send_streaming(
+    req: &HttpRequest,
+    timeout_ms: u32,
+) -> Result<Response, TransportError> {
+    timed(req, timeout_ms, |request| async move {
+        JsFuture::from(global().fetch_with_request(&request))
+            .await?
+            .dyn_into::<Response>()
+    })
+    .await
 }
 
 /// How long the CORS probe may take: it only has to tell "something answered" from "nothing".
@@ -193,8 +217,7 @@ async fn probe_answers(url: &str) -> bool {
         .is_ok();
     scope.clear_timeout(&timer);
     drop(on_timeout);
-    answered
-}
+    answered}
 
 /// Resolves after `ms` real milliseconds (via the global `setTimeout`).
 pub(crate) async fn sleep_ms(ms: u64) {

@@ -19,6 +19,7 @@ pub mod machines;
 mod plan_adapter;
 mod policy;
 pub mod progress;
+pub mod proxy_config;
 pub mod report;
 pub mod runner;
 pub mod token;

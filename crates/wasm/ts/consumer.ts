@@ -2,6 +2,7 @@
 // `cargo xtask package`. It fails to compile if a signature loses its types (or turns `any`).
 import {
   DefenderClient,
+  EdgeProxy,
   handleRequest,
   type DefenderError,
   type Machine,
@@ -82,5 +83,24 @@ export async function edge(request: Request): Promise<Response> {
     allowedOrigins: ["https://portal.contoso.com"],
   };
   const response: Response = await handleRequest(request, config);
+  return response;
+}
+
+export async function edgeService(request: Request, json: string): Promise<Response> {
+  const server = new EdgeProxy(json, "server");
+  const host: string = server.listenHost;
+  const port: number = server.listenPort;
+  const limit: number = server.maxBodyBytes;
+  void [host, port, limit];
+  const worker = new EdgeProxy(
+    {
+      apiBaseUrl: "https://api.security.microsoft.com",
+      allowedOrigins: ["https://portal.contoso.com"],
+      publicUrl: "https://defender-proxy.contoso.com",
+      timeoutMs: 10_000,
+    },
+    "worker",
+  );
+  const response: Response = await worker.handle(request);
   return response;
 }

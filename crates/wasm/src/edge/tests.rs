@@ -206,3 +206,140 @@ fn cors_echoes_only_configured_origins() {
     assert_eq!(allowed_method("/api/machines/findbytag"), Some("GET"));
     assert_eq!(allowed_method("/api/alerts"), None);
 }
+
+mod next_link {
+    use super::*;
+
+    const UPSTREAM: &str = "http://127.0.0.1:4000";
+    const PUBLIC: &str = "https://edge.contoso.com";
+
+    fn bases() -> (BaseUrl, BaseUrl) {
+        (
+            BaseUrl::parse(UPSTREAM).unwrap(),
+            BaseUrl::parse(PUBLIC).unwrap(),
+        )
+    }
+
+    fn page(link: &str) -> String {
+        format!(
+            r#"{{"@odata.context":"{UPSTREAM}/api/$metadata#Machines","value":[{{"id":"a","x":1.10}},{{"id":"b","n":{{"@odata.nextLink":"keep"}}}}],"@odata.nextLink":{link}}}"#
+        )
+    }
+
+    fn rewrite(body: &str, forwarded: &ApiRequest, public: Option<&BaseUrl>) -> Option<String> {
+        let (upstream, _) = bases();
+        rewrite_next_link(body.as_bytes(), forwarded, &upstream, public)
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+
+    fn link_of(body: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v.get("@odata.nextLink")
+            .and_then(|l| l.as_str())
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn an_upstream_link_moves_to_the_public_origin_and_the_rest_stays_byte_for_byte() {
+        let (_, public) = bases();
+        let forwarded = get("/api/machines", &[("$top", "2")]).unwrap();
+        let body = page(&format!(
+            r#""{UPSTREAM}/api/machines?$filter=healthStatus%20eq%20%27Active%27&$top=2&$skip=2""#
+        ));
+        let out = rewrite(&body, &forwarded, Some(&public)).unwrap();
+        let link = link_of(&out).unwrap();
+        assert!(
+            link.starts_with(&format!("{PUBLIC}/api/machines?")),
+            "{link}"
+        );
+        // The link is one the client accepts for its base, and the proxy forwards as it stands.
+        let followed = api::request_from_next_link(&link, &public).unwrap();
+        assert_eq!(followed.query_param("$skip"), Some("2"));
+        assert_eq!(followed.query_param("$top"), Some("2"));
+        assert_eq!(
+            followed.query_param("$filter"),
+            Some("healthStatus eq 'Active'")
+        );
+        assert!(forwardable_link(&link.replace(PUBLIC, UPSTREAM), &bases().0).is_some());
+        // Machines (numbers as written, a nested member of the same name) are untouched.
+        let prefix = &body[..body.find(r#","@odata.nextLink":"h"#).unwrap()];
+        assert!(out.starts_with(prefix), "{out}");
+        assert!(out.contains(r#""x":1.10"#));
+        assert!(out.contains(r#"{"@odata.nextLink":"keep"}"#));
+    }
+
+    #[test]
+    fn a_link_the_proxy_would_not_forward_becomes_a_skip_continuation() {
+        let (_, public) = bases();
+        let forwarded = get("/api/machines", &[("$top", "2"), ("$skip", "10")]).unwrap();
+        for link in [
+            format!(r#""{UPSTREAM}/api/machines?$skiptoken=opaque""#),
+            r#""https://elsewhere.example/api/machines?$skip=12""#.to_owned(),
+            format!(r#""{UPSTREAM}/api/alerts""#),
+            "17".to_owned(),
+        ] {
+            let out = rewrite(&page(&link), &forwarded, Some(&public)).unwrap();
+            let next = link_of(&out).unwrap_or_else(|| panic!("no link for {link}: {out}"));
+            let followed = api::request_from_next_link(&next, &public).unwrap();
+            assert_eq!(followed.query_param("$skip"), Some("12"), "{link}");
+            assert_eq!(followed.query_param("$top"), Some("2"), "{link}");
+        }
+    }
+
+    #[test]
+    fn without_a_public_origin_or_machines_the_link_is_dropped() {
+        let (_, public) = bases();
+        let forwarded = get("/api/machines", &[]).unwrap();
+        let body = page(&format!(r#""{UPSTREAM}/api/machines?$skip=2""#));
+        let out = rewrite(&body, &forwarded, None).unwrap();
+        assert_eq!(link_of(&out), None);
+        assert!(out.ends_with(r#"}}]}"#), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+        let empty = r#"{"value":[],"@odata.nextLink":"https://elsewhere.example/api/machines"}"#;
+        assert_eq!(
+            rewrite(empty, &forwarded, Some(&public)).as_deref(),
+            Some(r#"{"value":[]}"#)
+        );
+    }
+
+    #[test]
+    fn pages_without_a_link_and_non_objects_pass_unchanged() {
+        let (_, public) = bases();
+        let forwarded = get("/api/machines", &[]).unwrap();
+        for body in [
+            r#"{"value":[]}"#,
+            r#"{"value":[],"@odata.nextLink":null}"#,
+            "[]",
+            "not json",
+        ] {
+            assert_eq!(rewrite(body, &forwarded, Some(&public)), None, "{body}");
+        }
+        assert!(is_listing(&forwarded));
+        assert!(!is_listing(
+            &get(&format!("/api/machines/{ID}"), &[]).unwrap()
+        ));
+    }
+}
+
+#[test]
+fn precheck_decides_path_and_method_without_a_body() {
+    assert_eq!(
+        precheck("POST", "/api/machines/AddOrRemoveTagForMultipleMachines"),
+        Ok(())
+    );
+    assert_eq!(precheck("get", "/api/machines"), Ok(()));
+    let code = |r: Result<(), Refusal>| r.map_err(|e| (e.status, e.code)).unwrap_err();
+    assert_eq!(code(precheck("POST", "/api/alerts")), (404, "PathRefused"));
+    assert_eq!(
+        code(precheck("POST", &format!("/api/machines/{ID}/offboard"))),
+        (404, "PathRefused")
+    );
+    assert_eq!(
+        code(precheck("GET", &format!("/api/machines/{ID}/tags"))),
+        (405, "MethodRefused")
+    );
+    assert_eq!(
+        code(precheck("POST", "/api/machines/%2e%2e")),
+        (400, "PathRefused")
+    );
+}

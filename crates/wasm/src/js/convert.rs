@@ -92,15 +92,6 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
     js_sys::JSON::parse(&text).map_err(|e| fail(crate::fetch::js_error_text(&e)))
 }
 
-/// Reads plain JS data into `T` through JSON (the counterpart of [`to_js`]).
-pub(crate) fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| "not a JSON-compatible object".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
 fn set(target: &JsValue, key: &str, value: &JsValue) {
     // Setting a property on a fresh Error object cannot fail.
     let _ = Reflect::set(target, &JsValue::from_str(key), value);

@@ -26,7 +26,6 @@ use crate::machines::{PageCursor, PageRequest};
 use crate::progress::Progress;
 use crate::token::TokenProvider;
 
-pub(crate) use convert::from_js;
 use convert::{
     error_value, opt_function, opt_number, opt_string, opt_strings, opt_u32, prop, to_js,
 };
