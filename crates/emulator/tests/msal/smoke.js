@@ -5,7 +5,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, 50));
   const auth = globalThis.defenderTagsAuth;
   const account = await auth.init({
-    clientId: "defender-tags-demo",
+    clientId: "00000000-0000-4000-8000-000000000de0",
     authority: location.origin + "/" + TENANT,
     redirectUri: location.origin + "/",
     scopes: ["https://api.securitycenter.microsoft.com/.default"],
