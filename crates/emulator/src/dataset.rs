@@ -556,11 +556,17 @@ mod tests {
             .filter_map(|m| m.computer_dns_name.as_deref())
             .filter(|n| *n != XSS_MACHINE_NAME);
         assert!(named.clone().count() > 190);
-        assert!(named.clone().all(|n| n.ends_with(".fabrikam.local")), "{:?}", f[0].computer_dns_name);
-        assert!(generate_at(200, 43, at)
-            .iter()
-            .filter_map(|m| m.computer_dns_name.as_deref())
-            .all(|n| !n.contains("fabrikam")));
+        assert!(
+            named.clone().all(|n| n.ends_with(".fabrikam.local")),
+            "{:?}",
+            f[0].computer_dns_name
+        );
+        assert!(
+            generate_at(200, 43, at)
+                .iter()
+                .filter_map(|m| m.computer_dns_name.as_deref())
+                .all(|n| !n.contains("fabrikam"))
+        );
     }
 
     #[test]

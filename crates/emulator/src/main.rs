@@ -67,7 +67,10 @@ async fn run(config: Config) -> Result<(), defender_tags_emulator::ServeError> {
     );
     let _ = writeln!(out, "  API        {url}/api/machines");
     let _ = writeln!(out, "  Client id  {DEMO_CLIENT_ID} (any accepted)");
-    let _ = writeln!(out, "  Config     {authority}/config.json (site configuration for the UI)");
+    let _ = writeln!(
+        out,
+        "  Config     {authority}/config.json (site configuration for the UI)"
+    );
     for (spec, n) in &tenants {
         let t = &spec.tenant;
         let _ = writeln!(

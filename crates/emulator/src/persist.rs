@@ -72,7 +72,9 @@ pub enum PersistError {
         source: serde_json::Error,
     },
     /// Written by an incompatible version.
-    #[error("{path} has data format {found}; this emulator reads formats {FORMAT_ONE_TENANT} and {FORMAT}")]
+    #[error(
+        "{path} has data format {found}; this emulator reads formats {FORMAT_ONE_TENANT} and {FORMAT}"
+    )]
     Format {
         /// The file.
         path: PathBuf,
@@ -174,7 +176,10 @@ mod tests {
         let loaded = load(&path).unwrap().unwrap();
         assert_eq!(loaded.len(), 2);
         assert_eq!((loaded[0].id.as_str(), &loaded[0].machines), (ids[0], &ms));
-        assert_eq!((loaded[1].id.as_str(), &loaded[1].machines), (ids[1], &other));
+        assert_eq!(
+            (loaded[1].id.as_str(), &loaded[1].machines),
+            (ids[1], &other)
+        );
 
         // A file written before there were several tenants is the demo tenant's.
         let v1 = serde_json::json!({ "format": 1, "machines": ms });

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::api::{self, ApiError};
@@ -195,7 +195,11 @@ fn load_or_generate(specs: Vec<TenantSpec>, data: Option<&Path>) -> Result<Loade
             .map(|i| saved.remove(i));
         match found {
             Some(t) => {
-                tracing::info!(tenant = spec.tenant.name, machines = t.machines.len(), "loaded machine state");
+                tracing::info!(
+                    tenant = spec.tenant.name,
+                    machines = t.machines.len(),
+                    "loaded machine state"
+                );
                 tenants.push((spec, t.machines));
             }
             None => {
@@ -248,7 +252,9 @@ fn api_cors(origins: &[String]) -> Option<CorsLayer> {
     let layer = CorsLayer::new()
         // PUT is only routed under /_emulator (faults); /api itself answers GET and POST.
         .allow_methods([Method::GET, Method::POST, Method::PUT])
-        .allow_headers(Any)
+        // Echo the requested headers rather than answer `*`: the Fetch standard excludes
+        // `Authorization` from the `*` wildcard, and every /api call carries it.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             header::RETRY_AFTER,
             HeaderName::from_static("x-emulator-retry-after-ms"),

@@ -51,8 +51,7 @@ pub async fn config_json(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::error!(path = %file.display(), error = %e, "cannot read config.json");
-                return ApiError::internal(format!("cannot read config.json: {e}"))
-                    .into_response();
+                return ApiError::internal(format!("cannot read config.json: {e}")).into_response();
             }
         }
     }

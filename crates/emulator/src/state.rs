@@ -13,8 +13,8 @@ use crate::auth::grants::Grants;
 use crate::auth::keys::SigningKeys;
 use crate::config::{Config, RETENTION_DAYS};
 use crate::faults::FaultState;
-use crate::ratelimit::RateLimiter;
 use crate::persist::TenantIn;
+use crate::ratelimit::RateLimiter;
 use crate::stats::Stats;
 use crate::tenants::{Tenant, TenantSpec};
 
@@ -227,7 +227,9 @@ impl AppState {
 
     /// The served tenant with this id (any case).
     pub fn tenant(&self, id: &str) -> Option<&TenantData> {
-        self.tenants.iter().find(|t| t.id().eq_ignore_ascii_case(id))
+        self.tenants
+            .iter()
+            .find(|t| t.id().eq_ignore_ascii_case(id))
     }
 
     /// The served tenant an authority path segment names (id, domain, `common`...).

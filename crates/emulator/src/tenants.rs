@@ -92,7 +92,10 @@ mod tests {
             ..Config::default()
         });
         assert_eq!(two.len(), 2);
-        assert_eq!((two[1].tenant, two[1].machines, two[1].seed), (FABRIKAM, 50, 10));
+        assert_eq!(
+            (two[1].tenant, two[1].machines, two[1].seed),
+            (FABRIKAM, 50, 10)
+        );
     }
 
     #[test]
@@ -110,7 +113,10 @@ mod tests {
         ] {
             assert!(c.matches_path(ok) && !f.matches_path(ok), "{ok}");
         }
-        for ok in ["22222222-3333-4444-5555-666666666666", "fabrikam.onmicrosoft.com"] {
+        for ok in [
+            "22222222-3333-4444-5555-666666666666",
+            "fabrikam.onmicrosoft.com",
+        ] {
             assert!(f.matches_path(ok) && !c.matches_path(ok), "{ok}");
         }
         assert!(!c.matches_path("consumers") && !f.matches_path("contoso"));

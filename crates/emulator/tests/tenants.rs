@@ -57,7 +57,10 @@ async fn each_tenant_sees_only_its_own_machines() {
     assert_eq!(seen_f.len(), raw_f.iter().filter(|m| recent(m)).count());
     assert!(seen_c.is_disjoint(&seen_f), "no machine in both tenants");
     let all_f: HashSet<String> = raw_f.iter().map(id).collect();
-    assert!(seen_c.is_disjoint(&all_f), "Contoso sees none of Fabrikam's");
+    assert!(
+        seen_c.is_disjoint(&all_f),
+        "Contoso sees none of Fabrikam's"
+    );
 
     // By id, by name and by tag: the other tenant's machines do not exist.
     let theirs = raw_f.iter().find(|m| recent(m)).unwrap();
@@ -68,10 +71,15 @@ async fn each_tenant_sees_only_its_own_machines() {
     emu.get(&format!("/api/machines/{}", name(theirs)), &contoso)
         .await
         .error(404, "ResourceNotFound");
-    let ours = emu.get(&format!("/api/machines/{their_id}"), &fabrikam).await;
+    let ours = emu
+        .get(&format!("/api/machines/{their_id}"), &fabrikam)
+        .await;
     assert_eq!(ours.status, 200);
     let found = emu
-        .get("/api/machines/findbytag?tag=Pilot&useStartsWithFilter=true", &contoso)
+        .get(
+            "/api/machines/findbytag?tag=Pilot&useStartsWithFilter=true",
+            &contoso,
+        )
         .await;
     assert!(ids(&found.body).is_disjoint(&all_f));
     emu.stop().await;
@@ -85,9 +93,13 @@ async fn a_token_cannot_tag_the_other_tenants_machines() {
     let theirs: Vec<String> = raw_f.iter().filter(|m| recent(m)).take(3).map(id).collect();
     let tag = json!({ "Value": "cross-tenant", "Action": "Add" });
 
-    emu.post(&format!("/api/machines/{}/tags", theirs[0]), &contoso, tag.clone())
-        .await
-        .error(404, "ResourceNotFound");
+    emu.post(
+        &format!("/api/machines/{}/tags", theirs[0]),
+        &contoso,
+        tag.clone(),
+    )
+    .await
+    .error(404, "ResourceNotFound");
     let bulk = emu
         .post(
             "/api/machines/AddOrRemoveTagForMultipleMachines",
@@ -102,7 +114,10 @@ async fn a_token_cannot_tag_the_other_tenants_machines() {
         "unknown ids are skipped"
     );
     for m in emu.raw_machines_of(SECOND_TENANT).await {
-        assert!(!m.to_string().contains("cross-tenant"), "Fabrikam unchanged");
+        assert!(
+            !m.to_string().contains("cross-tenant"),
+            "Fabrikam unchanged"
+        );
     }
 
     // The same call with a Fabrikam token changes Fabrikam only.
@@ -161,7 +176,10 @@ async fn sign_in_tokens(emu: &Emu, tenant: &str, persona: &str) -> (u16, Value) 
 async fn code_for(emu: &Emu, tenant: &str, persona: &str) -> (String, String) {
     let q = defender_tags_emulator::web::encode_pairs(&[
         ("client_id", DEMO_CLIENT_ID),
-        ("scope", "https://api.securitycenter.microsoft.com/.default openid"),
+        (
+            "scope",
+            "https://api.securitycenter.microsoft.com/.default openid",
+        ),
         ("redirect_uri", "http://127.0.0.1:9/"),
         ("response_type", "code"),
         ("response_mode", "query"),
@@ -214,7 +232,10 @@ async fn identity_provider_issues_tokens_for_the_authority_paths_tenant() {
     for path in [SECOND_TENANT, "fabrikam.onmicrosoft.com"] {
         let d: Value = emu
             .http
-            .get(format!("{}/{path}/v2.0/.well-known/openid-configuration", emu.url))
+            .get(format!(
+                "{}/{path}/v2.0/.well-known/openid-configuration",
+                emu.url
+            ))
             .send()
             .await
             .unwrap()
@@ -239,21 +260,37 @@ async fn identity_provider_issues_tokens_for_the_authority_paths_tenant() {
     assert_eq!(unknown.status(), 400);
     let body: Value = unknown.json().await.unwrap();
     assert_eq!(body["error_codes"][0], 90002);
-    assert!(body["error_description"].as_str().unwrap().contains("Fabrikam"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Fabrikam")
+    );
 
     // A user signs in to Fabrikam: every token names Fabrikam and the API shows its machines.
     let (status, tokens) = sign_in_tokens(&emu, SECOND_TENANT, "reader").await;
     assert_eq!(status, 200, "{tokens}");
     let at = jwt_claims(tokens["access_token"].as_str().unwrap());
     let idt = jwt_claims(tokens["id_token"].as_str().unwrap());
-    assert_eq!((&at["tid"], &idt["tid"]), (&json!(SECOND_TENANT), &json!(SECOND_TENANT)));
+    assert_eq!(
+        (&at["tid"], &idt["tid"]),
+        (&json!(SECOND_TENANT), &json!(SECOND_TENANT))
+    );
     assert_eq!(at["upn"], "reader@fabrikam.onmicrosoft.com");
     assert_eq!(idt["iss"], format!("{}/{SECOND_TENANT}/v2.0", emu.url));
     let list = emu
-        .get("/api/machines?$top=5", tokens["access_token"].as_str().unwrap())
+        .get(
+            "/api/machines?$top=5",
+            tokens["access_token"].as_str().unwrap(),
+        )
         .await;
     assert_eq!(list.status, 200);
-    let listed: Vec<String> = list.body["value"].as_array().unwrap().iter().map(name).collect();
+    let listed: Vec<String> = list.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(name)
+        .collect();
     assert!(
         listed
             .iter()
@@ -284,7 +321,10 @@ async fn identity_provider_issues_tokens_for_the_authority_paths_tenant() {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwt_claims(r["access_token"].as_str().unwrap())["tid"], SECOND_TENANT);
+    assert_eq!(
+        jwt_claims(r["access_token"].as_str().unwrap())["tid"],
+        SECOND_TENANT
+    );
     emu.stop().await;
 }
 
@@ -309,7 +349,10 @@ async fn one_tenant_unless_asked_and_the_second_is_then_unknown() {
     assert_eq!(body["error_codes"][0], 90002);
     let r = emu
         .http
-        .post(format!("{}/_emulator/token?tenant={SECOND_TENANT}", emu.url))
+        .post(format!(
+            "{}/_emulator/token?tenant={SECOND_TENANT}",
+            emu.url
+        ))
         .json(&json!({ "persona": "app" }))
         .send()
         .await
@@ -335,7 +378,10 @@ async fn admin_endpoints_take_a_tenant() {
     let emu = Emu::with(two_tenants()).await;
     let info: Value = emu
         .http
-        .get(format!("{}/_emulator/info?tenant=fabrikam.onmicrosoft.com", emu.url))
+        .get(format!(
+            "{}/_emulator/info?tenant=fabrikam.onmicrosoft.com",
+            emu.url
+        ))
         .send()
         .await
         .unwrap()
@@ -346,7 +392,10 @@ async fn admin_endpoints_take_a_tenant() {
     assert_eq!(info["tenant_name"], "Fabrikam");
     assert_eq!(info["machines"], 150);
     assert_eq!(info["seed"], 43);
-    assert_eq!(info["authority"], format!("{}/{SECOND_TENANT}/v2.0", emu.url));
+    assert_eq!(
+        info["authority"],
+        format!("{}/{SECOND_TENANT}/v2.0", emu.url)
+    );
     let names: Vec<&str> = info["tenants"]
         .as_array()
         .unwrap()
@@ -372,13 +421,18 @@ async fn admin_endpoints_take_a_tenant() {
     let f_id = id(&emu.raw_machines_of(SECOND_TENANT).await[0]);
     let tag = json!({ "Value": "before-reset", "Action": "Add" });
     for (mid, t) in [(&c_id, &c_token), (&f_id, &f_token)] {
-        let r = emu.post(&format!("/api/machines/{mid}/tags"), t, tag.clone()).await;
+        let r = emu
+            .post(&format!("/api/machines/{mid}/tags"), t, tag.clone())
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let has_tag = |ms: Vec<Value>| ms.iter().any(|m| m.to_string().contains("before-reset"));
     let r = emu
         .http
-        .post(format!("{}/_emulator/reset?tenant={SECOND_TENANT}", emu.url))
+        .post(format!(
+            "{}/_emulator/reset?tenant={SECOND_TENANT}",
+            emu.url
+        ))
         .send()
         .await
         .unwrap();
@@ -415,7 +469,10 @@ async fn data_file_keeps_every_tenant_and_reads_the_old_format() {
     let emu = Emu::with(config.clone()).await;
     let c_id = id(&emu.raw_machines_of(TENANT).await[1]);
     let f_id = id(&emu.raw_machines_of(SECOND_TENANT).await[1]);
-    for (tenant, mid, tag) in [(TENANT, &c_id, "saved-c"), (SECOND_TENANT, &f_id, "saved-f")] {
+    for (tenant, mid, tag) in [
+        (TENANT, &c_id, "saved-c"),
+        (SECOND_TENANT, &f_id, "saved-f"),
+    ] {
         let t = emu.token_in(tenant, "app").await;
         let r = emu
             .post(
@@ -428,8 +485,16 @@ async fn data_file_keeps_every_tenant_and_reads_the_old_format() {
     }
     emu.stop().await;
     let emu = Emu::with(config.clone()).await;
-    assert!(emu.raw_machines_of(TENANT).await[1].to_string().contains("saved-c"));
-    assert!(emu.raw_machines_of(SECOND_TENANT).await[1].to_string().contains("saved-f"));
+    assert!(
+        emu.raw_machines_of(TENANT).await[1]
+            .to_string()
+            .contains("saved-c")
+    );
+    assert!(
+        emu.raw_machines_of(SECOND_TENANT).await[1]
+            .to_string()
+            .contains("saved-f")
+    );
     emu.stop().await;
 
     // Started once without the second tenant: Fabrikam stays in the file, untouched.
@@ -461,7 +526,11 @@ async fn data_file_keeps_every_tenant_and_reads_the_old_format() {
     )
     .unwrap();
     let emu = Emu::with(config).await;
-    assert!(emu.raw_machines_of(TENANT).await[1].to_string().contains("one-tenant-run"));
+    assert!(
+        emu.raw_machines_of(TENANT).await[1]
+            .to_string()
+            .contains("one-tenant-run")
+    );
     let f = emu.raw_machines_of(SECOND_TENANT).await;
     assert_eq!(f.len(), 150);
     assert!(!f[1].to_string().contains("saved-f"));

@@ -196,12 +196,7 @@ fn redirect_error(req: &AuthRequest, error: &str, description: &str) -> Response
     )
 }
 
-fn issue(
-    st: &AppState,
-    td: &TenantData,
-    req: &AuthRequest,
-    persona: &'static Persona,
-) -> Response {
+fn issue(st: &AppState, td: &TenantData, req: &AuthRequest, persona: &'static Persona) -> Response {
     let code = st
         .grants
         .lock()

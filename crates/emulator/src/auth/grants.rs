@@ -158,7 +158,15 @@ mod tests {
     #[test]
     fn codes_are_single_use() {
         let mut g = Grants::default();
-        let c = g.issue_code("analyst", crate::DEMO_TENANT, "cid", "http://x/", "ch", None, "openid");
+        let c = g.issue_code(
+            "analyst",
+            crate::DEMO_TENANT,
+            "cid",
+            "http://x/",
+            "ch",
+            None,
+            "openid",
+        );
         assert!(g.take_code(&c).is_some());
         assert!(g.take_code(&c).is_none());
         assert!(g.take_code("nope").is_none());

@@ -137,6 +137,9 @@ mod tests {
         assert!(by_hint("analyst@evil.example").is_none());
         assert!(by_hint("nobody@contoso.onmicrosoft.com").is_none());
         let reader = by_name("reader").unwrap();
-        assert_eq!(reader.username(&FABRIKAM), "reader@fabrikam.onmicrosoft.com");
+        assert_eq!(
+            reader.username(&FABRIKAM),
+            "reader@fabrikam.onmicrosoft.com"
+        );
     }
 }

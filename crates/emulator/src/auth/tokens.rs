@@ -394,7 +394,10 @@ mod tests {
         .unwrap();
         assert_eq!(claims["tid"], FABRIKAM.id);
         assert_eq!(claims["iss"], format!("{ORIGIN}/{}/v2.0", FABRIKAM.id));
-        assert_eq!(claims["preferred_username"], "reader@fabrikam.onmicrosoft.com");
+        assert_eq!(
+            claims["preferred_username"],
+            "reader@fabrikam.onmicrosoft.com"
+        );
     }
 
     #[test]
