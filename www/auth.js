@@ -19,13 +19,17 @@
 //     http origin back to the alias, as a TLS-terminating proxy in front of the emulator would;
 //   - a navigation client (system.navigationClient, INavigationClient) that maps the alias to
 //     the http origin when MSAL sends the browser to the authorize endpoint.
-// This is enabled only when the page itself is served over http from a loopback host, and it maps
-// only that one origin, so it can never downgrade a real (Entra ID) sign-in.
+// This is enabled only when the page itself is served over http from a loopback host and the
+// authority is an http loopback origin, and it maps only that one origin, so it can never
+// downgrade a real (Entra ID) sign-in.
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 let app = null;
 let scopes = [];
+// The configured tenant's id (a GUID) when known: MSAL's cache is per tab, not per tenant, so
+// after a tenant switch it may still hold the other tenant's account, which must not be used.
+let tenantId = "";
 
 function isLoopbackPage() {
   return window.location.protocol === "http:" && LOOPBACK_HOSTS.has(window.location.hostname);
@@ -33,9 +37,11 @@ function isLoopbackPage() {
 
 /** Maps the https alias of the emulator origin to the real http origin and back. */
 class LoopbackAlias {
-  constructor() {
-    this.http = window.location.origin; // e.g. http://127.0.0.1:41234
-    this.https = "https://" + window.location.host;
+  /** httpOrigin: the emulator's origin, e.g. http://127.0.0.1:41234 (the page's own, or another
+   *  loopback origin when the page is hosted elsewhere, as behind nginx in the tests). */
+  constructor(httpOrigin) {
+    this.http = httpOrigin;
+    this.https = "https://" + new URL(httpOrigin).host;
   }
   toHttp(url) {
     return url === this.https || url.startsWith(this.https + "/")
@@ -128,27 +134,42 @@ function permissionClaims(token) {
     const claims = JSON.parse(json);
     const scp = typeof claims.scp === "string" ? claims.scp.split(" ").filter(Boolean) : [];
     const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
-    return { scp, roles };
+    // What the connection check shows: who the token is for and where it is valid (never the
+    // token itself, nor any claim that could be replayed).
+    const str = (v) => (typeof v === "string" ? v : "");
+    return {
+      scp,
+      roles,
+      aud: Array.isArray(claims.aud) ? claims.aud.map(String).join(" ") : str(claims.aud),
+      tid: str(claims.tid),
+      iss: str(claims.iss),
+      exp: typeof claims.exp === "number" ? claims.exp : 0,
+    };
   } catch (_) {
-    return { scp: [], roles: [] };
+    return { scp: [], roles: [], aud: "", tid: "", iss: "", exp: 0 };
   }
+}
+
+function ofThisTenant(account) {
+  return !tenantId || !account.tenantId || account.tenantId.toLowerCase() === tenantId.toLowerCase();
 }
 
 function activeAccount() {
   if (!app) return null;
   const active = app.getActiveAccount();
-  if (active) return active;
-  const all = app.getAllAccounts();
-  if (all.length > 0) {
-    app.setActiveAccount(all[0]);
-    return all[0];
+  if (active && ofThisTenant(active)) return active;
+  const mine = app.getAllAccounts().filter(ofThisTenant);
+  if (mine.length > 0) {
+    app.setActiveAccount(mine[0]);
+    return mine[0];
   }
+  app.setActiveAccount(null);
   return null;
 }
 
 /**
  * Creates MSAL and completes a redirect sign-in if the page is the redirect target.
- * config: { clientId, authority, redirectUri, scopes: string[], demo: bool }
+ * config: { clientId, authority, redirectUri, scopes: string[], demo: bool, tenantId?: string }
  * Resolves to the signed-in account ({ name, username, tenantId }) or null.
  */
 async function init(config) {
@@ -160,13 +181,18 @@ async function init(config) {
     redirectUri: config.redirectUri,
     postLogoutRedirectUri: config.redirectUri,
   };
+  tenantId = config.tenantId || "";
   if (config.demo) {
     if (!isLoopbackPage()) {
       throw new Error("demo_mode_unavailable: demo mode needs the page served over http from a loopback address");
     }
-    const alias = new LoopbackAlias();
+    const authorityUrl = new URL(authority);
+    if (authorityUrl.protocol !== "http:" || !LOOPBACK_HOSTS.has(authorityUrl.hostname)) {
+      throw new Error("demo_mode_unavailable: the demo authority must be an http loopback address");
+    }
+    const alias = new LoopbackAlias(authorityUrl.origin);
     authority = alias.toHttps(authority);
-    auth.knownAuthorities = [window.location.host];
+    auth.knownAuthorities = [authorityUrl.host];
     system.networkClient = new LoopbackNetworkClient(alias);
     system.navigationClient = new LoopbackNavigationClient(alias);
   }

@@ -181,7 +181,7 @@ fn wasm_bindgen() -> PathBuf {
 }
 
 /// Shrinks a wasm file in place with npm's binaryen (never Debian's wasm-opt 108: its output
-/// crashes at start-up, see ../shared/docs/toolchain.md). Optional: without it the site works,
+/// crashes at start-up, see docs/toolchain.md). Optional: without it the site works,
 /// just larger, so a missing tool is a warning.
 pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
     let tool = ctx.node_bin("www").join("wasm-opt");

@@ -1,4 +1,4 @@
-//! Request and response bodies with the API's exact casing (defender-api.md §2, §4, §5, §7).
+//! Request and response bodies with the API's exact casing (docs/defender-api.md §2, §4, §5, §7).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

@@ -1,5 +1,5 @@
 //! The documented rate limits: 100 calls per minute and 1,500 per hour, counted per
-//! application + tenant (defender-api.md §10) and per endpoint (each API page states its own
+//! application + tenant (docs/defender-api.md §10) and per endpoint (each API page states its own
 //! limit), as rolling windows.
 //!
 //! Time scale: with `--time-scale S` both windows are `S` times shorter in real time. The

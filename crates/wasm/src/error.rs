@@ -23,6 +23,18 @@ pub enum ClientError {
         /// The runtime's message (`Failed to fetch`, ...).
         message: String,
     },
+    /// The browser refused the call because the API does not allow this page's origin (CORS).
+    /// Not retried: only an edge proxy (or the API allowing the origin) fixes it.
+    #[error(
+        "the API at {api_origin} does not allow calls from this page's origin {page_origin} (CORS); \
+         deploy the edge proxy and point the API base URL at it (docs/deploy.md)"
+    )]
+    CorsRefused {
+        /// The API origin that refused.
+        api_origin: String,
+        /// The calling page's origin.
+        page_origin: String,
+    },
     /// No complete response within the per-request timeout (after retries).
     #[error("no response from the API within {after_ms} ms")]
     Timeout {
@@ -59,6 +71,13 @@ impl From<TransportError> for ClientError {
         match e {
             TransportError::Network(message) => Self::Network { message },
             TransportError::Timeout { after_ms } => Self::Timeout { after_ms },
+            TransportError::CorsRefused {
+                api_origin,
+                page_origin,
+            } => Self::CorsRefused {
+                api_origin,
+                page_origin,
+            },
         }
     }
 }
@@ -87,6 +106,7 @@ impl ClientError {
             Self::Api(e) => api_code(e),
             Self::Token(_) => "token_unavailable",
             Self::Network { .. } => "network",
+            Self::CorsRefused { .. } => "cors_refused",
             Self::Timeout { .. } => "timeout",
             Self::Aborted { .. } => "aborted",
             Self::ForeignOrigin { .. } => "foreign_origin",
@@ -122,7 +142,11 @@ impl ClientError {
             Self::Aborted { last_error } => {
                 last_error.as_ref().is_some_and(|e| e.may_have_applied())
             }
-            Self::Token(_) | Self::ForeignOrigin { .. } | Self::InvalidInput { .. } => false,
+            // A refused preflight means the request itself was never sent.
+            Self::Token(_)
+            | Self::ForeignOrigin { .. }
+            | Self::InvalidInput { .. }
+            | Self::CorsRefused { .. } => false,
         }
     }
 }

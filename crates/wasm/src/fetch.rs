@@ -10,7 +10,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, Headers, Request, RequestCredentials, RequestInit, RequestRedirect, Response,
+    AbortController, Headers, Request, RequestCredentials, RequestInit, RequestMode,
+    RequestRedirect, Response,
 };
 
 use crate::token::LocalBoxFuture;
@@ -124,8 +125,75 @@ async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, Transpo
         Err(_) if timed_out.get() => Err(TransportError::Timeout {
             after_ms: timeout_ms,
         }),
-        Err(e) => Err(network(e)),
+        Err(e) => Err(classify_failure(&req.url, js_error_text(&e)).await),
     }
+}
+
+/// How long the CORS probe may take: it only has to tell "something answered" from "nothing".
+const CORS_PROBE_MS: i32 = 3_000;
+
+/// The calling page's origin where the runtime enforces CORS (a window or a worker has
+/// `location`); `None` in Node and other server runtimes, which have no CORS.
+fn page_origin() -> Option<String> {
+    let location = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("location")).ok()?;
+    if location.is_undefined() || location.is_null() {
+        return None;
+    }
+    js_sys::Reflect::get(&location, &JsValue::from_str("origin"))
+        .ok()?
+        .as_string()
+        .filter(|o| o.starts_with("http"))
+}
+
+/// A failed cross-origin fetch in a browser is either a network failure or a CORS refusal, and
+/// the browser deliberately reports both as the same `TypeError`. A `no-cors` GET of the same URL
+/// (no headers, so no token and no preflight) resolves with an opaque response whenever the
+/// server answered at all, which tells the two apart without retrying for seconds.
+async fn classify_failure(url: &str, message: String) -> TransportError {
+    let Some(page_origin) = page_origin() else {
+        return TransportError::Network(message);
+    };
+    let Ok(target) = web_sys::Url::new(url) else {
+        return TransportError::Network(message);
+    };
+    let api_origin = target.origin();
+    if api_origin == page_origin {
+        return TransportError::Network(message);
+    }
+    if probe_answers(url).await {
+        TransportError::CorsRefused {
+            api_origin,
+            page_origin,
+        }
+    } else {
+        TransportError::Network(message)
+    }
+}
+
+async fn probe_answers(url: &str) -> bool {
+    let Ok(controller) = AbortController::new() else {
+        return false;
+    };
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_mode(RequestMode::NoCors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_signal(Some(&controller.signal()));
+    let Ok(request) = Request::new_with_str_and_init(url, &init) else {
+        return false;
+    };
+    let on_timeout = {
+        let controller = controller.clone();
+        Closure::once(move || controller.abort())
+    };
+    let scope = global();
+    let timer = scope.set_timeout(on_timeout.as_ref().unchecked_ref(), CORS_PROBE_MS);
+    let answered = JsFuture::from(scope.fetch_with_request(&request))
+        .await
+        .is_ok();
+    scope.clear_timeout(&timer);
+    drop(on_timeout);
+    answered
 }
 
 /// Resolves after `ms` real milliseconds (via the global `setTimeout`).

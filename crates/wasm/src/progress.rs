@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-/// Documented budget of every machine/tag endpoint (defender-api.md §10).
+/// Documented budget of every machine/tag endpoint (docs/defender-api.md §10).
 pub const CALLS_PER_MINUTE: u32 = 100;
 /// Documented hourly budget.
 pub const CALLS_PER_HOUR: u32 = 1_500;

@@ -239,7 +239,8 @@ async fn handle(request: Request, config: JsValue) -> Result<Response, JsValue> 
             "the Defender API did not answer in time",
             &cors(None),
         ),
-        Err(TransportError::Network(_)) => error_response(
+        // Server-side fetch has no CORS; any refusal is a network failure to the upstream.
+        Err(TransportError::Network(_) | TransportError::CorsRefused { .. }) => error_response(
             502,
             "UpstreamUnreachable",
             "the Defender API could not be reached",

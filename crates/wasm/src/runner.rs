@@ -55,6 +55,7 @@ fn stops_the_run(e: &ClientError) -> bool {
             | ClientError::ForeignOrigin { .. }
             | ClientError::InvalidInput { .. }
             | ClientError::Network { .. }
+            | ClientError::CorsRefused { .. }
             | ClientError::Timeout { .. }
     ) || e.code() == "unauthorized"
 }

@@ -46,9 +46,22 @@ pub struct HttpResponse {
 /// A request that produced no HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    /// DNS, connection, CORS or TLS failure (the runtime gives no detail for CORS on purpose).
+    /// DNS, connection or TLS failure (the runtime gives no detail on purpose).
     #[error("network error: {0}")]
     Network(String),
+    /// The browser refused the cross-origin call: the API answered (a `no-cors` probe of the same
+    /// URL got through) but does not allow this page's origin. Retrying cannot help; an edge
+    /// proxy that allows the origin can (docs/deploy.md).
+    #[error(
+        "the API at {api_origin} does not allow calls from this page's origin {page_origin} (CORS); \
+         deploy the edge proxy and point the API base URL at it"
+    )]
+    CorsRefused {
+        /// The API origin that refused.
+        api_origin: String,
+        /// The calling page's origin.
+        page_origin: String,
+    },
     /// No complete response within the per-request timeout.
     #[error("no response within {after_ms} ms")]
     Timeout {

@@ -297,9 +297,20 @@ fn session_storage() -> Option<web_sys::Storage> {
     }
 }
 
+/// The storage key of this tenant's log: a tenant switch reloads the page, and the log of the
+/// tenant switched to is read back under its own key (the other tenant's stays apart).
+fn storage_key() -> String {
+    let scope = crate::site::tenant_scope();
+    if scope.is_empty() {
+        STORAGE_KEY.to_owned()
+    } else {
+        format!("{STORAGE_KEY}:{scope}")
+    }
+}
+
 fn load() -> ActivityLog {
     session_storage()
-        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
+        .and_then(|s| s.get_item(&storage_key()).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default()
 }
@@ -311,7 +322,7 @@ pub fn record(entry: Entry) {
     if let Some(storage) = session_storage() {
         let json = log.with_untracked(|l| serde_json::to_string(l).unwrap_or_default());
         // A full sessionStorage only loses the reload-survival; the in-memory log is intact.
-        let _ = storage.set_item(STORAGE_KEY, &json);
+        let _ = storage.set_item(&storage_key(), &json);
     }
 }
 
@@ -379,6 +390,10 @@ impl Backend for Logged {
 
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
         self.inner.0.bulk()
+    }
+
+    fn rate_usage(&self) -> Option<(u32, u32)> {
+        self.inner.0.rate_usage()
     }
 }
 

@@ -94,6 +94,12 @@ impl UiError {
             ("network", _) => {
                 UiError::new(Network, format!("Could not reach the Defender API ({e})."))
             }
+            ("cors_refused", _) => UiError::new(
+                Network,
+                "The Defender API refused this page's origin (CORS), so the browser blocked the \
+                 call. Deploy the edge proxy and set apiBaseUrl to it: see the connection check \
+                 (Settings \u{2192} Check the connection) and docs/deploy.md.",
+            ),
             ("timeout", _) => UiError::new(
                 Network,
                 format!("The Defender API did not answer in time ({e})."),
@@ -134,6 +140,10 @@ pub trait Backend {
     ) -> LocalBoxFuture<'static, Result<(), UiError>>;
     /// Runs bulk plans (UI part 2, `crate::bulk`); `None` where the backend cannot.
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
+        None
+    }
+    /// Calls counted in the current (minute, hour) rate windows; `None` where not counted.
+    fn rate_usage(&self) -> Option<(u32, u32)> {
         None
     }
 }
@@ -224,6 +234,10 @@ impl Backend for ClientBackend {
         Some(Rc::new(crate::bulk::runner::ClientRunner::new(
             self.client.clone(),
         )))
+    }
+
+    fn rate_usage(&self) -> Option<(u32, u32)> {
+        Some(self.client.rate_usage())
     }
 }
 

@@ -57,3 +57,34 @@ pub fn save_text(file: &str, mime: &str, text: &str) -> Result<(), DownloadError
         Err(fail("downloads need a browser"))
     }
 }
+
+/// Puts `text` on the clipboard; false where the browser offers no clipboard API (the caller
+/// then shows the text to select instead).
+pub fn copy_text(text: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::{JsCast, JsValue};
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let clipboard = js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("clipboard"))
+            .ok()
+            .filter(|c| !c.is_undefined() && !c.is_null());
+        let Some(clipboard) = clipboard else {
+            return false;
+        };
+        let write = js_sys::Reflect::get(&clipboard, &JsValue::from_str("writeText"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        match write {
+            // The promise may still be refused (no permission); the text stays on the page.
+            Some(f) => f.call1(&clipboard, &JsValue::from_str(text)).is_ok(),
+            None => false,
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = text;
+        false
+    }
+}

@@ -8,6 +8,7 @@ pub mod access;
 pub mod activity;
 pub mod api;
 pub mod bulk;
+pub mod check;
 pub mod components;
 pub mod download;
 pub mod embed;
@@ -17,6 +18,7 @@ pub mod routes;
 pub mod search;
 pub mod session;
 pub mod settings;
+pub mod site;
 pub mod state;
 pub mod table;
 pub mod tags;
@@ -40,8 +42,11 @@ pub fn App() -> impl IntoView {
 /// The layout and routes, given contexts provided by [`App`] (or by a test).
 #[component]
 pub fn Shell() -> impl IntoView {
+    // Under a sub-path (`cargo xtask dist --base-path`), routes and in-app navigation resolve
+    // against it, and links outside it are left to the browser.
+    let base = site::router_base(&site::base_path());
     view! {
-        <Router>
+        <Router base=base>
             <a class="skip-link" href="#main">"Skip to main content"</a>
             <TopBar/>
             <NoticeRegion/>
@@ -52,6 +57,7 @@ pub fn Shell() -> impl IntoView {
                     <Route path=path!("/inventory") view=routes::inventory::InventoryPage/>
                     <Route path=path!("/activity") view=routes::activity::ActivityPage/>
                     <Route path=path!("/settings") view=routes::settings::SettingsPage/>
+                    <Route path=path!("/check") view=routes::check::CheckPage/>
                 </Routes>
             </main>
         </Router>

@@ -20,6 +20,9 @@ pub struct AuthConfig {
     pub scopes: Vec<String>,
     /// Demo mode: alias the emulator's http origin for MSAL (see `auth.js`).
     pub demo: bool,
+    /// The tenant's id when it is a GUID (else empty): MSAL only uses a cached account of this
+    /// tenant, so a tenant switch never reuses the other tenant's sign-in.
+    pub tenant_id: String,
 }
 
 /// The signed-in account.
@@ -47,6 +50,18 @@ pub struct TokenInfo {
     /// Application roles.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Audience (`aud`), space-separated when several.
+    #[serde(default)]
+    pub aud: String,
+    /// Tenant id (`tid`).
+    #[serde(default)]
+    pub tid: String,
+    /// Issuer (`iss`).
+    #[serde(default)]
+    pub iss: String,
+    /// Expiry, seconds since the Unix epoch (`exp`); 0 when absent.
+    #[serde(default)]
+    pub exp: i64,
 }
 
 impl std::fmt::Debug for TokenInfo {
@@ -55,6 +70,10 @@ impl std::fmt::Debug for TokenInfo {
             .field("access_token", &"<redacted>")
             .field("scp", &self.scp)
             .field("roles", &self.roles)
+            .field("aud", &self.aud)
+            .field("tid", &self.tid)
+            .field("iss", &self.iss)
+            .field("exp", &self.exp)
             .finish()
     }
 }

@@ -10,6 +10,7 @@ use crate::access::Access;
 use crate::api::{BackendRef, ClientBackend};
 use crate::msal::{self, AuthConfig, AuthError};
 use crate::settings::{self, Settings};
+use crate::site::{self, SiteState};
 use crate::state::{AppState, Session, User};
 
 /// localStorage key of the settings (ids and hosts only; never a token).
@@ -24,6 +25,14 @@ pub fn page_origin() -> String {
     web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default()
+}
+
+/// The page's address without its query (`https://tags.contoso.com/tools/`), for reports.
+pub fn page_origin_and_path() -> String {
+    let path = web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .unwrap_or_default();
+    format!("{}{path}", page_origin())
 }
 
 /// Whether the page is served over http from a loopback host (the emulator).
@@ -58,8 +67,28 @@ pub fn save_settings(s: &Settings) -> Result<(), String> {
 /// Sets MSAL up from the settings, completes a redirect sign-in, and when someone is signed in
 /// builds the API client. Updates `state.session` and `state.backend`.
 pub async fn start(state: AppState) {
+    if matches!(state.site.0.get_untracked(), SiteState::Loading) {
+        state.site.0.set(site::load().await);
+    }
+    let site_state = state.site.0.get_untracked();
+    match &site_state {
+        SiteState::Invalid(errors) => {
+            state.session.0.set(Session::ConfigInvalid(
+                errors.iter().map(ToString::to_string).collect(),
+            ));
+            return;
+        }
+        SiteState::Unreadable(why) => {
+            state.session.0.set(Session::ConfigInvalid(vec![format!(
+                "config.json could not be read: {why}"
+            )]));
+            return;
+        }
+        _ => {}
+    }
     let settings = state.settings.0.get_untracked();
-    let resolved = match settings.resolve(&page_origin()) {
+    let chosen = site::chosen_tenant();
+    let resolved = match settings::effective(&site_state, &settings, chosen.as_deref(), &page_origin()) {
         Ok(r) => r,
         Err(errors) => {
             let text = errors
@@ -74,9 +103,10 @@ pub async fn start(state: AppState) {
     let config = AuthConfig {
         client_id: resolved.client_id.clone(),
         authority: resolved.authority.clone(),
-        redirect_uri: format!("{}/", page_origin()),
+        redirect_uri: format!("{}{}", page_origin(), site::base_path()),
         scopes: resolved.scopes.clone(),
         demo: resolved.demo,
+        tenant_id: resolved.tenant_id.clone(),
     };
     let account = match msal::init(&config).await {
         Ok(Some(a)) => a,

@@ -2,7 +2,10 @@
 //! MSAL and the API client are configured with. Saved in localStorage (no secrets: ids and hosts).
 
 use defender_tags_core::cloud::{Cloud, DEFAULT_SCOPE, HostGeneration, KNOWN_HOSTS};
+use defender_tags_core::site_config::TenantConfig;
 use serde::{Deserialize, Serialize};
+
+use crate::site::SiteState;
 
 /// The tenant of the local emulator (`DEMO_TENANT` in the emulator).
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
@@ -53,11 +56,15 @@ pub struct Settings {
     pub api_host: String,
     /// Scope; empty means the cloud's default.
     pub scope: String,
+    /// Use these values instead of the organisation's `config.json` (only where it is not
+    /// locked; see [`crate::site`]).
+    pub override_org: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            override_org: false,
             demo: false,
             client_id: String::new(),
             tenant: String::new(),
@@ -92,6 +99,59 @@ pub struct Resolved {
     pub scopes: Vec<String>,
     /// API base URL (origin, no trailing slash).
     pub api_base: String,
+    /// The tenant's id when it is a GUID (MSAL then uses only accounts of that tenant).
+    pub tenant_id: String,
+    /// The tenant as configured (id or domain), for the connection check.
+    pub tenant: String,
+}
+
+/// The connection of an organisation's tenant (`config.json`), resolved like [`Settings`].
+pub fn resolve_tenant(client_id: &str, tenant: &TenantConfig) -> Resolved {
+    Resolved {
+        // A loopback http authority is the emulator's dev identity provider, which MSAL accepts
+        // only through `auth.js`'s https alias.
+        demo: tenant.authority_origin.starts_with("http://"),
+        client_id: client_id.to_owned(),
+        authority: tenant.authority.clone(),
+        scopes: vec![tenant.scope.clone()],
+        api_base: tenant.api_base.as_str().to_owned(),
+        tenant_id: guid_or_empty(&tenant.id),
+        tenant: tenant.id.clone(),
+    }
+}
+
+/// What this browser connects with: the organisation's tenant (the chosen one) unless the user
+/// overrides an unlocked configuration, else the browser's own settings.
+pub fn effective(
+    site: &SiteState,
+    user: &Settings,
+    chosen_tenant: Option<&str>,
+    page_origin: &str,
+) -> Result<Resolved, Vec<FieldError>> {
+    match site {
+        SiteState::Loaded(config) if config.lock_settings || !user.override_org => {
+            match crate::site::current_tenant(config, chosen_tenant) {
+                Some(t) => Ok(resolve_tenant(&config.client_id, t)),
+                None => Err(vec![field("form", "config.json lists no tenant.")]),
+            }
+        }
+        SiteState::Invalid(errors) => Err(errors
+            .iter()
+            .map(|e| FieldError {
+                field: "config",
+                message: format!("config.json: {e}"),
+            })
+            .collect()),
+        _ => user.resolve(page_origin),
+    }
+}
+
+fn guid_or_empty(tenant: &str) -> String {
+    if is_guid(tenant) {
+        tenant.to_ascii_lowercase()
+    } else {
+        String::new()
+    }
 }
 
 /// A field the user must fix.
@@ -116,6 +176,8 @@ impl Settings {
                 ),
                 scopes: vec![non_empty_or(&self.scope, DEFAULT_SCOPE)],
                 api_base: page_origin.to_owned(),
+                tenant_id: guid_or_empty(&non_empty_or(&self.tenant, DEMO_TENANT)),
+                tenant: non_empty_or(&self.tenant, DEMO_TENANT),
             });
         }
         let mut errors = Vec::new();
@@ -187,6 +249,8 @@ impl Settings {
                 .to_owned(),
             ],
             api_base: format!("https://{}", host.to_ascii_lowercase()),
+            tenant_id: guid_or_empty(tenant),
+            tenant: tenant.to_owned(),
         })
     }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::access::Access;
 use crate::api::BackendRef;
 use crate::settings::Settings;
+use crate::site::SiteState;
 use crate::tags::{TagCatalog, TagEdits};
 
 /// The signed-in user.
@@ -26,6 +27,9 @@ pub enum Session {
     Starting,
     /// The settings are incomplete; the text says what to fix.
     NeedsSettings(String),
+    /// The organisation's `config.json` is invalid or unreadable: one line per problem, each
+    /// naming its field. Nothing is called until it is fixed.
+    ConfigInvalid(Vec<String>),
     /// Nobody is signed in.
     SignedOut,
     /// On the way to the identity provider.
@@ -58,6 +62,10 @@ pub struct SessionCtx(pub RwSignal<Session>);
 /// The saved settings.
 #[derive(Debug, Clone, Copy)]
 pub struct SettingsCtx(pub RwSignal<Settings>);
+
+/// The organisation's site configuration (`config.json`).
+#[derive(Debug, Clone, Copy)]
+pub struct SiteCtx(pub RwSignal<SiteState>);
 
 /// The API in use (set once signed in). `!Send`, hence local storage.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +126,8 @@ pub struct AppState {
     pub session: SessionCtx,
     /// Settings.
     pub settings: SettingsCtx,
+    /// The organisation's configuration.
+    pub site: SiteCtx,
     /// The API.
     pub backend: BackendCtx,
     /// Optimistic edits.
@@ -135,6 +145,7 @@ impl AppState {
         AppState {
             session: expect_context::<SessionCtx>(),
             settings: expect_context::<SettingsCtx>(),
+            site: expect_context::<SiteCtx>(),
             backend: expect_context::<BackendCtx>(),
             edits: expect_context::<EditsCtx>(),
             catalog: expect_context::<CatalogCtx>(),
@@ -147,6 +158,7 @@ impl AppState {
         let state = AppState {
             session: SessionCtx(RwSignal::new(session)),
             settings: SettingsCtx(RwSignal::new(settings)),
+            site: SiteCtx(RwSignal::new(SiteState::Loading)),
             backend: BackendCtx(RwSignal::new_local(backend)),
             edits: EditsCtx(RwSignal::new(TagEdits::default())),
             catalog: CatalogCtx(RwSignal::new(TagCatalog::default())),
@@ -154,6 +166,7 @@ impl AppState {
         };
         provide_context(state.session);
         provide_context(state.settings);
+        provide_context(state.site);
         provide_context(state.backend);
         provide_context(state.edits);
         provide_context(state.catalog);

@@ -1,4 +1,4 @@
-//! Clouds, regional hosts, token scopes and base-URL validation (defender-api.md §0, §8, §10).
+//! Clouds, regional hosts, token scopes and base-URL validation (docs/defender-api.md §0, §8, §10).
 
 mod base_url;
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The token scope to request by default. The live docs say some endpoints still require the
-/// legacy audience even on the new host and fail with 403 otherwise (defender-api.md §8).
+/// legacy audience even on the new host and fail with 403 otherwise (docs/defender-api.md §8).
 pub const DEFAULT_SCOPE: &str = "https://api.securitycenter.microsoft.com/.default";
 
 /// A Microsoft cloud that hosts Defender for Endpoint.
@@ -171,7 +171,7 @@ const fn kh(
 use Cloud::*;
 use HostGeneration::*;
 
-/// Every documented host (defender-api.md §0), current first.
+/// Every documented host (docs/defender-api.md §0), current first.
 pub const KNOWN_HOSTS: &[KnownHost] = &[
     kh("api.security.microsoft.com", Commercial, None, Current),
     kh(

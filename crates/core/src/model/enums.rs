@@ -2,7 +2,7 @@
 //! because Microsoft adds values without notice and a tagging tool must not fail on them.
 //!
 //! Decoding matches known values case-insensitively: the docs say `onboarded` while the real
-//! service sends `Onboarded` (defender-api.md §1). Encoding writes the documented spelling.
+//! service sends `Onboarded` (docs/defender-api.md §1). Encoding writes the documented spelling.
 
 use std::fmt;
 use std::str::FromStr;

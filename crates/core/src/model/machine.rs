@@ -14,7 +14,7 @@ use super::enums::{
 };
 use super::id::MachineId;
 
-/// A machine entity as returned by the API (defender-api.md §1): every documented and observed
+/// A machine entity as returned by the API (docs/defender-api.md §1): every documented and observed
 /// field, each nullable, plus `extra` for fields we do not know, so a decode/encode round trip
 /// loses nothing. Encoding writes `null` for absent fields, as the service does.
 ///

@@ -6,8 +6,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-/// Maximum number of characters in a tag. Documented for the registry method only (defender-api.md
-/// §6); we enforce it for the API too, because longer tags cannot be removed in the portal.
+/// Maximum number of characters in a tag. Documented for the registry method only
+/// (docs/defender-api.md §6); we enforce it for the API too: longer tags cannot be removed in the
+/// portal.
 pub const MAX_TAG_CHARS: usize = 200;
 
 /// Characters that make the portal's tag filter misbehave (windows-itpro-docs #4920).

@@ -1,4 +1,4 @@
-//! The `$filter` AST: only what the machines endpoint documents (defender-api.md §2).
+//! The `$filter` AST: only what the machines endpoint documents (docs/defender-api.md §2).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The documented error envelope `{"error":{"code","message","target"}}` (defender-api.md §7),
+//! The documented error envelope `{"error":{"code","message","target"}}` (docs/defender-api.md §7),
 //! with a fresh correlation id in `target` for every error.
 
 use axum::http::{HeaderValue, StatusCode, header};

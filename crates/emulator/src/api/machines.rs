@@ -25,7 +25,7 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let opts = odata::list_options(ctx.uri)?;
     let store = ctx.tenant.read();
     if !store.machines().iter().any(|m| ctx.scope.sees(m)) {
-        // "If there are no recent machines, you see 404 Not Found" (defender-api.md §2).
+        // "If there are no recent machines, you see 404 Not Found" (docs/defender-api.md §2).
         return Err(ApiError::not_found("No machines were found."));
     }
     let (page, more) = scan(&store, &ctx.scope, &opts);
@@ -107,7 +107,7 @@ pub(crate) fn resolve(
         .max_by_key(|i| store.get(*i).and_then(|m| m.last_seen))
 }
 
-/// `GET /api/machines/{id}` (id or computer name, defender-api.md §3a).
+/// `GET /api/machines/{id}` (id or computer name, docs/defender-api.md §3a).
 pub(crate) fn get(ctx: &Ctx<'_>, key: &str) -> Result<Response, ApiError> {
     let store = ctx.tenant.read();
     let Some(i) = resolve(&store, key, |m| ctx.scope.sees(m)) else {
@@ -122,7 +122,7 @@ pub(crate) fn get(ctx: &Ctx<'_>, key: &str) -> Result<Response, ApiError> {
     })
 }
 
-/// `GET /api/machines/findbytag?tag=&useStartsWithFilter=` (defender-api.md §3b). Matching
+/// `GET /api/machines/findbytag?tag=&useStartsWithFilter=` (docs/defender-api.md §3b). Matching
 /// is case-insensitive (undocumented; see the README).
 pub(crate) fn find_by_tag(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let pairs = odata::query_pairs(ctx.uri)?;

@@ -28,7 +28,7 @@ use crate::server::DropConnection;
 use crate::state::{AppState, Scope, TenantData};
 use crate::web;
 
-/// The content type of the real service's JSON answers (defender-api.md §1 capture).
+/// The content type of the real service's JSON answers (docs/defender-api.md §1 capture).
 pub const ODATA_CONTENT_TYPE: &str =
     "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
 
@@ -330,7 +330,7 @@ fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> 
     Ok(caller)
 }
 
-/// Checks `roles`/`scp` (defender-api.md §2–§5 permission tables).
+/// Checks `roles`/`scp` (docs/defender-api.md §2–§5 permission tables).
 fn authorize(caller: &Caller, endpoint: Endpoint) -> Result<(), ApiError> {
     let (app_ok, user_ok): (&[&str], &[&str]) = if endpoint.writes() {
         (&["Machine.ReadWrite.All"], &["Machine.ReadWrite"])

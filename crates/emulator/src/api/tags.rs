@@ -2,7 +2,7 @@
 //!
 //! Bodies are checked field by field so each mistake gets the documented code: a missing field
 //! is `MissingRequiredParameter`, a field spelt in the wrong case is `InvalidRequestBody`
-//! (parameter names are case-sensitive, defender-api.md §4), a bad value is `InvalidInput`.
+//! (parameter names are case-sensitive, docs/defender-api.md §4), a bad value is `InvalidInput`.
 
 use std::collections::HashSet;
 

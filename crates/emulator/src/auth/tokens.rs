@@ -8,7 +8,7 @@ use super::keys::SigningKeys;
 use super::personas::{self, Persona, PersonaKind};
 use crate::tenants::Tenant;
 
-/// Audience the emulator mints (the legacy resource the live docs recommend, defender-api.md §8).
+/// Audience the emulator mints (the legacy resource the docs recommend, docs/defender-api.md §8).
 pub const API_AUDIENCE: &str = "https://api.securitycenter.microsoft.com";
 /// Audiences the API accepts: the legacy resource, the current host and the WindowsDefenderATP
 /// application id (what an Entra token for that resource may carry).
@@ -17,7 +17,7 @@ pub const ACCEPTED_AUDIENCES: [&str; 3] = [
     "https://api.security.microsoft.com",
     "fc780465-2017-40d4-a0c5-307022471b92",
 ];
-/// Token lifetime: "The expiration time of the token is one hour" (defender-api.md §8).
+/// Token lifetime: "The expiration time of the token is one hour" (docs/defender-api.md §8).
 pub const TOKEN_TTL_SECS: i64 = 3599;
 
 /// Access-token claims (a union of Entra v1/v2 claims that clients look at).

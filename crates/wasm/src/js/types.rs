@@ -126,7 +126,7 @@ export interface Machine {
 export interface DefenderError extends Error {
     name: "DefenderError";
     /** Stable code: unauthorized, forbidden, not_found, bad_request, too_many_requests,
-     *  server_error, unexpected_status, undecodable, network, timeout, aborted,
+     *  server_error, unexpected_status, undecodable, network, cors_refused, timeout, aborted,
      *  foreign_origin, token_unavailable, invalid_input. */
     code: string;
     status?: number;

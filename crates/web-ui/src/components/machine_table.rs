@@ -216,7 +216,7 @@ fn RowSlot(
             r.as_ref().map(|r| {
                 let mut s = search.get();
                 s.selected = Some(r.id.clone());
-                format!("/{}", s.to_query_string())
+                crate::site::href(&format!("/{}", s.to_query_string()))
             })
         })
     };

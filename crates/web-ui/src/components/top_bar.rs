@@ -6,6 +6,7 @@ use leptos_router::hooks::use_location;
 use crate::access::AccessLevel;
 use crate::routes::NAV;
 use crate::session;
+use crate::site;
 use crate::state::{AppState, Session};
 
 /// Header with navigation and the session.
@@ -15,22 +16,60 @@ pub fn TopBar() -> impl IntoView {
     let links = NAV
         .iter()
         .map(|item| {
-            let path = item.path;
-            let current = move || (location.pathname.get() == path).then_some("page");
-            view! { <li><a href=path aria-current=current>{item.label}</a></li> }
+            let link = site::href(item.path);
+            let here = link.clone();
+            let current = move || (location.pathname.get() == here).then_some("page");
+            view! { <li><a href=link aria-current=current>{item.label}</a></li> }
         })
         .collect_view();
     view! {
         <header class="top-bar">
-            <a class="brand" href="/">
+            <a class="brand" href=site::href("/")>
                 <span class="brand-mark" aria-hidden="true">"DT"</span>
                 <span>"Defender Tags"</span>
             </a>
             <nav aria-label="Main">
                 <ul>{links}</ul>
             </nav>
+            <TenantSwitcher/>
             <SessionArea/>
         </header>
+    }
+}
+
+/// With several tenants in `config.json`: which one this page works on. Switching reloads the
+/// app for the other tenant (see [`site::switch_tenant`]).
+#[component]
+fn TenantSwitcher() -> impl IntoView {
+    let state = AppState::from_context();
+    move || {
+        let site = state.site.0.get();
+        let config = site.config()?;
+        if config.tenants.len() < 2 {
+            return None;
+        }
+        let chosen = site::chosen_tenant();
+        let current = site::current_tenant(config, chosen.as_deref())?.id.clone();
+        let from = current.clone();
+        let options = config
+            .tenants
+            .iter()
+            .map(|t| {
+                let selected = t.id == current;
+                view! { <option value=t.id.clone() selected=selected>{t.name.clone()}</option> }
+            })
+            .collect_view();
+        Some(view! {
+            <div class="tenant-switcher">
+                <label for="tenant-switcher">"Tenant"</label>
+                <select id="tenant-switcher" data-testid="tenant-switcher" on:change=move |ev| {
+                    let to = event_target_value(&ev);
+                    if !to.eq_ignore_ascii_case(&from) {
+                        site::switch_tenant(&from, &to);
+                    }
+                }>{options}</select>
+            </div>
+        })
     }
 }
 
@@ -80,7 +119,11 @@ fn SessionArea() -> impl IntoView {
         }
         .into_any(),
         Session::NeedsSettings(_) => view! {
-            <div class="session"><a class="btn btn-quiet" href="/settings">"Configure sign-in"</a></div>
+            <div class="session"><a class="btn btn-quiet" href=site::href("/settings")>"Configure sign-in"</a></div>
+        }
+        .into_any(),
+        Session::ConfigInvalid(_) => view! {
+            <div class="session"><span class="badge badge-warn">"Configuration error"</span></div>
         }
         .into_any(),
     }

@@ -177,7 +177,7 @@ pub fn InventoryView(
                             <tbody>
                                 {move || inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
                                     let tag = t.tag.clone();
-                                    let href = format!("/{}", SearchState { tag: t.tag.clone(), ..Default::default() }.to_query_string());
+                                    let href = crate::site::href(&format!("/{}", SearchState { tag: t.tag.clone(), ..Default::default() }.to_query_string()));
                                     let mut notes = Vec::new();
                                     if t.has_variants { notes.push("case variants".to_owned()); }
                                     if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }

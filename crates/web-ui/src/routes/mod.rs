@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod bulk;
+pub mod check;
 pub mod inventory;
 pub mod not_found;
 pub mod search;

@@ -8,7 +8,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="page narrow">
             <h1>"Page not found"</h1>
-            <p>"There is no page at this address. " <a href="/">"Go to the machine search"</a> "."</p>
+            <p>"There is no page at this address. " <a href=crate::site::href("/")>"Go to the machine search"</a> "."</p>
         </section>
     }
 }

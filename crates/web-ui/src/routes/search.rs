@@ -385,7 +385,7 @@ fn MachineSearch() -> impl IntoView {
                         href=move || {
                             let mut s = search.get();
                             s.selected = None;
-                            format!("/bulk{}", s.to_query_string())
+                            crate::site::href(&format!("/bulk{}", s.to_query_string()))
                         }>
                         "Bulk change these machines\u{2026}"
                     </a>

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 
 use crate::components::top_bar::use_app_state;
 use crate::session;
+use crate::site;
+use defender_tags_core::site_config::SiteConfig;
 use defender_tags_core::cloud::Cloud;
 
 use crate::settings::{FieldError, Settings, allowed_api_hosts, cloud_from_param, cloud_param};
@@ -27,10 +29,23 @@ pub fn SettingsPage() -> impl IntoView {
     let demo = move || draft.with(|d| d.demo);
     let loopback = session::is_loopback_page();
 
+    let site_state = state.site.0;
+    let org = move || site_state.with(|s| s.config().cloned());
+    let locked = move || !site_state.with(|s| s.settings_unlocked());
+    // With an organisation configuration, the form only matters when the user overrides it.
+    let form_off = move || org().is_some() && (locked() || !draft.with(|d| d.override_org));
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if locked() {
+            return;
+        }
         let next = draft.get_untracked();
-        match next.resolve(&session::page_origin()) {
+        let checked = if form_off() {
+            Ok(())
+        } else {
+            next.resolve(&session::page_origin()).map(|_| ())
+        };
+        match checked {
             Err(e) => {
                 errors.set(e);
                 saved.set(false);
@@ -90,7 +105,21 @@ pub fn SettingsPage() -> impl IntoView {
                 "These are saved in this browser (never a token). Sign-in uses MSAL with a redirect; \
                  the token stays in MSAL's cache for this tab (sessionStorage) and is sent only to the API host."
             </p>
+            <p><a href=site::href("/check") data-testid="settings-check">"Check the connection"</a>
+                " \u{2014} sign-in, token, API reachability (CORS) and permissions, step by step."</p>
+            {move || org().map(|c| view! { <OrgConfig config=c locked=locked()/> })}
             <form class="card form" on:submit=save novalidate=true>
+                {move || (org().is_some() && !locked()).then(|| view! {
+                    <div class="field checkbox-field">
+                        <input id="settings-override" type="checkbox"
+                            prop:checked=move || draft.with(|d| d.override_org)
+                            on:change=move |ev| draft.update(|d| d.override_org = event_target_checked(&ev))/>
+                        <label for="settings-override">"Use my own values instead of the organisation's"</label>
+                        <p class="hint">"For testing another app registration or tenant in this browser only."</p>
+                    </div>
+                })}
+                <fieldset class="plain-fieldset" disabled=form_off>
+                <legend class="visually-hidden">"Your own values"</legend>
                 <div class="field checkbox-field">
                     <input id="settings-demo" type="checkbox" prop:checked=demo
                         disabled=!loopback
@@ -120,12 +149,54 @@ pub fn SettingsPage() -> impl IntoView {
                     {text_field("api_host", "API host", "Leave empty for the cloud's default, or pick a regional host such as eu.api.security.microsoft.com.", |s| s.api_host.clone(), |s, v| s.api_host = v)}
                     {text_field("scope", "Scope", "Leave empty for the default (https://api.securitycenter.microsoft.com/.default in the commercial cloud).", |s| s.scope.clone(), |s, v| s.scope = v)}
                 </fieldset>
+                </fieldset>
                 <p class="error-text" role="alert">{error_for("form")}</p>
                 <div class="form-actions">
-                    <button type="submit" class="btn btn-primary">"Save and sign in again"</button>
+                    <button type="submit" class="btn btn-primary" disabled=locked>"Save and sign in again"</button>
                     {move || saved.get().then(|| view! { <span class="ok-text" role="status">"Saved."</span> })}
                 </div>
             </form>
+        </section>
+    }
+}
+
+/// The organisation's values from `config.json`, read-only.
+#[component]
+fn OrgConfig(config: SiteConfig, locked: bool) -> impl IntoView {
+    let tenants = config
+        .tenants
+        .iter()
+        .map(|t| {
+            view! {
+                <tr>
+                    <th scope="row">{t.name.clone()}</th>
+                    <td><code>{t.id.clone()}</code></td>
+                    <td>{t.cloud.name()}</td>
+                    <td><code>{t.api_base.as_str().to_owned()}</code></td>
+                    <td><code>{t.scope.clone()}</code></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card org-config" aria-labelledby="org-config-title" data-testid="org-config">
+            <h2 id="org-config-title">"Your organisation's configuration"</h2>
+            <p class="muted">{if locked {
+                "Set by whoever runs this site (config.json) and locked: these values are used and cannot be changed here."
+            } else {
+                "Set by whoever runs this site (config.json). They are used unless you choose your own values below."
+            }}</p>
+            <p>"Application (client) id: " <code data-testid="org-client-id">{config.client_id.clone()}</code></p>
+            <div class="org-tenants">
+                <table class="simple-table">
+                    <caption class="visually-hidden">"Tenants"</caption>
+                    <thead><tr>
+                        <th scope="col">"Tenant"</th><th scope="col">"Id"</th><th scope="col">"Cloud"</th>
+                        <th scope="col">"API"</th><th scope="col">"Scope"</th>
+                    </tr></thead>
+                    <tbody>{tenants}</tbody>
+                </table>
+            </div>
         </section>
     }
 }
