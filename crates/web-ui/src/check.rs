@@ -141,16 +141,11 @@ pub fn config_step(resolved: &Result<Resolved, Vec<String>>) -> Step {
                 r.scopes.join(" ")
             ),
         ),
-        Err(problems) => Step::new(
-            "config",
-            title("config"),
-            Verdict::Fail,
-            problems.join(" "),
-        )
-        .fix(format!(
-            "Fix each field named above in config.json (your administrator) or in Settings; \
+        Err(problems) => Step::new("config", title("config"), Verdict::Fail, problems.join(" "))
+            .fix(format!(
+                "Fix each field named above in config.json (your administrator) or in Settings; \
              the schema is in {DEPLOY_DOC}."
-        )),
+            )),
     }
 }
 
@@ -413,7 +408,15 @@ pub fn write_step(claims: &Claims) -> Step {
             Verdict::Fail,
             format!(
                 "The token is read-only ({}).",
-                or_none(&access.scopes.iter().chain(&access.roles).cloned().collect::<Vec<_>>().join(" "))
+                or_none(
+                    &access
+                        .scopes
+                        .iter()
+                        .chain(&access.roles)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             ),
         )
         .fix(
@@ -426,7 +429,10 @@ pub fn write_step(claims: &Claims) -> Step {
 
 /// Step 8: the rate budget, from the calls counted in this browser's windows.
 pub fn budget_step(minute_used: u32, hour_used: u32) -> Step {
-    let (min_left, hour_left) = (100u32.saturating_sub(minute_used), 1500u32.saturating_sub(hour_used));
+    let (min_left, hour_left) = (
+        100u32.saturating_sub(minute_used),
+        1500u32.saturating_sub(hour_used),
+    );
     let detail = format!(
         "{min_left} of 100 calls left this minute and {hour_left} of 1,500 this hour, as counted \
          by this page (the budget is per app and tenant, shared with everyone using the app)."
@@ -474,7 +480,8 @@ mod tests {
         Resolved {
             demo: false,
             client_id: "0b5b6c1e-1111-4222-8333-944445555666".into(),
-            authority: "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555".into(),
+            authority: "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555"
+                .into(),
             scopes: vec!["https://api.securitycenter.microsoft.com/.default".into()],
             api_base: "https://api.security.microsoft.com".into(),
             tenant_id: "11111111-2222-3333-4444-555555555555".into(),
@@ -517,7 +524,11 @@ mod tests {
         let bad = token_step(&wrong, &resolved(), 1_000);
         assert_eq!(bad.verdict, Verdict::Fail);
         for needle in ["graph.microsoft.com", "no Machine.Read", "99999999"] {
-            assert!(bad.detail.contains(needle), "{needle} missing: {}", bad.detail);
+            assert!(
+                bad.detail.contains(needle),
+                "{needle} missing: {}",
+                bad.detail
+            );
         }
         let fix = bad.fix.unwrap_or_default();
         assert!(fix.contains("scope") && fix.contains("admin consent") && fix.contains("Sign out"));
@@ -534,7 +545,13 @@ mod tests {
             },
         );
         assert_eq!(cors[0].verdict, Verdict::Fail);
-        assert!(cors[0].fix.as_deref().unwrap_or_default().contains("edge proxy"));
+        assert!(
+            cors[0]
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("edge proxy")
+        );
         assert_eq!(cors[1].verdict, Verdict::Skipped);
         let net = api_steps(
             "https://x",
@@ -544,7 +561,13 @@ mod tests {
                 message: "Failed to fetch".into(),
             },
         );
-        assert!(!net[0].fix.as_deref().unwrap_or_default().contains("edge proxy"));
+        assert!(
+            !net[0]
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("edge proxy")
+        );
         let forbidden = api_steps(
             "https://x",
             &ApiOutcome::Failed {
@@ -555,14 +578,23 @@ mod tests {
         );
         assert_eq!(forbidden[0].verdict, Verdict::Pass);
         assert_eq!(forbidden[1].verdict, Verdict::Fail);
-        assert!(forbidden[1].fix.as_deref().unwrap_or_default().contains("role"));
+        assert!(
+            forbidden[1]
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("role")
+        );
         let listed = api_steps("https://x", &ApiOutcome::Listed(1));
         assert!(listed.iter().all(|s| s.verdict == Verdict::Pass));
     }
 
     #[test]
     fn write_permission_comes_from_the_token() {
-        assert_eq!(write_step(&claims(&["Machine.ReadWrite"])).verdict, Verdict::Pass);
+        assert_eq!(
+            write_step(&claims(&["Machine.ReadWrite"])).verdict,
+            Verdict::Pass
+        );
         let ro = write_step(&claims(&["Machine.Read"]));
         assert_eq!(ro.verdict, Verdict::Fail);
         assert!(ro.detail.contains("Machine.Read"));
@@ -572,8 +604,17 @@ mod tests {
     fn sessions_budget_and_the_report() {
         assert_eq!(signed_in_step(None, None).verdict, Verdict::Fail);
         let expired = signed_in_step(Some("a@b"), Some(&Err("invalid_grant".into())));
-        assert!(expired.fix.as_deref().unwrap_or_default().contains("sign in again"));
-        assert_eq!(signed_in_step(Some("a@b"), Some(&Ok(()))).verdict, Verdict::Pass);
+        assert!(
+            expired
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("sign in again")
+        );
+        assert_eq!(
+            signed_in_step(Some("a@b"), Some(&Ok(()))).verdict,
+            Verdict::Pass
+        );
         assert_eq!(budget_step(95, 10).verdict, Verdict::Warn);
         assert_eq!(budget_step(1, 1).verdict, Verdict::Pass);
 

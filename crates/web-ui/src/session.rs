@@ -88,18 +88,19 @@ pub async fn start(state: AppState) {
     }
     let settings = state.settings.0.get_untracked();
     let chosen = site::chosen_tenant();
-    let resolved = match settings::effective(&site_state, &settings, chosen.as_deref(), &page_origin()) {
-        Ok(r) => r,
-        Err(errors) => {
-            let text = errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join(" ");
-            state.session.0.set(Session::NeedsSettings(text));
-            return;
-        }
-    };
+    let resolved =
+        match settings::effective(&site_state, &settings, chosen.as_deref(), &page_origin()) {
+            Ok(r) => r,
+            Err(errors) => {
+                let text = errors
+                    .into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                state.session.0.set(Session::NeedsSettings(text));
+                return;
+            }
+        };
     let config = AuthConfig {
         client_id: resolved.client_id.clone(),
         authority: resolved.authority.clone(),

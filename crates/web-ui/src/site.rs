@@ -59,7 +59,10 @@ pub fn classify(status: u16, body: &str) -> SiteState {
 
 /// The tenant in use: the one chosen in this browser if the configuration still lists it,
 /// else the first.
-pub fn current_tenant<'a>(config: &'a SiteConfig, chosen: Option<&str>) -> Option<&'a TenantConfig> {
+pub fn current_tenant<'a>(
+    config: &'a SiteConfig,
+    chosen: Option<&str>,
+) -> Option<&'a TenantConfig> {
     chosen
         .and_then(|id| {
             config
@@ -145,7 +148,10 @@ pub fn switch_tenant(from: &str, to: &str) {
         let storage = local_storage();
         let search = window.location().search().unwrap_or_default();
         if let Some(s) = &storage {
-            let _ = s.set_item(&format!("{SEARCH_KEY}{}", from.to_ascii_lowercase()), &search);
+            let _ = s.set_item(
+                &format!("{SEARCH_KEY}{}", from.to_ascii_lowercase()),
+                &search,
+            );
             let _ = s.set_item(TENANT_KEY, to);
         }
         let saved = storage
@@ -226,7 +232,10 @@ mod tests {
         assert_eq!(classify(404, ""), SiteState::Absent);
         assert!(matches!(classify(500, ""), SiteState::Unreadable(m) if m.contains("500")));
         assert!(matches!(classify(200, "{"), SiteState::Invalid(_)));
-        match classify(200, r#"{"clientId": "nope", "tenant": "contoso.onmicrosoft.com"}"#) {
+        match classify(
+            200,
+            r#"{"clientId": "nope", "tenant": "contoso.onmicrosoft.com"}"#,
+        ) {
             SiteState::Invalid(errors) => {
                 assert!(errors.iter().any(|e| e.field == "clientId"), "{errors:?}")
             }
@@ -240,7 +249,10 @@ mod tests {
         let SiteState::Loaded(config) = classify(200, TWO) else {
             panic!("valid config expected");
         };
-        assert_eq!(current_tenant(&config, None).map(|t| t.name.as_str()), Some("Contoso"));
+        assert_eq!(
+            current_tenant(&config, None).map(|t| t.name.as_str()),
+            Some("Contoso")
+        );
         assert_eq!(
             current_tenant(&config, Some("22222222-3333-4444-5555-666666666666"))
                 .map(|t| t.name.as_str()),

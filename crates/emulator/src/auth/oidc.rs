@@ -113,10 +113,9 @@ pub async fn instance_discovery(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(td) = st.tenant_by_path(&tenant) else {
-        return unknown_tenant(&st, &tenant);
-    };
-    let t = td.id();
+    // Answered for any path, as before there were several tenants: MSAL may ask under
+    // `common` whatever tenant it signs in to, and the answer only names hosts.
+    let t = st.tenant_by_path(&tenant).unwrap_or(st.demo()).id();
     let base = st.public_origin(web::host(&headers).as_deref());
     let host = base.split("://").nth(1).unwrap_or(&base).to_owned();
     Json(json!({

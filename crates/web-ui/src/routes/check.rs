@@ -45,7 +45,11 @@ pub fn CheckPage() -> impl IntoView {
     });
     let copy = move |_| {
         let text = steps.with_untracked(|s| {
-            check::report(s, &session::page_origin_and_path(), &crate::activity::format_time(crate::state::now_ms()))
+            check::report(
+                s,
+                &session::page_origin_and_path(),
+                &crate::activity::format_time(crate::state::now_ms()),
+            )
         });
         copied.set(Some(if crate::download::copy_text(&text) {
             "Report copied."
@@ -114,7 +118,9 @@ async fn run_checks(state: AppState, steps: RwSignal<Vec<Step>>) {
     // 1. Configuration.
     let site_state = state.site.0.get_untracked();
     let resolved = match &site_state {
-        site::SiteState::Unreadable(why) => Err(vec![format!("config.json could not be read: {why}")]),
+        site::SiteState::Unreadable(why) => {
+            Err(vec![format!("config.json could not be read: {why}")])
+        }
         other => settings::effective(
             other,
             &state.settings.0.get_untracked(),
@@ -142,8 +148,13 @@ async fn run_checks(state: AppState, steps: RwSignal<Vec<Step>>) {
     // 3. Signed in: a silent token, with redirects held so an expired session is reported here
     // instead of sending the browser away mid-check.
     let account = state.session.0.with_untracked(|s| {
-        s.user()
-            .map(|u| if u.username.is_empty() { u.name.clone() } else { u.username.clone() })
+        s.user().map(|u| {
+            if u.username.is_empty() {
+                u.name.clone()
+            } else {
+                u.username.clone()
+            }
+        })
     });
     let token = match &account {
         Some(_) => {
@@ -154,8 +165,13 @@ async fn run_checks(state: AppState, steps: RwSignal<Vec<Step>>) {
         }
         None => None,
     };
-    let token_outcome = token.as_ref().map(|t| t.as_ref().map(|_| ()).map_err(ToString::to_string));
-    push(check::signed_in_step(account.as_deref(), token_outcome.as_ref()));
+    let token_outcome = token
+        .as_ref()
+        .map(|t| t.as_ref().map(|_| ()).map_err(ToString::to_string));
+    push(check::signed_in_step(
+        account.as_deref(),
+        token_outcome.as_ref(),
+    ));
     let Some(Ok(info)) = token else {
         skip_rest(3, "signing in");
         return;
@@ -170,7 +186,11 @@ async fn run_checks(state: AppState, steps: RwSignal<Vec<Step>>) {
         scp: info.scp.clone(),
         roles: info.roles.clone(),
     };
-    push(check::token_step(&claims, &resolved, crate::state::now_ms() / 1000));
+    push(check::token_step(
+        &claims,
+        &resolved,
+        crate::state::now_ms() / 1000,
+    ));
 
     // 5–6. One listing call through the client (the same code path as the app's searches).
     let outcome = list_one(&resolved).await;
@@ -209,7 +229,10 @@ async fn list_one(resolved: &settings::Resolved) -> ApiOutcome {
         msal::hold_redirects(true);
         let info = msal::get_token(request.force_refresh).await;
         msal::hold_redirects(false);
-        AccessToken::new(info.map_err(|e| TokenError::Provider(e.to_string()))?.access_token)
+        AccessToken::new(
+            info.map_err(|e| TokenError::Provider(e.to_string()))?
+                .access_token,
+        )
     });
     match client
         .list_machines(
@@ -242,7 +265,8 @@ async fn fetch_issuer(url: &str) -> Result<String, String> {
         let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
             .await
             .map_err(|_| {
-                "no answer (network failure, the page's Content-Security-Policy, or CORS)".to_owned()
+                "no answer (network failure, the page's Content-Security-Policy, or CORS)"
+                    .to_owned()
             })?
             .dyn_into::<web_sys::Response>()
             .map_err(|_| "not an HTTP response".to_owned())?;

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use crate::components::top_bar::use_app_state;
 use crate::session;
 use crate::site;
-use defender_tags_core::site_config::SiteConfig;
 use defender_tags_core::cloud::Cloud;
+use defender_tags_core::site_config::SiteConfig;
 
 use crate::settings::{FieldError, Settings, allowed_api_hosts, cloud_from_param, cloud_param};
 
