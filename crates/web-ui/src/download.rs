@@ -67,7 +67,10 @@ pub fn copy_text(text: &str) -> bool {
         let Some(window) = web_sys::window() else {
             return false;
         };
-        let clipboard = js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("clipboard"))
+        let Ok(navigator) = js_sys::Reflect::get(&window, &JsValue::from_str("navigator")) else {
+            return false;
+        };
+        let clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
             .ok()
             .filter(|c| !c.is_undefined() && !c.is_null());
         let Some(clipboard) = clipboard else {

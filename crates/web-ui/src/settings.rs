@@ -378,6 +378,93 @@ mod tests {
         assert_eq!(partial.cloud, Cloud::Commercial);
     }
 
+    fn site(json: &str) -> SiteState {
+        crate::site::classify(200, json)
+    }
+
+    const ORG: &str = r#"{
+        "clientId": "0b5b6c1e-1111-4222-8333-944445555666",
+        "tenants": [
+            {"id": "11111111-2222-3333-4444-555555555555", "name": "Contoso"},
+            {"id": "fabrikam.onmicrosoft.com", "name": "Fabrikam", "cloud": "gcc-high"}
+        ],
+        "apiBaseUrl": "https://proxy.contoso.com"
+    }"#;
+
+    #[test]
+    fn the_organisation_configuration_wins_unless_overridden_where_unlocked() {
+        let org = site(ORG);
+        let mine = Settings {
+            override_org: false,
+            ..entra()
+        };
+        let r = effective(&org, &mine, None, ORIGIN).unwrap();
+        assert_eq!(r.client_id, "0b5b6c1e-1111-4222-8333-944445555666");
+        assert_eq!(r.api_base, "https://proxy.contoso.com");
+        assert_eq!(r.tenant_id, "11111111-2222-3333-4444-555555555555");
+        assert!(!r.demo);
+
+        // The chosen tenant (a domain: no tenant id filter for MSAL) with its own cloud.
+        let r = effective(&org, &mine, Some("Fabrikam.onmicrosoft.com"), ORIGIN).unwrap();
+        assert_eq!(r.tenant, "fabrikam.onmicrosoft.com");
+        assert_eq!(r.tenant_id, "");
+        assert!(
+            r.authority.starts_with("https://login.microsoftonline.us/"),
+            "{}",
+            r.authority
+        );
+
+        // Overriding an unlocked configuration uses the browser's own values.
+        let over = Settings {
+            override_org: true,
+            ..entra()
+        };
+        let r = effective(&org, &over, None, ORIGIN).unwrap();
+        assert_eq!(r.tenant, "contoso.onmicrosoft.com");
+        assert_eq!(r.api_base, "https://api.security.microsoft.com");
+
+        // A locked one ignores the override.
+        let locked = site(&ORG.replacen('{', r#"{"lockSettings": true,"#, 1));
+        let r = effective(&locked, &over, None, ORIGIN).unwrap();
+        assert_eq!(r.api_base, "https://proxy.contoso.com");
+    }
+
+    #[test]
+    fn an_invalid_configuration_is_an_error_naming_its_fields_and_no_connection() {
+        let bad =
+            site(r#"{"clientId": "x", "tenant": "contoso.onmicrosoft.com", "cloud": "azure"}"#);
+        let errors = effective(&bad, &entra(), None, ORIGIN).unwrap_err();
+        let text: Vec<_> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(text.iter().any(|m| m.contains("clientId")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|m| m.contains("cloud") && m.contains("azure")),
+            "{text:?}"
+        );
+        // Without a configuration, the browser's settings apply as before.
+        assert_eq!(
+            effective(&SiteState::Absent, &entra(), None, ORIGIN)
+                .unwrap()
+                .tenant,
+            "contoso.onmicrosoft.com"
+        );
+    }
+
+    #[test]
+    fn a_loopback_authority_is_the_emulator_and_needs_the_alias() {
+        let emu = site(
+            r#"{"clientId": "00000000-0000-4000-8000-000000000de0",
+                "tenant": "11111111-2222-3333-4444-555555555555",
+                "authority": "http://127.0.0.1:4000", "apiBaseUrl": "http://127.0.0.1:4000"}"#,
+        );
+        let r = effective(&emu, &Settings::default(), None, ORIGIN).unwrap();
+        assert!(r.demo);
+        assert_eq!(
+            r.authority,
+            "http://127.0.0.1:4000/11111111-2222-3333-4444-555555555555/v2.0"
+        );
+    }
+
     #[test]
     fn cloud_params_round_trip() {
         for c in Cloud::ALL {
