@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use defender_tags_core::SiteConfig;
 use defender_tags_emulator::{Config, DEMO_CLIENT_ID};
 use serde_json::{Value, json};
 
@@ -52,12 +53,31 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
             "basePath": "/",
         })
     );
-    // The contract requires a GUID client id.
-    let guid = c["clientId"].as_str().unwrap();
-    assert!(
-        uuid::Uuid::parse_str(guid).is_ok() && guid.len() == 36,
-        "{guid}"
-    );
+    // The UI validates it with core's parser: it must pass, with the emulator as both the
+    // authority and the API for each tenant.
+    let text = emu
+        .http
+        .get(format!("{}/config.json", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed = SiteConfig::parse(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert_eq!(parsed.client_id, DEMO_CLIENT_ID);
+    assert_eq!(parsed.base_path, "/");
+    let tenants: Vec<(&str, &str)> = parsed
+        .tenants
+        .iter()
+        .map(|t| (t.id.as_str(), t.name.as_str()))
+        .collect();
+    assert_eq!(tenants, [(TENANT, "Contoso"), (SECOND_TENANT, "Fabrikam")]);
+    for t in &parsed.tenants {
+        assert_eq!(t.authority, format!("{}/{}/v2.0", emu.url, t.id));
+        assert_eq!(t.api_base.as_str(), emu.url);
+    }
+    assert_eq!(parsed.connect_src(), [emu.url.clone()]);
 
     // Same origin logic as the discovery document: the Host the browser used...
     let port = emu.handle.addr().port();
@@ -91,6 +111,11 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
     })
     .await;
     let (_, c) = get_config(&emu, None).await;
+    let parsed = SiteConfig::parse(&c.to_string()).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        parsed.tenants[0].authority,
+        format!("https://login.emulator.test/{TENANT}")
+    );
     assert_eq!(c["authority"], "https://login.emulator.test");
     assert_eq!(c["apiBaseUrl"], "https://login.emulator.test");
     assert_eq!(
