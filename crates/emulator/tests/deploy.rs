@@ -77,7 +77,7 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
         assert_eq!(t.authority, format!("{}/{}/v2.0", emu.url, t.id));
         assert_eq!(t.api_base.as_str(), emu.url);
     }
-    assert_eq!(parsed.connect_src(), [emu.url.clone()]);
+    assert_eq!(parsed.connect_src(), vec![emu.url.as_str()]);
 
     // Same origin logic as the discovery document: the Host the browser used...
     let port = emu.handle.addr().port();
