@@ -93,7 +93,8 @@ pub const GROUPS: [Group; 10] = [
     },
 ];
 
-/// Computer name of the machine reserved for UI escaping tests (index 7).
+/// Computer name of the machine reserved for UI escaping tests (index 7; in tenants other than
+/// the demo tenant followed by `.{their DNS suffix}`).
 pub const XSS_MACHINE_NAME: &str = "<img src=x onerror=alert(1)>";
 /// A tag reserved for UI escaping tests (on every 97th machine).
 pub const XSS_TAG: &str = "<script>alert('tag')</script>";
@@ -321,7 +322,13 @@ pub fn generate_in(count: usize, seed: u64, domain: &str, anchor: OffsetDateTime
             }
         }
         if i == 7 {
-            name = Some(XSS_MACHINE_NAME.to_owned());
+            // The demo tenant keeps the bare name its UI tests know; elsewhere it carries the
+            // tenant's DNS suffix, so every machine name tells its tenant.
+            name = Some(if domain == CONTOSO.machine_domain {
+                XSS_MACHINE_NAME.to_owned()
+            } else {
+                format!("{XSS_MACHINE_NAME}.{domain}")
+            });
         }
         let name = name.unwrap_or_else(|| {
             let slot = group_ix.map_or(10, |g| g) * 6 + kind_index(os.kind);
@@ -551,16 +558,16 @@ mod tests {
     fn machine_names_carry_the_tenant_domain() {
         let at = datetime!(2026-11-01 0:00 UTC);
         let f = generate_in(200, 43, "fabrikam.local", at);
-        let named = f
+        let names: Vec<&str> = f
             .iter()
             .filter_map(|m| m.computer_dns_name.as_deref())
-            .filter(|n| *n != XSS_MACHINE_NAME);
-        assert!(named.clone().count() > 190);
+            .collect();
+        assert_eq!(names.len(), 200);
         assert!(
-            named.clone().all(|n| n.ends_with(".fabrikam.local")),
-            "{:?}",
-            f[0].computer_dns_name
+            names.iter().all(|n| n.ends_with(".fabrikam.local")),
+            "{names:?}"
         );
+        assert_eq!(names[7], format!("{XSS_MACHINE_NAME}.fabrikam.local"));
         assert!(
             generate_at(200, 43, at)
                 .iter()
