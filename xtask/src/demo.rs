@@ -6,12 +6,20 @@ use crate::{emulator, site, tools};
 pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     let mut port = "8080".to_string();
     let mut machines = "3000".to_string();
+    // A second tenant (Fabrikam) so the demo shows the tenant switcher; 0 turns it off.
+    let mut second = "800".to_string();
     let mut profile = site::Profile::Release;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--port" => port = it.next().ok_or("--port needs a value")?.clone(),
             "--machines" => machines = it.next().ok_or("--machines needs a value")?.clone(),
+            "--second-tenant-machines" => {
+                second = it
+                    .next()
+                    .ok_or("--second-tenant-machines needs a value")?
+                    .clone()
+            }
             "--dev" => profile = site::Profile::Dev,
             other => return Err(format!("unknown demo option `{other}`")),
         }
@@ -21,6 +29,9 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     machines
         .parse::<u32>()
         .map_err(|_| format!("--machines `{machines}` is not a number"))?;
+    second
+        .parse::<u32>()
+        .map_err(|_| format!("--second-tenant-machines `{second}` is not a number"))?;
 
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen(ctx)?;
@@ -32,6 +43,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         port,
         "--machines".to_string(),
         machines,
+        "--second-tenant-machines".to_string(),
+        second,
         "--static".to_string(),
         site.display().to_string(),
     ];

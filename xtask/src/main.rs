@@ -22,8 +22,9 @@ usage: cargo xtask <command> [options]
 
 commands:
   build              build the web site (target/site) and the emulator
-  demo [--port N] [--machines N]
+  demo [--port N] [--machines N] [--second-tenant-machines N]
                      build everything and serve the UI with the emulator on 127.0.0.1
+                     (tenants Contoso and, unless N is 0, Fabrikam with 800 machines)
   test [--quick] [--skip STEP]...
                      everything CI runs: tools, fmt, clippy (native + wasm32), unit, integration,
                      browser, Node and end-to-end tests. --quick skips the slow browser steps.

@@ -3,8 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering;
+
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +19,8 @@ use crate::auth::personas::{self, DEMO_DAEMON_APP_ID, PersonaKind};
 use crate::auth::tokens::{MintOverrides, TOKEN_TTL_SECS, issuer_for, mint_access_with};
 use crate::config::RETENTION_DAYS;
 use crate::faults::{FaultConfig, FaultState};
-use crate::state::AppState;
-use crate::{DEMO_CLIENT_ID, DEMO_TENANT, dataset, web};
+use crate::state::{AppState, TenantData};
+use crate::{DEMO_CLIENT_ID, dataset, web};
 
 /// The admin routes (loopback peers only).
 pub fn router(st: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -30,6 +32,7 @@ pub fn router(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_emulator/machines", get(all_machines))
         .route("/_emulator/machines/{id}", get(machine))
         .route("/_emulator/info", get(info))
+        .route("/_emulator/sessions/expire", post(expire_sessions))
         .layer(middleware::from_fn_with_state(st, loopback_only))
 }
 
@@ -78,6 +81,31 @@ async fn loopback_only(State(st): State<Arc<AppState>>, req: Request, next: Next
     next.run(req).await
 }
 
+/// `?tenant=`: which tenant an endpoint reads or changes (id or domain; default the demo tenant).
+#[derive(Deserialize)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+impl TenantQuery {
+    /// The named tenant, the demo tenant when none is named, or a 400 naming the served ones.
+    #[allow(clippy::result_large_err)] // a Response, built once per admin call
+    fn pick<'a>(&self, st: &'a AppState) -> Result<&'a TenantData, Response> {
+        match &self.tenant {
+            None => Ok(st.demo()),
+            Some(t) => st.tenant_by_path(t).ok_or_else(|| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "tenant: {}",
+                        crate::auth::oidc::unknown_tenant_message(st, t)
+                    ),
+                )
+            }),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
@@ -94,7 +122,16 @@ struct TokenRequest {
     permissions: Option<Vec<String>>,
 }
 
-async fn token(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TenantQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let td = match q.pick(&st) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
     let req: TokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -120,12 +157,20 @@ async fn token(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes)
         PersonaKind::App => DEMO_DAEMON_APP_ID.to_owned(),
         PersonaKind::User => DEMO_CLIENT_ID.to_owned(),
     });
-    let issuer = issuer_for(&st.public_origin(web::host(&headers).as_deref()));
+    let origin = st.public_origin(web::host(&headers).as_deref());
     let overrides = MintOverrides {
         audience: req.audience,
         permissions: req.permissions,
     };
-    match mint_access_with(&st.keys, &issuer, persona, &app_id, ttl, overrides) {
+    match mint_access_with(
+        &st.keys,
+        &origin,
+        td.tenant(),
+        persona,
+        &app_id,
+        ttl,
+        overrides,
+    ) {
         Ok(t) => Json(json!({ "access_token": t, "token_type": "Bearer", "expires_in": ttl }))
             .into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -159,10 +204,26 @@ async fn stats(State(st): State<Arc<AppState>>) -> Response {
     Json(st.stats.snapshot()).into_response()
 }
 
-async fn reset(State(st): State<Arc<AppState>>) -> Response {
-    let (n, seed) = (st.config.machines, st.config.seed);
-    let machines = match tokio::task::spawn_blocking(move || dataset::generate(n, seed)).await {
-        Ok(m) => m,
+/// Regenerates every tenant's machines, or only the `?tenant=` one's; the rest of the state
+/// (stats, rate windows, grants, faults, expired sessions) is always reset.
+async fn reset(State(st): State<Arc<AppState>>, Query(q): Query<TenantQuery>) -> Response {
+    let chosen: Vec<&TenantData> = match &q.tenant {
+        None => st.tenants().iter().collect(),
+        Some(_) => match q.pick(&st) {
+            Ok(t) => vec![t],
+            Err(resp) => return resp,
+        },
+    };
+    let specs: Vec<_> = chosen.iter().map(|t| t.spec).collect();
+    let generated = tokio::task::spawn_blocking(move || {
+        specs
+            .iter()
+            .map(dataset::generate_tenant)
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let generated = match generated {
+        Ok(g) => g,
         Err(e) => {
             return err(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,18 +231,54 @@ async fn reset(State(st): State<Arc<AppState>>) -> Response {
             );
         }
     };
-    st.replace_machines(machines);
+    for (td, machines) in chosen.iter().zip(generated) {
+        st.replace_machines(td, machines);
+    }
     st.stats.clear();
     st.limiter.clear();
     st.grants.lock().unwrap_or_else(|e| e.into_inner()).clear();
     *st.faults.lock().unwrap_or_else(|e| e.into_inner()) =
         FaultState::new(st.config.faults.clone());
-    tracing::info!(machines = n, seed, "reset");
-    Json(json!({ "machines": n, "seed": seed })).into_response()
+    st.session_generation.store(0, Ordering::Release);
+    st.tokens_not_before.store(0, Ordering::Release);
+    let first = chosen.first().map_or(st.demo().spec, |t| t.spec);
+    let tenants: Vec<_> = chosen
+        .iter()
+        .map(|t| json!({ "id": t.id(), "name": t.tenant().name, "machines": t.spec.machines, "seed": t.spec.seed }))
+        .collect();
+    tracing::info!(tenants = chosen.len(), "reset");
+    Json(json!({ "machines": first.machines, "seed": first.seed, "tenants": tenants }))
+        .into_response()
 }
 
-async fn machine(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let store = st.read();
+/// Ends every sign-in session: refresh tokens and codes are forgotten, sign-in cookies no longer
+/// sign anyone in silently, and access tokens issued until now are refused as expired. Answers
+/// once the clock has passed into the next second, so any token minted after the answer (whose
+/// `iat` has whole-second precision) is accepted.
+async fn expire_sessions(State(st): State<Arc<AppState>>) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    let cutoff = now.unix_timestamp();
+    st.session_generation.fetch_add(1, Ordering::AcqRel);
+    st.tokens_not_before.store(cutoff, Ordering::Release);
+    st.grants.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let into_next_second = std::time::Duration::from_nanos(
+        1_000_000_000u64.saturating_sub(u64::from(now.nanosecond())) + 1_000_000,
+    );
+    tokio::time::sleep(into_next_second).await;
+    tracing::info!(cutoff, "sessions expired");
+    Json(json!({ "tokens_issued_until": cutoff })).into_response()
+}
+
+async fn machine(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TenantQuery>,
+    Path(id): Path<String>,
+) -> Response {
+    let td = match q.pick(&st) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let store = td.read();
     let found = store.index_of_id(&id).and_then(|i| store.get(i));
     match found {
         Some(m) => Json(m).into_response(),
@@ -189,8 +286,12 @@ async fn machine(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Res
     }
 }
 
-async fn all_machines(State(st): State<Arc<AppState>>) -> Response {
-    let store = st.read();
+async fn all_machines(State(st): State<Arc<AppState>>, Query(q): Query<TenantQuery>) -> Response {
+    let td = match q.pick(&st) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let store = td.read();
     match serde_json::to_vec(store.machines()) {
         Ok(body) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -201,22 +302,49 @@ async fn all_machines(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn info(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// The selected tenant's (`?tenant=`, default the demo tenant) id, authority, issuer, machine
+/// count and seed at the top level, as before there were several, plus every served tenant.
+async fn info(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let td = match q.pick(&st) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
     let origin = st.public_origin(web::host(&headers).as_deref());
     let personas: Vec<_> = personas::PERSONAS
         .iter()
-        .map(|p| json!({ "name": p.name, "username": p.username, "oid": p.oid,
+        .map(|p| json!({ "name": p.name, "username": p.username(td.tenant()), "oid": p.oid,
                          "permissions": p.permissions, "groups": p.groups, "description": p.description }))
         .collect();
+    let tenants: Vec<_> = st
+        .tenants()
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id(),
+                "name": t.tenant().name,
+                "domain": t.tenant().domain,
+                "authority": format!("{origin}/{}/v2.0", t.id()),
+                "machines": t.read().len(),
+                "seed": t.spec.seed,
+            })
+        })
+        .collect();
+    let t = td.id();
     Json(json!({
-        "tenant": DEMO_TENANT,
+        "tenant": t,
+        "tenant_name": td.tenant().name,
         "client_id": DEMO_CLIENT_ID,
-        "authority": format!("{origin}/{DEMO_TENANT}/v2.0"),
-        "issuer": issuer_for(&origin),
+        "authority": format!("{origin}/{t}/v2.0"),
+        "issuer": issuer_for(&origin, t),
         "time_scale": st.limiter.scale(),
         "retention_days": RETENTION_DAYS,
-        "machines": st.read().len(),
-        "seed": st.config.seed,
+        "machines": td.read().len(),
+        "seed": td.spec.seed,
+        "tenants": tenants,
         "personas": personas,
     }))
     .into_response()

@@ -20,12 +20,16 @@ pub struct Cli {
     /// Port to listen on; 0 picks a free port (read it from the LISTENING line).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Number of machines to generate.
+    /// Number of machines to generate in the demo tenant (Contoso).
     #[arg(long, default_value_t = 3000)]
     pub machines: usize,
-    /// Seed of the deterministic dataset.
+    /// Seed of the deterministic dataset (the second tenant uses seed + 1).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Also serve a second demo tenant (Fabrikam, 22222222-3333-4444-5555-666666666666) with
+    /// this many machines of its own; 0 serves the demo tenant only.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub second_tenant_machines: usize,
     /// Run rate-limit windows this many times faster (60 = a minute lasts one second).
     /// Retry-After stays in emulated seconds; see the README.
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
@@ -73,6 +77,7 @@ impl Cli {
             port: self.port,
             machines: self.machines,
             seed: self.seed,
+            second_tenant_machines: self.second_tenant_machines,
             time_scale: self.time_scale,
             static_dir: self.static_dir,
             cors_origins: self.cors_origins,
@@ -114,12 +119,16 @@ mod tests {
             "60",
         ])
         .unwrap();
+        assert_eq!(cli.second_tenant_machines, 0);
         let c = cli.into_config().unwrap();
         assert_eq!(c.cors_origins, vec!["http://a", "*"]);
         assert_eq!(c.time_scale, 60.0);
         assert_eq!(c.machines, 3000);
         assert_eq!(c.seed, 42);
         assert_eq!(c.port, 0);
+        let two = Cli::try_parse_from(["x", "--second-tenant-machines", "800"]).unwrap();
+        assert_eq!(two.into_config().unwrap().second_tenant_machines, 800);
+        assert!(Cli::try_parse_from(["x", "--second-tenant-machines", "-1"]).is_err());
     }
 
     #[test]

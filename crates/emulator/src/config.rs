@@ -16,10 +16,12 @@ pub struct Config {
     pub bind: IpAddr,
     /// Port (0 picks a free one).
     pub port: u16,
-    /// Number of generated machines.
+    /// Number of generated machines of the demo tenant (Contoso).
     pub machines: usize,
-    /// Dataset seed.
+    /// Dataset seed of the demo tenant; the second tenant uses `seed + 1`.
     pub seed: u64,
+    /// Machines of the second demo tenant (Fabrikam); 0 = serve only the demo tenant.
+    pub second_tenant_machines: usize,
     /// Rate-limit windows run this many times faster than real time (1.0 = real time).
     pub time_scale: f64,
     /// Directory with the built UI, served on the same origin with an SPA fallback.
@@ -43,6 +45,7 @@ impl Default for Config {
             port: 0,
             machines: 3000,
             seed: 42,
+            second_tenant_machines: 0,
             time_scale: 1.0,
             static_dir: None,
             cors_origins: Vec::new(),

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, Time};
 
 use crate::rng::SplitMix64;
+use crate::tenants::{CONTOSO, TenantSpec};
 
 /// A device group (`rbacGroupId`, `rbacGroupName`, name prefix).
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +93,8 @@ pub const GROUPS: [Group; 10] = [
     },
 ];
 
-/// Computer name of the machine reserved for UI escaping tests (index 7).
+/// Computer name of the machine reserved for UI escaping tests (index 7; in tenants other than
+/// the demo tenant followed by `.{their DNS suffix}`).
 pub const XSS_MACHINE_NAME: &str = "<img src=x onerror=alert(1)>";
 /// A tag reserved for UI escaping tests (on every 97th machine).
 pub const XSS_TAG: &str = "<script>alert('tag')</script>";
@@ -253,14 +255,33 @@ const TAGS: [&str; 22] = [
     "Remote",
 ];
 
-/// Generates `count` machines from `seed`, relative to today's midnight UTC.
+/// Generates `count` machines of the demo tenant (names in `contoso.local`) from `seed`,
+/// relative to today's midnight UTC.
 pub fn generate(count: usize, seed: u64) -> Vec<Machine> {
-    let today = OffsetDateTime::now_utc().replace_time(Time::MIDNIGHT);
-    generate_at(count, seed, today)
+    generate_at(count, seed, today())
+}
+
+/// The dataset of one served tenant (its size, seed and machine-name domain).
+pub fn generate_tenant(spec: &TenantSpec) -> Vec<Machine> {
+    generate_in(
+        spec.machines,
+        spec.seed,
+        spec.tenant.machine_domain,
+        today(),
+    )
+}
+
+fn today() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_time(Time::MIDNIGHT)
 }
 
 /// Like [`generate`] with an explicit anchor date (tests).
 pub fn generate_at(count: usize, seed: u64, anchor: OffsetDateTime) -> Vec<Machine> {
+    generate_in(count, seed, CONTOSO.machine_domain, anchor)
+}
+
+/// `count` machines from `seed`, named `{group}-{kind}-{n}.{domain}`, dated from `anchor`.
+pub fn generate_in(count: usize, seed: u64, domain: &str, anchor: OffsetDateTime) -> Vec<Machine> {
     let mut rng = SplitMix64::new(seed ^ 0x0DEF_E4DE_0000_0000);
     let mut ids = HashSet::with_capacity(count);
     let mut counters = [0u32; 11 * 6];
@@ -301,13 +322,19 @@ pub fn generate_at(count: usize, seed: u64, anchor: OffsetDateTime) -> Vec<Machi
             }
         }
         if i == 7 {
-            name = Some(XSS_MACHINE_NAME.to_owned());
+            // The demo tenant keeps the bare name its UI tests know; elsewhere it carries the
+            // tenant's DNS suffix, so every machine name tells its tenant.
+            name = Some(if domain == CONTOSO.machine_domain {
+                XSS_MACHINE_NAME.to_owned()
+            } else {
+                format!("{XSS_MACHINE_NAME}.{domain}")
+            });
         }
         let name = name.unwrap_or_else(|| {
             let slot = group_ix.map_or(10, |g| g) * 6 + kind_index(os.kind);
             counters[slot] += 1;
             let prefix = group_ix.map_or("ws", |g| GROUPS[g].prefix);
-            format!("{prefix}-{}-{:04}.contoso.local", os.kind, counters[slot])
+            format!("{prefix}-{}-{:04}.{domain}", os.kind, counters[slot])
         });
         m.computer_dns_name = Some(name);
 
@@ -520,6 +547,33 @@ mod tests {
         assert_eq!(a, b);
         let c = generate_at(500, 8, at);
         assert_ne!(a[0].id, c[0].id);
+        assert_eq!(
+            generate_in(500, 7, CONTOSO.machine_domain, at),
+            a,
+            "the demo tenant's dataset is what a single-tenant emulator generates"
+        );
+    }
+
+    #[test]
+    fn machine_names_carry_the_tenant_domain() {
+        let at = datetime!(2026-11-01 0:00 UTC);
+        let f = generate_in(200, 43, "fabrikam.local", at);
+        let names: Vec<&str> = f
+            .iter()
+            .filter_map(|m| m.computer_dns_name.as_deref())
+            .collect();
+        assert_eq!(names.len(), 200);
+        assert!(
+            names.iter().all(|n| n.ends_with(".fabrikam.local")),
+            "{names:?}"
+        );
+        assert_eq!(names[7], format!("{XSS_MACHINE_NAME}.fabrikam.local"));
+        assert!(
+            generate_at(200, 43, at)
+                .iter()
+                .filter_map(|m| m.computer_dns_name.as_deref())
+                .all(|n| !n.contains("fabrikam"))
+        );
     }
 
     #[test]

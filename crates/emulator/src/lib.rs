@@ -15,15 +15,20 @@ pub mod persist;
 pub mod ratelimit;
 mod rng;
 pub mod server;
+pub mod site;
 pub mod state;
 pub mod stats;
+pub mod tenants;
 pub mod web;
 
 pub use config::Config;
 pub use faults::FaultConfig;
 pub use server::{ServeError, ServerHandle, serve};
 
-/// The demo tenant id (docs/design.md).
+/// The demo tenant id (docs/design.md), "Contoso": always served.
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
-/// The demo SPA's client id (any client id is accepted).
-pub const DEMO_CLIENT_ID: &str = "defender-tags-demo";
+/// The second demo tenant id, "Fabrikam": served with `--second-tenant-machines N`.
+pub const SECOND_TENANT: &str = "22222222-3333-4444-5555-666666666666";
+/// The demo SPA's client id (any client id is accepted). A GUID, because a site configuration
+/// (`config.json`) requires one, as Entra ID app registrations have.
+pub const DEMO_CLIENT_ID: &str = "00000000-0000-4000-8000-000000000de0";

@@ -7,7 +7,7 @@ use clap::Parser as _;
 use defender_tags_emulator::auth::personas::PERSONAS;
 use defender_tags_emulator::cli::Cli;
 use defender_tags_emulator::config::RETENTION_DAYS;
-use defender_tags_emulator::{Config, DEMO_CLIENT_ID, DEMO_TENANT, serve};
+use defender_tags_emulator::{Config, DEMO_CLIENT_ID, serve};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -56,26 +56,38 @@ async fn run(config: Config) -> Result<(), defender_tags_emulator::ServeError> {
         .public_url
         .clone()
         .unwrap_or_else(|| url.clone());
+    let tenants = handle.tenants();
     let _ = writeln!(
         out,
-        "Defender emulator at {url} ({} machines, seed {}, ready in {} ms)",
-        handle.machine_count(),
-        banner_config.seed,
+        "Defender emulator at {url} ({} machines in {} tenant{}, ready in {} ms)",
+        tenants.iter().map(|(_, n)| n).sum::<usize>(),
+        tenants.len(),
+        if tenants.len() == 1 { "" } else { "s" },
         started.elapsed().as_millis()
     );
     let _ = writeln!(out, "  API        {url}/api/machines");
+    let _ = writeln!(out, "  Client id  {DEMO_CLIENT_ID} (any accepted)");
     let _ = writeln!(
         out,
-        "  Tenant     {DEMO_TENANT}   client id {DEMO_CLIENT_ID} (any accepted)"
+        "  Config     {authority}/config.json (site configuration for the UI)"
     );
-    let _ = writeln!(out, "  Authority  {authority}/{DEMO_TENANT}/v2.0");
+    for (spec, n) in &tenants {
+        let t = &spec.tenant;
+        let _ = writeln!(
+            out,
+            "  Tenant     {:<9} {}  {n} machines (*.{}), seed {}",
+            t.name, t.id, t.machine_domain, spec.seed
+        );
+        let _ = writeln!(out, "    Authority  {authority}/{}/v2.0", t.id);
+    }
     let _ = writeln!(out, "  Personas:");
     for p in &PERSONAS {
         let _ = writeln!(out, "    {:<8} {}", p.name, p.description);
     }
     let _ = writeln!(
         out,
-        "  Test token: curl -s -X POST {url}/_emulator/token -d '{{\"persona\":\"app\"}}'"
+        "  Test token: curl -s -X POST '{url}/_emulator/token?tenant={}' -d '{{\"persona\":\"app\"}}'",
+        tenants.first().map_or("", |(spec, _)| spec.tenant.id)
     );
     let _ = writeln!(
         out,

@@ -1,4 +1,8 @@
-//! `--data FILE`: machine state as JSON, written atomically (temp file + rename).
+//! `--data FILE`: every tenant's machine state as JSON, written atomically (temp file + rename).
+//!
+//! Format 2 is `{"format": 2, "tenants": [{"id", "machines": [...]}]}`. Format 1 (one tenant,
+//! `{"format": 1, "machines": [...]}`, written before the emulator served several tenants) is
+//! still read, as the demo tenant's machines.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,18 +11,45 @@ use defender_tags_core::Machine;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+const FORMAT_ONE_TENANT: u32 = 1;
 
 #[derive(Serialize)]
 struct DataFileOut<'a> {
     format: u32,
+    tenants: Vec<TenantOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct TenantOut<'a> {
+    id: &'a str,
     machines: &'a [Machine],
 }
 
+/// The format number first, so a file of another version is named as such rather than
+/// failing on a missing field.
 #[derive(Deserialize)]
-struct DataFileIn {
+struct Version {
     format: u32,
+}
+
+#[derive(Deserialize)]
+struct DataFileV1 {
     machines: Vec<Machine>,
+}
+
+#[derive(Deserialize)]
+struct DataFileV2 {
+    tenants: Vec<TenantIn>,
+}
+
+/// One tenant's saved machines.
+#[derive(Debug, Deserialize)]
+pub struct TenantIn {
+    /// Tenant id.
+    pub id: String,
+    /// Its machines.
+    pub machines: Vec<Machine>,
 }
 
 /// Loading or saving the data file failed.
@@ -41,7 +72,9 @@ pub enum PersistError {
         source: serde_json::Error,
     },
     /// Written by an incompatible version.
-    #[error("{path} has data format {found}; this emulator reads format {FORMAT}")]
+    #[error(
+        "{path} has data format {found}; this emulator reads formats {FORMAT_ONE_TENANT} and {FORMAT}"
+    )]
     Format {
         /// The file.
         path: PathBuf,
@@ -50,8 +83,9 @@ pub enum PersistError {
     },
 }
 
-/// Loads the machines saved in `path`; `Ok(None)` if the file does not exist yet.
-pub fn load(path: &Path) -> Result<Option<Vec<Machine>>, PersistError> {
+/// Loads the tenants saved in `path`; `Ok(None)` if the file does not exist yet. A format-1 file
+/// gives the demo tenant's machines.
+pub fn load(path: &Path) -> Result<Option<Vec<TenantIn>>, PersistError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -62,24 +96,39 @@ pub fn load(path: &Path) -> Result<Option<Vec<Machine>>, PersistError> {
             });
         }
     };
-    let file: DataFileIn = serde_json::from_slice(&bytes).map_err(|source| PersistError::Json {
+    let json = |source| PersistError::Json {
         path: path.into(),
         source,
-    })?;
-    if file.format != FORMAT {
-        return Err(PersistError::Format {
+    };
+    let version: Version = serde_json::from_slice(&bytes).map_err(json)?;
+    match version.format {
+        FORMAT => {
+            let file: DataFileV2 = serde_json::from_slice(&bytes).map_err(json)?;
+            Ok(Some(file.tenants))
+        }
+        FORMAT_ONE_TENANT => {
+            let file: DataFileV1 = serde_json::from_slice(&bytes).map_err(json)?;
+            Ok(Some(vec![TenantIn {
+                id: crate::DEMO_TENANT.to_owned(),
+                machines: file.machines,
+            }]))
+        }
+        found => Err(PersistError::Format {
             path: path.into(),
-            found: file.format,
-        });
+            found,
+        }),
     }
-    Ok(Some(file.machines))
 }
 
-/// Serialises machines for [`write_atomic`] (done under the store's read lock).
-pub fn encode(machines: &[Machine]) -> Result<Vec<u8>, serde_json::Error> {
+/// Serialises `(tenant id, machines)` pairs for [`write_atomic`] (done under the stores' read
+/// locks).
+pub fn encode(tenants: &[(&str, &[Machine])]) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&DataFileOut {
         format: FORMAT,
-        machines,
+        tenants: tenants
+            .iter()
+            .map(|(id, machines)| TenantOut { id, machines })
+            .collect(),
     })
 }
 
@@ -121,13 +170,31 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         assert!(load(&path).unwrap().is_none());
         let ms = crate::dataset::generate(20, 1);
-        write_atomic(&path, &encode(&ms).unwrap()).unwrap();
-        assert_eq!(load(&path).unwrap().unwrap(), ms);
-        std::fs::write(&path, b"{\"format\":2,\"machines\":[]}").unwrap();
+        let other = crate::dataset::generate(5, 2);
+        let ids = [crate::DEMO_TENANT, crate::SECOND_TENANT];
+        write_atomic(&path, &encode(&[(ids[0], &ms), (ids[1], &other)]).unwrap()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.len(), 2);
+        assert_eq!((loaded[0].id.as_str(), &loaded[0].machines), (ids[0], &ms));
+        assert_eq!(
+            (loaded[1].id.as_str(), &loaded[1].machines),
+            (ids[1], &other)
+        );
+
+        // A file written before there were several tenants is the demo tenant's.
+        let v1 = serde_json::json!({ "format": 1, "machines": ms });
+        std::fs::write(&path, v1.to_string()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!((loaded[0].id.as_str(), &loaded[0].machines), (ids[0], &ms));
+
+        std::fs::write(&path, b"{\"format\":3,\"tenants\":[]}").unwrap();
         assert!(matches!(
             load(&path),
-            Err(PersistError::Format { found: 2, .. })
+            Err(PersistError::Format { found: 3, .. })
         ));
+        std::fs::write(&path, b"{\"format\":2,\"machines\":[]}").unwrap();
+        assert!(matches!(load(&path), Err(PersistError::Json { .. })));
         std::fs::write(&path, b"garbage").unwrap();
         assert!(matches!(load(&path), Err(PersistError::Json { .. })));
         std::fs::remove_dir_all(&dir).unwrap();

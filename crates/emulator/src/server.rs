@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::api::{self, ApiError};
@@ -29,7 +29,9 @@ use crate::auth::keys::{KeyError, SigningKeys};
 use crate::config::Config;
 use crate::persist::{self, PersistError};
 use crate::state::AppState;
-use crate::{admin, auth, dataset};
+use crate::tenants::{self, TenantSpec};
+use crate::{admin, auth, dataset, site};
+use defender_tags_core::Machine;
 
 /// Response extension asking the accept loop to close the connection without answering.
 #[derive(Debug, Clone, Copy)]
@@ -84,9 +86,18 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Number of machines currently held.
+    /// Number of machines the demo tenant currently holds.
     pub fn machine_count(&self) -> usize {
-        self.state.read().len()
+        self.state.demo().read().len()
+    }
+
+    /// Every served tenant (the demo tenant first) with its current machine count.
+    pub fn tenants(&self) -> Vec<(crate::tenants::TenantSpec, usize)> {
+        self.state
+            .tenants()
+            .iter()
+            .map(|t| (t.spec, t.read().len()))
+            .collect()
     }
 
     /// Per-endpoint counters (what `GET /_emulator/stats` returns), for in-process harnesses.
@@ -128,16 +139,8 @@ impl Drop for ServerHandle {
 pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
     config.validate().map_err(ServeError::Config)?;
     let keys = tokio::task::spawn_blocking(SigningKeys::generate);
-    let (n, seed, data) = (config.machines, config.seed, config.data_file.clone());
-    let machines = tokio::task::spawn_blocking(move || -> Result<_, PersistError> {
-        if let Some(path) = &data
-            && let Some(ms) = persist::load(path)?
-        {
-            tracing::info!(path = %path.display(), machines = ms.len(), "loaded machine state");
-            return Ok((ms, false));
-        }
-        Ok((dataset::generate(n, seed), true))
-    });
+    let (specs, data) = (tenants::specs(&config), config.data_file.clone());
+    let machines = tokio::task::spawn_blocking(move || load_or_generate(specs, data.as_deref()));
     let want = SocketAddr::new(config.bind, config.port);
     let listener = TcpListener::bind(want)
         .await
@@ -149,11 +152,13 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can mint tokens and change tags");
     }
     let keys = keys.await.map_err(|e| ServeError::Task(e.to_string()))??;
-    let (machines, fresh) = machines
+    let loaded = machines
         .await
         .map_err(|e| ServeError::Task(e.to_string()))??;
-    let state = Arc::new(AppState::new(config, addr, keys, machines));
-    if fresh && state.config.data_file.is_some() {
+    let mut state = AppState::new(config, addr, keys, loaded.tenants);
+    state.dormant = loaded.dormant;
+    let state = Arc::new(state);
+    if loaded.generated_any && state.config.data_file.is_some() {
         state.mark_dirty();
     }
     let app = router(state.clone());
@@ -164,6 +169,52 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
         stop: Some(stop_tx),
         task: Some(task),
         state,
+    })
+}
+
+/// What start-up found: each served tenant's machines, and saved tenants not served now.
+struct Loaded {
+    tenants: Vec<(TenantSpec, Vec<Machine>)>,
+    dormant: Vec<persist::TenantIn>,
+    /// Some tenant was generated rather than loaded (so `--data` must be written).
+    generated_any: bool,
+}
+
+/// Each served tenant's machines from `--data` if the file has them, else generated.
+fn load_or_generate(specs: Vec<TenantSpec>, data: Option<&Path>) -> Result<Loaded, PersistError> {
+    let mut saved = match data {
+        Some(path) => persist::load(path)?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut generated_any = false;
+    let mut tenants = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let found = saved
+            .iter()
+            .position(|t| t.id.eq_ignore_ascii_case(spec.tenant.id))
+            .map(|i| saved.remove(i));
+        match found {
+            Some(t) => {
+                tracing::info!(
+                    tenant = spec.tenant.name,
+                    machines = t.machines.len(),
+                    "loaded machine state"
+                );
+                tenants.push((spec, t.machines));
+            }
+            None => {
+                generated_any = true;
+                tenants.push((spec, dataset::generate_tenant(&spec)));
+            }
+        }
+    }
+    for t in &saved {
+        tracing::warn!(tenant = %t.id, machines = t.machines.len(), "the data file holds a tenant that is not served now; it is kept in the file");
+    }
+    Ok(Loaded {
+        tenants,
+        dormant: saved,
+        generated_any,
     })
 }
 
@@ -189,6 +240,7 @@ fn router(st: Arc<AppState>) -> Router {
         .merge(api)
         .merge(auth::router())
         .merge(admin)
+        .route("/config.json", get(site::config_json))
         .fallback(move |req: Request| fallback(statics.clone(), req))
         .with_state(st)
 }
@@ -200,7 +252,9 @@ fn api_cors(origins: &[String]) -> Option<CorsLayer> {
     let layer = CorsLayer::new()
         // PUT is only routed under /_emulator (faults); /api itself answers GET and POST.
         .allow_methods([Method::GET, Method::POST, Method::PUT])
-        .allow_headers(Any)
+        // Echo the requested headers rather than answer `*`: the Fetch standard excludes
+        // `Authorization` from the `*` wildcard, and every /api call carries it.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             header::RETRY_AFTER,
             HeaderName::from_static("x-emulator-retry-after-ms"),
@@ -393,7 +447,18 @@ async fn save_if_dirty(st: Arc<AppState>, path: PathBuf) {
     }
     let st2 = st.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let bytes = persist::encode(st2.read().machines()).map_err(|e| e.to_string())?;
+        let guards: Vec<_> = st2.tenants().iter().map(|t| (t.id(), t.read())).collect();
+        let all: Vec<(&str, &[Machine])> = guards
+            .iter()
+            .map(|(id, store)| (*id, store.machines()))
+            .chain(
+                st2.dormant
+                    .iter()
+                    .map(|t| (t.id.as_str(), t.machines.as_slice())),
+            )
+            .collect();
+        let bytes = persist::encode(&all).map_err(|e| e.to_string())?;
+        drop(guards);
         persist::write_atomic(&path, &bytes).map_err(|e| e.to_string())
     })
     .await;

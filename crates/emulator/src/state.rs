@@ -1,8 +1,9 @@
-//! Shared server state: machines (with indexes), keys, limiter, faults, stats, OAuth grants.
+//! Shared server state: each tenant's machines (with indexes), keys, limiter, faults, stats,
+//! OAuth grants and sign-in sessions.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use defender_tags_core::Machine;
@@ -12,8 +13,10 @@ use crate::auth::grants::Grants;
 use crate::auth::keys::SigningKeys;
 use crate::config::{Config, RETENTION_DAYS};
 use crate::faults::FaultState;
+use crate::persist::TenantIn;
 use crate::ratelimit::RateLimiter;
 use crate::stats::Stats;
+use crate::tenants::{Tenant, TenantSpec};
 
 /// Machines in generation order, indexed by id and by lowercased computer name (full DNS name
 /// and the host part before the first dot).
@@ -124,49 +127,23 @@ impl Scope {
     }
 }
 
-/// Everything the handlers share.
+/// One served tenant: what it is and its machines.
 #[derive(Debug)]
-pub struct AppState {
-    /// Configuration.
-    pub config: Config,
-    /// Bound address.
-    pub addr: SocketAddr,
-    /// IdP signing key.
-    pub keys: SigningKeys,
+pub struct TenantData {
+    /// The tenant and how its dataset is generated.
+    pub spec: TenantSpec,
     store: RwLock<Store>,
-    /// Rate limiter.
-    pub limiter: RateLimiter,
-    /// Fault injection.
-    pub faults: Mutex<FaultState>,
-    /// Counters.
-    pub stats: Stats,
-    /// Authorization codes and refresh tokens.
-    pub grants: Mutex<Grants>,
-    /// Set when machine state changed since the last save.
-    pub dirty: AtomicBool,
 }
 
-impl AppState {
-    /// Assembles the state.
-    pub fn new(
-        config: Config,
-        addr: SocketAddr,
-        keys: SigningKeys,
-        machines: Vec<Machine>,
-    ) -> Self {
-        let limiter = RateLimiter::new(config.time_scale);
-        let faults = Mutex::new(FaultState::new(config.faults.clone()));
-        Self {
-            config,
-            addr,
-            keys,
-            store: RwLock::new(Store::new(machines)),
-            limiter,
-            faults,
-            stats: Stats::default(),
-            grants: Mutex::new(Grants::default()),
-            dirty: AtomicBool::new(false),
-        }
+impl TenantData {
+    /// The tenant's id (`tid`).
+    pub fn id(&self) -> &'static str {
+        self.spec.tenant.id
+    }
+
+    /// The tenant's description.
+    pub fn tenant(&self) -> &Tenant {
+        &self.spec.tenant
     }
 
     /// Read access to the machines (never held across an await).
@@ -178,10 +155,97 @@ impl AppState {
     pub fn write(&self) -> RwLockWriteGuard<'_, Store> {
         self.store.write().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Replaces every machine (reset).
-    pub fn replace_machines(&self, machines: Vec<Machine>) {
-        *self.write() = Store::new(machines);
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// IdP signing key.
+    pub keys: SigningKeys,
+    /// The served tenants, the demo tenant first.
+    tenants: Vec<TenantData>,
+    /// Tenants found in `--data` but not served now: written back unchanged, so starting once
+    /// without `--second-tenant-machines` does not lose that tenant's tags.
+    pub dormant: Vec<TenantIn>,
+    /// Rate limiter.
+    pub limiter: RateLimiter,
+    /// Fault injection.
+    pub faults: Mutex<FaultState>,
+    /// Counters.
+    pub stats: Stats,
+    /// Authorization codes and refresh tokens.
+    pub grants: Mutex<Grants>,
+    /// Set when machine state changed since the last save.
+    pub dirty: AtomicBool,
+    /// Sign-in sessions: cookies of an older generation no longer sign anyone in silently.
+    pub session_generation: AtomicU64,
+    /// Access tokens issued at or before this Unix second are refused as expired (0 = none);
+    /// set by `POST /_emulator/sessions/expire`.
+    pub tokens_not_before: AtomicI64,
+}
+
+impl AppState {
+    /// Assembles the state: one `(spec, machines)` per served tenant, the demo tenant first.
+    pub fn new(
+        config: Config,
+        addr: SocketAddr,
+        keys: SigningKeys,
+        tenants: Vec<(TenantSpec, Vec<Machine>)>,
+    ) -> Self {
+        let limiter = RateLimiter::new(config.time_scale);
+        let faults = Mutex::new(FaultState::new(config.faults.clone()));
+        Self {
+            config,
+            addr,
+            keys,
+            tenants: tenants
+                .into_iter()
+                .map(|(spec, machines)| TenantData {
+                    spec,
+                    store: RwLock::new(Store::new(machines)),
+                })
+                .collect(),
+            dormant: Vec::new(),
+            limiter,
+            faults,
+            stats: Stats::default(),
+            grants: Mutex::new(Grants::default()),
+            dirty: AtomicBool::new(false),
+            session_generation: AtomicU64::new(0),
+            tokens_not_before: AtomicI64::new(0),
+        }
+    }
+
+    /// Every served tenant, the demo tenant first.
+    pub fn tenants(&self) -> &[TenantData] {
+        &self.tenants
+    }
+
+    /// The served tenant with this id (any case).
+    pub fn tenant(&self, id: &str) -> Option<&TenantData> {
+        self.tenants
+            .iter()
+            .find(|t| t.id().eq_ignore_ascii_case(id))
+    }
+
+    /// The served tenant an authority path segment names (id, domain, `common`...).
+    pub fn tenant_by_path(&self, segment: &str) -> Option<&TenantData> {
+        self.tenants.iter().find(|t| t.spec.matches_path(segment))
+    }
+
+    /// The demo tenant (always served).
+    pub fn demo(&self) -> &TenantData {
+        // `new` is only ever called with the demo tenant first (server::serve).
+        &self.tenants[0]
+    }
+
+    /// Replaces a tenant's machines (reset).
+    pub fn replace_machines(&self, tenant: &TenantData, machines: Vec<Machine>) {
+        *tenant.write() = Store::new(machines);
         self.mark_dirty();
     }
 

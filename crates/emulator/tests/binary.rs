@@ -25,6 +25,7 @@ fn help_lists_the_documented_flags() {
         "--data",
         "--faults",
         "--public-url",
+        "--second-tenant-machines",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
@@ -46,7 +47,15 @@ async fn listening_line_then_sigterm_saves_data() {
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("state.json");
     let mut child = Command::new(BIN)
-        .args(["--port", "0", "--machines", "200", "--data"])
+        .args([
+            "--port",
+            "0",
+            "--machines",
+            "200",
+            "--second-tenant-machines",
+            "30",
+            "--data",
+        ])
         .arg(&data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -59,12 +68,18 @@ async fn listening_line_then_sigterm_saves_data() {
         .expect("first line is LISTENING <url>")
         .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let banner: Vec<String> = lines.by_ref().take(8).map(Result::unwrap).collect();
+    let banner: Vec<String> = lines.by_ref().take(12).map(Result::unwrap).collect();
     let banner = banner.join("\n");
-    assert!(
-        banner.contains("11111111-2222-3333-4444-555555555555") && banner.contains("analyst"),
-        "{banner}"
-    );
+    for expected in [
+        "Contoso",
+        "11111111-2222-3333-4444-555555555555",
+        "Fabrikam",
+        "22222222-3333-4444-5555-666666666666",
+        "/config.json",
+        "analyst",
+    ] {
+        assert!(banner.contains(expected), "{expected} missing:\n{banner}");
+    }
     std::thread::spawn(move || for _ in lines {});
 
     let http = reqwest::Client::new();
@@ -115,7 +130,17 @@ async fn listening_line_then_sigterm_saves_data() {
         waited += Duration::from_millis(50);
     };
     assert!(exit.success(), "{exit}");
-    let saved = std::fs::read_to_string(&data).unwrap();
-    assert!(saved.contains("Survives SIGTERM"));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&data).unwrap()).unwrap();
+    assert_eq!(saved["format"], 2);
+    let tenants = saved["tenants"].as_array().unwrap();
+    let count = |i: usize| tenants[i]["machines"].as_array().unwrap().len();
+    assert_eq!(
+        (tenants.len(), count(0), count(1)),
+        (2, 200, 30),
+        "both tenants are saved"
+    );
+    assert_eq!(tenants[0]["id"], "11111111-2222-3333-4444-555555555555");
+    assert!(tenants[0].to_string().contains("Survives SIGTERM"));
+    assert!(!tenants[1].to_string().contains("Survives SIGTERM"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

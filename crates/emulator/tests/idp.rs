@@ -7,6 +7,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
+use defender_tags_emulator::DEMO_CLIENT_ID;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -49,7 +50,7 @@ fn challenge() -> String {
 fn authorize_query(extra: &[(&str, &str)]) -> String {
     let ch = challenge();
     let mut pairs: Vec<(&str, &str)> = vec![
-        ("client_id", "defender-tags-demo"),
+        ("client_id", DEMO_CLIENT_ID),
         (
             "scope",
             "https://api.securitycenter.microsoft.com/.default openid profile offline_access",
@@ -291,7 +292,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     let code = param(&p, "code").unwrap().to_owned();
 
     let form = [
-        ("client_id", "defender-tags-demo"),
+        ("client_id", DEMO_CLIENT_ID),
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", REDIRECT),
@@ -310,7 +311,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     assert_eq!(tok["client_info"].as_str(), param(&p, "client_info"));
     let id = claims(tok["id_token"].as_str().unwrap());
     assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
-    assert_eq!(id["aud"], "defender-tags-demo");
+    assert_eq!(id["aud"], DEMO_CLIENT_ID);
     assert_eq!(id["iss"], format!("{}/{TENANT}/v2.0", emu.url));
     assert_eq!(id["tid"], TENANT);
     assert_eq!(id["preferred_username"], "analyst@contoso.onmicrosoft.com");
@@ -335,7 +336,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     )
     .unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    v.set_audience(&["defender-tags-demo"]);
+    v.set_audience(&[DEMO_CLIENT_ID]);
     v.set_issuer(&[d["issuer"].as_str().unwrap()]);
     jsonwebtoken::decode::<Value>(tok["id_token"].as_str().unwrap(), &key, &v).unwrap();
 
@@ -343,7 +344,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     let c = claims(at);
     assert_eq!(c["aud"], "https://api.securitycenter.microsoft.com");
     assert_eq!(c["scp"], "Machine.ReadWrite");
-    assert_eq!(c["azp"], "defender-tags-demo");
+    assert_eq!(c["azp"], DEMO_CLIENT_ID);
     let r = emu.get("/api/machines", at).await;
     assert_eq!(r.status, 200);
     assert!(
@@ -362,7 +363,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     let (status, e) = redeem(
         &emu,
         &[
-            ("client_id", "defender-tags-demo"),
+            ("client_id", DEMO_CLIENT_ID),
             ("grant_type", "authorization_code"),
             ("code", code2),
             ("redirect_uri", REDIRECT),
@@ -386,7 +387,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     let (status, t2) = redeem(
         &emu,
         &[
-            ("client_id", "defender-tags-demo"),
+            ("client_id", DEMO_CLIENT_ID),
             ("grant_type", "refresh_token"),
             ("refresh_token", rt),
             (
@@ -417,7 +418,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
     let (status, e) = redeem(
         &emu,
         &[
-            ("client_id", "defender-tags-demo"),
+            ("client_id", DEMO_CLIENT_ID),
             ("grant_type", "refresh_token"),
             ("refresh_token", "bogus"),
         ],

@@ -1,5 +1,6 @@
 //! The real `@azure/msal-browser` (redirect flow, PKCE, silent refresh) against the emulator's
-//! identity provider, in headless Chromium, through the UI's own MSAL glue (`www/auth.js`).
+//! identity provider, in each demo tenant, in headless Chromium, through the UI's own MSAL glue
+//! (`www/auth.js`).
 //!
 //! Ignored by default because it needs tools outside cargo: `node`, Chromium, `www/node_modules`
 //! (`npm ci` in `www/`) and `tests/e2e/node_modules` (playwright-core). Run it with
@@ -9,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use defender_tags_emulator::{Config, serve};
+use defender_tags_emulator::{Config, DEMO_TENANT, SECOND_TENANT, serve};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -35,34 +36,54 @@ async fn real_msal_browser_signs_in_calls_the_api_and_refreshes() {
     let handle = serve(Config {
         static_dir: Some(site.clone()),
         machines: 300,
+        second_tenant_machines: 100,
         ..Config::default()
     })
     .await
     .unwrap();
     let url = handle.url();
-    let (script, playwright) = (
-        here.join("run.cjs"),
-        root.join("tests/e2e/node_modules/playwright-core"),
-    );
-    let run_url = url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(run_url)
-            .env("PLAYWRIGHT_CORE", playwright)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Each tenant in its own browser (run.cjs launches one): the token names the tenant signed
+    // in to and the API lists that tenant's machines.
+    for (tenant, domain) in [
+        (DEMO_TENANT, ".contoso.local"),
+        (SECOND_TENANT, ".fabrikam.local"),
+    ] {
+        let (script, playwright) = (
+            here.join("run.cjs"),
+            root.join("tests/e2e/node_modules/playwright-core"),
+        );
+        let run_url = url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("node")
+                .arg(script)
+                .arg(run_url)
+                .arg(tenant)
+                .env("PLAYWRIGHT_CORE", playwright)
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!(
+                "api 200 scp=Machine.ReadWrite tid={tenant} first="
+            )),
+            "{stdout}"
+        );
+        let first = stdout
+            .split(" first=")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap_or_default();
+        assert!(first.ends_with(domain), "{tenant}: first machine {first}");
+        assert!(stdout.contains("refreshed true api 200"), "{stdout}");
+    }
     handle.shutdown().await;
     std::fs::remove_dir_all(&site).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("api 200 scp=Machine.ReadWrite"), "{stdout}");
-    assert!(stdout.contains("refreshed true api 200"), "{stdout}");
 }

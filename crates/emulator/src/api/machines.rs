@@ -23,7 +23,7 @@ pub(crate) struct Entity<'a> {
 /// (the extra one decides whether an `@odata.nextLink` is due).
 pub(crate) fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let opts = odata::list_options(ctx.uri)?;
-    let store = ctx.st.read();
+    let store = ctx.tenant.read();
     if !store.machines().iter().any(|m| ctx.scope.sees(m)) {
         // "If there are no recent machines, you see 404 Not Found" (docs/defender-api.md §2).
         return Err(ApiError::not_found("No machines were found."));
@@ -109,7 +109,7 @@ pub(crate) fn resolve(
 
 /// `GET /api/machines/{id}` (id or computer name, docs/defender-api.md §3a).
 pub(crate) fn get(ctx: &Ctx<'_>, key: &str) -> Result<Response, ApiError> {
-    let store = ctx.st.read();
+    let store = ctx.tenant.read();
     let Some(i) = resolve(&store, key, |m| ctx.scope.sees(m)) else {
         return Err(ApiError::not_found(format!("Machine {key} was not found")));
     };
@@ -151,7 +151,7 @@ pub(crate) fn find_by_tag(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             )));
         }
     };
-    let store = ctx.st.read();
+    let store = ctx.tenant.read();
     let hits: Vec<&Machine> = store
         .machines()
         .iter()

@@ -7,6 +7,7 @@ mod odata;
 mod tags;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -24,7 +25,7 @@ use crate::auth::tokens::{self, Caller, TokenError};
 use crate::faults::Fault;
 use crate::ratelimit::RateKey;
 use crate::server::DropConnection;
-use crate::state::{AppState, Scope};
+use crate::state::{AppState, Scope, TenantData};
 use crate::web;
 
 /// The content type of the real service's JSON answers (docs/defender-api.md §1 capture).
@@ -120,6 +121,8 @@ pub fn is_api_path(path: &str) -> bool {
 /// Request facts the handlers need.
 pub(crate) struct Ctx<'a> {
     pub st: &'a AppState,
+    /// The caller's tenant (its token's `tid`): the only machines it can read or change.
+    pub tenant: &'a TenantData,
     pub scope: Scope,
     pub uri: &'a Uri,
     pub origin: String,
@@ -232,9 +235,17 @@ async fn handle(
 
     authorize(&caller, endpoint)?;
 
+    let Some(tenant) = st.tenant(&caller.tenant) else {
+        // verify() accepts only served tenants; kept as an answer rather than a panic.
+        return Err(ApiError::unauthorized(&format!(
+            "unknown tenant {:?}",
+            caller.tenant
+        )));
+    };
     let host = web::host(headers);
     let ctx = Ctx {
         st,
+        tenant,
         scope: Scope::new(caller.groups),
         uri,
         origin: st.api_origin(host.as_deref()),
@@ -290,15 +301,18 @@ fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> 
         }
     };
     let host = web::host(headers);
-    let issuers: Vec<String> = st
-        .served_origins(host.as_deref())
-        .iter()
-        .map(|o| tokens::issuer_for(o))
-        .collect();
-    let caller = tokens::verify(&st.keys, token, &issuers).map_err(|e| match e {
+    let origins = st.served_origins(host.as_deref());
+    let tenants: Vec<&str> = st.tenants().iter().map(TenantData::id).collect();
+    let caller = tokens::verify(&st.keys, token, &origins, &tenants).map_err(|e| match e {
         TokenError::Unauthorized(m) => ApiError::unauthorized(&m),
         TokenError::WrongAudience(m) => ApiError::forbidden(m),
     })?;
+    let not_before = st.tokens_not_before.load(Ordering::Acquire);
+    if not_before > 0 && caller.iat <= not_before {
+        return Err(ApiError::unauthorized(
+            "the token is expired (injected: sessions expired)",
+        ));
+    }
     let max_age = st
         .faults
         .lock()

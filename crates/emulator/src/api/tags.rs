@@ -95,7 +95,7 @@ pub(crate) fn tag_one(ctx: &Ctx<'_>, key: &str, body: &Bytes) -> Result<Response
     if !MachineId::looks_like_id(key) {
         return Err(not_found());
     }
-    let mut store = ctx.st.write();
+    let mut store = ctx.tenant.write();
     let Some(i) = resolve(&store, key, |m| ctx.scope.in_groups(m)) else {
         return Err(not_found());
     };
@@ -163,7 +163,7 @@ pub(crate) fn tag_many(ctx: &Ctx<'_>, body: &Bytes) -> Result<Response, ApiError
             parsed.push(id);
         }
     }
-    let mut store = ctx.st.write();
+    let mut store = ctx.tenant.write();
     let mut updated: Vec<usize> = Vec::with_capacity(parsed.len());
     let mut changes = 0u64;
     for id in &parsed {

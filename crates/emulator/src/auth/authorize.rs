@@ -6,15 +6,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::oidc::{client_info, known_tenant};
+use super::oidc::{client_info, unknown_tenant_message};
 use super::personas::{self, Persona};
-use crate::state::AppState;
+use crate::state::{AppState, TenantData};
 use crate::web::{encode_pairs, html_escape};
 
 const SESSION_COOKIE: &str = "emulator_session";
@@ -195,13 +196,14 @@ fn redirect_error(req: &AuthRequest, error: &str, description: &str) -> Response
     )
 }
 
-fn issue(st: &AppState, req: &AuthRequest, persona: &'static Persona) -> Response {
+fn issue(st: &AppState, td: &TenantData, req: &AuthRequest, persona: &'static Persona) -> Response {
     let code = st
         .grants
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .issue_code(
             persona.name,
+            td.id(),
             req.get("client_id").unwrap_or_default(),
             &req.redirect_uri,
             req.get("code_challenge").unwrap_or_default(),
@@ -212,13 +214,15 @@ fn issue(st: &AppState, req: &AuthRequest, persona: &'static Persona) -> Respons
         req,
         vec![
             ("code", code),
-            ("client_info", client_info(persona)),
+            ("client_info", client_info(persona, td.tenant())),
             ("session_state", uuid::Uuid::new_v4().to_string()),
         ],
     );
+    // The generation lets `POST /_emulator/sessions/expire` end every existing sign-in.
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
-        persona.name
+        "{SESSION_COOKIE}={}.{}; Path=/; HttpOnly; SameSite=Lax",
+        persona.name,
+        st.session_generation.load(Ordering::Acquire)
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
@@ -226,15 +230,24 @@ fn issue(st: &AppState, req: &AuthRequest, persona: &'static Persona) -> Respons
     resp
 }
 
-fn session_persona(headers: &HeaderMap) -> Option<&'static Persona> {
-    headers
+/// The persona of a sign-in cookie of the current session generation (`{persona}.{gen}`).
+fn session_persona(headers: &HeaderMap, generation: u64) -> Option<&'static Persona> {
+    let value = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
-        .and_then(|(_, v)| personas::by_hint(v))
+        .map(|(_, v)| v)?;
+    // A bare `{persona}` (cookies set before sessions had generations) is generation 0.
+    let (name, cookie_gen) = match value.rsplit_once('.') {
+        Some((name, g)) => (name, g.parse::<u64>().ok()?),
+        None => (value, 0),
+    };
+    (cookie_gen == generation)
+        .then(|| personas::by_name(name))
+        .flatten()
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`.
@@ -244,25 +257,41 @@ pub async fn show(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if !known_tenant(&tenant) {
+    let Some(td) = st.tenant_by_path(&tenant) else {
         return error_page(
             StatusCode::BAD_REQUEST,
-            &format!("AADSTS90002: Tenant '{tenant}' not found."),
+            &format!("AADSTS90002: {}", unknown_tenant_message(&st, &tenant)),
         );
-    }
+    };
     let req = match validate(params) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
     let hinted = req.get("login_hint").and_then(personas::by_hint);
     let prompt = req.get("prompt");
+    let generation = st.session_generation.load(Ordering::Acquire);
+    let session = session_persona(&headers, generation);
+    if prompt == Some("none") && generation > 0 {
+        // Sessions were expired (`/_emulator/sessions/expire`): only a sign-in made since then
+        // counts, whatever the hint says, as Entra answers once a session has ended. MSAL's
+        // silent renewal sends the account's username as login_hint, so honouring the hint
+        // here would let an "expired" session renew itself.
+        return match session {
+            Some(p) if hinted.is_none_or(|h| h.name == p.name) => issue(&st, td, &req, p),
+            _ => redirect_error(
+                &req,
+                "login_required",
+                "AADSTS50058: A silent sign-in request was sent but no user is signed in.",
+            ),
+        };
+    }
     if let (Some(p), None | Some("none")) = (hinted, prompt) {
         // A known login_hint skips the chooser (scripted sign-in for tests and demos).
-        return issue(&st, &req, p);
+        return issue(&st, td, &req, p);
     }
     if prompt == Some("none") {
-        return match session_persona(&headers) {
-            Some(p) => issue(&st, &req, p),
+        return match session {
+            Some(p) => issue(&st, td, &req, p),
             None => redirect_error(
                 &req,
                 "login_required",
@@ -270,10 +299,10 @@ pub async fn show(
             ),
         };
     }
-    picker(&tenant, &req)
+    picker(&tenant, td, &req)
 }
 
-fn picker(tenant: &str, req: &AuthRequest) -> Response {
+fn picker(tenant: &str, td: &TenantData, req: &AuthRequest) -> Response {
     let mut hidden = String::new();
     let mut keys: Vec<&String> = req
         .params
@@ -302,7 +331,7 @@ fn picker(tenant: &str, req: &AuthRequest) -> Response {
                 p.name,
                 p.name,
                 html_escape(p.display_name),
-                html_escape(p.username),
+                html_escape(&p.username(td.tenant())),
                 html_escape(p.description)
             )
         })
@@ -312,11 +341,14 @@ fn picker(tenant: &str, req: &AuthRequest) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Sign in - Defender emulator</title><link rel=\"stylesheet\" href=\"/_idp/picker.css\"></head>\
          <body><main><h1 id=\"title\">Sign in to the Defender emulator</h1>\
+         <p class=\"note\">Tenant <strong id=\"tenant\">{}</strong> ({}).</p>\
          <p class=\"note\">Development identity provider. Pick a demo identity; no password is needed.</p>\
          <form method=\"post\" action=\"/{}/oauth2/v2.0/authorize\" aria-labelledby=\"title\">{hidden}\
          <fieldset><legend>Demo identities</legend>{buttons}</fieldset>\
          <button class=\"cancel\" type=\"submit\" name=\"persona\" value=\"\" id=\"cancel\">Cancel</button>\
          </form></main></body></html>",
+        html_escape(td.tenant().name),
+        html_escape(td.id()),
         html_escape(tenant)
     );
     (
@@ -335,12 +367,12 @@ pub async fn submit(
     Path(tenant): Path<String>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    if !known_tenant(&tenant) {
+    let Some(td) = st.tenant_by_path(&tenant) else {
         return error_page(
             StatusCode::BAD_REQUEST,
-            &format!("AADSTS90002: Tenant '{tenant}' not found."),
+            &format!("AADSTS90002: {}", unknown_tenant_message(&st, &tenant)),
         );
-    }
+    };
     let Ok(Form(mut params)) = form else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -360,7 +392,7 @@ pub async fn submit(
         );
     }
     match personas::by_hint(&chosen) {
-        Some(p) => issue(&st, &req, p),
+        Some(p) => issue(&st, td, &req, p),
         None => error_page(
             StatusCode::BAD_REQUEST,
             &format!("Unknown persona '{chosen}'."),

@@ -17,6 +17,8 @@ pub const REFRESH_TTL: Duration = Duration::from_secs(24 * 3600);
 pub struct CodeGrant {
     /// Persona short name.
     pub persona: &'static str,
+    /// Tenant the user signed in to (the authorize request's authority path).
+    pub tenant: &'static str,
     /// Client that asked.
     pub client_id: String,
     /// Redirect URI it must present again.
@@ -75,6 +77,7 @@ impl Grants {
     pub fn issue_code(
         &mut self,
         persona: &'static str,
+        tenant: &'static str,
         client_id: &str,
         redirect_uri: &str,
         code_challenge: &str,
@@ -89,6 +92,7 @@ impl Grants {
             code.clone(),
             CodeGrant {
                 persona,
+                tenant,
                 client_id: client_id.into(),
                 redirect_uri: redirect_uri.into(),
                 code_challenge: code_challenge.into(),
@@ -132,7 +136,7 @@ impl Grants {
             .cloned()
     }
 
-    /// Forgets everything (reset).
+    /// Forgets every code and refresh token (reset, expired sessions).
     pub fn clear(&mut self) {
         self.codes.clear();
         self.refresh.clear();
@@ -154,7 +158,15 @@ mod tests {
     #[test]
     fn codes_are_single_use() {
         let mut g = Grants::default();
-        let c = g.issue_code("analyst", "cid", "http://x/", "ch", None, "openid");
+        let c = g.issue_code(
+            "analyst",
+            crate::DEMO_TENANT,
+            "cid",
+            "http://x/",
+            "ch",
+            None,
+            "openid",
+        );
         assert!(g.take_code(&c).is_some());
         assert!(g.take_code(&c).is_none());
         assert!(g.take_code("nope").is_none());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::get;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 use crate::state::AppState;
 
@@ -22,7 +22,8 @@ pub fn router() -> Router<Arc<AppState>> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers(Any)
+        // The requested headers, echoed: `*` would not cover `Authorization` (Fetch standard).
+        .allow_headers(AllowHeaders::mirror_request())
         .max_age(std::time::Duration::from_secs(86_400));
     let fetched = Router::new()
         .route(

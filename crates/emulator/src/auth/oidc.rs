@@ -15,21 +15,9 @@ use serde_json::json;
 use super::grants::s256;
 use super::personas::{self, Persona};
 use super::tokens::{TOKEN_TTL_SECS, issuer_for, mint_access, mint_id};
-use crate::DEMO_TENANT;
-use crate::state::AppState;
+use crate::state::{AppState, TenantData};
+use crate::tenants::Tenant;
 use crate::web;
-
-/// Tenant path segments accepted as the demo tenant.
-pub fn known_tenant(t: &str) -> bool {
-    [
-        DEMO_TENANT,
-        "common",
-        "organizations",
-        "contoso.onmicrosoft.com",
-    ]
-    .iter()
-    .any(|k| k.eq_ignore_ascii_case(t))
-}
 
 /// Entra-style OAuth error body.
 pub fn oauth_error(status: StatusCode, error: &str, aadsts: u32, description: &str) -> Response {
@@ -57,12 +45,26 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     ]
 }
 
-fn unknown_tenant(t: &str) -> Response {
+/// What an unknown tenant in an authority path gets (AADSTS90002), naming the served ones.
+pub fn unknown_tenant_message(st: &AppState, t: &str) -> String {
+    let served: Vec<String> = st
+        .tenants()
+        .iter()
+        .map(|d| format!("{} ({})", d.id(), d.tenant().name))
+        .collect();
+    format!(
+        "Tenant '{}' not found. This emulator serves: {}.",
+        t.chars().take(64).collect::<String>(),
+        served.join(", ")
+    )
+}
+
+fn unknown_tenant(st: &AppState, t: &str) -> Response {
     oauth_error(
         StatusCode::BAD_REQUEST,
         "invalid_tenant",
         90002,
-        &format!("Tenant '{t}' not found. Use tenant {DEMO_TENANT}."),
+        &unknown_tenant_message(st, t),
     )
 }
 
@@ -72,11 +74,11 @@ pub async fn discovery(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !known_tenant(&tenant) {
-        return unknown_tenant(&tenant);
-    }
+    let Some(td) = st.tenant_by_path(&tenant) else {
+        return unknown_tenant(&st, &tenant);
+    };
     let base = st.public_origin(web::host(&headers).as_deref());
-    let t = DEMO_TENANT;
+    let t = td.id();
     let host = base.split("://").nth(1).unwrap_or(&base).to_owned();
     Json(json!({
         "token_endpoint": format!("{base}/{t}/oauth2/v2.0/token"),
@@ -87,7 +89,7 @@ pub async fn discovery(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": issuer_for(&base),
+        "issuer": issuer_for(&base, t),
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/authorize"),
         "http_logout_supported": true,
@@ -106,26 +108,40 @@ pub async fn discovery(
 }
 
 /// `GET /{tenant}/discovery/instance` (MSAL's cloud instance discovery, for completeness).
-pub async fn instance_discovery(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn instance_discovery(
+    State(st): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    // Answered for any path, as before there were several tenants: MSAL may ask under
+    // `common` whatever tenant it signs in to, and the answer only names hosts.
+    let t = st.tenant_by_path(&tenant).unwrap_or(st.demo()).id();
     let base = st.public_origin(web::host(&headers).as_deref());
     let host = base.split("://").nth(1).unwrap_or(&base).to_owned();
     Json(json!({
-        "tenant_discovery_endpoint": format!("{base}/{DEMO_TENANT}/v2.0/.well-known/openid-configuration"),
+        "tenant_discovery_endpoint": format!("{base}/{t}/v2.0/.well-known/openid-configuration"),
         "api-version": "1.1",
         "metadata": [{ "preferred_network": host, "preferred_cache": host, "aliases": [host] }],
     }))
     .into_response()
 }
 
-/// `GET /{tenant}/discovery/v2.0/keys`.
-pub async fn jwks(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// `GET /{tenant}/discovery/v2.0/keys`: one key for every tenant (the key's `issuer` names the
+/// path's tenant, or the demo tenant for an unknown one, as before there were several).
+pub async fn jwks(
+    State(st): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let base = st.public_origin(web::host(&headers).as_deref());
-    Json(st.keys.jwks(&issuer_for(&base))).into_response()
+    let t = st.tenant_by_path(&tenant).unwrap_or(st.demo()).id();
+    Json(st.keys.jwks(&issuer_for(&base, t))).into_response()
 }
 
-/// `client_info`: base64url JSON `{"uid","utid"}` (MSAL builds the account id from it).
-pub fn client_info(persona: &Persona) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "uid": persona.oid, "utid": DEMO_TENANT }).to_string())
+/// `client_info`: base64url JSON `{"uid","utid"}` (MSAL builds the account id from it). Each
+/// demo tenant is the home tenant of its users, so MSAL keeps one account per tenant.
+pub fn client_info(persona: &Persona, tenant: &Tenant) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "uid": persona.oid, "utid": tenant.id }).to_string())
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`: authorization_code (+PKCE), refresh_token,
@@ -136,9 +152,9 @@ pub async fn token(
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    if !known_tenant(&tenant) {
-        return unknown_tenant(&tenant);
-    }
+    let Some(td) = st.tenant_by_path(&tenant) else {
+        return unknown_tenant(&st, &tenant);
+    };
     let Ok(Form(p)) = form else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -156,7 +172,11 @@ pub async fn token(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let issuer = issuer_for(&st.public_origin(web::host(&headers).as_deref()));
+    let origin = st.public_origin(web::host(&headers).as_deref());
+    let issued = Issued {
+        origin: &origin,
+        tenant: td,
+    };
     match get("grant_type") {
         Some("authorization_code") => {
             let (Some(code), Some(redirect_uri)) = (get("code"), get("redirect_uri")) else {
@@ -186,6 +206,14 @@ pub async fn token(
                     "invalid_grant",
                     700005,
                     "The authorization code was issued to another client.",
+                );
+            }
+            if grant.tenant != td.id() {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    700005,
+                    "The authorization code was issued for another tenant.",
                 );
             }
             if grant.redirect_uri != redirect_uri {
@@ -220,7 +248,7 @@ pub async fn token(
                     "The user account does not exist.",
                 );
             };
-            user_tokens(&st, &issuer, persona, client_id, &grant.scope, grant.nonce)
+            user_tokens(&st, &issued, persona, client_id, &grant.scope, grant.nonce)
         }
         Some("refresh_token") => {
             let Some(rt) = get("refresh_token") else {
@@ -261,7 +289,7 @@ pub async fn token(
                 );
             };
             let scope = get("scope").map_or(grant.scope.clone(), str::to_owned);
-            user_tokens(&st, &issuer, persona, client_id, &scope, None)
+            user_tokens(&st, &issued, persona, client_id, &scope, None)
         }
         Some("client_credentials") => {
             if get("client_secret").is_none() && get("client_assertion").is_none() {
@@ -291,7 +319,14 @@ pub async fn token(
                     "The app persona is missing.",
                 );
             };
-            match mint_access(&st.keys, &issuer, app, client_id, TOKEN_TTL_SECS) {
+            match mint_access(
+                &st.keys,
+                &origin,
+                td.tenant(),
+                app,
+                client_id,
+                TOKEN_TTL_SECS,
+            ) {
                 Ok(at) => token_json(json!({
                     "token_type": "Bearer",
                     "expires_in": TOKEN_TTL_SECS,
@@ -324,16 +359,30 @@ pub async fn token(
     }
 }
 
+/// Where tokens are being issued: the issuer's origin and the authority path's tenant.
+struct Issued<'a> {
+    origin: &'a str,
+    tenant: &'a TenantData,
+}
+
 fn user_tokens(
     st: &AppState,
-    issuer: &str,
+    issued: &Issued<'_>,
     persona: &'static Persona,
     client_id: &str,
     scope: &str,
     nonce: Option<String>,
 ) -> Response {
-    let access = mint_access(&st.keys, issuer, persona, client_id, TOKEN_TTL_SECS);
-    let id = mint_id(&st.keys, issuer, persona, client_id, nonce);
+    let tenant = issued.tenant.tenant();
+    let access = mint_access(
+        &st.keys,
+        issued.origin,
+        tenant,
+        persona,
+        client_id,
+        TOKEN_TTL_SECS,
+    );
+    let id = mint_id(&st.keys, issued.origin, tenant, persona, client_id, nonce);
     let (Ok(access), Ok(id)) = (access, id) else {
         return oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -356,7 +405,7 @@ fn user_tokens(
         "refresh_token": refresh,
         "refresh_token_expires_in": super::grants::REFRESH_TTL.as_secs(),
         "id_token": id,
-        "client_info": client_info(persona),
+        "client_info": client_info(persona, tenant),
     }))
 }
 

@@ -1,6 +1,8 @@
 //! Demo identities. Device-group scoping lives here, server-side, as it does in Defender (MDE
 //! RBAC is configured in the portal, not carried in the token).
 
+use crate::tenants::{CONTOSO, FABRIKAM, Tenant};
+
 /// Application or delegated (user) identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersonaKind {
@@ -17,8 +19,6 @@ pub struct Persona {
     pub name: &'static str,
     /// Display name (`name` claim).
     pub display_name: &'static str,
-    /// `preferred_username` / `upn`.
-    pub username: &'static str,
     /// Object id (`oid`, `sub`).
     pub oid: &'static str,
     /// App or user.
@@ -40,7 +40,6 @@ pub static PERSONAS: [Persona; 4] = [
     Persona {
         name: "app",
         display_name: "Tagging daemon (application)",
-        username: "app@contoso.onmicrosoft.com",
         oid: "0a0a0a0a-1111-4000-8000-000000000001",
         kind: PersonaKind::App,
         permissions: &["Machine.ReadWrite.All"],
@@ -50,7 +49,6 @@ pub static PERSONAS: [Persona; 4] = [
     Persona {
         name: "analyst",
         display_name: "Avery Analyst",
-        username: "analyst@contoso.onmicrosoft.com",
         oid: "0a0a0a0a-2222-4000-8000-000000000002",
         kind: PersonaKind::User,
         permissions: &["Machine.ReadWrite"],
@@ -60,7 +58,6 @@ pub static PERSONAS: [Persona; 4] = [
     Persona {
         name: "reader",
         display_name: "Riley Reader",
-        username: "reader@contoso.onmicrosoft.com",
         oid: "0a0a0a0a-3333-4000-8000-000000000003",
         kind: PersonaKind::User,
         permissions: &["Machine.Read"],
@@ -70,7 +67,6 @@ pub static PERSONAS: [Persona; 4] = [
     Persona {
         name: "admin",
         display_name: "Adrian Admin",
-        username: "admin@contoso.onmicrosoft.com",
         oid: "0a0a0a0a-4444-4000-8000-000000000004",
         kind: PersonaKind::User,
         permissions: &["Machine.ReadWrite"],
@@ -89,11 +85,29 @@ pub fn by_oid(oid: &str) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.oid.eq_ignore_ascii_case(oid))
 }
 
-/// Looks a persona up by username or short name (for `login_hint` and the sign-in page).
+impl Persona {
+    /// `preferred_username` / `upn` in `tenant`: `{name}@{tenant domain}`. The same people are
+    /// members of every demo tenant (like a service provider's analysts), under its domain.
+    pub fn username(&self, tenant: &Tenant) -> String {
+        format!("{}@{}", self.name, tenant.domain)
+    }
+}
+
+/// Looks a persona up by short name or username in any demo tenant (for `login_hint` and the
+/// sign-in page).
 pub fn by_hint(hint: &str) -> Option<&'static Persona> {
-    PERSONAS
-        .iter()
-        .find(|p| p.username.eq_ignore_ascii_case(hint) || p.name.eq_ignore_ascii_case(hint))
+    let name = match hint.split_once('@') {
+        Some((local, domain))
+            if [CONTOSO, FABRIKAM]
+                .iter()
+                .any(|t| t.domain.eq_ignore_ascii_case(domain)) =>
+        {
+            local
+        }
+        Some(_) => return None,
+        None => hint,
+    };
+    by_name(name)
 }
 
 /// The identities offered on the sign-in page: the users first, then `app` (signing in "as the
@@ -103,4 +117,29 @@ pub fn sign_in_choices() -> impl Iterator<Item = &'static Persona> {
         .iter()
         .filter(|p| p.kind == PersonaKind::User)
         .chain(PERSONAS.iter().filter(|p| p.kind == PersonaKind::App))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_personas_in_any_demo_tenant() {
+        assert_eq!(by_hint("Reader").map(|p| p.name), Some("reader"));
+        assert_eq!(
+            by_hint("analyst@contoso.onmicrosoft.com").map(|p| p.name),
+            Some("analyst")
+        );
+        assert_eq!(
+            by_hint("ADMIN@fabrikam.onmicrosoft.com").map(|p| p.name),
+            Some("admin")
+        );
+        assert!(by_hint("analyst@evil.example").is_none());
+        assert!(by_hint("nobody@contoso.onmicrosoft.com").is_none());
+        let reader = by_name("reader").unwrap();
+        assert_eq!(
+            reader.username(&FABRIKAM),
+            "reader@fabrikam.onmicrosoft.com"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::keys::SigningKeys;
 use super::personas::{self, Persona, PersonaKind};
-use crate::DEMO_TENANT;
+use crate::tenants::Tenant;
 
 /// Audience the emulator mints (the legacy resource the docs recommend, docs/defender-api.md §8).
 pub const API_AUDIENCE: &str = "https://api.securitycenter.microsoft.com";
@@ -101,9 +101,9 @@ pub struct IdClaims {
 #[error("cannot sign a token: {0}")]
 pub struct MintError(String);
 
-/// `{origin}/{tenant}/v2.0`.
-pub fn issuer_for(origin: &str) -> String {
-    format!("{origin}/{DEMO_TENANT}/v2.0")
+/// `{origin}/{tenant}/v2.0`, as Entra's v2 issuer names the tenant that issued the token.
+pub fn issuer_for(origin: &str, tenant: &str) -> String {
+    format!("{origin}/{tenant}/v2.0")
 }
 
 fn now() -> i64 {
@@ -117,18 +117,20 @@ fn header(keys: &SigningKeys) -> Header {
     h
 }
 
-/// Mints an access token for `persona`, calling as client `app_id`, valid for `ttl_secs`
-/// (negative = already expired, for tests).
+/// Mints an access token for `persona` in `tenant`, calling as client `app_id`, valid for
+/// `ttl_secs` (negative = already expired, for tests). `origin` is the issuer's origin.
 pub fn mint_access(
     keys: &SigningKeys,
-    issuer: &str,
+    origin: &str,
+    tenant: &Tenant,
     persona: &Persona,
     app_id: &str,
     ttl_secs: i64,
 ) -> Result<String, MintError> {
     mint_access_with(
         keys,
-        issuer,
+        origin,
+        tenant,
         persona,
         app_id,
         ttl_secs,
@@ -148,7 +150,8 @@ pub struct MintOverrides {
 /// [`mint_access`] with test overrides.
 pub fn mint_access_with(
     keys: &SigningKeys,
-    issuer: &str,
+    origin: &str,
+    tenant: &Tenant,
     persona: &Persona,
     app_id: &str,
     ttl_secs: i64,
@@ -168,17 +171,17 @@ pub fn mint_access_with(
             None,
             Some(perms.join(" ")),
             Some(persona.display_name.to_owned()),
-            Some(persona.username.to_owned()),
+            Some(persona.username(tenant)),
             "user",
         ),
     };
     let claims = AccessClaims {
         aud: overrides.audience.unwrap_or_else(|| API_AUDIENCE.into()),
-        iss: issuer.into(),
+        iss: issuer_for(origin, tenant.id),
         iat,
         nbf: iat.min(iat + ttl_secs),
         exp: iat + ttl_secs,
-        tid: DEMO_TENANT.into(),
+        tid: tenant.id.into(),
         oid: persona.oid.into(),
         sub: persona.oid.into(),
         appid: app_id.into(),
@@ -194,10 +197,11 @@ pub fn mint_access_with(
     encode(&header(keys), &claims, &keys.encoding).map_err(|e| MintError(e.to_string()))
 }
 
-/// Mints an ID token for a signed-in user.
+/// Mints an ID token for a user signed in to `tenant`.
 pub fn mint_id(
     keys: &SigningKeys,
-    issuer: &str,
+    origin: &str,
+    tenant: &Tenant,
     persona: &Persona,
     client_id: &str,
     nonce: Option<String>,
@@ -205,15 +209,15 @@ pub fn mint_id(
     let iat = now();
     let claims = IdClaims {
         aud: client_id.into(),
-        iss: issuer.into(),
+        iss: issuer_for(origin, tenant.id),
         iat,
         nbf: iat,
         exp: iat + TOKEN_TTL_SECS,
         sub: persona.oid.into(),
         oid: persona.oid.into(),
-        tid: DEMO_TENANT.into(),
+        tid: tenant.id.into(),
         name: persona.display_name.into(),
-        preferred_username: persona.username.into(),
+        preferred_username: persona.username(tenant),
         nonce,
         ver: "2.0".into(),
     };
@@ -250,8 +254,14 @@ pub struct Caller {
     pub oid: String,
 }
 
-/// Verifies signature, expiry, issuer (any of `issuers`) and audience.
-pub fn verify(keys: &SigningKeys, token: &str, issuers: &[String]) -> Result<Caller, TokenError> {
+/// Verifies signature, expiry, issuer (`{origin}/{tid}/v2.0` for any of `origins`), audience
+/// and tenant (one of `tenants`).
+pub fn verify(
+    keys: &SigningKeys,
+    token: &str,
+    origins: &[String],
+    tenants: &[&str],
+) -> Result<Caller, TokenError> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = 0;
     validation.validate_aud = false; // checked below: a wrong audience is a 403, not a 401
@@ -271,7 +281,7 @@ pub fn verify(keys: &SigningKeys, token: &str, issuers: &[String]) -> Result<Cal
         TokenError::Unauthorized(why.into())
     })?;
     let c = data.claims;
-    if !issuers.iter().any(|i| i == &c.iss) {
+    if !origins.iter().any(|o| issuer_for(o, &c.tid) == c.iss) {
         return Err(TokenError::Unauthorized(format!(
             "the token issuer {:?} is not trusted",
             c.iss
@@ -286,7 +296,7 @@ pub fn verify(keys: &SigningKeys, token: &str, issuers: &[String]) -> Result<Cal
             c.aud
         )));
     }
-    if c.tid != DEMO_TENANT {
+    if !tenants.iter().any(|t| t.eq_ignore_ascii_case(&c.tid)) {
         return Err(TokenError::Unauthorized(format!(
             "unknown tenant {:?}",
             c.tid
@@ -321,50 +331,88 @@ pub fn verify(keys: &SigningKeys, token: &str, issuers: &[String]) -> Result<Cal
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenants::{CONTOSO, FABRIKAM};
 
     fn keys() -> SigningKeys {
         SigningKeys::generate().unwrap()
     }
 
+    const ORIGIN: &str = "http://127.0.0.1:1";
+    const BOTH: [&str; 2] = [CONTOSO.id, FABRIKAM.id];
+
     #[test]
     fn round_trip_and_rejections() {
         let k = keys();
-        let iss = issuer_for("http://127.0.0.1:1");
-        let issuers = vec![iss.clone()];
+        let origins = vec![ORIGIN.to_owned()];
         let app = personas::by_name("app").unwrap();
-        let t = mint_access(&k, &iss, app, "client-1", 60).unwrap();
-        let c = verify(&k, &t, &issuers).unwrap();
+        let t = mint_access(&k, ORIGIN, &CONTOSO, app, "client-1", 60).unwrap();
+        let c = verify(&k, &t, &origins, &BOTH).unwrap();
         assert_eq!(c.permissions, vec!["Machine.ReadWrite.All"]);
         assert_eq!(c.app, "client-1");
         assert_eq!(c.kind, PersonaKind::App);
+        assert_eq!(c.tenant, CONTOSO.id);
 
-        let expired = mint_access(&k, &iss, app, "c", -5).unwrap();
+        let expired = mint_access(&k, ORIGIN, &CONTOSO, app, "c", -5).unwrap();
         assert_eq!(
-            verify(&k, &expired, &issuers).unwrap_err(),
+            verify(&k, &expired, &origins, &BOTH).unwrap_err(),
             TokenError::Unauthorized("the token is expired".into())
         );
         let other = keys();
-        let forged = mint_access(&other, &iss, app, "c", 60).unwrap();
+        let forged = mint_access(&other, ORIGIN, &CONTOSO, app, "c", 60).unwrap();
         assert!(matches!(
-            verify(&k, &forged, &issuers),
+            verify(&k, &forged, &origins, &BOTH),
             Err(TokenError::Unauthorized(_))
         ));
         assert!(matches!(
-            verify(&k, &t, &[issuer_for("http://evil")]),
+            verify(&k, &t, &["http://evil".to_owned()], &BOTH),
             Err(TokenError::Unauthorized(m)) if m.contains("issuer")
         ));
         assert!(matches!(
-            verify(&k, "a.b.c", &issuers),
+            verify(&k, "a.b.c", &origins, &BOTH),
             Err(TokenError::Unauthorized(_))
         ));
     }
 
     #[test]
+    fn tokens_carry_their_tenant_and_unserved_tenants_are_refused() {
+        let k = keys();
+        let origins = vec![ORIGIN.to_owned()];
+        let reader = personas::by_name("reader").unwrap();
+        let t = mint_access(&k, ORIGIN, &FABRIKAM, reader, "spa", 60).unwrap();
+        let c = verify(&k, &t, &origins, &BOTH).unwrap();
+        assert_eq!(c.tenant, FABRIKAM.id);
+        assert!(matches!(
+            verify(&k, &t, &origins, &[CONTOSO.id]),
+            Err(TokenError::Unauthorized(m)) if m.contains("unknown tenant")
+        ));
+        let id = mint_id(&k, ORIGIN, &FABRIKAM, reader, "spa", None).unwrap();
+        let payload = id.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["tid"], FABRIKAM.id);
+        assert_eq!(claims["iss"], format!("{ORIGIN}/{}/v2.0", FABRIKAM.id));
+        assert_eq!(
+            claims["preferred_username"],
+            "reader@fabrikam.onmicrosoft.com"
+        );
+    }
+
+    #[test]
     fn analyst_is_scoped_to_groups() {
         let k = keys();
-        let iss = issuer_for("http://h");
-        let t = mint_access(&k, &iss, personas::by_name("analyst").unwrap(), "spa", 60).unwrap();
-        let c = verify(&k, &t, &[iss]).unwrap();
+        let t = mint_access(
+            &k,
+            "http://h",
+            &CONTOSO,
+            personas::by_name("analyst").unwrap(),
+            "spa",
+            60,
+        )
+        .unwrap();
+        let c = verify(&k, &t, &["http://h".to_owned()], &BOTH).unwrap();
         assert_eq!(c.kind, PersonaKind::User);
         assert_eq!(c.permissions, vec!["Machine.ReadWrite"]);
         assert_eq!(c.groups, Some(vec![101, 102, 103]));

@@ -177,3 +177,49 @@ pub fn group(m: &Value) -> i64 {
 pub fn id(m: &Value) -> String {
     m["id"].as_str().unwrap().to_owned()
 }
+
+pub const SECOND_TENANT: &str = "22222222-3333-4444-5555-666666666666";
+
+impl Emu {
+    /// An access token minted through `/_emulator/token?tenant=`.
+    pub async fn token_in(&self, tenant: &str, persona: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/token?tenant={tenant}", self.url))
+            .json(&json!({ "persona": persona }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Every machine of one tenant, raw (`/_emulator/machines?tenant=`).
+    pub async fn raw_machines_of(&self, tenant: &str) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!("{}/_emulator/machines?tenant={tenant}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+}
+
+/// The claims of a JWT (not verified: the server under test signed it).
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn name(m: &Value) -> String {
+    m["computerDnsName"].as_str().unwrap_or_default().to_owned()
+}

@@ -1,6 +1,7 @@
 // Drives the MSAL smoke page in headless Chromium: picks the "analyst" persona on the emulator's
 // sign-in page, then waits for smoke.js to report. Usage: node run.cjs URL (PLAYWRIGHT_CORE =
-// path of the playwright-core package, CHROMIUM = browser binary).
+// path of the playwright-core package, CHROMIUM = browser binary). An optional second argument
+// names the tenant to sign in to.
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
 
 (async () => {
@@ -14,7 +15,7 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
   try {
     const page = await browser.newPage();
     page.on("pageerror", (e) => console.log("pageerror:", e.message));
-    await page.goto(url + "/");
+    await page.goto(url + "/" + (process.argv[3] ? "?tenant=" + encodeURIComponent(process.argv[3]) : ""));
     await page.getByRole("button", { name: /analyst/ }).click({ timeout: 20000 });
     await page.waitForFunction(() => /^(DONE|ERROR)/.test(document.title), null, { timeout: 30000 });
     console.log("TITLE", await page.title());
