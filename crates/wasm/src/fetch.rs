@@ -217,7 +217,8 @@ async fn probe_answers(url: &str) -> bool {
         .is_ok();
     scope.clear_timeout(&timer);
     drop(on_timeout);
-    answered}
+    answered
+}
 
 /// Resolves after `ms` real milliseconds (via the global `setTimeout`).
 pub(crate) async fn sleep_ms(ms: u64) {

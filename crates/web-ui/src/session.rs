@@ -86,6 +86,13 @@ pub async fn start(state: AppState) {
         }
         _ => {}
     }
+    if let (SiteState::Loaded(config), None) = (&site_state, site::chosen_tenant()) {
+        // Pin the tenant in use, so per-tenant browser state (the activity log) has the same
+        // key before and after the first switch.
+        if let Some(first) = config.tenants.first() {
+            site::remember_tenant(&first.id);
+        }
+    }
     let settings = state.settings.0.get_untracked();
     let chosen = site::chosen_tenant();
     let resolved =

@@ -10,7 +10,7 @@ use crate::site::SiteState;
 /// The tenant of the local emulator (`DEMO_TENANT` in the emulator).
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
 /// The client id the emulator expects (any is accepted; this one is documented).
-pub const DEMO_CLIENT_ID: &str = "defender-tags-demo";
+pub const DEMO_CLIENT_ID: &str = "00000000-0000-4000-8000-000000000de0";
 
 /// Form values of the clouds (core's [`Cloud`] carries hosts and scopes).
 pub fn cloud_param(cloud: Cloud) -> &'static str {

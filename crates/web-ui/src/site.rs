@@ -132,6 +132,14 @@ pub fn chosen_tenant() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// Records `tenant` as the one in use in this browser.
+pub fn remember_tenant(tenant: &str) {
+    if let Some(s) = local_storage() {
+        // A full or blocked storage only forgets the choice; the first tenant is used then.
+        let _ = s.set_item(TENANT_KEY, tenant);
+    }
+}
+
 /// The key that keeps per-tenant browser state apart (`""` without a chosen tenant).
 pub fn tenant_scope() -> String {
     chosen_tenant().unwrap_or_default().to_ascii_lowercase()

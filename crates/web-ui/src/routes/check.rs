@@ -34,9 +34,13 @@ pub fn CheckPage() -> impl IntoView {
             running.set(false);
         });
     };
-    // Starts once the site configuration has been read (the session start reads it).
+    // Starts once the session start has read the site configuration and settled the sign-in.
     Effect::new(move |done: Option<bool>| {
-        let ready = !matches!(state.site.0.get(), site::SiteState::Loading);
+        let settled = !matches!(
+            state.session.0.get(),
+            crate::state::Session::Starting | crate::state::Session::Redirecting
+        );
+        let ready = settled && !matches!(state.site.0.get(), site::SiteState::Loading);
         if ready && done != Some(true) {
             run();
             return true;
