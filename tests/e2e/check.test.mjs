@@ -123,6 +123,9 @@ test("a CORS refusal is told apart from a network failure and points at the edge
     // The search page says the same, instead of "network error: Failed to fetch".
     await page.goto(host.url + "/");
     await page.getByText(/refused this page's origin \(CORS\)/).first().waitFor({ timeout: 15_000 });
+    // ...and links the check from the error.
+    await page.getByTestId("search-error-check").click();
+    await page.getByRole("heading", { name: "Connection check" }).waitFor();
   } finally {
     await host?.stop();
     await api.stop();

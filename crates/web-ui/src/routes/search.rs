@@ -391,7 +391,11 @@ fn MachineSearch() -> impl IntoView {
                     </a>
                 </div>
                 {move || error.get().map(|e| view! {
-                    <p class="error-text" role="alert" data-testid="search-error">{e.message}</p>
+                    <p class="error-text" role="alert" data-testid="search-error">
+                        {e.message}
+                        " "
+                        <a href=crate::site::href("/check") data-testid="search-error-check">"Check the connection"</a>
+                    </p>
                 })}
                 <MachineTable
                     loaded=loaded
