@@ -46,6 +46,7 @@ pub mod model;
 pub mod odata;
 pub mod plan;
 pub mod query;
+pub mod site_config;
 pub mod throttle;
 pub mod wire;
 
@@ -61,6 +62,7 @@ pub use model::{
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};
 pub use query::{MachineQuery, TextQuery};
+pub use site_config::{ConfigError, SiteConfig, TenantConfig};
 pub use wire::{
     BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,
     TagBody,

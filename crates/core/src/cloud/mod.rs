@@ -40,6 +40,22 @@ impl Cloud {
         }
     }
 
+    /// The cloud's name in configuration files and forms (`config.json`, Settings):
+    /// `commercial`, `gcc`, `gcc-high` or `dod`.
+    pub fn param(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "commercial",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcc-high",
+            Cloud::DoD => "dod",
+        }
+    }
+
+    /// Parses a [`Cloud::param`] value (exact, lowercase).
+    pub fn from_param(s: &str) -> Option<Cloud> {
+        Cloud::ALL.into_iter().find(|c| c.param() == s)
+    }
+
     /// The documented API host for the cloud (commercial: the current global host).
     pub fn api_host(self) -> &'static str {
         match self {
@@ -352,6 +368,12 @@ mod tests {
             "https://api-gov.securitycenter.microsoft.us"
         );
         assert_eq!(Cloud::DoD.login_host(), "https://login.microsoftonline.us");
+        for c in Cloud::ALL {
+            assert_eq!(Cloud::from_param(c.param()), Some(c));
+        }
+        assert_eq!(Cloud::from_param("gcc-high"), Some(Cloud::GccHigh));
+        assert_eq!(Cloud::from_param("GCC"), None);
+        assert_eq!(Cloud::from_param("azure"), None);
         for r in Region::ALL {
             assert_eq!(BaseUrl::parse(r.base_url().as_str()).unwrap(), r.base_url());
             assert_eq!(known_host(r.host()).and_then(|k| k.region), Some(r));
