@@ -1,0 +1,75 @@
+// The whole path of a real deployment, on loopback: a `cargo xtask dist` bundle under a sub-path
+// whose config.json names the emulator as both the sign-in authority and the API, served by real
+// nginx with the generated server block (and so the generated CSP). Sign in, search, tag.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { admin, startEmulator } from "../lib/harness.mjs";
+import { freePort, readableTempDir, startNginx } from "./lib/nginx.mjs";
+import { BASE_PATH, runDist } from "./lib/dist.mjs";
+import { launch, newPage } from "./lib/browser.mjs";
+
+const TENANT = "11111111-2222-3333-4444-555555555555";
+
+let emu;
+let nginx;
+let browser;
+let dir;
+before(async () => {
+  // The origins depend on each other: the emulator allows nginx's origin (CORS) and the bundle's
+  // config.json and CSP name the emulator's. So nginx's port is chosen first.
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  emu = await startEmulator(["--machines", "300", "--seed", "42", "--cors-origin", origin]);
+  dir = readableTempDir("dt-deploy-");
+  const r = runDist(dir, {
+    clientId: "0b5b6c1e-1111-4222-8333-944445555666",
+    tenant: TENANT,
+    authority: emu.url,
+    apiBaseUrl: emu.url,
+  }, ["--base-path", BASE_PATH]);
+  assert.equal(r.status, 0, r.stderr);
+  nginx = await startNginx(r.out, { port });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await nginx?.stop();
+  await emu?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("sign in with the emulator as authority, search and tag a machine through nginx", async () => {
+  const page = await newPage(browser);
+  await page.goto(nginx.origin + BASE_PATH);
+  await page.getByRole("button", { name: "Sign in" }).first().click();
+  await page.waitForURL((u) => u.origin === emu.url && u.pathname.endsWith("/oauth2/v2.0/authorize"), { timeout: 15_000 });
+  await page.locator("#persona-admin").click();
+  await page.getByTestId("user-name").waitFor({ timeout: 20_000 });
+  // Back on the app, under the base path (the redirect URI is {origin}{base}).
+  assert.ok(page.url().startsWith(nginx.origin + BASE_PATH), page.url());
+
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor({ timeout: 20_000 });
+  const first = (await page.locator(".body-row:not([hidden]) .machine-link").first().textContent()).trim();
+  const prefix = first.slice(0, 4);
+  await page.getByLabel("Search machines").fill(prefix);
+  await page.waitForURL((u) => u.pathname.startsWith(BASE_PATH) && u.searchParams.get("q") === prefix);
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const names = await page.locator(".body-row:not([hidden]) .machine-link").allTextContents();
+  assert.ok(names.length > 0 && names.every((n) => n.toLowerCase().startsWith(prefix.toLowerCase())), names.join(", "));
+
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.waitForURL(/[?&]m=[0-9a-f]{40}/);
+  const id = new URL(page.url()).searchParams.get("m");
+  await page.getByTestId("machine-panel").waitFor();
+  await page.getByRole("combobox", { name: "Add a tag" }).fill("deployed-via-nginx");
+  await page.getByTestId("add-tag-button").click();
+  await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor();
+  const machine = await admin(emu.url, "GET", `/_emulator/machines/${id}`);
+  assert.ok(machine.machineTags.includes("deployed-via-nginx"), JSON.stringify(machine.machineTags));
+
+  // A reload of a deep link is served by nginx's SPA fallback and keeps the session.
+  await page.reload();
+  await page.getByTestId("machine-panel").waitFor({ timeout: 20_000 });
+  assert.deepEqual(page.problems, []);
+});
