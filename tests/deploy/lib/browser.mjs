@@ -1,5 +1,5 @@
 // Headless Chromium via playwright-core (as tests/e2e/lib/browser.mjs), recording page errors,
-// CSP reports and failed requests in `page.problems`.
+// CSP reports and (unless `http: false`) failed requests and HTTP errors in `page.problems`.
 import { chromium } from "playwright-core";
 
 export async function launch() {
@@ -10,7 +10,7 @@ export async function launch() {
   });
 }
 
-export async function newPage(browser) {
+export async function newPage(browser, { http = true } = {}) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   page.problems = [];
@@ -21,10 +21,12 @@ export async function newPage(browser) {
     page.consoleText.push(text);
     if (/Content Security Policy|Refused to/i.test(text)) page.problems.push(`csp: ${text}`);
   });
-  page.on("requestfailed", (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) page.problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
+  if (http) {
+    page.on("requestfailed", (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on("response", (r) => {
+      if (r.status() >= 400) page.problems.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
+  }
   return page;
 }
 
