@@ -471,13 +471,14 @@ pub fn production_index(
         .collect::<Vec<_>>()
         .join("; ");
     let csp_tag = format!(r#"<meta http-equiv="Content-Security-Policy" content="{meta_csp}">"#);
-    out = match find_tag(&out, r#"<meta http-equiv="Content-Security-Policy""#) {
-        Some((start, end)) => format!("{}{csp_tag}{}", &out[..start], &out[end..]),
-        None => return Err("index.html has no Content-Security-Policy meta tag".to_owned()),
-    };
     let base_tag = format!(r#"<meta name="defender-tags-base" content="{base}">"#);
+    let mut head_tags = base_tag;
+    match find_tag(&out, r#"<meta http-equiv="Content-Security-Policy""#) {
+        Some((start, end)) => out = format!("{}{csp_tag}{}", &out[..start], &out[end..]),
+        None => head_tags = format!("{head_tags}\n  {csp_tag}"),
+    }
     out = match find_tag(&out, "<meta charset") {
-        Some((_, end)) => format!("{}\n  {base_tag}{}", &out[..end], &out[end..]),
+        Some((_, end)) => format!("{}\n  {head_tags}{}", &out[..end], &out[end..]),
         None => return Err("index.html has no <meta charset> tag".to_owned()),
     };
     out = rewrite_references(&out, "index.html", assets, base);

@@ -143,6 +143,17 @@ fn production_index_has_the_base_the_config_csp_and_hashed_urls() {
             "{asset}: {out}"
         );
     }
+    // A page without a policy of its own gets the generated one.
+    let bare = html.replace(
+        r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self' https://everything">"#,
+        "",
+    );
+    let out = production_index(&bare, &checked.config, &assets).unwrap();
+    assert_eq!(
+        out.matches(&format!(r#"content="{meta}""#)).count(),
+        1,
+        "{out}"
+    );
     // A reference dist does not rewrite is refused rather than shipped broken.
     let broken = html.replace("</head>", r#"<script src="/missing.js"></script></head>"#);
     assert!(
