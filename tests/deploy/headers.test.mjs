@@ -118,6 +118,10 @@ test("SPA fallback under the base path; nothing outside it", async () => {
   const bare = await get(BASE_PATH.slice(0, -1));
   assert.equal(bare.status, 301);
   assert.equal(bare.headers.get("location"), BASE_PATH);
+  // The query (a search in the app's URL) survives the redirect.
+  const search = await get(`${BASE_PATH.slice(0, -1)}?q=fin-&health=Active`);
+  assert.equal(search.status, 301);
+  assert.equal(search.headers.get("location"), `${BASE_PATH}?q=fin-&health=Active`);
   for (const outside of ["/", "/index.html", "/config.json", "/tools/", "/tools/defender-tagsX/", "/_headers", "/_redirects", "/staticwebapp.config.json", "/nginx.conf"]) {
     const res = await get(outside);
     assert.equal(res.status, 404, outside);

@@ -609,8 +609,10 @@ impl<'a> Headers<'a> {
         );
         if base != "/" {
             let bare = base.trim_end_matches('/');
+            // The app's router may write its root route without the trailing slash; a reload of
+            // such a URL keeps its query (the search) through the redirect.
             s.push_str(&format!(
-                "    location = {bare} {{\n        return 301 {base};\n    }}\n\n"
+                "    location = {bare} {{\n        return 301 {base}$is_args$args;\n    }}\n\n"
             ));
         }
         s.push_str(&format!(

@@ -183,6 +183,7 @@ fn bundle_layout_and_hosting_files() {
     let nginx = fs::read_to_string(out.join("nginx.conf")).unwrap();
     assert!(nginx.contains(&format!("root \"{}\";", out.join("public").display())));
     assert!(nginx.contains("location ^~ /tools/defender-tags/ {"));
+    assert!(nginx.contains("return 301 /tools/defender-tags/$is_args$args;"));
     assert!(nginx.contains("try_files $uri /tools/defender-tags/index.html;"));
     assert!(nginx.contains(&format!(
         "add_header Content-Security-Policy \"{}\" always;",
