@@ -1,11 +1,13 @@
 //! `cargo xtask …`: the project's build, demo, test, bench and package commands.
 //!
-//! Only the standard library is used so the task runner itself compiles in seconds on a fresh
-//! machine; every heavy lifting step is an external tool (cargo, wasm-bindgen, npm, node).
+//! Few dependencies so the task runner itself compiles quickly on a fresh machine: the standard
+//! library, plus core (for `dist`'s configuration check), serde_json and sha2. Every heavy
+//! lifting step is an external tool (cargo, wasm-bindgen, npm, node).
 
 mod bench;
 mod ctx;
 mod demo;
+mod dist;
 mod emulator;
 mod fuzz;
 mod package;
@@ -25,12 +27,16 @@ commands:
   demo [--port N] [--machines N] [--second-tenant-machines N]
                      build everything and serve the UI with the emulator on 127.0.0.1
                      (tenants Contoso and, unless N is 0, Fabrikam with 800 machines)
+  dist --config FILE [--base-path /some/path/] [--site DIR] --out DIR
+                     production bundle of the web UI for your own hosting: hashed assets,
+                     config.json checked, CSP and hosting files (nginx, Azure Static Web Apps,
+                     Netlify/Cloudflare _headers); see docs/deploy.md
   test [--quick] [--skip STEP]...
                      everything CI runs: tools, fmt, clippy (native + wasm32), unit, integration,
                      browser, Node and end-to-end tests. --quick skips the slow browser steps.
   bench              run the benchmarks and write BENCHMARKS.md
   package            build the embeddable npm package into target/pkg
-  tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, npm deps)
+  tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, nginx, npm deps)
 ";
 
 fn main() -> ExitCode {
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
             .and_then(|_| emulator::build(&ctx))
             .map(|_| ()),
         "demo" => demo::run(&ctx, rest),
+        "dist" => dist::run(&ctx, rest),
         "test" => test::run(&ctx, rest),
         "bench" => bench::run(&ctx, rest),
         "package" => package::run(&ctx).map(|_| ()),

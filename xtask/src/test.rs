@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ctx::{self, Ctx, Steps, WASM_PACKAGES, WASM_TARGET};
-use crate::{emulator, fuzz, package, site, tools};
+use crate::{dist, emulator, fuzz, package, site, tools};
 
 pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     let mut quick = false;
@@ -69,8 +69,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         Ok(())
     });
     let mut site_dir: Option<PathBuf> = None;
-    // Both browser suites drive the built site; `--skip e2e` alone keeps the security suite.
-    if wanted("e2e") || wanted("security") {
+    // The browser suites drive the built site; `--skip e2e` alone keeps the others.
+    if wanted("e2e") || wanted("security") || wanted("deploy") {
         steps.step("build site (wasm-release)", || {
             site_dir = Some(site::build(ctx, site::Profile::Release)?);
             Ok(())
@@ -139,6 +139,15 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
             "no emulator binary or site",
         ),
     }
+    match (&emulator_bin, &site_dir) {
+        (Some(bin), Some(site)) if wanted("deploy") => {
+            steps.step(
+                "deploy (dist bundle under a sub-path, real nginx, Chromium)",
+                || deploy_suite(ctx, bin, site),
+            );
+        }
+        _ => steps.skip("deploy tests", "no emulator binary or site, or skipped"),
+    }
     if wanted("fuzz") {
         steps.step("fuzz smoke (cargo fuzz, bounded)", || fuzz::smoke(ctx));
     }
@@ -163,6 +172,34 @@ fn wasm_tests(ctx: &Ctx, bin: &PathBuf, out: &Path) -> Result<(), String> {
     )
 }
 
+/// The sub-path the deploy suite hosts the bundle under (tests/deploy/lib/dist.mjs `BASE_PATH`).
+const DEPLOY_BASE_PATH: &str = "/tools/defender-tags/";
+
+/// Builds the dist bundle of tests/deploy/site-config.json under [`DEPLOY_BASE_PATH`] from the
+/// site built above (as `cargo xtask dist --site` would) and runs tests/deploy against it with
+/// real nginx. The suite runs `xtask dist` itself too (bad input, a bundle naming the emulator),
+/// through this very binary.
+fn deploy_suite(ctx: &Ctx, bin: &Path, site: &Path) -> Result<(), String> {
+    let config = ctx.root.join("tests/deploy/site-config.json");
+    let checked = dist::check_config(&config, Some(DEPLOY_BASE_PATH))?;
+    let bundle = ctx.target.join("deploy-test").join("bundle");
+    dist::write_bundle(site, &checked, &bundle)?;
+    let xtask = std::env::current_exe()
+        .map_err(|e| format!("cannot find the xtask binary for the deploy suite: {e}"))?;
+    node_suite_with(
+        ctx,
+        "tests/deploy",
+        bin,
+        Some(site),
+        None,
+        &[
+            ("DT_DIST_DIR", bundle.as_os_str()),
+            ("DT_XTASK_BIN", xtask.as_os_str()),
+            ("DT_NGINX", std::ffi::OsStr::new(tools::NGINX)),
+        ],
+    )
+}
+
 /// A `node --test` suite folder (its package.json `test` script) with the paths it needs.
 fn node_suite(
     ctx: &Ctx,
@@ -170,6 +207,18 @@ fn node_suite(
     bin: &Path,
     site: Option<&Path>,
     pkg: Option<&Path>,
+) -> Result<(), String> {
+    node_suite_with(ctx, dir, bin, site, pkg, &[])
+}
+
+/// [`node_suite`] with more environment variables.
+fn node_suite_with(
+    ctx: &Ctx,
+    dir: &str,
+    bin: &Path,
+    site: Option<&Path>,
+    pkg: Option<&Path>,
+    env: &[(&str, &std::ffi::OsStr)],
 ) -> Result<(), String> {
     let folder = ctx.root.join(dir);
     if !folder.join("package.json").exists() {
@@ -188,5 +237,6 @@ fn node_suite(
     if let Some(pkg) = pkg {
         cmd.env("DT_PKG_DIR", pkg);
     }
+    cmd.envs(env.iter().copied());
     ctx::run(&mut cmd)
 }

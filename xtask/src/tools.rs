@@ -23,6 +23,7 @@ pub fn ensure_all(ctx: &Ctx) -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen(ctx)?;
     ensure_chromium()?;
+    ensure_nginx()?;
     ensure_npm(ctx)?;
     Ok(())
 }
@@ -94,6 +95,30 @@ pub fn ensure_chromium() -> Result<(), String> {
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
+
+/// Debian's nginx, which the deploy suite (tests/deploy) runs in the foreground as the real
+/// server of a `cargo xtask dist` bundle. Installing the package does not leave a server
+/// running on machines whose policy-rc.d forbids starting services (containers); elsewhere the
+/// distribution's default site may start, which the suite does not use.
+pub fn ensure_nginx() -> Result<(), String> {
+    if Path::new(NGINX).exists() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "{NGINX} is missing; run as root or install the Debian package `nginx`"
+        ));
+    }
+    ctx::run(Command::new("apt-get").arg("update"))?;
+    ctx::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "nginx"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// Where Debian installs nginx.
+pub const NGINX: &str = "/usr/sbin/nginx";
 
 fn is_root() -> bool {
     Command::new("id")

@@ -420,7 +420,7 @@ fn parse_origin(input: &str) -> Result<BaseUrl, String> {
 }
 
 /// Checks a base path: `/`, or `/segment/.../` with segments of letters, digits and `-._~`.
-/// The narrow alphabet keeps the path safe to write into HTML, a CSP-free meta tag and the
+/// The narrow alphabet keeps the path safe to write into HTML attributes and the
 /// generated nginx configuration without any quoting.
 pub fn check_base_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') || !path.ends_with('/') {

@@ -2,7 +2,7 @@
 //! MSAL and the API client are configured with. Saved in localStorage (no secrets: ids and hosts).
 
 use defender_tags_core::cloud::{Cloud, DEFAULT_SCOPE, HostGeneration, KNOWN_HOSTS};
-use defender_tags_core::site_config::TenantConfig;
+use defender_tags_core::site_config::{TenantConfig, is_domain, is_guid};
 use serde::{Deserialize, Serialize};
 
 use crate::site::SiteState;
@@ -12,19 +12,14 @@ pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
 /// The client id the emulator expects (any is accepted; this one is documented).
 pub const DEMO_CLIENT_ID: &str = "00000000-0000-4000-8000-000000000de0";
 
-/// Form values of the clouds (core's [`Cloud`] carries hosts and scopes).
+/// Form values of the clouds (core's [`Cloud::param`]).
 pub fn cloud_param(cloud: Cloud) -> &'static str {
-    match cloud {
-        Cloud::Commercial => "commercial",
-        Cloud::Gcc => "gcc",
-        Cloud::GccHigh => "gcc-high",
-        Cloud::DoD => "dod",
-    }
+    cloud.param()
 }
 
 /// Parses a form value of [`cloud_param`].
 pub fn cloud_from_param(s: &str) -> Option<Cloud> {
-    Cloud::ALL.into_iter().find(|c| cloud_param(*c) == s)
+    Cloud::from_param(s)
 }
 
 /// API hosts the page may call in `cloud`: core's documented hosts of that cloud (current and
@@ -269,24 +264,6 @@ fn non_empty_or(value: &str, default: &str) -> String {
     } else {
         v.to_owned()
     }
-}
-
-fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-fn is_domain(s: &str) -> bool {
-    s.contains('.')
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 #[cfg(test)]
