@@ -329,60 +329,87 @@ Retry-After, retries and a single token refresh on 401 are handled for you.
 
 ## Edge proxy
 
-Browsers cannot call the Defender API from another origin (it sends no CORS headers). The proxy
-forwards only the five machine/tag endpoints, rebuilt from their parsed values, to the one
-configured API host; answers CORS for the exact origins you list; never follows a redirect; and
-passes the caller's `Authorization` header through without storing or logging it. Next-page
-links (`@odata.nextLink`) in machine lists are rewritten onto the proxy's own origin, so a client
-whose `baseUrl` is the proxy pages through it.
+Microsoft does not document whether the Defender API accepts browser calls from another origin
+(CORS); where it refuses them, put this proxy between the page and the API. It forwards only the
+five machine/tag endpoints (`GET /api/machines`, `GET /api/machines/{id}`,
+`GET /api/machines/findbytag`, `POST /api/machines/{id}/tags`,
+`POST /api/machines/AddOrRemoveTagForMultipleMachines`), rebuilt from their parsed values, to the
+one configured API host; answers CORS for the exact origins you list; never follows a redirect;
+passes back only `Content-Type` and `Retry-After`; and passes the caller's `Authorization` header
+through without storing or logging it. Anything else is refused with the API's error envelope
+and a stable `code`, without contacting the API: `OriginRefused` (403), `PathRefused` (404, or 400
+for encoded or dot segments), `MethodRefused` (405), `Unauthorized` (401, no `Authorization`),
+`InvalidRequestBody` (413 over 64 KiB, or 400), `InvalidMachineId` / `QueryRefused` /
+`ODataError` / `MissingRequiredParameter` (400); upstream trouble is `UpstreamRedirect` /
+`UpstreamUnreachable` (502) or `UpstreamTimeout` (504).
+
+Next-page links (`@odata.nextLink`) in machine lists are rewritten onto the proxy's origin
+(`publicUrl`, else the origin of the request's URL), so a client whose `baseUrl` is the proxy pages
+through it; a link the proxy would not forward as it stands becomes the equivalent `$skip` link.
 
 Configuration (`proxy.json` for the Node server; the same keys for `handleRequest`/`EdgeProxy`):
 
 ```jsonc
 {
-  "apiBaseUrl": "https://api.security.microsoft.com", // https; http only for localhost/127.0.0.1/[::1]
-  "allowedOrigins": ["https://portal.contoso.com"],   // exact origins, as browsers send them
-  "listen": { "host": "127.0.0.1", "port": 8787 },     // Node server only; these are the defaults
-  "timeoutMs": 30000,                                  // optional upstream timeout
+  "apiBaseUrl": "https://api.security.microsoft.com", // required; an origin; http only for localhost/127.0.0.1/[::1]
+  "allowedOrigins": ["https://portal.contoso.com"],   // required (not for handleRequest); exact origins, as browsers send them
+  "listen": { "host": "127.0.0.1", "port": 8787 },     // Node server only; these are the defaults; port 0 = any free port
+  "timeoutMs": 30000,                                  // optional upstream timeout, 1 to 300000
   "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's origin as clients see it
 }
 ```
 
 Every mistake is refused with a message naming the field (`allowedOrigins[1]: "https://x/" is not
-written as browsers send it; use "https://x"`), and nothing is listened on or forwarded.
+written as browsers send it; use "https://x" (lowercase, no path, no default port)`), unknown keys
+included, and nothing is listened on or forwarded.
 
 ### Node server
 
 ```sh
-npx defender-tags-proxy --config proxy.json
+npx defender-tags-proxy --config proxy.json      # or --config=proxy.json; --help prints the usage
 ```
 
-Plain `node:http`, no other dependency. It prints `LISTENING http://host:port`, then one line per
-request: time, method, path (no query), status, origin and the refusal code, never a header
-value. Exit codes: 1 for an invalid or unreadable configuration (or a port in use), 2 for a wrong
-command line. Behind a TLS-terminating load balancer, set `publicUrl` to the https origin the
-clients use (the server itself only sees `http://{Host}`).
+Plain `node:http`, no other dependency. It prints `LISTENING http://host:port` as its first stdout
+line, then one line per request:
+
+```text
+2026-12-06T15:00:00.000Z GET /api/machines 200 origin=https://portal.contoso.com
+2026-12-06T15:00:01.000Z GET /api/alerts 404 origin=https://portal.contoso.com refused=PathRefused
+```
+
+(time, method, path without the query, status, `origin=` the Origin header or `-`, and for a
+status of 400 or more `refused=` the answer's error code), never a header value. Exit codes: 2 for
+a wrong command line; 1 for an unreadable or invalid configuration (every bad field on stderr, one
+per line) or an address it cannot listen on; 0 after `--help` or on SIGINT/SIGTERM. Behind a
+TLS-terminating load balancer, set `publicUrl` to the https origin the clients use (the server
+itself only sees `http://{Host}`, and clients refuse next-page links on another origin).
 
 ### Cloudflare Workers
 
 `defender-tags-wasm/worker` is an ES module worker using the web build, with the `.wasm` imported
 as a module. Copy `node_modules/defender-tags-wasm/worker/wrangler.toml` next to your
-`package.json`, set its `[vars]` and run `npx wrangler deploy` (`npx wrangler dev` runs it locally):
+`package.json`, set its `name` and `[vars]` and run `npx wrangler deploy` (`npx wrangler dev` runs
+it locally):
 
 | Variable | Meaning |
 |---|---|
 | `API_BASE_URL` | the Defender API host (required) |
-| `ALLOWED_ORIGINS` | exact origins: a list, or a comma-separated string (required) |
+| `ALLOWED_ORIGINS` | exact origins (required): a list, or a string holding a JSON list or comma-separated origins |
 | `PUBLIC_URL` | optional: the proxy's origin as clients reach it (default: the request's) |
 | `TIMEOUT_MS` | optional: upstream timeout in milliseconds |
 
-An invalid environment makes every request answer 500 `ProxyMisconfigured` naming the variable.
+An invalid environment makes every request answer 500 `ProxyMisconfigured` naming each variable
+(`API_BASE_URL (apiBaseUrl): ...`), and nothing is forwarded. Answers of 400 and above are logged
+with `console.log` as `GET /api/alerts 404 origin=https://portal.contoso.com refused=PathRefused`.
 
 ### In your own server
 
 `handleRequest(request, config)` takes a Fetch API `Request` and resolves to a `Response`
-(validating `config` on every call); `new EdgeProxy(config)` validates once (it throws a
-`ProxyConfigError` listing every bad field) and `proxy.handle(request)` answers.
+(validating `config` on every call: an invalid one answers 500 `ProxyMisconfigured`;
+`allowedOrigins` may be left out for server-to-server use); `new EdgeProxy(config, usage?)`
+(`usage`: `"handler"`, the default, `"worker"` or `"server"`) validates once, throwing a
+`ProxyConfigError` whose `errors` lists every `{ field, message }`, and `proxy.handle(request)`
+answers.
 "#;
 
 #[cfg(test)]
