@@ -35,6 +35,13 @@ pub fn page_origin_and_path() -> String {
     format!("{}{path}", page_origin())
 }
 
+/// Whether this page load is the connection check (`{base}check`).
+fn on_check_page() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|p| p == site::href("/check"))
+}
+
 /// Whether the page is served over http from a loopback host (the emulator).
 pub fn is_loopback_page() -> bool {
     let origin = page_origin();
@@ -130,9 +137,29 @@ pub async fn start(state: AppState) {
             return;
         }
     };
-    // One silent token now: its claims say what the user may do.
-    let access = match msal::get_token(false).await {
+    // One silent token now: its claims say what the user may do. On the connection check a
+    // session that needs the user is reported there instead of sending the browser away.
+    let diagnosing = on_check_page();
+    if diagnosing {
+        msal::hold_redirects(true);
+    }
+    let first_token = msal::get_token(false).await;
+    if diagnosing {
+        msal::hold_redirects(false);
+    }
+    let access = match first_token {
         Ok(t) => Access::new(t.scp, t.roles),
+        Err(AuthError::SignInRequired(_)) => {
+            state.session.0.set(Session::Failed(format!(
+                "the sign-in of {} has expired or was revoked: sign in again.",
+                if account.username.is_empty() {
+                    &account.name
+                } else {
+                    &account.username
+                }
+            )));
+            return;
+        }
         Err(AuthError::Redirecting) => {
             state.session.0.set(Session::Redirecting);
             return;

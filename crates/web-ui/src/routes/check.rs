@@ -151,14 +151,22 @@ async fn run_checks(state: AppState, steps: RwSignal<Vec<Step>>) {
 
     // 3. Signed in: a silent token, with redirects held so an expired session is reported here
     // instead of sending the browser away mid-check.
-    let account = state.session.0.with_untracked(|s| {
-        s.user().map(|u| {
-            if u.username.is_empty() {
-                u.name.clone()
-            } else {
-                u.username.clone()
-            }
-        })
+    let session = state.session.0.get_untracked();
+    if let crate::state::Session::Failed(why) = &session {
+        // The session start already tried a silent token and was refused.
+        push(check::signed_in_step(
+            Some("The account"),
+            Some(&Err(why.clone())),
+        ));
+        skip_rest(3, "signing in");
+        return;
+    }
+    let account = session.user().map(|u| {
+        if u.username.is_empty() {
+            u.name.clone()
+        } else {
+            u.username.clone()
+        }
     });
     let token = match &account {
         Some(_) => {
