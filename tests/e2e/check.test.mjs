@@ -54,11 +54,11 @@ test("all green for an admin: every step passes and the report has no token", as
   assert.deepEqual(page.problems, []);
 });
 
-test("a read-only token fails only the write step, with the fix", async () => {
+test("a read-only token warns at the write step only, with the fix", async () => {
   const page = await newPage(browser);
   await signIn(page, emu.url, "reader");
   const steps = await runCheck(page, emu.url);
-  assert.equal(steps.write.verdict, "fail");
+  assert.equal(steps.write.verdict, "warning");
   assert.match(steps.write.text, /read-only/);
   assert.match(steps.write.text, /Machine\.ReadWrite/);
   for (const id of ["config", "authority", "signed-in", "token", "api", "read"]) {

@@ -95,7 +95,13 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     check_out_dir(&out)?;
     let site = match &opts.site {
         Some(dir) => dir.clone(),
-        None => site::build(ctx, site::Profile::Release)?,
+        None => {
+            // Like `demo`: a fresh machine gets the build tools, not a "run xtask tools" hint.
+            crate::tools::ensure_wasm_target()?;
+            crate::tools::ensure_wasm_bindgen(ctx)?;
+            crate::tools::ensure_npm(ctx)?;
+            site::build(ctx, site::Profile::Release)?
+        }
     };
     write_bundle(&site, &checked, &out)?;
     eprintln!(

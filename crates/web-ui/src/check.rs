@@ -402,12 +402,13 @@ pub fn write_step(claims: &Claims) -> Step {
                 .into(),
         )
     } else {
+        // A warning, not a failure: read-only use (search, see tags) is a supported deployment.
         Step::new(
             "write",
             title("write"),
-            Verdict::Fail,
+            Verdict::Warn,
             format!(
-                "The token is read-only ({}).",
+                "The token is read-only ({}): you can search and see tags, not change them.",
                 or_none(
                     &access
                         .scopes
@@ -421,8 +422,10 @@ pub fn write_step(claims: &Claims) -> Step {
         )
         .fix(
             "To change tags: add the delegated permission Machine.ReadWrite (WindowsDefenderATP) \
-             to the app registration with admin consent, and a Defender role with \u{201c}Manage \
-             security settings\u{201d}; then sign out and in again.",
+             to the app registration with admin consent, then sign out and in again. Defender \
+             also checks the user's role on every tag change: its roles pages put device tags \
+             under \u{201c}Alerts investigation\u{201d}, its tag API pages name \u{201c}Manage \
+             security settings\u{201d} (docs/deploy.md, section 2).",
         )
     }
 }
@@ -596,7 +599,7 @@ mod tests {
             Verdict::Pass
         );
         let ro = write_step(&claims(&["Machine.Read"]));
-        assert_eq!(ro.verdict, Verdict::Fail);
+        assert_eq!(ro.verdict, Verdict::Warn);
         assert!(ro.detail.contains("Machine.Read"));
     }
 
@@ -621,10 +624,12 @@ mod tests {
         let steps = vec![
             config_step(&Ok(resolved())),
             write_step(&claims(&["Machine.Read"])),
+            token_step(&claims(&[]), &resolved(), 0),
         ];
         let text = report(&steps, "https://tags.contoso.com/", "2026-12-06T15:00:00Z");
         assert!(text.contains("1 step(s) failed"), "{text}");
         assert!(text.contains("[pass] Configuration is valid"), "{text}");
+        assert!(text.contains("[warning] Write permission"), "{text}");
         assert!(text.contains("Fix: To change tags"), "{text}");
         assert!(!text.contains("eyJ"), "no token-like text");
     }
