@@ -176,3 +176,28 @@ test("an invalid config.json is reported field by field and nothing is called", 
     site.remove();
   }
 });
+
+test("a locked configuration shows the organisation's values and offers no override", async () => {
+  const site = customSite();
+  let host;
+  try {
+    host = await startBare(["--static", site.dir, "--machines", "10"]);
+    site.writeConfig({ clientId: CLIENT_ID, tenant: DEMO_TENANT, authority: host.url, apiBaseUrl: host.url, lockSettings: true });
+    const page = await newPage(browser);
+    await page.goto(host.url + "/settings");
+    const org = page.getByTestId("org-config");
+    await org.waitFor({ timeout: 15_000 });
+    assert.match(await org.textContent(), /locked/);
+    assert.match(await page.getByTestId("org-client-id").textContent(), new RegExp(CLIENT_ID));
+    assert.equal(await page.getByLabel("Use my own values instead of the organisation's").count(), 0);
+    assert.equal(await page.getByLabel("Application (client) id").isVisible(), false, "nothing to edit");
+    assert.equal(await page.getByRole("button", { name: "Save and sign in again" }).isVisible(), false);
+    await screenshot(page, "46-settings-locked");
+    assert.deepEqual(await seriousA11yViolations(page), [], "axe: locked settings");
+    // The app still signs in with the organisation's values.
+    await signIn(page, host.url, "analyst");
+  } finally {
+    await host?.stop();
+    site.remove();
+  }
+});

@@ -61,8 +61,14 @@ test("settings page is usable and accessible", async () => {
   const page = await newPage(browser);
   await page.goto(emu.url + "/settings");
   await page.getByRole("heading", { name: "Settings" }).waitFor();
-  assert.equal(await page.getByLabel("Demo mode (local emulator)").isChecked(), true);
+  // The organisation's config.json (here the emulator's) is shown, and the browser's own values
+  // are editable only once the user chooses to override it.
+  await page.getByTestId("org-config").waitFor();
+  assert.match(await page.getByTestId("org-config").textContent(), /Contoso/);
+  assert.equal(await page.getByLabel("Demo mode (local emulator)").isDisabled(), true);
   await screenshot(page, "06-settings");
+  await page.getByLabel("Use my own values instead of the organisation's").check();
+  assert.equal(await page.getByLabel("Demo mode (local emulator)").isChecked(), true);
   // Entra ID settings are validated field by field before anything is saved.
   await page.getByLabel("Demo mode (local emulator)").uncheck();
   await page.getByLabel("Application (client) id").fill("not-a-guid");

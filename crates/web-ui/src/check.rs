@@ -324,7 +324,10 @@ pub fn api_steps(api_base: &str, outcome: &ApiOutcome) -> [Step; 2] {
             ("cors_refused", _) => [
                 reach(
                     Verdict::Fail,
-                    format!("{api_base} answered, but refused this page's origin (CORS): {message}"),
+                    format!(
+                        "{api_base} answered, but does not allow calls from this page's origin \
+                         (CORS), so the browser blocked the call."
+                    ),
                 )
                 .fix(format!(
                     "Deploy the edge proxy (npx defender-tags-proxy, or the Cloudflare Worker) with \

@@ -11,7 +11,7 @@ use crate::state::Session;
 #[component]
 pub fn SignInCard() -> impl IntoView {
     let state = use_app_state();
-    let demo = move || state.settings.0.with(|s| s.demo);
+    let demo = move || crate::components::top_bar::effective_demo(&state);
     move || {
         let body = match state.session.0.get() {
             Session::NeedsSettings(why) => view! {

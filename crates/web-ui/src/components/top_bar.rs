@@ -78,7 +78,7 @@ fn TenantSwitcher() -> impl IntoView {
 fn SessionArea() -> impl IntoView {
     let state = AppState::from_context();
     let session = state.session.0;
-    let demo = move || state.settings.0.with(|s| s.demo);
+    let demo = move || effective_demo(&state);
     move || {
         match session.get() {
         Session::SignedIn(user) => {
@@ -128,6 +128,21 @@ fn SessionArea() -> impl IntoView {
         .into_any(),
     }
     }
+}
+
+/// Whether this page signs in with the local emulator (the effective connection's, not only
+/// the browser's own settings: an organisation's config.json may point at the emulator too).
+pub fn effective_demo(state: &AppState) -> bool {
+    let site = state.site.0.get();
+    state.settings.0.with(|s| {
+        crate::settings::effective(
+            &site,
+            s,
+            site::chosen_tenant().as_deref(),
+            &session::page_origin(),
+        )
+        .is_ok_and(|r| r.demo)
+    })
 }
 
 /// The app state from context; see [`AppState::from_context`].

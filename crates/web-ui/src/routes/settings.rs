@@ -102,13 +102,15 @@ pub fn SettingsPage() -> impl IntoView {
         <section class="page narrow settings" aria-labelledby="settings-title">
             <h1 id="settings-title">"Settings"</h1>
             <p class="muted">
-                "These are saved in this browser (never a token). Sign-in uses MSAL with a redirect; \
-                 the token stays in MSAL's cache for this tab (sessionStorage) and is sent only to the API host."
+                "Your own values are saved in this browser (never a token). Sign-in uses MSAL with a \
+                 redirect; the token stays in MSAL's cache for this tab (sessionStorage) and is sent \
+                 only to the API host."
             </p>
             <p><a href=site::href("/check") data-testid="settings-check">"Check the connection"</a>
                 " \u{2014} sign-in, token, API reachability (CORS) and permissions, step by step."</p>
             {move || org().map(|c| view! { <OrgConfig config=c locked=locked()/> })}
-            <form class="card form" on:submit=save novalidate=true>
+            // A locked configuration has nothing to edit here.
+            <form class="card form" on:submit=save novalidate=true hidden=locked>
                 {move || (org().is_some() && !locked()).then(|| view! {
                     <div class="field checkbox-field">
                         <input id="settings-override" type="checkbox"
