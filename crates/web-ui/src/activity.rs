@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Backend, BackendRef, UiError};
 use crate::bulk::export::write_safe_row;
 use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
-use crate::search::SearchState;
 use crate::state::{Session, now_ms};
+use defender_tags_core::query::MachineQuery;
 
 /// sessionStorage key of the log.
 pub const STORAGE_KEY: &str = "defender-tags.activity";
@@ -351,11 +351,11 @@ pub fn logged(inner: BackendRef, session: RwSignal<Session>) -> BackendRef {
 impl Backend for Logged {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let names = self.names.clone();
-        let fut = self.inner.0.search(search, now_ms);
+        let fut = self.inner.0.search(query, now_ms);
         Box::pin(async move {
             let result = fut.await;
             if let Ok(ms) = &result {

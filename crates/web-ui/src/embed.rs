@@ -18,14 +18,23 @@
 //! from the token), `permissions` (e.g. `["Machine.Read"]`, else read from the token's `scp` /
 //! `roles`), `machineId` (editor). No routing: the host page's URL is left alone.
 
+// The JS entry points (`prepare`, the mount functions) exist only on wasm32, where the host's
+// JavaScript is; natively only the logic (claims) is compiled and tested, so what only they use
+// is unused there.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use serde::Deserialize;
+use wasm_bindgen::JsCast as _;
 
+#[cfg(target_arch = "wasm32")]
 use defender_tags_core::cloud::BaseUrl;
 use defender_tags_core::{Machine, MachineId, MachineRef};
-use defender_tags_wasm::{AccessToken, ClientConfig, DefenderClient, TokenError, TokenRequest};
+use defender_tags_wasm::DefenderClient;
+#[cfg(target_arch = "wasm32")]
+use defender_tags_wasm::{AccessToken, ClientConfig, TokenError, TokenRequest};
 
 use crate::access::Access;
 use crate::api::{BackendRef, ClientBackend};
@@ -251,7 +260,7 @@ fn EmbeddedManager() -> impl IntoView {
     }
 }
 
-/// Find one machine by id or name and edit its tags.
+/// Find one machine by its id (a name is not looked up) and edit its tags.
 #[component]
 fn MachineLookup() -> impl IntoView {
     let text = RwSignal::new(String::new());
@@ -336,6 +345,7 @@ struct Prepared {
     user: EmbedUser,
 }
 
+#[cfg(target_arch = "wasm32")]
 async fn prepare(options: wasm_bindgen::JsValue) -> Result<Prepared, EmbedError> {
     use wasm_bindgen::JsCast;
     let get_token: js_sys::Function = js_sys::Reflect::get(&options, &"getToken".into())
@@ -384,11 +394,13 @@ async fn prepare(options: wasm_bindgen::JsValue) -> Result<Prepared, EmbedError>
 }
 
 /// Calls the host's `getToken({ scopes, forceRefresh })`; accepts a string or a promise of one.
+#[cfg(target_arch = "wasm32")]
 async fn js_token(
     get_token: &js_sys::Function,
     scopes: &[String],
     force_refresh: bool,
 ) -> Result<String, TokenError> {
+    use defender_tags_wasm::fetch::js_error_text;
     let request = js_sys::Object::new();
     let list = js_sys::Array::new();
     for s in scopes {
@@ -398,26 +410,17 @@ async fn js_token(
     let _ = js_sys::Reflect::set(&request, &"forceRefresh".into(), &force_refresh.into());
     let value = get_token
         .call1(&wasm_bindgen::JsValue::NULL, &request)
-        .map_err(|e| TokenError::Provider(js_message(&e)))?;
+        .map_err(|e| TokenError::Provider(js_error_text(&e)))?;
     let value = match value.dyn_ref::<js_sys::Promise>() {
         Some(p) => wasm_bindgen_futures::JsFuture::from(p.clone())
             .await
-            .map_err(|e| TokenError::Provider(js_message(&e)))?,
+            .map_err(|e| TokenError::Provider(js_error_text(&e)))?,
         None => value,
     };
     value
         .as_string()
         .filter(|t| !t.is_empty())
         .ok_or_else(|| TokenError::Provider("getToken did not return a token string".into()))
-}
-
-use wasm_bindgen::JsCast as _;
-
-fn js_message(e: &wasm_bindgen::JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
 }
 
 fn provide(p: &Prepared) {
@@ -456,6 +459,7 @@ fn mount(
 /// Mounts the tag manager (bulk change, tag inventory, a machine's tags, activity) into
 /// `element`. Resolves to a handle with `unmount()`; rejects with a message on bad options or
 /// when the first `getToken` call fails.
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagManager)]
 pub async fn mount_tag_manager(
     element: web_sys::HtmlElement,
@@ -469,6 +473,7 @@ pub async fn mount_tag_manager(
 }
 
 /// Mounts one machine's tag editor (`options.machineId`) into `element`.
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagEditor)]
 pub async fn mount_tag_editor(
     element: web_sys::HtmlElement,

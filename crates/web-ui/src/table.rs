@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use defender_tags_core::Machine;
+use defender_tags_core::query::{addresses, canonical_ip};
 
 /// Height of one table row in CSS pixels. Fixed: the virtual window depends on it (`app.css`
 /// sets the same value on `.row`).
@@ -111,29 +112,33 @@ pub enum SortDir {
 }
 
 /// One text column of every loaded machine, case-folded the way core's OData matching folds
-/// (`char::to_lowercase`, char by char) and packed into one buffer. Narrowing 100k machines per
+/// (`defender_tags_core::query::fold`) and packed into one buffer. Narrowing 100k machines per
 /// keystroke then scans a few MB in one place instead of chasing a pointer per machine into
 /// 40+ MB of machines (which, in sorted order, is a cache miss each).
 #[derive(Debug, Clone, Default)]
 pub struct FoldedColumn {
     text: String,
-    /// End offset in `text` of each machine's value (a missing value is empty).
+    /// End offset in `text` of each value (a missing value is empty).
     ends: Vec<u32>,
 }
 
 impl FoldedColumn {
     fn new<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Self {
-        let mut text = String::new();
-        let mut ends = Vec::new();
+        let mut column = Self::default();
         for v in values {
-            text.extend(v.unwrap_or("").chars().flat_map(char::to_lowercase));
-            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            column.push(v.unwrap_or("").chars().flat_map(char::to_lowercase));
         }
-        text.shrink_to_fit();
-        Self { text, ends }
+        column.text.shrink_to_fit();
+        column
     }
 
-    /// The folded value of machine `index` (empty when missing or out of range).
+    fn push(&mut self, value: impl Iterator<Item = char>) {
+        self.text.extend(value);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// The folded value at `index` (empty when missing or out of range).
     pub fn get(&self, index: usize) -> &str {
         let end = self.ends.get(index).map_or(0, |&e| e as usize);
         let start = match index.checked_sub(1) {
@@ -144,9 +149,44 @@ impl FoldedColumn {
     }
 }
 
-/// Folds `s` as [`FoldedColumn`] does, for the needle compared against it.
-pub fn fold(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).collect()
+/// Every address of every loaded machine (its last IP address, then its interfaces'; see
+/// `defender_tags_core::query::addresses`), packed like [`FoldedColumn`]: an address is stored
+/// in its canonical form when it parses (what an exact address is compared by) and folded
+/// otherwise (what a prefix is compared with; the two agree for IPv4, the only prefixes).
+#[derive(Debug, Clone, Default)]
+pub struct AddressColumn {
+    values: FoldedColumn,
+    /// End index in `values` of each machine's addresses.
+    machine_ends: Vec<u32>,
+}
+
+impl AddressColumn {
+    fn new(machines: &[Machine]) -> Self {
+        let mut column = Self::default();
+        for m in machines {
+            for a in addresses(m) {
+                match canonical_ip(a) {
+                    Some(c) => column.values.push(c.chars()),
+                    None => column.values.push(a.chars().flat_map(char::to_lowercase)),
+                }
+            }
+            column
+                .machine_ends
+                .push(u32::try_from(column.values.ends.len()).unwrap_or(u32::MAX));
+        }
+        column.values.text.shrink_to_fit();
+        column
+    }
+
+    /// The stored addresses of machine `index` (none when out of range).
+    pub fn values(&self, index: usize) -> impl Iterator<Item = &str> {
+        let end = self.machine_ends.get(index).map_or(0, |&e| e as usize);
+        let start = match index.checked_sub(1) {
+            Some(prev) => self.machine_ends.get(prev).map_or(0, |&e| e as usize),
+            None => 0,
+        };
+        (start..end.max(start)).map(|v| self.values.get(v))
+    }
 }
 
 /// The machines of one server reply, with what the table derives from them once.
@@ -156,8 +196,8 @@ pub struct Loaded {
     pub machines: Vec<Machine>,
     /// Folded computer names (the search box; sorting by name without allocating).
     pub names: FoldedColumn,
-    /// Folded last IP addresses (the search box).
-    pub ips: FoldedColumn,
+    /// Every machine's addresses (the search box).
+    pub ips: AddressColumn,
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
     duplicates: Vec<bool>,
@@ -167,7 +207,7 @@ impl Loaded {
     /// Indexes `machines` for searching, sorting and duplicate detection.
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
-        let ips = FoldedColumn::new(machines.iter().map(|m| m.last_ip_address.as_deref()));
+        let ips = AddressColumn::new(&machines);
         let mut name_counts: HashMap<&str, u32> = HashMap::new();
         for i in 0..machines.len() {
             let key = names.get(i);

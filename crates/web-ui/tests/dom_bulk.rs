@@ -20,6 +20,7 @@
 use std::rc::Rc;
 
 use defender_tags_core::plan::{ExpectedOutcome, Plan};
+use defender_tags_core::query::MachineQuery;
 use defender_tags_core::{HealthStatus, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::report::ErrorInfo;
 use defender_tags_wasm::{
@@ -34,7 +35,6 @@ use defender_tags_web_ui::routes::activity::ActivityPage;
 use defender_tags_web_ui::routes::bulk::BulkPage;
 use defender_tags_web_ui::routes::inventory::InventoryPage;
 use defender_tags_web_ui::routes::search::SearchPage;
-use defender_tags_web_ui::search::SearchState;
 use defender_tags_web_ui::settings::demo_settings;
 use defender_tags_web_ui::state::AppState;
 use leptos::prelude::*;
@@ -207,10 +207,10 @@ struct FakeWithRunner(Rc<FakeBackend>);
 impl Backend for FakeWithRunner {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
-        self.0.search(search, now_ms)
+        self.0.search(query, now_ms)
     }
 
     fn set_tag(
@@ -619,7 +619,7 @@ async fn the_activity_page_lists_a_change_as_it_is_made() {
             defender_tags_web_ui::activity::logged(BackendRef(Rc::new(fake)), state.session.0);
         // The app lists machines before anyone edits one; the log names machines from that
         // listing.
-        let listing = logged.0.search(SearchState::default(), 0);
+        let listing = logged.0.search(MachineQuery::default(), 0);
         leptos::task::spawn_local(async move {
             listing.await.unwrap();
         });

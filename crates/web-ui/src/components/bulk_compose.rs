@@ -18,6 +18,7 @@ use crate::search::SearchState;
 use crate::state::now_ms;
 use crate::table::{Window, content_height_px};
 use defender_tags_core::import::{ImportResult, parse_machine_list};
+use defender_tags_core::query::MachineQuery;
 
 /// Where the machines come from (`?source=` on `/bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -183,8 +184,8 @@ fn TagActionForm(
     }
 }
 
-fn source_text(s: &SearchState) -> String {
-    let pairs = s.to_pairs();
+fn source_text(s: &MachineQuery) -> String {
+    let pairs = s.to_query_pairs();
     if pairs.is_empty() {
         "Search: all machines".to_owned()
     } else {
@@ -204,13 +205,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
     let state = use_app_state();
     let backend = state.backend.0;
     // The selection belongs to one result: keyed by the search it answers.
-    let server = Memo::new(move |_| {
-        let mut s = search.get();
-        s.sort = Default::default();
-        s.dir = Default::default();
-        s.selected = None;
-        s
-    });
+    let server = Memo::new(move |_| search.with(|s| s.query.clone()));
     let results = LocalResource::new(move || {
         let s = server.get();
         let b = backend.get();
@@ -222,7 +217,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
             (s, r)
         }
     });
-    let selection = RwSignal::new((SearchState::default(), Selection::default()));
+    let selection = RwSignal::new((MachineQuery::default(), Selection::default()));
     let matching = Memo::new(move |_| {
         results.with(|r| {
             r.as_ref()
@@ -281,11 +276,11 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
             g
         })
     });
-    let draft = RwSignal::new(search.get_untracked().text);
+    let draft = RwSignal::new(search.get_untracked().query.text);
     let submit_text = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut next = search.get_untracked();
-        next.text = draft.get_untracked().trim().to_owned();
+        next.query.text = draft.get_untracked().trim().to_owned();
         on_search.run(next);
     };
 
@@ -460,7 +455,7 @@ fn ImportSource() -> impl IntoView {
                     // Names resolve against one listing of the tenant: ceil(N / 10,000) calls,
                     // instead of one lookup call per imported line.
                     Some(b) => {
-                        b.0.search(SearchState::default(), now_ms())
+                        b.0.search(MachineQuery::default(), now_ms())
                             .await
                             .map(Arc::new)
                     }

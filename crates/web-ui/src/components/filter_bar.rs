@@ -105,9 +105,9 @@ pub fn FilterBar(
             .collect()
     });
 
-    let tag_value = move || search.with(|s| s.tag.clone());
-    let on_tag = update(|s, v| s.tag = v.trim().to_owned());
-    let on_tag_mode = update(|s, v| s.tag_prefix = v == "prefix");
+    let tag_value = move || search.with(|s| s.query.tag.clone());
+    let on_tag = update(|s, v| s.query.tag = v.trim().to_owned());
+    let on_tag_mode = update(|s, v| s.query.tag_prefix = v == "prefix");
     view! {
         <div class="filters" role="group" aria-label="Filters">
             <div class="field filter-field tag-filter">
@@ -118,32 +118,32 @@ pub fn FilterBar(
                         on:change=move |ev| on_tag.run(event_target_value(&ev))/>
                     <select id="filter-tag-mode" aria-label="Tag match"
                         on:change=move |ev| on_tag_mode.run(event_target_value(&ev))>
-                        <option value="exact" selected=move || search.with(|s| !s.tag_prefix)>"is"</option>
-                        <option value="prefix" selected=move || search.with(|s| s.tag_prefix)>"starts with"</option>
+                        <option value="exact" selected=move || search.with(|s| !s.query.tag_prefix)>"is"</option>
+                        <option value="prefix" selected=move || search.with(|s| s.query.tag_prefix)>"starts with"</option>
                     </select>
                 </div>
             </div>
             <Select id="filter-os" label="OS platform" options=os_options
-                value=Signal::derive(move || search.with(|s| s.os.clone().unwrap_or_default()))
-                on_change=update(|s, v| s.os = opt(v))/>
+                value=Signal::derive(move || search.with(|s| s.query.os.clone().unwrap_or_default()))
+                on_change=update(|s, v| s.query.os = opt(v))/>
             <Select id="filter-health" label="Health" options=health_options
-                value=Signal::derive(move || search.with(|s| s.health.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.health = opt(v).map(|v| HealthStatus::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.health.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.health = opt(v).map(|v| HealthStatus::from_wire(&v)))/>
             <Select id="filter-risk" label="Risk" options=risk_options
-                value=Signal::derive(move || search.with(|s| s.risk.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.risk = opt(v).map(|v| RiskScore::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.risk.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.risk = opt(v).map(|v| RiskScore::from_wire(&v)))/>
             <Select id="filter-exposure" label="Exposure" options=exposure_options
-                value=Signal::derive(move || search.with(|s| s.exposure.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.exposure = opt(v).map(|v| ExposureLevel::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.exposure.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.exposure = opt(v).map(|v| ExposureLevel::from_wire(&v)))/>
             <Select id="filter-value" label="Device value" options=value_options
-                value=Signal::derive(move || search.with(|s| s.value.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.value = opt(v).map(|v| DeviceValue::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.value.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.value = opt(v).map(|v| DeviceValue::from_wire(&v)))/>
             <Select id="filter-group" label="Machine group" options=group_options
-                value=Signal::derive(move || search.with(|s| s.group.map(|g| g.to_string()).unwrap_or_default()))
-                on_change=update(|s, v| s.group = v.parse().ok())/>
+                value=Signal::derive(move || search.with(|s| s.query.group.map(|g| g.to_string()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.group = v.parse().ok())/>
             <Select id="filter-seen" label="Last seen" options=seen_options
-                value=Signal::derive(move || search.with(|s| s.seen.map(|v| v.as_param().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.seen = SeenWithin::from_param(&v))/>
+                value=Signal::derive(move || search.with(|s| s.query.seen.map(|v| v.as_param().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.seen = SeenWithin::from_param(&v))/>
         </div>
     }
 }

@@ -35,7 +35,7 @@ fn BulkRoute() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let search = Memo::new(move |_| {
-        query.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
+        query.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))).0)
     });
     let source = Memo::new(move |_| {
         query.with(|q| BulkSource::from_param(q.get_str("source").unwrap_or("")))

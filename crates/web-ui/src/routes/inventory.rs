@@ -17,6 +17,7 @@ use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
 use crate::search::SearchState;
 use crate::state::now_ms;
+use defender_tags_core::query::MachineQuery;
 
 /// The inventory page.
 #[component]
@@ -58,7 +59,7 @@ pub fn InventoryView(
         async move {
             match b {
                 Some(b) => {
-                    b.0.search(SearchState::default(), now_ms())
+                    b.0.search(MachineQuery::default(), now_ms())
                         .await
                         .map(Arc::new)
                 }
@@ -177,7 +178,7 @@ pub fn InventoryView(
                             <tbody>
                                 {move || inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
                                     let tag = t.tag.clone();
-                                    let href = crate::site::href(&format!("/{}", SearchState { tag: t.tag.clone(), ..Default::default() }.to_query_string()));
+                                    let href = crate::site::href(&format!("/{}", SearchState::from(MachineQuery { tag: t.tag.clone(), ..Default::default() }).to_query_string()));
                                     let mut notes = Vec::new();
                                     if t.has_variants { notes.push("case variants".to_owned()); }
                                     if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }
