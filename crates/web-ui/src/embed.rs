@@ -196,14 +196,16 @@ impl Tab {
     }
 }
 
-/// The whole manager without routing (the host owns the URL).
+/// The whole manager without routing (the host owns the URL): what `mountTagManager` mounts,
+/// under its own `AppState::provide_for`.
 #[component]
-fn EmbeddedManager() -> impl IntoView {
+pub fn EmbeddedManager() -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let tab = RwSignal::new(Tab::Bulk);
     let search_state = RwSignal::new(SearchState::default());
     let search = Memo::new(move |_| search_state.get());
     let source = RwSignal::new(BulkSource::Search);
-    let phase = RwSignal::from(flow::phase());
+    let phase = flow::use_bulk_flow().phase();
     let composing = Memo::new(move |_| phase.with(|p| matches!(p, Phase::Compose)));
     let on_job = Callback::new(move |_: ()| tab.set(Tab::Bulk));
     let tabs = Tab::ALL
@@ -223,14 +225,14 @@ fn EmbeddedManager() -> impl IntoView {
                 ev.prevent_default();
                 let to = Tab::ALL[next];
                 tab.set(to);
-                if let Some(el) = document().get_element_by_id(to.id())
+                if let Some(el) = document().get_element_by_id(&ids.id(to.id()))
                     && let Ok(el) = el.dyn_into::<web_sys::HtmlElement>()
                 {
                     let _ = el.focus();
                 }
             };
             view! {
-                <button type="button" role="tab" class="tab" id=t.id() aria-controls="dt-embed-panel"
+                <button type="button" role="tab" class="tab" id=ids.id(t.id()) aria-controls=ids.id("dt-embed-panel")
                     aria-selected=move || if tab.get() == t { "true" } else { "false" }
                     tabindex=move || if tab.get() == t { "0" } else { "-1" }
                     on:click=move |_| tab.set(t)
@@ -241,7 +243,7 @@ fn EmbeddedManager() -> impl IntoView {
     view! {
         <div class="embed-manager" data-testid="embedded-manager">
             <div role="tablist" aria-label="Defender tags" class="tabs">{tabs}</div>
-            <div id="dt-embed-panel" class="embed-body" role="tabpanel" aria-labelledby=move || tab.get().id()>
+            <div id=ids.id("dt-embed-panel") class="embed-body" role="tabpanel" aria-labelledby=move || ids.id(tab.get().id())>
                 {move || match tab.get() {
                     Tab::Bulk => view! {
                         <BulkJobView/>
@@ -263,6 +265,7 @@ fn EmbeddedManager() -> impl IntoView {
 /// Find one machine by its id (a name is not looked up) and edit its tags.
 #[component]
 fn MachineLookup() -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let text = RwSignal::new(String::new());
     let chosen = RwSignal::new(None::<MachineId>);
     view! {
@@ -274,9 +277,9 @@ fn MachineLookup() -> impl IntoView {
                 chosen.set(Some(id));
             }
         }>
-            <label for="dt-machine-id">"Machine id"</label>
+            <label for=ids.id("dt-machine-id")>"Machine id"</label>
             <div class="inline-row">
-                <input id="dt-machine-id" type="search" autocomplete="off" spellcheck="false"
+                <input id=ids.id("dt-machine-id") type="search" autocomplete="off" spellcheck="false"
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
                 <button type="submit" class="btn">"Open"</button>
             </div>
@@ -429,15 +432,21 @@ fn provide(p: &Prepared) {
         username: p.user.username.clone(),
         access: p.access.clone(),
     };
-    let state = AppState::provide(Settings::default(), Session::SignedIn(user), None);
+    let state = AppState::provide_for(
+        Settings::default(),
+        Session::SignedIn(user),
+        None,
+        crate::ids::Ids::next_mount(),
+    );
     let backend = BackendRef(Rc::new(ClientBackend::new(
         p.client.clone(),
         p.access.clone(),
     )));
-    state
-        .backend
-        .0
-        .set(Some(crate::activity::logged(backend, state.session.0)));
+    state.backend.0.set(Some(crate::activity::logged(
+        backend,
+        state.session.0,
+        state.activity,
+    )));
     provide_context(EmbedClientCtx(StoredValue::new_local(EmbedClient(
         p.client.clone(),
         p.access.clone(),

@@ -23,9 +23,10 @@ fn Select(
     /// Called with the new value.
     on_change: Callback<String>,
 ) -> impl IntoView {
+    let id = crate::ids::use_ids().id(id);
     view! {
         <div class="field filter-field">
-            <label for=id>{label}</label>
+            <label for=id.clone()>{label}</label>
             <select id=id on:change=move |ev| on_change.run(event_target_value(&ev))>
                 <option value="" selected=move || value.with(String::is_empty)>"Any"</option>
                 {move || options.get().into_iter().map(|(v, l)| {
@@ -71,6 +72,7 @@ pub fn FilterBar(
     #[prop(into)]
     groups: Signal<Vec<(i64, String)>>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let update = move |f: fn(&mut SearchState, String)| changer(search, on_change, f);
 
     let os_options = Signal::derive(|| {
@@ -111,12 +113,12 @@ pub fn FilterBar(
     view! {
         <div class="filters" role="group" aria-label="Filters">
             <div class="field filter-field tag-filter">
-                <label for="filter-tag">"Tag"</label>
+                <label for=ids.id("filter-tag")>"Tag"</label>
                 <div class="tag-filter-inputs">
-                    <input id="filter-tag" type="text" autocomplete="off" spellcheck="false"
+                    <input id=ids.id("filter-tag") type="text" autocomplete="off" spellcheck="false"
                         prop:value=tag_value
                         on:change=move |ev| on_tag.run(event_target_value(&ev))/>
-                    <select id="filter-tag-mode" aria-label="Tag match"
+                    <select id=ids.id("filter-tag-mode") aria-label="Tag match"
                         on:change=move |ev| on_tag_mode.run(event_target_value(&ev))>
                         <option value="exact" selected=move || search.with(|s| !s.query.tag_prefix)>"is"</option>
                         <option value="prefix" selected=move || search.with(|s| s.query.tag_prefix)>"starts with"</option>

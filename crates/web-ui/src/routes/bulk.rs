@@ -61,7 +61,7 @@ fn BulkRoute() -> impl IntoView {
     let go2 = go.clone();
     let on_search = Callback::new(move |s: SearchState| go(s, source.get_untracked()));
     let on_source = Callback::new(move |src: BulkSource| go2(search.get_untracked(), src));
-    let phase = RwSignal::from(flow::phase());
+    let phase = flow::use_bulk_flow().phase();
     let composing = Memo::new(move |_| phase.with(|p| matches!(p, Phase::Compose)));
     view! {
         <BulkJobView/>

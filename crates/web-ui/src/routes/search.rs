@@ -120,7 +120,7 @@ fn MachineSearch() -> impl IntoView {
     // Each result remembers the search it answers, so "updating" can be shown while a newer
     // search runs and the older results stay visible (and narrowed) meanwhile.
     // A finished bulk run (UI part 2) changed tags on the server: list again.
-    let runs_finished = RwSignal::from(crate::bulk::flow::runs_finished());
+    let runs_finished = state.bulk.runs_finished();
     let results = LocalResource::new(move || {
         runs_finished.track();
         let key = server_key.get();
