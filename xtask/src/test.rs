@@ -85,6 +85,21 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         }
         _ => steps.skip("wasm tests", "no emulator binary or skipped"),
     }
+    // Ignored by a plain `cargo test` (it needs node, Chromium and the npm folders `tools`
+    // installs above), so it runs here, explicitly.
+    if wanted("msal") {
+        steps.step(
+            "MSAL sign-in (real msal-browser, emulator IdP, Chromium)",
+            || {
+                ctx::run(
+                    ctx.cargo()
+                        .args(["test", "-p", "defender-tags-emulator", "--test", "msal"])
+                        .args(["--", "--ignored"])
+                        .env("CHROMIUM", "/usr/bin/chromium"),
+                )
+            },
+        );
+    }
     let mut pkg_dir: Option<PathBuf> = None;
     if wanted("package") {
         steps.step("package (npm)", || {

@@ -99,13 +99,31 @@ pub fn inventory<'a>(machines: impl IntoIterator<Item = &'a Machine>) -> Invento
 }
 
 impl Inventory {
-    /// Tags starting with `prefix` (case-insensitive), most used first: autocomplete.
-    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<&TagCount> {
+    /// Up to `limit` tags for what the user typed (autocomplete): tags starting with it
+    /// (case-insensitive) first, then tags containing it, each group most used first; tags in
+    /// `exclude` (e.g. the machine's own) are left out.
+    pub fn suggest(&self, input: &str, exclude: &[String], limit: usize) -> Vec<&TagCount> {
+        let needle = input.trim().to_lowercase();
+        let wanted = self.tags.iter().filter(|t| !exclude.contains(&t.tag));
+        let (prefix, inner): (Vec<&TagCount>, Vec<&TagCount>) = wanted
+            .filter(|t| needle.is_empty() || t.tag.to_lowercase().contains(&needle))
+            .partition(|t| starts_with_ignore_case(&t.tag, &needle));
+        // `tags` is most used first, so each group keeps that order.
+        prefix.into_iter().chain(inner).take(limit).collect()
+    }
+
+    /// Counts one more machine carrying `tag` (e.g. a tag the user just added, so it is
+    /// offered from now on).
+    pub fn add_use(&mut self, tag: &str) {
+        match self.tags.iter_mut().find(|t| t.tag == tag) {
+            Some(t) => t.machines += 1,
+            None => self.tags.push(TagCount {
+                tag: tag.to_owned(),
+                machines: 1,
+            }),
+        }
         self.tags
-            .iter()
-            .filter(|t| starts_with_ignore_case(&t.tag, prefix.trim()))
-            .take(limit)
-            .collect()
+            .sort_by(|a, b| b.machines.cmp(&a.machines).then_with(|| a.tag.cmp(&b.tag)));
     }
 
     /// The other spellings of `tag` already in use (empty when there are none).
@@ -154,8 +172,21 @@ mod tests {
             inv.invalid[0].error,
             TagError::TooLong { chars: 201, .. }
         ));
-        assert_eq!(inv.suggest("fin", 10).len(), 2);
-        assert_eq!(inv.suggest("fin", 1)[0].tag, "Finance");
+        assert_eq!(inv.suggest("fin", &[], 10).len(), 2);
+        assert_eq!(inv.suggest("fin", &[], 1)[0].tag, "Finance");
+        let names = |v: Vec<&TagCount>| v.into_iter().map(|t| t.tag.clone()).collect::<Vec<_>>();
+        // Prefix matches before inner matches; excluded tags left out.
+        assert_eq!(names(inv.suggest("EU", &[], 10)), vec!["VIP (EU)"]);
+        assert_eq!(
+            names(inv.suggest("fin", &["Finance".to_owned()], 10)),
+            vec!["finance"]
+        );
+        let mut inv = inv;
+        inv.add_use("finance");
+        inv.add_use("finance");
+        assert_eq!(inv.tags[0].tag, "finance");
+        inv.add_use("new");
+        assert!(inv.tags.iter().any(|t| t.tag == "new" && t.machines == 1));
         assert_eq!(inv.case_variants_of("FINANCE").len(), 2);
     }
 }

@@ -61,7 +61,7 @@ pub use model::{
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};
-pub use query::{MachineQuery, TextQuery};
+pub use query::{MachineQuery, Matcher, SeenWithin, ServerQuery, TextQuery};
 pub use site_config::{ConfigError, SiteConfig, TenantConfig};
 pub use wire::{
     BulkBodyError, BulkTagBody, ErrorBody, ErrorEnvelope, MAX_BULK_IDS, MAX_PAGE_SIZE, ODataList,

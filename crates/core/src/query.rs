@@ -1,6 +1,8 @@
-//! The UI's search box and filters: free-text classification, a [`MachineQuery`] that becomes a
-//! server-side [`Filter`] and narrows loaded machines instantly, and its URL form (so a search
-//! can be shared as a link).
+//! The one search model behind the UI's search box and filters: free-text classification, a
+//! [`MachineQuery`] that becomes the server-side [`Filter`] and narrows loaded machines
+//! instantly ([`Matcher`]), and its URL form (so a search can be shared as a link).
+//!
+//! The UI, the API filter and the in-browser narrowing all come from here so they cannot drift.
 
 use std::net::IpAddr;
 
@@ -8,7 +10,6 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::api::encode::{decode_query_component, encode_query_component};
-use crate::model::datetime::{format_datetime, parse_datetime};
 use crate::model::{DeviceValue, ExposureLevel, HealthStatus, Machine, MachineId, RiskScore};
 use crate::odata::{CmpOp, Field, Filter};
 
@@ -19,14 +20,17 @@ pub enum TextQuery {
     Empty,
     /// A full machine id.
     MachineId(MachineId),
-    /// An IPv4 or IPv6 address.
+    /// A complete IPv4 or IPv6 address.
     IpAddress(IpAddr),
+    /// The start of an IPv4 address (`10.1.`), as typed.
+    IpPrefix(String),
     /// The start of a computer name.
     NamePrefix(String),
 }
 
-/// Classifies trimmed search text: 40 hex characters are an id, a parseable IP address is an
-/// address, anything else is a computer-name prefix.
+/// Classifies search text (trimmed): 40 hex characters are an id, a parseable IP address is an
+/// address, digits and dots with at least one dot are the start of an IPv4 address (so `2019`
+/// stays a name), anything else is the start of a computer name.
 pub fn classify(text: &str) -> TextQuery {
     let t = text.trim();
     if t.is_empty() {
@@ -38,39 +42,180 @@ pub fn classify(text: &str) -> TextQuery {
     if let Ok(ip) = t.parse::<IpAddr>() {
         return TextQuery::IpAddress(ip);
     }
+    if looks_like_ipv4_prefix(t) {
+        return TextQuery::IpPrefix(t.to_owned());
+    }
     TextQuery::NamePrefix(t.to_owned())
 }
 
-/// A tag condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagQuery {
-    /// The tag, or its start.
-    pub value: String,
-    /// Match tags starting with `value` instead of equal to it.
-    pub prefix: bool,
+/// `10.`, `10.1.2`: at most four groups of one to three digits, starting with a digit,
+/// containing a dot; only the last group may be empty.
+fn looks_like_ipv4_prefix(t: &str) -> bool {
+    let groups: Vec<&str> = t.split('.').collect();
+    let last = groups.len() - 1;
+    t.contains('.')
+        && groups.len() <= 4
+        && groups.iter().enumerate().all(|(i, g)| {
+            (g.is_empty() && i == last && i > 0)
+                || (!g.is_empty() && g.len() <= 3 && g.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
-/// Search-box text plus filters; every field is optional and they combine with `and`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Case folding for text comparisons, the same as [`Filter::matches`] uses
+/// (`char::to_lowercase`, char by char). Callers that pre-fold columns use this so their
+/// answers equal core's.
+pub fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// How an IP address is compared for [`TextQuery::IpAddress`]: parsed and printed back
+/// (`FE80:0::1` and `fe80::1` are the same address); `None` when it is not an address.
+pub fn canonical_ip(s: &str) -> Option<String> {
+    s.parse::<IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+impl TextQuery {
+    /// The server-side part of the text: `id eq`, `lastIpAddress eq` / `startswith`, or
+    /// `startswith(computerDnsName, ...)`. The server can only look at the last IP address.
+    pub fn to_filter(&self) -> Option<Filter> {
+        match self {
+            TextQuery::Empty => None,
+            TextQuery::MachineId(id) => Some(Filter::eq(Field::Id, id.as_str())),
+            TextQuery::IpAddress(ip) => Some(Filter::eq(Field::LastIpAddress, ip.to_string())),
+            TextQuery::IpPrefix(p) => Some(Filter::starts_with(Field::LastIpAddress, p.as_str())),
+            TextQuery::NamePrefix(p) => {
+                Some(Filter::starts_with(Field::ComputerDnsName, p.as_str()))
+            }
+        }
+    }
+
+    /// Whether every machine this text matches is also matched by `self` (judged from the texts
+    /// alone; `false` when unsure).
+    pub fn covers(&self, next: &TextQuery) -> bool {
+        match (self, next) {
+            (TextQuery::Empty, _) => true,
+            (a, b) if a == b => true,
+            // `startswith(x, "web0")` implies `startswith(x, "web")` under the same folding.
+            (TextQuery::NamePrefix(a), TextQuery::NamePrefix(b))
+            | (TextQuery::IpPrefix(a), TextQuery::IpPrefix(b)) => fold(b).starts_with(&fold(a)),
+            // An IPv4 address parses only in its canonical spelling, so the addresses equal to
+            // it are spelled exactly as it is.
+            (TextQuery::IpPrefix(a), TextQuery::IpAddress(b)) => {
+                b.is_ipv4() && b.to_string().starts_with(&fold(a))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How recently machines must have been seen, relative to now (so a shared link keeps its
+/// meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeenWithin {
+    /// In the last 24 hours (`1d`).
+    Day,
+    /// In the last 7 days (`7d`).
+    Week,
+    /// In the last 30 days (`30d`).
+    Month,
+    /// Seen, but not in the last 30 days (`stale`).
+    Stale,
+}
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+
+impl SeenWithin {
+    /// Every choice, in display order.
+    pub const ALL: [SeenWithin; 4] = [
+        SeenWithin::Day,
+        SeenWithin::Week,
+        SeenWithin::Month,
+        SeenWithin::Stale,
+    ];
+
+    /// URL spelling.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            SeenWithin::Day => "1d",
+            SeenWithin::Week => "7d",
+            SeenWithin::Month => "30d",
+            SeenWithin::Stale => "stale",
+        }
+    }
+
+    /// Parses the URL spelling.
+    pub fn from_param(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_param() == s)
+    }
+
+    /// Display text.
+    pub fn label(self) -> &'static str {
+        match self {
+            SeenWithin::Day => "Last 24 hours",
+            SeenWithin::Week => "Last 7 days",
+            SeenWithin::Month => "Last 30 days",
+            SeenWithin::Stale => "Not in 30 days",
+        }
+    }
+
+    /// The boundary in days.
+    pub fn days(self) -> i64 {
+        match self {
+            SeenWithin::Day => 1,
+            SeenWithin::Week => 7,
+            SeenWithin::Month | SeenWithin::Stale => 30,
+        }
+    }
+
+    /// `lastSeen gt now-N days`, or `le` for [`SeenWithin::Stale`] (never-seen machines match
+    /// neither: OData comparisons with null are false). `None` only for an out-of-range clock.
+    pub fn to_filter(self, now_ms: i64) -> Option<Filter> {
+        let boundary_ms = now_ms - self.days() * DAY_MS;
+        let boundary = OffsetDateTime::from_unix_timestamp(boundary_ms.div_euclid(1000)).ok()?;
+        let op = if self == SeenWithin::Stale {
+            CmpOp::Le
+        } else {
+            CmpOp::Gt
+        };
+        Some(Filter::compare(Field::LastSeen, op, boundary))
+    }
+}
+
+/// Search-box text plus filters; unset fields (empty text, `None`) are no condition, and set
+/// ones combine with `and`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct MachineQuery {
     /// Free text (see [`classify`]).
-    pub text: Option<String>,
-    /// Tag, exact or prefix.
-    pub tag: Option<TagQuery>,
+    pub text: String,
+    /// Tag, exact (case-insensitive) or its start.
+    pub tag: String,
+    /// Match tags starting with [`MachineQuery::tag`] instead of equal to it.
+    pub tag_prefix: bool,
     /// OS platform, e.g. `Windows11`.
-    pub os_platform: Option<String>,
-    /// Health status.
+    pub os: Option<String>,
+    /// Sensor health.
     pub health: Option<HealthStatus>,
     /// Risk score.
     pub risk: Option<RiskScore>,
     /// Exposure level.
     pub exposure: Option<ExposureLevel>,
     /// Device value.
-    pub device_value: Option<DeviceValue>,
-    /// Device group id.
-    pub rbac_group_id: Option<i64>,
-    /// Last seen strictly after this instant.
-    pub last_seen_after: Option<OffsetDateTime>,
+    pub value: Option<DeviceValue>,
+    /// Device (RBAC) group id.
+    pub group: Option<i64>,
+    /// Last seen.
+    pub seen: Option<SeenWithin>,
+}
+
+/// What the server is asked for a [`MachineQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerQuery {
+    /// `GET /api/machines?$filter=...` (all pages; `None` = every machine).
+    List(Option<Filter>),
+    /// `GET /api/machines/findbytag?tag=...&useStartsWithFilter=true`: the documented way to
+    /// search by tag prefix; the rest of the query is applied to what it returns.
+    FindByTagPrefix(String),
 }
 
 /// A URL parameter that cannot become part of a query.
@@ -85,19 +230,17 @@ pub enum QueryParamError {
         /// The value.
         value: String,
     },
-    /// The date parameter is not a date-time.
-    #[error(
-        "URL parameter {key}={value:?} is not a date; use e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
-    )]
-    NotADate {
+    /// The last-seen parameter is not one of the offered windows.
+    #[error("URL parameter {key}={value:?} must be 1d, 7d, 30d or stale")]
+    NotASeenWindow {
         /// The key.
         key: &'static str,
         /// The value.
         value: String,
     },
-    /// A flag that is not 1/0/true/false.
-    #[error("URL parameter {key}={value:?} must be 1, 0, true or false")]
-    NotAFlag {
+    /// The tag mode is neither `prefix` nor `exact`.
+    #[error("URL parameter {key}={value:?} must be prefix or exact")]
+    NotATagMode {
         /// The key.
         key: &'static str,
         /// The value.
@@ -105,14 +248,14 @@ pub enum QueryParamError {
     },
 }
 
-/// URL parameter names, stable because they end up in shared links.
+/// URL parameter names, stable because they end up in shared links and bookmarks.
 pub mod keys {
     /// Free text.
     pub const TEXT: &str = "q";
     /// Tag.
     pub const TAG: &str = "tag";
-    /// Tag prefix flag.
-    pub const TAG_PREFIX: &str = "tagPrefix";
+    /// Tag mode: `prefix` (or `exact`, the default).
+    pub const TAG_MODE: &str = "tagmode";
     /// OS platform.
     pub const OS: &str = "os";
     /// Health status.
@@ -125,8 +268,8 @@ pub mod keys {
     pub const VALUE: &str = "value";
     /// Device group id.
     pub const GROUP: &str = "group";
-    /// Last seen after.
-    pub const SEEN_AFTER: &str = "seenAfter";
+    /// Last seen window (see [`super::SeenWithin::as_param`]).
+    pub const SEEN: &str = "seen";
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -136,30 +279,32 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 impl MachineQuery {
     /// Whether no condition is set.
     pub fn is_empty(&self) -> bool {
-        self.to_filter().is_none()
+        *self == MachineQuery::default()
     }
 
-    /// The server-side `$filter` (`None` = everything).
-    pub fn to_filter(&self) -> Option<Filter> {
+    /// The tag condition, if a tag is given.
+    fn tag_filter(&self) -> Option<Filter> {
+        let tag = self.tag.trim();
+        if tag.is_empty() {
+            None
+        } else if self.tag_prefix {
+            Some(Filter::TagAnyStartsWith {
+                prefix: tag.to_owned(),
+            })
+        } else {
+            Some(Filter::has_tag(tag))
+        }
+    }
+
+    /// Every condition but the text, `now_ms` anchoring "last seen".
+    fn rest_filter(&self, now_ms: i64) -> Option<Filter> {
+        Filter::all(self.rest_parts(now_ms))
+    }
+
+    fn rest_parts(&self, now_ms: i64) -> Vec<Filter> {
         let mut parts = Vec::new();
-        match classify(self.text.as_deref().unwrap_or("")) {
-            TextQuery::Empty => {}
-            TextQuery::MachineId(id) => parts.push(Filter::eq(Field::Id, id.as_str())),
-            TextQuery::IpAddress(ip) => {
-                parts.push(Filter::eq(Field::LastIpAddress, ip.to_string()));
-            }
-            TextQuery::NamePrefix(p) => parts.push(Filter::starts_with(Field::ComputerDnsName, p)),
-        }
-        if let Some(t) = self.tag.as_ref().filter(|t| !t.value.trim().is_empty()) {
-            parts.push(if t.prefix {
-                Filter::TagAnyStartsWith {
-                    prefix: t.value.clone(),
-                }
-            } else {
-                Filter::has_tag(t.value.clone())
-            });
-        }
-        if let Some(os) = non_empty(&self.os_platform) {
+        parts.extend(self.tag_filter());
+        if let Some(os) = non_empty(&self.os) {
             parts.push(Filter::eq(Field::OsPlatform, os));
         }
         if let Some(h) = &self.health {
@@ -171,182 +316,274 @@ impl MachineQuery {
         if let Some(e) = &self.exposure {
             parts.push(Filter::eq(Field::ExposureLevel, e.as_str()));
         }
-        if let Some(v) = &self.device_value {
+        if let Some(v) = &self.value {
             parts.push(Filter::eq(Field::DeviceValue, v.as_str()));
         }
-        if let Some(g) = self.rbac_group_id {
+        if let Some(g) = self.group {
             parts.push(Filter::eq(Field::RbacGroupId, g));
         }
-        if let Some(t) = self.last_seen_after {
-            parts.push(Filter::compare(Field::LastSeen, CmpOp::Gt, t));
-        }
-        Filter::all(parts)
+        parts.extend(self.seen.and_then(|s| s.to_filter(now_ms)));
+        parts
     }
 
-    /// Instant client-side narrowing: the same semantics as [`Filter::matches`] on
-    /// [`MachineQuery::to_filter`], except that an IP address also matches any of the machine's
-    /// interface addresses (the server can only filter on `lastIpAddress`), so narrowing never
-    /// hides a machine the server search returned.
-    pub fn matches(&self, machine: &Machine) -> bool {
-        let rest = MachineQuery {
-            text: None,
-            ..self.clone()
+    /// The server-side `$filter` (`None` = everything); `now_ms` anchors "last seen".
+    pub fn to_filter(&self, now_ms: i64) -> Option<Filter> {
+        Filter::all(
+            classify(&self.text)
+                .to_filter()
+                .into_iter()
+                .chain(self.rest_parts(now_ms)),
+        )
+    }
+
+    /// The request for this query: a tag prefix goes through `findbytag`, the rest through the
+    /// machine list's `$filter`.
+    pub fn server_query(&self, now_ms: i64) -> ServerQuery {
+        let tag = self.tag.trim();
+        if self.tag_prefix && !tag.is_empty() {
+            ServerQuery::FindByTagPrefix(tag.to_owned())
+        } else {
+            ServerQuery::List(self.to_filter(now_ms))
+        }
+    }
+
+    /// The in-browser test for this query (build once, test many machines).
+    pub fn matcher(&self, now_ms: i64) -> Matcher {
+        let text = classify(&self.text);
+        let text_filter = match &text {
+            TextQuery::MachineId(_) | TextQuery::NamePrefix(_) => text.to_filter(),
+            _ => None,
         };
-        let text_ok = match classify(self.text.as_deref().unwrap_or("")) {
-            TextQuery::IpAddress(ip) => {
-                let ip = ip.to_string();
-                let same = |a: &str| a.parse::<IpAddr>().is_ok_and(|a| a.to_string() == ip);
-                machine.last_ip_address.as_deref().is_some_and(same)
-                    || machine
-                        .ip_addresses
-                        .iter()
-                        .any(|a| a.ip_address.as_deref().is_some_and(same))
-            }
-            TextQuery::Empty => true,
-            _ => MachineQuery {
-                text: self.text.clone(),
-                ..MachineQuery::default()
-            }
-            .to_filter()
-            .is_none_or(|f| f.matches(machine)),
+        let needle = match &text {
+            TextQuery::IpAddress(ip) => ip.to_string(),
+            TextQuery::IpPrefix(p) | TextQuery::NamePrefix(p) => fold(p),
+            _ => String::new(),
         };
-        text_ok && rest.to_filter().is_none_or(|f| f.matches(machine))
+        Matcher {
+            text,
+            needle,
+            text_filter,
+            rest: self.rest_filter(now_ms),
+        }
+    }
+
+    /// Whether `machine` matches (see [`Matcher`]); for many machines build a [`Matcher`] once.
+    pub fn matches(&self, machine: &Machine, now_ms: i64) -> bool {
+        self.matcher(now_ms).matches(machine)
+    }
+
+    /// Whether every machine matching `next` also matches `self`, judged from the queries alone,
+    /// so `next` can be narrowed from `self`'s result instead of from every loaded machine: the
+    /// usual case while typing (`web` → `web0`). Only the text may differ; anything unsure
+    /// answers `false` (a full narrowing is always correct, just slower).
+    pub fn refines_to(&self, next: &MachineQuery) -> bool {
+        let rest = |q: &MachineQuery| MachineQuery {
+            text: String::new(),
+            ..q.clone()
+        };
+        rest(self) == rest(next) && classify(&self.text).covers(&classify(&next.text))
     }
 
     /// URL query pairs for the set conditions (raw; see [`MachineQuery::to_query_string`]).
-    pub fn to_query_pairs(&self) -> Vec<(String, String)> {
+    pub fn to_query_pairs(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let mut push = |k: &str, v: String| out.push((k.to_owned(), v));
-        if let Some(t) = non_empty(&self.text) {
-            push(keys::TEXT, t.to_owned());
-        }
-        if let Some(t) = self.tag.as_ref().filter(|t| !t.value.trim().is_empty()) {
-            push(keys::TAG, t.value.clone());
-            if t.prefix {
-                push(keys::TAG_PREFIX, "1".to_owned());
+        let mut push = |k: &'static str, v: &str| {
+            if !v.is_empty() {
+                out.push((k, v.to_owned()));
             }
+        };
+        push(keys::TEXT, self.text.trim());
+        push(keys::TAG, self.tag.trim());
+        if self.tag_prefix && !self.tag.trim().is_empty() {
+            push(keys::TAG_MODE, "prefix");
         }
-        if let Some(os) = non_empty(&self.os_platform) {
-            push(keys::OS, os.to_owned());
-        }
-        if let Some(h) = &self.health {
-            push(keys::HEALTH, h.as_str().to_owned());
-        }
-        if let Some(r) = &self.risk {
-            push(keys::RISK, r.as_str().to_owned());
-        }
-        if let Some(e) = &self.exposure {
-            push(keys::EXPOSURE, e.as_str().to_owned());
-        }
-        if let Some(v) = &self.device_value {
-            push(keys::VALUE, v.as_str().to_owned());
-        }
-        if let Some(g) = self.rbac_group_id {
-            push(keys::GROUP, g.to_string());
-        }
-        if let Some(t) = self.last_seen_after {
-            push(keys::SEEN_AFTER, format_datetime(t));
-        }
+        push(keys::OS, non_empty(&self.os).unwrap_or(""));
+        push(
+            keys::HEALTH,
+            self.health.as_ref().map_or("", |v| v.as_str()),
+        );
+        push(keys::RISK, self.risk.as_ref().map_or("", |v| v.as_str()));
+        push(
+            keys::EXPOSURE,
+            self.exposure.as_ref().map_or("", |v| v.as_str()),
+        );
+        push(keys::VALUE, self.value.as_ref().map_or("", |v| v.as_str()));
+        push(
+            keys::GROUP,
+            &self.group.map(|g| g.to_string()).unwrap_or_default(),
+        );
+        push(keys::SEEN, self.seen.map_or("", SeenWithin::as_param));
         out
     }
 
-    /// Reads URL query pairs; unknown keys are ignored (they belong to the page), empty values
-    /// mean "not set", malformed values are errors naming the key.
-    pub fn from_query_pairs<K, V>(pairs: &[(K, V)]) -> Result<Self, QueryParamError>
+    /// Reads URL query pairs, keeping what it can: a hand-edited link still opens, and each
+    /// malformed value is reported (naming its key) and left unset. Unknown keys belong to the
+    /// page and are ignored; empty values mean "not set"; enum values keep unknown spellings.
+    pub fn from_query_pairs_lenient<K, V>(pairs: &[(K, V)]) -> (Self, Vec<QueryParamError>)
     where
         K: AsRef<str>,
         V: AsRef<str>,
     {
         let mut q = MachineQuery::default();
-        let mut tag_prefix = false;
+        let mut errors = Vec::new();
         for (k, v) in pairs {
             let v = v.as_ref().trim();
             if v.is_empty() {
                 continue;
             }
             match k.as_ref() {
-                keys::TEXT => q.text = Some(v.to_owned()),
-                keys::TAG => {
-                    q.tag = Some(TagQuery {
+                keys::TEXT => q.text = v.to_owned(),
+                keys::TAG => q.tag = v.to_owned(),
+                keys::TAG_MODE => match v {
+                    "prefix" => q.tag_prefix = true,
+                    "exact" => q.tag_prefix = false,
+                    _ => errors.push(QueryParamError::NotATagMode {
+                        key: keys::TAG_MODE,
                         value: v.to_owned(),
-                        prefix: false,
-                    });
-                }
-                keys::TAG_PREFIX => {
-                    tag_prefix = match v {
-                        "1" | "true" => true,
-                        "0" | "false" => false,
-                        _ => {
-                            return Err(QueryParamError::NotAFlag {
-                                key: keys::TAG_PREFIX,
-                                value: v.to_owned(),
-                            });
-                        }
-                    };
-                }
-                keys::OS => q.os_platform = Some(v.to_owned()),
+                    }),
+                },
+                keys::OS => q.os = Some(v.to_owned()),
                 keys::HEALTH => q.health = Some(HealthStatus::from_wire(v)),
                 keys::RISK => q.risk = Some(RiskScore::from_wire(v)),
                 keys::EXPOSURE => q.exposure = Some(ExposureLevel::from_wire(v)),
-                keys::VALUE => q.device_value = Some(DeviceValue::from_wire(v)),
-                keys::GROUP => {
-                    q.rbac_group_id =
-                        Some(v.parse().map_err(|_| QueryParamError::NotAnInteger {
-                            key: keys::GROUP,
-                            value: v.to_owned(),
-                        })?);
-                }
-                keys::SEEN_AFTER => {
-                    q.last_seen_after =
-                        Some(parse_datetime(v).map_err(|_| QueryParamError::NotADate {
-                            key: keys::SEEN_AFTER,
-                            value: v.to_owned(),
-                        })?);
-                }
+                keys::VALUE => q.value = Some(DeviceValue::from_wire(v)),
+                keys::GROUP => match v.parse() {
+                    Ok(g) => q.group = Some(g),
+                    Err(_) => errors.push(QueryParamError::NotAnInteger {
+                        key: keys::GROUP,
+                        value: v.to_owned(),
+                    }),
+                },
+                keys::SEEN => match SeenWithin::from_param(v) {
+                    Some(s) => q.seen = Some(s),
+                    None => errors.push(QueryParamError::NotASeenWindow {
+                        key: keys::SEEN,
+                        value: v.to_owned(),
+                    }),
+                },
                 _ => {}
             }
         }
-        if let Some(t) = &mut q.tag {
-            t.prefix = tag_prefix;
+        (q, errors)
+    }
+
+    /// [`MachineQuery::from_query_pairs_lenient`], failing on the first malformed value.
+    pub fn from_query_pairs<K, V>(pairs: &[(K, V)]) -> Result<Self, QueryParamError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let (q, mut errors) = Self::from_query_pairs_lenient(pairs);
+        match errors.is_empty() {
+            true => Ok(q),
+            false => Err(errors.remove(0)),
         }
-        Ok(q)
     }
 
     /// `q=...&tag=...` (percent-encoded, no leading `?`).
     pub fn to_query_string(&self) -> String {
-        self.to_query_pairs()
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    encode_query_component(k),
-                    encode_query_component(v)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        encode_pairs(&self.to_query_pairs())
     }
 
-    /// Reads a query string (with or without the leading `?`).
+    /// Reads a query string (with or without the leading `?`), failing on a malformed value.
     pub fn from_query_string(qs: &str) -> Result<Self, QueryParamError> {
-        let pairs: Vec<(String, String)> = qs
-            .trim_start_matches('?')
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode_query_component(k), decode_query_component(v))
-            })
-            .collect();
-        Self::from_query_pairs(&pairs)
+        Self::from_query_pairs(&decode_pairs(qs))
     }
+}
+
+/// `k=v&k2=v2`, percent-encoded (no leading `?`).
+pub fn encode_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                encode_query_component(k.as_ref()),
+                encode_query_component(v.as_ref())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The decoded pairs of a query string (with or without the leading `?`).
+pub fn decode_pairs(qs: &str) -> Vec<(String, String)> {
+    qs.trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode_query_component(k), decode_query_component(v))
+        })
+        .collect()
+}
+
+/// A [`MachineQuery`] prepared for testing many loaded machines. Its answer includes everything
+/// the server filter returns, plus machines whose other interface addresses match an IP (the
+/// server can only filter on `lastIpAddress`), so narrowing never hides a machine the server
+/// search returned.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    text: TextQuery,
+    /// Folded prefix, or the canonical address, for the text.
+    needle: String,
+    text_filter: Option<Filter>,
+    rest: Option<Filter>,
+}
+
+impl Matcher {
+    /// The classified search text.
+    pub fn text(&self) -> &TextQuery {
+        &self.text
+    }
+
+    /// For [`TextQuery::IpAddress`] the canonical address ([`canonical_ip`]); for a prefix, the
+    /// prefix folded ([`fold`]); otherwise empty. Pre-folded columns compare against this.
+    pub fn needle(&self) -> &str {
+        &self.needle
+    }
+
+    /// Whether `machine` satisfies the query.
+    pub fn matches(&self, machine: &Machine) -> bool {
+        self.text_matches(machine) && self.rest_matches(machine)
+    }
+
+    /// Whether `machine` satisfies every condition but the text.
+    pub fn rest_matches(&self, machine: &Machine) -> bool {
+        self.rest.as_ref().is_none_or(|f| f.matches(machine))
+    }
+
+    /// Whether `machine` satisfies the text.
+    pub fn text_matches(&self, machine: &Machine) -> bool {
+        match &self.text {
+            TextQuery::Empty => true,
+            TextQuery::IpAddress(_) => {
+                addresses(machine).any(|a| canonical_ip(a).is_some_and(|a| a == self.needle))
+            }
+            TextQuery::IpPrefix(_) => addresses(machine).any(|a| fold(a).starts_with(&self.needle)),
+            TextQuery::MachineId(_) | TextQuery::NamePrefix(_) => {
+                self.text_filter.as_ref().is_none_or(|f| f.matches(machine))
+            }
+        }
+    }
+}
+
+/// The machine's last IP address, then its interfaces' addresses.
+pub fn addresses(machine: &Machine) -> impl Iterator<Item = &str> {
+    machine.last_ip_address.as_deref().into_iter().chain(
+        machine
+            .ip_addresses
+            .iter()
+            .filter_map(|a| a.ip_address.as_deref()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::odata::render;
-    use time::macros::datetime;
+
+    const NOW_MS: i64 = 1_800_000_000_000;
 
     #[test]
     fn classifies_free_text() {
@@ -358,40 +595,63 @@ mod tests {
         assert!(matches!(classify("10.0.0.5"), TextQuery::IpAddress(_)));
         assert!(matches!(classify("fe80::1"), TextQuery::IpAddress(_)));
         assert_eq!(classify(" ws-fin "), TextQuery::NamePrefix("ws-fin".into()));
-        assert_eq!(classify("10.0.0"), TextQuery::NamePrefix("10.0.0".into()));
+        assert_eq!(classify("10.0.0"), TextQuery::IpPrefix("10.0.0".into()));
+        assert_eq!(classify("10.1."), TextQuery::IpPrefix("10.1.".into()));
+        // A bare number is a name, and so is anything that cannot start an IPv4 address.
+        assert_eq!(classify("2019"), TextQuery::NamePrefix("2019".into()));
+        assert_eq!(
+            classify("1.2.3.4.5"),
+            TextQuery::NamePrefix("1.2.3.4.5".into())
+        );
+        assert_eq!(classify("10..1"), TextQuery::NamePrefix("10..1".into()));
+        assert_eq!(classify(".1"), TextQuery::NamePrefix(".1".into()));
+        assert_eq!(classify("1000.1"), TextQuery::NamePrefix("1000.1".into()));
     }
 
     #[test]
     fn builds_the_server_filter() {
         let q = MachineQuery {
-            text: Some("ws-".into()),
-            tag: Some(TagQuery {
-                value: "Fin".into(),
-                prefix: true,
-            }),
+            text: "ws-".into(),
+            tag: "Fin".into(),
+            tag_prefix: true,
             risk: Some(RiskScore::High),
-            rbac_group_id: Some(7),
-            last_seen_after: Some(datetime!(2026-01-01 0:00 UTC)),
+            group: Some(7),
+            seen: Some(SeenWithin::Day),
             ..MachineQuery::default()
         };
         assert_eq!(
-            render(&q.to_filter().unwrap()),
+            render(&q.to_filter(NOW_MS).unwrap()),
             "startswith(computerDnsName,'ws-') and machineTags/any(t: startswith(t,'Fin')) and \
-             riskScore eq 'High' and rbacGroupId eq 7 and lastSeen gt 2026-01-01T00:00:00Z"
+             riskScore eq 'High' and rbacGroupId eq 7 and lastSeen gt 2027-01-14T08:00:00Z"
+        );
+        assert_eq!(
+            q.server_query(NOW_MS),
+            ServerQuery::FindByTagPrefix("Fin".into())
+        );
+        let ip = MachineQuery {
+            text: "10.1.".into(),
+            ..MachineQuery::default()
+        };
+        assert_eq!(
+            render(&ip.to_filter(NOW_MS).unwrap()),
+            "startswith(lastIpAddress,'10.1.')"
         );
         assert!(MachineQuery::default().is_empty());
+        assert_eq!(MachineQuery::default().to_filter(NOW_MS), None);
+        assert_eq!(
+            MachineQuery::default().server_query(NOW_MS),
+            ServerQuery::List(None)
+        );
     }
 
     #[test]
     fn url_round_trip_and_errors_name_the_key() {
         let q = MachineQuery {
-            text: Some("a&b c".into()),
-            tag: Some(TagQuery {
-                value: "R&D".into(),
-                prefix: true,
-            }),
+            text: "a&b c".into(),
+            tag: "R&D".into(),
+            tag_prefix: true,
             health: Some(HealthStatus::Inactive),
-            last_seen_after: Some(datetime!(2026-01-01 0:00 UTC)),
+            seen: Some(SeenWithin::Stale),
             ..MachineQuery::default()
         };
         let qs = q.to_query_string();
@@ -402,12 +662,60 @@ mod tests {
         let e = MachineQuery::from_query_string("group=abc").unwrap_err();
         assert!(e.to_string().contains("group=\"abc\""), "{e}");
         assert!(matches!(
-            MachineQuery::from_query_string("seenAfter=yesterday"),
-            Err(QueryParamError::NotADate { .. })
+            MachineQuery::from_query_string("seen=yesterday"),
+            Err(QueryParamError::NotASeenWindow { .. })
         ));
         assert!(matches!(
-            MachineQuery::from_query_string("tag=x&tagPrefix=maybe"),
-            Err(QueryParamError::NotAFlag { .. })
+            MachineQuery::from_query_string("tag=x&tagmode=maybe"),
+            Err(QueryParamError::NotATagMode { .. })
         ));
+        // Lenient reading keeps the good parts and reports each bad one.
+        let (q, errors) = MachineQuery::from_query_pairs_lenient(&[
+            ("q", "web"),
+            ("group", "x"),
+            ("seen", "forever"),
+        ]);
+        assert_eq!(q.text, "web");
+        assert_eq!((q.group, q.seen), (None, None));
+        assert_eq!(errors.len(), 2);
+        // A tag mode without a tag is not written.
+        let q = MachineQuery {
+            tag_prefix: true,
+            ..MachineQuery::default()
+        };
+        assert_eq!(q.to_query_string(), "");
+    }
+
+    #[test]
+    fn ip_text_matches_any_interface_address() {
+        let mut m = Machine::new(MachineId::parse(&"a".repeat(40)).unwrap());
+        m.last_ip_address = Some("10.0.0.1".into());
+        m.ip_addresses = vec![serde_json::from_str(r#"{"ipAddress":"FE80:0::1"}"#).unwrap()];
+        let q = |t: &str| MachineQuery {
+            text: t.into(),
+            ..MachineQuery::default()
+        };
+        assert!(q("fe80::1").matches(&m, NOW_MS));
+        assert!(q("10.0.").matches(&m, NOW_MS));
+        assert!(!q("10.0.0.2").matches(&m, NOW_MS));
+        assert!(!q("10.1.").matches(&m, NOW_MS));
+    }
+
+    #[test]
+    fn refining_needs_the_same_filters_and_a_covering_text() {
+        let q = |t: &str| MachineQuery {
+            text: t.into(),
+            ..MachineQuery::default()
+        };
+        assert!(q("").refines_to(&q("web")));
+        assert!(q("Web").refines_to(&q("wEB0")));
+        assert!(q("10.1.").refines_to(&q("10.1.2.3")));
+        assert!(!q("10.1.2.3").refines_to(&q("10.1.2.30")));
+        assert!(!q("10").refines_to(&q("10.")));
+        assert!(!q("web0").refines_to(&q("web")));
+        assert!(!q("web").refines_to(&MachineQuery {
+            risk: Some(RiskScore::High),
+            ..q("web0")
+        }));
     }
 }

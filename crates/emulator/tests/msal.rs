@@ -2,10 +2,11 @@
 //! identity provider, in each demo tenant, in headless Chromium, through the UI's own MSAL glue
 //! (`www/auth.js`).
 //!
-//! Ignored by default because it needs tools outside cargo: `node`, Chromium, `www/node_modules`
-//! (`npm ci` in `www/`) and `tests/e2e/node_modules` (playwright-core). Run it with
-//! `cargo test -p defender-tags-emulator --test msal -- --ignored`; set `MSAL_BUNDLE` to another
-//! `msal-browser.min.js` to check another MSAL version (3.30, 4.30 and 5.30 pass).
+//! Ignored by a plain `cargo test` because it needs tools outside cargo: `node`, Chromium,
+//! `www/node_modules` and `tests/e2e/node_modules` (playwright-core). `cargo xtask test` installs
+//! those and runs it (step `msal`: `cargo test -p defender-tags-emulator --test msal --
+//! --ignored`); set `MSAL_BUNDLE` to another `msal-browser.min.js` to check another MSAL version
+//! (3.30, 4.30 and 5.30 pass).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

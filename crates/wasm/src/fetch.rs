@@ -40,9 +40,10 @@ pub(crate) fn global() -> GlobalScope {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FetchTransport;
 
-/// Best-effort text of a JS exception (`TypeError: Failed to fetch`, ...). These messages come
-/// from the runtime and never contain request headers.
-pub(crate) fn js_error_text(value: &JsValue) -> String {
+/// Best-effort text of a JS exception (`TypeError: Failed to fetch`, ...) or of a thrown string:
+/// the one JS-error-to-text conversion of the client and the web UI. These messages come from the
+/// runtime (or the host's callback) and never contain request headers.
+pub fn js_error_text(value: &JsValue) -> String {
     if let Some(err) = value.dyn_ref::<js_sys::Error>() {
         return String::from(err.message());
     }

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Backend, BackendRef, UiError};
 use crate::bulk::export::write_safe_row;
 use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
-use crate::search::SearchState;
 use crate::state::{Session, now_ms};
+use defender_tags_core::query::MachineQuery;
 
 /// sessionStorage key of the log.
 pub const STORAGE_KEY: &str = "defender-tags.activity";
@@ -275,15 +275,52 @@ pub fn run_entry(record: &RunRecord) -> Entry {
     }
 }
 
-thread_local! {
-    // One log per page (a page embedding the manager twice still has one browser session). An
-    // Arc signal is reference-counted, not owned by whichever component first asked for it.
-    static LOG: ArcRwSignal<ActivityLog> = ArcRwSignal::new(load());
+/// The activity log of one mount (the app, or one embedded manager), provided as context by
+/// `AppState::provide`. Copy: a signal owned by the mount's root.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    log: RwSignal<ActivityLog>,
+    /// Added to the storage key: empty for the app, the id prefix of an embedded mount (so two
+    /// managers on one page keep two logs).
+    mount: StoredValue<String>,
 }
 
-/// The page's activity log.
-pub fn log() -> ArcRwSignal<ActivityLog> {
-    LOG.with(Clone::clone)
+/// The mount's [`Activity`] (panics outside `AppState::provide`'s owner, like `expect_context`).
+pub fn use_activity() -> Activity {
+    expect_context::<Activity>()
+}
+
+impl Activity {
+    /// The log of the mount `mount` (see [`Activity::mount`]), read back from sessionStorage.
+    pub fn new(mount: &str) -> Self {
+        Self {
+            log: RwSignal::new(load(&storage_key(mount))),
+            mount: StoredValue::new(mount.to_owned()),
+        }
+    }
+
+    /// The log.
+    pub fn log(&self) -> RwSignal<ActivityLog> {
+        self.log
+    }
+
+    /// Appends an entry and mirrors the log to sessionStorage. After the mount is gone (a run
+    /// that outlived it) nothing is recorded: its log went with it.
+    pub fn record(&self, entry: Entry) {
+        if self.log.try_update(|l| l.push(entry)).is_none() {
+            return;
+        }
+        let Some(mount) = self.mount.try_get_value() else {
+            return;
+        };
+        if let Some(storage) = session_storage() {
+            let json = self
+                .log
+                .with_untracked(|l| serde_json::to_string(l).unwrap_or_default());
+            // A full sessionStorage only loses the reload-survival; the in-memory log is intact.
+            let _ = storage.set_item(&storage_key(&mount), &json);
+        }
+    }
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
@@ -298,38 +335,34 @@ fn session_storage() -> Option<web_sys::Storage> {
 }
 
 /// The storage key of this tenant's log: a tenant switch reloads the page, and the log of the
-/// tenant switched to is read back under its own key (the other tenant's stays apart).
-fn storage_key() -> String {
+/// tenant switched to is read back under its own key (the other tenant's stays apart). An
+/// embedded mount adds its id prefix.
+fn storage_key(mount: &str) -> String {
     let scope = crate::site::tenant_scope();
-    if scope.is_empty() {
+    let tenant = if scope.is_empty() {
         STORAGE_KEY.to_owned()
     } else {
         format!("{STORAGE_KEY}:{scope}")
+    };
+    if mount.is_empty() {
+        tenant
+    } else {
+        format!("{tenant}#{mount}")
     }
 }
 
-fn load() -> ActivityLog {
+fn load(key: &str) -> ActivityLog {
     session_storage()
-        .and_then(|s| s.get_item(&storage_key()).ok().flatten())
+        .and_then(|s| s.get_item(key).ok().flatten())
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default()
-}
-
-/// Appends an entry to the page's log and mirrors the log to sessionStorage.
-pub fn record(entry: Entry) {
-    let log = log();
-    log.update(|l| l.push(entry));
-    if let Some(storage) = session_storage() {
-        let json = log.with_untracked(|l| serde_json::to_string(l).unwrap_or_default());
-        // A full sessionStorage only loses the reload-survival; the in-memory log is intact.
-        let _ = storage.set_item(&storage_key(), &json);
-    }
 }
 
 /// A [`Backend`] that records every single-machine tag change it makes in the activity log.
 pub struct Logged {
     inner: BackendRef,
     session: RwSignal<Session>,
+    activity: Activity,
     names: Rc<RefCell<std::collections::HashMap<MachineId, String>>>,
 }
 
@@ -339,11 +372,12 @@ impl std::fmt::Debug for Logged {
     }
 }
 
-/// Wraps `inner` so its tag changes are logged as made by the user of `session`.
-pub fn logged(inner: BackendRef, session: RwSignal<Session>) -> BackendRef {
+/// Wraps `inner` so its tag changes are logged to `activity` as made by the user of `session`.
+pub fn logged(inner: BackendRef, session: RwSignal<Session>, activity: Activity) -> BackendRef {
     BackendRef(Rc::new(Logged {
         inner,
         session,
+        activity,
         names: Rc::default(),
     }))
 }
@@ -351,11 +385,11 @@ pub fn logged(inner: BackendRef, session: RwSignal<Session>) -> BackendRef {
 impl Backend for Logged {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let names = self.names.clone();
-        let fut = self.inner.0.search(search, now_ms);
+        let fut = self.inner.0.search(query, now_ms);
         Box::pin(async move {
             let result = fut.await;
             if let Ok(ms) = &result {
@@ -379,11 +413,12 @@ impl Backend for Logged {
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
         let fut = self.inner.0.set_tag(id.clone(), tag.clone(), action);
         let session = self.session;
+        let activity = self.activity;
         let name = self.names.borrow().get(&id).cloned().unwrap_or_default();
         Box::pin(async move {
             let result = fut.await;
             let who = session.with_untracked(who);
-            record(single_entry(who, &id, &name, tag.as_str(), action, &result));
+            activity.record(single_entry(who, &id, &name, tag.as_str(), action, &result));
             result
         })
     }

@@ -11,8 +11,7 @@ use defender_tags_core::{Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
 use crate::access::Access;
-use crate::query;
-use crate::search::SearchState;
+use defender_tags_core::query::{MachineQuery, ServerQuery};
 
 /// What kind of failure, for styling and for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,10 +124,10 @@ impl UiError {
 
 /// What the pages need from the API.
 pub trait Backend {
-    /// The machines matching `search` (all pages). `now_ms` anchors "last seen" filters.
+    /// The machines matching `query` (all pages). `now_ms` anchors "last seen" filters.
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>>;
     /// Adds or removes one tag on one machine.
@@ -175,33 +174,33 @@ impl ClientBackend {
 impl Backend for ClientBackend {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let this = self.clone();
         Box::pin(async move {
             let to_ui = |e: ClientError| UiError::from_client(&e, false, &this.access);
-            // What the server filter cannot express exactly is narrowed here, with the same rules
-            // as the instant narrowing; each page is trimmed as it arrives, so a 100k listing
-            // never holds every full machine at once.
-            // Built once, not per machine: a 100k listing would rebuild it 100k times.
-            let local = query::filter(&search, now_ms);
+            // What the server request cannot express (the rest of the query after a tag-prefix
+            // `findbytag`) is narrowed here with core's matcher, the same as the instant
+            // narrowing; each page is trimmed as it arrives, so a 100k listing never holds every
+            // full machine at once. Built once, not per machine.
+            let matcher = query.matcher(now_ms);
             let mut kept = Vec::new();
             let mut keep = |page: Vec<Machine>| {
                 kept.extend(
                     page.into_iter()
-                        .filter(|m| local.as_ref().is_none_or(|f| f.matches(m)))
+                        .filter(|m| matcher.matches(m))
                         .map(keep_listed_fields),
                 );
             };
-            match query::server_query(&search, now_ms) {
-                query::ServerQuery::List(filter) => {
+            match query.server_query(now_ms) {
+                ServerQuery::List(filter) => {
                     let mut pages = this.client.list_all_machines(filter);
                     while let Some(page) = pages.next().await {
                         keep(page.map_err(to_ui)?);
                     }
                 }
-                query::ServerQuery::FindByTagPrefix(prefix) => {
+                ServerQuery::FindByTagPrefix(prefix) => {
                     keep(
                         this.client
                             .find_by_tag(&prefix, true)
@@ -305,15 +304,16 @@ impl FakeBackend {
 impl Backend for Rc<FakeBackend> {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         self.searches.set(self.searches.get() + 1);
+        let matcher = query.matcher(now_ms);
         let found = self
             .machines
             .borrow()
             .iter()
-            .filter(|m| query::matches(&search, m, now_ms))
+            .filter(|m| matcher.matches(m))
             .cloned()
             .collect();
         Box::pin(async move { Ok(found) })
@@ -404,11 +404,11 @@ mod tests {
         assert_eq!(kept.first_seen, None);
         // Search semantics are unchanged by the trimming.
         for text in ["legal", "10.16.", "nope"] {
-            let s = SearchState {
+            let s = MachineQuery {
                 text: text.into(),
                 ..Default::default()
             };
-            assert_eq!(query::matches(&s, &kept, 0), query::matches(&s, &full, 0));
+            assert_eq!(s.matches(&kept, 0), s.matches(&full, 0));
         }
     }
 
@@ -416,7 +416,7 @@ mod tests {
     fn fake_backend_searches_and_changes_tags() {
         let fake = FakeBackend::new(vec![machine(1, "web01"), machine(2, "db01")]);
         let found = block_on(fake.search(
-            SearchState {
+            MachineQuery {
                 text: "web".into(),
                 ..Default::default()
             },

@@ -12,6 +12,7 @@ pub mod check;
 pub mod components;
 pub mod download;
 pub mod embed;
+pub mod ids;
 pub mod msal;
 pub mod query;
 pub mod routes;

@@ -117,12 +117,7 @@ mod js {
 
 #[cfg(target_arch = "wasm32")]
 fn message(e: wasm_bindgen::JsValue) -> AuthError {
-    use wasm_bindgen::JsCast;
-    let text = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|err| String::from(err.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned());
+    let text = defender_tags_wasm::fetch::js_error_text(&e);
     if text.starts_with("interaction_required") {
         AuthError::Redirecting
     } else if let Some(rest) = text.strip_prefix("sign_in_required: ") {

@@ -1,192 +1,49 @@
-//! From the search page's state to what is asked of the server, and the instant client-side
-//! narrowing of already loaded results while the server is asked.
+//! The instant, in-browser narrowing of loaded machines while the server is asked: core's
+//! [`MachineQuery`] decides what matches ([`Matcher`]); this module only makes it fast on a
+//! [`Loaded`] listing (pre-folded columns, reuse of earlier results).
 
-use defender_tags_core::odata::{CmpOp, Field, Filter};
-use defender_tags_core::{Machine, MachineId};
-use time::OffsetDateTime;
+use std::sync::Arc;
 
-use crate::search::{SearchState, SeenWithin};
-use crate::table::{Loaded, fold};
+use defender_tags_core::Machine;
+use defender_tags_core::query::{MachineQuery, Matcher, TextQuery};
 
-/// What the search box's text is taken to mean.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SearchText {
-    /// Nothing typed.
-    Empty,
-    /// A full 40-hex machine id.
-    MachineId(MachineId),
-    /// An IPv4 address or the start of one (`10.1.`), or an IPv6 address.
-    Ip(String),
-    /// The start of a computer name.
-    NamePrefix(String),
-}
+use crate::table::Loaded;
 
-impl SearchText {
-    /// Classifies what the user typed.
-    pub fn classify(text: &str) -> SearchText {
-        let t = text.trim();
-        if t.is_empty() {
-            return SearchText::Empty;
-        }
-        if let Ok(id) = MachineId::parse(t) {
-            return SearchText::MachineId(id);
-        }
-        if looks_like_ipv4_prefix(t) || (t.contains(':') && t.parse::<std::net::Ipv6Addr>().is_ok())
-        {
-            return SearchText::Ip(t.to_owned());
-        }
-        SearchText::NamePrefix(t.to_owned())
-    }
-
-    /// A short description shown under the search box ("Computer names starting with web").
-    pub fn describe(&self) -> String {
-        match self {
-            SearchText::Empty => String::new(),
-            SearchText::MachineId(_) => "Machine id".to_owned(),
-            SearchText::Ip(ip) if is_full_ip(ip) => {
-                format!("Last IP address {ip}")
-            }
-            SearchText::Ip(ip) => format!("Last IP address starting with {ip}"),
-            SearchText::NamePrefix(p) => {
-                format!("Computer names starting with \u{201c}{p}\u{201d}")
-            }
-        }
+/// A short description of what the search box's text is taken to mean, shown under it.
+pub fn describe(text: &TextQuery) -> String {
+    match text {
+        TextQuery::Empty => String::new(),
+        TextQuery::MachineId(_) => "Machine id".to_owned(),
+        TextQuery::IpAddress(ip) => format!("IP address {ip}"),
+        TextQuery::IpPrefix(ip) => format!("IP address starting with {ip}"),
+        TextQuery::NamePrefix(p) => format!("Computer names starting with \u{201c}{p}\u{201d}"),
     }
 }
 
-/// `1`, `10.`, `10.1.2`, `10.1.2.3`: digits and dots, at most four groups of up to three digits,
-/// starting with a digit and containing at least one dot (so `2019` stays a name prefix).
-fn looks_like_ipv4_prefix(t: &str) -> bool {
-    let groups: Vec<&str> = t.split('.').collect();
-    t.contains('.')
-        && groups.len() <= 4
-        && groups[0].chars().next().is_some_and(|c| c.is_ascii_digit())
-        && groups.iter().enumerate().all(|(i, g)| {
-            (g.is_empty() && i == groups.len() - 1)
-                || (g.len() <= 3 && g.chars().all(|c| c.is_ascii_digit()) && !g.is_empty())
-        })
-}
-
-/// Milliseconds in a day.
-const DAY_MS: i64 = 86_400_000;
-
-impl SearchText {
-    /// The filter for this text: `id eq`, `lastIpAddress eq`/`startswith`, or
-    /// `startswith(computerDnsName, ...)`.
-    pub fn filter(&self) -> Option<Filter> {
-        match self {
-            SearchText::Empty => None,
-            SearchText::MachineId(id) => Some(Filter::eq(Field::Id, id.as_str())),
-            SearchText::Ip(ip) if is_full_ip(ip) => {
-                Some(Filter::eq(Field::LastIpAddress, ip.as_str()))
-            }
-            SearchText::Ip(ip) => Some(Filter::starts_with(Field::LastIpAddress, ip.as_str())),
-            SearchText::NamePrefix(p) => {
-                Some(Filter::starts_with(Field::ComputerDnsName, p.as_str()))
-            }
-        }
-    }
-}
-
-fn is_full_ip(ip: &str) -> bool {
-    ip.parse::<std::net::IpAddr>().is_ok()
-}
-
-/// The OData filter (core's AST; core renders and encodes it) for everything in `search`.
-/// `now_ms` anchors the "last seen" boundary. `None` means every machine.
-pub fn filter(search: &SearchState, now_ms: i64) -> Option<Filter> {
-    let mut parts = Vec::new();
-    parts.extend(SearchText::classify(&search.text).filter());
-    if !search.tag.is_empty() {
-        parts.push(if search.tag_prefix {
-            Filter::TagAnyStartsWith {
-                prefix: search.tag.clone(),
-            }
-        } else {
-            Filter::has_tag(search.tag.as_str())
-        });
-    }
-    if let Some(os) = &search.os {
-        parts.push(Filter::eq(Field::OsPlatform, os.as_str()));
-    }
-    if let Some(v) = &search.health {
-        parts.push(Filter::eq(Field::HealthStatus, v.as_str()));
-    }
-    if let Some(v) = &search.risk {
-        parts.push(Filter::eq(Field::RiskScore, v.as_str()));
-    }
-    if let Some(v) = &search.exposure {
-        parts.push(Filter::eq(Field::ExposureLevel, v.as_str()));
-    }
-    if let Some(v) = &search.value {
-        parts.push(Filter::eq(Field::DeviceValue, v.as_str()));
-    }
-    if let Some(g) = search.group {
-        parts.push(Filter::eq(Field::RbacGroupId, g));
-    }
-    if let Some(seen) = search.seen {
-        let boundary_ms = now_ms - seen.days() * DAY_MS;
-        if let Ok(boundary) = OffsetDateTime::from_unix_timestamp(boundary_ms.div_euclid(1000)) {
-            let op = if seen == SeenWithin::Stale {
-                CmpOp::Le
-            } else {
-                CmpOp::Gt
-            };
-            parts.push(Filter::compare(Field::LastSeen, op, boundary));
-        }
-    }
-    Filter::all(parts)
-}
-
-/// What the server is asked for `search`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerQuery {
-    /// `GET /api/machines?$filter=...` (all pages).
-    List(Option<Filter>),
-    /// `GET /api/machines/findbytag?tag=...&useStartsWithFilter=true`: the documented way to
-    /// search by tag prefix; the rest of the filter is applied to what it returns.
-    FindByTagPrefix(String),
-}
-
-/// The server request for `search`.
-pub fn server_query(search: &SearchState, now_ms: i64) -> ServerQuery {
-    if search.tag_prefix && !search.tag.is_empty() {
-        ServerQuery::FindByTagPrefix(search.tag.clone())
-    } else {
-        ServerQuery::List(filter(search, now_ms))
-    }
-}
-
-/// Whether a loaded machine satisfies `search`, with core's `Filter::matches` semantics (the same
-/// the emulator answers `$filter` with).
-pub fn matches(search: &SearchState, m: &Machine, now_ms: i64) -> bool {
-    filter(search, now_ms).is_none_or(|f| f.matches(m))
-}
-
-/// Indices of the machines in `machines` that match `search`: the instant, client-side narrowing
-/// of loaded results.
-pub fn narrow(search: &SearchState, machines: &[Machine], now_ms: i64) -> Vec<u32> {
+/// Indices of the machines in `machines` that match `query`.
+pub fn narrow(query: &MachineQuery, machines: &[Machine], now_ms: i64) -> Vec<u32> {
     let all: Vec<u32> = (0..machines.len() as u32).collect();
-    narrow_within(search, machines, &all, now_ms)
+    narrow_within(query, machines, &all, now_ms)
 }
 
-/// The entries of `candidates` (indices into `machines`) that match `search`, in the order given.
+/// The entries of `candidates` (indices into `machines`) that match `query`, in the order given.
 /// The search page passes a pre-sorted order (or the previous, broader result), so the answer
 /// comes out sorted without sorting again.
 pub fn narrow_within(
-    search: &SearchState,
+    query: &MachineQuery,
     machines: &[Machine],
     candidates: &[u32],
     now_ms: i64,
 ) -> Vec<u32> {
-    match filter(search, now_ms) {
-        None => candidates.to_vec(),
-        Some(f) => candidates
-            .iter()
-            .copied()
-            .filter(|&i| machines.get(i as usize).is_some_and(|m| f.matches(m)))
-            .collect(),
+    if query.is_empty() {
+        return candidates.to_vec();
     }
+    let matcher = query.matcher(now_ms);
+    candidates
+        .iter()
+        .copied()
+        .filter(|&i| machines.get(i as usize).is_some_and(|m| matcher.matches(m)))
+        .collect()
 }
 
 /// [`narrow_within`] over a [`Loaded`] listing, with the same answer, faster: the search box's
@@ -194,57 +51,45 @@ pub fn narrow_within(
 /// [`crate::table::FoldedColumn`]) before any machine is touched, and only the other filters
 /// (usually none) look at the machines themselves.
 pub fn narrow_loaded(
-    search: &SearchState,
+    query: &MachineQuery,
     loaded: &Loaded,
     candidates: &[u32],
     now_ms: i64,
 ) -> Vec<u32> {
-    // The column test for each kind of text has core's semantics for the filter
-    // `SearchText::filter` builds: `startswith` is a folded prefix test, `eq` a folded equality.
-    enum Needle {
-        Prefix(String),
-        Exact(String),
+    // Each column test has core's semantics for that kind of text (see `Matcher::text_matches`):
+    // a folded prefix of the name, a folded prefix or the canonical form of any address.
+    enum Column {
+        NamePrefix,
+        IpPrefix,
+        IpExact,
     }
-    let (column, needle, rest) = match SearchText::classify(&search.text) {
-        SearchText::NamePrefix(p) => (
-            &loaded.names,
-            Needle::Prefix(fold(&p)),
-            without_text(search),
-        ),
-        SearchText::Ip(ip) if is_full_ip(&ip) => {
-            (&loaded.ips, Needle::Exact(fold(&ip)), without_text(search))
-        }
-        SearchText::Ip(ip) => (&loaded.ips, Needle::Prefix(fold(&ip)), without_text(search)),
-        SearchText::Empty | SearchText::MachineId(_) => {
-            return narrow_within(search, &loaded.machines, candidates, now_ms);
+    let matcher: Matcher = query.matcher(now_ms);
+    let column = match matcher.text() {
+        TextQuery::NamePrefix(_) => Column::NamePrefix,
+        TextQuery::IpPrefix(_) => Column::IpPrefix,
+        TextQuery::IpAddress(_) => Column::IpExact,
+        TextQuery::Empty | TextQuery::MachineId(_) => {
+            return narrow_within(query, &loaded.machines, candidates, now_ms);
         }
     };
-    let rest = filter(&rest, now_ms);
+    let needle = matcher.needle();
     candidates
         .iter()
         .copied()
         .filter(|&i| {
-            let value = column.get(i as usize);
-            let text_ok = match &needle {
-                Needle::Prefix(p) => value.starts_with(p.as_str()),
-                Needle::Exact(e) => value == e.as_str(),
+            let i = i as usize;
+            let text_ok = match column {
+                Column::NamePrefix => loaded.names.get(i).starts_with(needle),
+                Column::IpPrefix => loaded.ips.values(i).any(|a| a.starts_with(needle)),
+                Column::IpExact => loaded.ips.values(i).any(|a| a == needle),
             };
             text_ok
-                && rest.as_ref().is_none_or(|f| {
-                    loaded
-                        .machines
-                        .get(i as usize)
-                        .is_some_and(|m| f.matches(m))
-                })
+                && loaded
+                    .machines
+                    .get(i)
+                    .is_some_and(|m| matcher.rest_matches(m))
         })
         .collect()
-}
-
-fn without_text(search: &SearchState) -> SearchState {
-    SearchState {
-        text: String::new(),
-        ..search.clone()
-    }
 }
 
 /// Earlier narrowings of the same listing and order, newest last, so retyping or deleting back
@@ -252,82 +97,47 @@ fn without_text(search: &SearchState) -> SearchState {
 /// refines. Bounded: the oldest entries go first.
 #[derive(Debug, Clone, Default)]
 pub struct NarrowHistory {
-    entries: Vec<(SearchState, std::sync::Arc<Vec<u32>>)>,
+    entries: Vec<(MachineQuery, Arc<Vec<u32>>)>,
 }
 
 impl NarrowHistory {
     /// Entries kept (each at most one `u32` per loaded machine).
     pub const MAX: usize = 32;
 
-    /// The result for exactly this search, if narrowed before.
-    pub fn exact(&self, search: &SearchState) -> Option<std::sync::Arc<Vec<u32>>> {
-        let key = search.server_part();
+    /// The result for exactly this query, if narrowed before.
+    pub fn exact(&self, query: &MachineQuery) -> Option<Arc<Vec<u32>>> {
         self.entries
             .iter()
             .rev()
-            .find(|(s, _)| *s == key)
+            .find(|(q, _)| q == query)
             .map(|(_, r)| r.clone())
     }
 
-    /// The smallest earlier result that `search` refines (see [`refines`]).
-    pub fn base_for(&self, search: &SearchState) -> Option<std::sync::Arc<Vec<u32>>> {
+    /// The smallest earlier result that `query` refines (see [`MachineQuery::refines_to`]).
+    pub fn base_for(&self, query: &MachineQuery) -> Option<Arc<Vec<u32>>> {
         self.entries
             .iter()
-            .filter(|(s, _)| refines(s, search))
+            .filter(|(q, _)| q.refines_to(query))
             .min_by_key(|(_, r)| r.len())
             .map(|(_, r)| r.clone())
     }
 
     /// Remembers a result.
-    pub fn push(&mut self, search: &SearchState, result: std::sync::Arc<Vec<u32>>) {
-        let key = search.server_part();
-        self.entries.retain(|(s, _)| *s != key);
+    pub fn push(&mut self, query: &MachineQuery, result: Arc<Vec<u32>>) {
+        self.entries.retain(|(q, _)| q != query);
         if self.entries.len() >= Self::MAX {
             self.entries.remove(0);
         }
-        self.entries.push((key, result));
-    }
-}
-
-/// Whether every machine matching `next` also matches `prev`, judged from the searches alone, so
-/// `next` can be narrowed from `prev`'s result instead of from every loaded machine: the usual
-/// case while typing (`web` → `web0`). Only the text may differ; anything unsure answers `false`
-/// (a full narrowing is always correct, just slower).
-pub fn refines(prev: &SearchState, next: &SearchState) -> bool {
-    // Sorting and the open panel do not change which machines match.
-    let same_rest = SearchState {
-        text: String::new(),
-        ..prev.server_part()
-    } == SearchState {
-        text: String::new(),
-        ..next.server_part()
-    };
-    if !same_rest {
-        return false;
-    }
-    match (
-        SearchText::classify(&prev.text),
-        SearchText::classify(&next.text),
-    ) {
-        (SearchText::Empty, _) => true,
-        (a, b) if a == b => true,
-        // A longer prefix of the same kind: `startswith(x, "web0")` implies
-        // `startswith(x, "web")` under the same case folding core's matching uses.
-        (SearchText::NamePrefix(a), SearchText::NamePrefix(b)) => fold(&b).starts_with(&fold(&a)),
-        // An IP prefix (`startswith`) covers a longer prefix and a full address (`eq`) it
-        // starts; a full address (`eq`) covers only itself (handled above).
-        (SearchText::Ip(a), SearchText::Ip(b)) if !is_full_ip(&a) => {
-            fold(&b).starts_with(&fold(&a))
-        }
-        _ => false,
+        self.entries.push((query.clone(), result));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use defender_tags_core::odata::render;
-    use defender_tags_core::{HealthStatus, RiskScore};
+    use defender_tags_core::query::{SeenWithin, classify};
+    use defender_tags_core::{HealthStatus, MachineId, RiskScore};
+    use time::OffsetDateTime;
 
     const NOW_MS: i64 = 1_800_000_000_000;
 
@@ -339,55 +149,13 @@ mod tests {
     }
 
     #[test]
-    fn the_search_box_understands_ids_ips_and_names() {
-        let id = "a".repeat(40);
-        assert!(matches!(
-            SearchText::classify(&id),
-            SearchText::MachineId(_)
-        ));
-        assert_eq!(
-            SearchText::classify("10.1."),
-            SearchText::Ip("10.1.".into())
-        );
-        assert_eq!(
-            SearchText::classify(" 10.1.2.3 "),
-            SearchText::Ip("10.1.2.3".into())
-        );
-        assert_eq!(
-            SearchText::classify("fe80::1"),
-            SearchText::Ip("fe80::1".into())
-        );
-        assert_eq!(
-            SearchText::classify("web01"),
-            SearchText::NamePrefix("web01".into())
-        );
-        // A bare number is a name prefix, not an IP.
-        assert_eq!(
-            SearchText::classify("2019"),
-            SearchText::NamePrefix("2019".into())
-        );
-        assert_eq!(
-            SearchText::classify("1.2.3.4.5"),
-            SearchText::NamePrefix("1.2.3.4.5".into())
-        );
-        assert_eq!(
-            SearchText::classify("10..1"),
-            SearchText::NamePrefix("10..1".into())
-        );
-        assert_eq!(SearchText::classify("   "), SearchText::Empty);
-    }
-
-    #[test]
     fn descriptions_say_what_is_searched() {
         assert_eq!(
-            SearchText::classify("10.1.").describe(),
-            "Last IP address starting with 10.1."
+            describe(&classify("10.1.")),
+            "IP address starting with 10.1."
         );
-        assert_eq!(
-            SearchText::classify("10.1.2.3").describe(),
-            "Last IP address 10.1.2.3"
-        );
-        assert!(SearchText::classify("web").describe().contains("web"));
+        assert_eq!(describe(&classify("10.1.2.3")), "IP address 10.1.2.3");
+        assert!(describe(&classify("web")).contains("web"));
     }
 
     #[test]
@@ -396,12 +164,12 @@ mod tests {
             machine(1, "WEB01.contoso.com", "10.0.0.1"),
             machine(2, "db01", "10.0.1.1"),
         ];
-        let s = SearchState {
+        let s = MachineQuery {
             text: "web".into(),
             ..Default::default()
         };
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![0]);
-        let s = SearchState {
+        let s = MachineQuery {
             text: "10.0.1".into(),
             ..Default::default()
         };
@@ -413,7 +181,7 @@ mod tests {
         let mut a = machine(1, "a", "1.1.1.1");
         a.machine_tags = vec!["Finance-EU".into()];
         let ms = vec![a, machine(2, "b", "1.1.1.2")];
-        let mut s = SearchState {
+        let mut s = MachineQuery {
             tag: "finance-eu".into(),
             ..Default::default()
         };
@@ -422,52 +190,6 @@ mod tests {
         assert!(narrow(&s, &ms, NOW_MS).is_empty());
         s.tag_prefix = true;
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![0]);
-    }
-
-    #[test]
-    fn the_server_filter_is_core_odata() {
-        let s = SearchState {
-            text: "web".into(),
-            tag: "Finance".into(),
-            health: Some(HealthStatus::Active),
-            group: Some(101),
-            ..Default::default()
-        };
-        assert_eq!(
-            render(&filter(&s, NOW_MS).unwrap()),
-            "startswith(computerDnsName,'web') and machineTags/any(t: t eq 'Finance') \
-             and healthStatus eq 'Active' and rbacGroupId eq 101"
-        );
-        assert_eq!(filter(&SearchState::default(), NOW_MS), None);
-        let ip = SearchState {
-            text: "10.1.2.3".into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            render(&filter(&ip, NOW_MS).unwrap()),
-            "lastIpAddress eq '10.1.2.3'"
-        );
-    }
-
-    #[test]
-    fn tag_prefix_uses_findbytag() {
-        let s = SearchState {
-            tag: "Fin".into(),
-            tag_prefix: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            server_query(&s, NOW_MS),
-            ServerQuery::FindByTagPrefix("Fin".into())
-        );
-        let s = SearchState {
-            tag: "Fin".into(),
-            ..Default::default()
-        };
-        assert!(matches!(
-            server_query(&s, NOW_MS),
-            ServerQuery::List(Some(_))
-        ));
     }
 
     #[test]
@@ -481,22 +203,22 @@ mod tests {
         b.last_seen = OffsetDateTime::from_unix_timestamp(NOW_MS / 1000 - 40 * 86_400).ok();
         let c = machine(3, "c", "1.1.1.3"); // never seen
         let ms = vec![a, b, c];
-        let s = SearchState {
+        let s = MachineQuery {
             health: Some(HealthStatus::Active),
             ..Default::default()
         };
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![0]);
-        let s = SearchState {
+        let s = MachineQuery {
             risk: Some(RiskScore::High),
             ..Default::default()
         };
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![0]);
-        let s = SearchState {
+        let s = MachineQuery {
             seen: Some(SeenWithin::Day),
             ..Default::default()
         };
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![0]);
-        let s = SearchState {
+        let s = MachineQuery {
             seen: Some(SeenWithin::Stale),
             ..Default::default()
         };
@@ -562,15 +284,15 @@ mod tests {
         let mut refined = 0;
         for prev in texts {
             for next in texts {
-                let p = SearchState {
+                let p = MachineQuery {
                     text: prev.into(),
                     ..Default::default()
                 };
-                let n = SearchState {
+                let n = MachineQuery {
                     text: next.into(),
                     ..Default::default()
                 };
-                if refines(&p, &n) {
+                if p.refines_to(&n) {
                     refined += 1;
                     let from_prev = narrow_within(&n, &ms, &narrow(&p, &ms, NOW_MS), NOW_MS);
                     assert_eq!(from_prev, narrow(&n, &ms, NOW_MS), "{prev:?} -> {next:?}");
@@ -578,23 +300,20 @@ mod tests {
             }
         }
         assert!(refined > 60, "typing forward is the common case: {refined}");
-        let st = |t: &str| SearchState {
+        let st = |t: &str| MachineQuery {
             text: t.into(),
             ..Default::default()
         };
         // A full address (`eq`) does not cover a longer one; names and IPs do not mix; deleting
         // a character widens; any other filter change starts over.
-        assert!(!refines(&st("10.1.2.3"), &st("10.1.2.30")));
-        assert!(!refines(&st("10"), &st("10.")));
-        assert!(!refines(&st("web0"), &st("web")));
-        assert!(!refines(
-            &st("web"),
-            &SearchState {
-                risk: Some(RiskScore::High),
-                ..st("web0")
-            }
-        ));
-        assert!(refines(&st("Web"), &st("wEB0")));
+        assert!(!st("10.1.2.3").refines_to(&st("10.1.2.30")));
+        assert!(!st("10").refines_to(&st("10.")));
+        assert!(!st("web0").refines_to(&st("web")));
+        assert!(!st("web").refines_to(&MachineQuery {
+            risk: Some(RiskScore::High),
+            ..st("web0")
+        }));
+        assert!(st("Web").refines_to(&st("wEB0")));
     }
 
     #[test]
@@ -604,7 +323,7 @@ mod tests {
             machine(2, "db", "10.0.0.2"),
             machine(3, "web-a", "10.0.0.3"),
         ];
-        let s = SearchState {
+        let s = MachineQuery {
             text: "web".into(),
             ..Default::default()
         };
@@ -613,8 +332,8 @@ mod tests {
         assert_eq!(narrow_within(&s, &ms, &[7, 0], NOW_MS), vec![0]);
     }
 
-    /// The packed-column narrowing must answer exactly what core's `Filter::matches` answers,
-    /// for every kind of search text, with and without other filters, and in any order given.
+    /// The packed-column narrowing must answer exactly what core's `Matcher` answers, for every
+    /// kind of search text, with and without other filters, and in any order given.
     #[test]
     fn narrowing_over_folded_columns_equals_core_matching() {
         let names = [
@@ -647,6 +366,14 @@ mod tests {
                 if ip.is_empty() {
                     m.last_ip_address = None;
                 }
+                // Interfaces: none, or a Wi-Fi IPv4, a non-canonical IPv6 and junk.
+                if n % 2 == 1 {
+                    m.ip_addresses = ["172.16.5.9", "FE80:0:0::2", "not an ip", "10.9.8.7"]
+                        .iter()
+                        .map(|a| serde_json::from_value(serde_json::json!({ "ipAddress": a })))
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                }
                 m.risk_score = Some(if k % 2 == 0 {
                     RiskScore::High
                 } else {
@@ -677,11 +404,16 @@ mod tests {
             "FE80::1",
             "10.1.2",
             "zzz",
+            "172.16.",
+            "172.16.5.9",
+            "fe80::2",
+            "10.9",
+            "not",
         ];
         let id = ms[7].id.to_string();
         for text in texts.iter().copied().chain([id.as_str()]) {
             for risk in [None, Some(RiskScore::High)] {
-                let s = SearchState {
+                let s = MachineQuery {
                     text: text.into(),
                     risk: risk.clone(),
                     ..Default::default()
@@ -698,8 +430,20 @@ mod tests {
                 assert_eq!(narrow_loaded(&s, &loaded, &reversed, NOW_MS), want_rev);
             }
         }
+        // Interface addresses are found, exactly and by prefix (five names carry them).
+        let all: Vec<u32> = (0..ms.len() as u32).collect();
+        for text in ["172.16.5.9", "fe80::2", "10.9."] {
+            let s = MachineQuery {
+                text: text.into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                narrow_loaded(&s, &loaded, &all, NOW_MS).len(),
+                5 * ips.len()
+            );
+        }
         // The Kelvin sign folds to `k`; the name column must find it for `k`.
-        let k = SearchState {
+        let k = MachineQuery {
             text: "k-".into(),
             ..Default::default()
         };
@@ -708,27 +452,21 @@ mod tests {
 
     #[test]
     fn history_reuses_exact_results_and_picks_the_narrowest_base() {
-        let st = |t: &str| SearchState {
+        let st = |t: &str| MachineQuery {
             text: t.into(),
             ..Default::default()
         };
         let mut h = NarrowHistory::default();
-        h.push(&st("w"), std::sync::Arc::new(vec![1, 2, 3, 4]));
-        h.push(&st("we"), std::sync::Arc::new(vec![1, 2]));
-        h.push(&st("10."), std::sync::Arc::new(vec![9]));
+        h.push(&st("w"), Arc::new(vec![1, 2, 3, 4]));
+        h.push(&st("we"), Arc::new(vec![1, 2]));
+        h.push(&st("10."), Arc::new(vec![9]));
         assert_eq!(*h.exact(&st("we")).unwrap(), vec![1, 2]);
-        // Sorting is not part of the key: the same machines match.
-        let sorted = SearchState {
-            sort: crate::table::SortKey::Risk,
-            ..st("we")
-        };
-        assert_eq!(*h.exact(&sorted).unwrap(), vec![1, 2]);
         assert!(h.exact(&st("web")).is_none());
         assert_eq!(*h.base_for(&st("web")).unwrap(), vec![1, 2]);
         assert!(h.base_for(&st("x")).is_none(), "no entry covers x");
         assert_eq!(*h.base_for(&st("10.1")).unwrap(), vec![9]);
         for i in 0..NarrowHistory::MAX {
-            h.push(&st(&format!("q{i}")), std::sync::Arc::new(vec![]));
+            h.push(&st(&format!("q{i}")), Arc::new(vec![]));
         }
         assert!(h.exact(&st("w")).is_none(), "oldest entries are dropped");
     }

@@ -1,92 +1,19 @@
 //! The search page's state, which lives in the URL (shareable links; back/forward and reload keep
-//! it): parsing it from query parameters and writing it back.
-//!
-//! Turning the state into the server's OData filter is core's job ([`crate::query`] calls it).
+//! it): core's [`MachineQuery`] (which machines: its URL keys, server filter and in-browser
+//! narrowing are core's) plus what only this page has, the sort order and the open machine.
 
-use defender_tags_core::{DeviceValue, ExposureLevel, HealthStatus, MachineId, RiskScore};
+use defender_tags_core::MachineId;
+use defender_tags_core::query::{MachineQuery, QueryParamError, encode_pairs};
 
 use crate::table::{SortDir, SortKey};
 
-/// How recently machines must have been seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeenWithin {
-    /// In the last 24 hours (`1d`).
-    Day,
-    /// In the last 7 days (`7d`).
-    Week,
-    /// In the last 30 days (`30d`).
-    Month,
-    /// Not in the last 30 days (`stale`).
-    Stale,
-}
-
-impl SeenWithin {
-    /// Every choice, in display order.
-    pub const ALL: [SeenWithin; 4] = [
-        SeenWithin::Day,
-        SeenWithin::Week,
-        SeenWithin::Month,
-        SeenWithin::Stale,
-    ];
-
-    /// URL spelling.
-    pub fn as_param(self) -> &'static str {
-        match self {
-            SeenWithin::Day => "1d",
-            SeenWithin::Week => "7d",
-            SeenWithin::Month => "30d",
-            SeenWithin::Stale => "stale",
-        }
-    }
-
-    /// Parses the URL spelling.
-    pub fn from_param(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_param() == s)
-    }
-
-    /// Display text.
-    pub fn label(self) -> &'static str {
-        match self {
-            SeenWithin::Day => "Last 24 hours",
-            SeenWithin::Week => "Last 7 days",
-            SeenWithin::Month => "Last 30 days",
-            SeenWithin::Stale => "Not in 30 days",
-        }
-    }
-
-    /// The boundary in days.
-    pub fn days(self) -> i64 {
-        match self {
-            SeenWithin::Day => 1,
-            SeenWithin::Week => 7,
-            SeenWithin::Month | SeenWithin::Stale => 30,
-        }
-    }
-}
+pub use defender_tags_core::query::SeenWithin;
 
 /// Everything that decides which machines are listed and how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchState {
-    /// The search box: computer-name prefix, IP address (or prefix) or machine id.
-    pub text: String,
-    /// Tag filter.
-    pub tag: String,
-    /// Whether [`SearchState::tag`] is a prefix rather than an exact tag.
-    pub tag_prefix: bool,
-    /// OS platform (e.g. `Windows11`).
-    pub os: Option<String>,
-    /// Sensor health.
-    pub health: Option<HealthStatus>,
-    /// Risk score.
-    pub risk: Option<RiskScore>,
-    /// Exposure level.
-    pub exposure: Option<ExposureLevel>,
-    /// Device value.
-    pub value: Option<DeviceValue>,
-    /// Machine (RBAC) group id.
-    pub group: Option<i64>,
-    /// Last seen.
-    pub seen: Option<SeenWithin>,
+    /// Which machines (the search box and the filters).
+    pub query: MachineQuery,
     /// Sort column.
     pub sort: SortKey,
     /// Sort direction.
@@ -109,75 +36,62 @@ pub const OS_PLATFORMS: [&str; 10] = [
     "Android",
 ];
 
+/// URL keys of the page's own state (the query's keys are core's `query::keys`).
+mod keys {
+    pub const SORT: &str = "sort";
+    pub const DIR: &str = "dir";
+    pub const SELECTED: &str = "m";
+}
+
+impl From<MachineQuery> for SearchState {
+    fn from(query: MachineQuery) -> Self {
+        SearchState {
+            query,
+            ..SearchState::default()
+        }
+    }
+}
+
 impl SearchState {
-    /// Reads the state from URL query pairs. Unknown keys and unparsable values are ignored
-    /// (a hand-edited link must still open), and enum values keep unknown spellings.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut s = SearchState::default();
+    /// Reads the state from URL query pairs. A hand-edited link must still open: malformed
+    /// query values are left unset and returned (each names its key), and a bad sort, direction
+    /// or machine id falls back to the default.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (Self, Vec<QueryParamError>) {
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        let (query, errors) = MachineQuery::from_query_pairs_lenient(&pairs);
+        let mut s = SearchState::from(query);
         for (key, value) in pairs {
             let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
             match key {
-                "q" => s.text = value.to_owned(),
-                "tag" => s.tag = value.to_owned(),
-                "tagmode" => s.tag_prefix = value == "prefix",
-                "os" => s.os = Some(value.to_owned()),
-                "health" => s.health = Some(HealthStatus::from_wire(value)),
-                "risk" => s.risk = Some(RiskScore::from_wire(value)),
-                "exposure" => s.exposure = Some(ExposureLevel::from_wire(value)),
-                "value" => s.value = Some(DeviceValue::from_wire(value)),
-                "group" => s.group = value.parse().ok(),
-                "seen" => s.seen = SeenWithin::from_param(value),
-                "sort" => s.sort = SortKey::from_param(value).unwrap_or_default(),
-                "dir" => {
+                keys::SORT => s.sort = SortKey::from_param(value).unwrap_or_default(),
+                keys::DIR => {
                     s.dir = if value == "desc" {
                         SortDir::Desc
                     } else {
                         SortDir::Asc
                     }
                 }
-                "m" => s.selected = MachineId::parse(value).ok(),
+                keys::SELECTED => s.selected = MachineId::parse(value).ok(),
                 _ => {}
             }
         }
-        s
+        (s, errors)
     }
 
     /// The query pairs for this state, defaults left out (short, stable URLs).
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut p = Vec::new();
-        let mut push = |k: &'static str, v: &str| {
-            if !v.is_empty() {
-                p.push((k, v.to_owned()));
-            }
-        };
-        push("q", self.text.trim());
-        push("tag", &self.tag);
-        if self.tag_prefix && !self.tag.is_empty() {
-            push("tagmode", "prefix");
-        }
-        push("os", self.os.as_deref().unwrap_or(""));
-        push("health", self.health.as_ref().map_or("", |v| v.as_str()));
-        push("risk", self.risk.as_ref().map_or("", |v| v.as_str()));
-        push(
-            "exposure",
-            self.exposure.as_ref().map_or("", |v| v.as_str()),
-        );
-        push("value", self.value.as_ref().map_or("", |v| v.as_str()));
-        push(
-            "group",
-            &self.group.map(|g| g.to_string()).unwrap_or_default(),
-        );
-        push("seen", self.seen.map_or("", SeenWithin::as_param));
+        let mut p = self.query.to_query_pairs();
         if self.sort != SortKey::default() {
-            push("sort", self.sort.as_param());
+            p.push((keys::SORT, self.sort.as_param().to_owned()));
         }
         if self.dir == SortDir::Desc {
-            push("dir", "desc");
+            p.push((keys::DIR, "desc".to_owned()));
         }
-        push("m", self.selected.as_ref().map_or("", |m| m.as_str()));
+        if let Some(m) = &self.selected {
+            p.push((keys::SELECTED, m.as_str().to_owned()));
+        }
         p
     }
 
@@ -187,69 +101,47 @@ impl SearchState {
         if pairs.is_empty() {
             return String::new();
         }
-        let body = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        format!("?{body}")
-    }
-
-    /// The same search without the parts that do not change which machines the server returns
-    /// (sorting, the open panel): the key for re-fetching.
-    pub fn server_part(&self) -> SearchState {
-        SearchState {
-            sort: SortKey::default(),
-            dir: SortDir::default(),
-            selected: None,
-            ..self.clone()
-        }
+        format!("?{}", encode_pairs(&pairs))
     }
 
     /// Whether any filter (not sorting or selection) is set.
     pub fn has_filters(&self) -> bool {
-        self.server_part() != SearchState::default()
+        !self.query.is_empty()
     }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use defender_tags_core::{DeviceValue, ExposureLevel, HealthStatus, RiskScore};
+
+    fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> SearchState {
+        SearchState::from_pairs(pairs).0
+    }
 
     #[test]
     fn full_state_round_trips_through_pairs() {
         let s = SearchState {
-            text: "web".into(),
-            tag: "Fin".into(),
-            tag_prefix: true,
-            os: Some("Windows11".into()),
-            health: Some(HealthStatus::Active),
-            risk: Some(RiskScore::High),
-            exposure: Some(ExposureLevel::Medium),
-            value: Some(DeviceValue::High),
-            group: Some(42),
-            seen: Some(SeenWithin::Week),
+            query: MachineQuery {
+                text: "web".into(),
+                tag: "Fin".into(),
+                tag_prefix: true,
+                os: Some("Windows11".into()),
+                health: Some(HealthStatus::Active),
+                risk: Some(RiskScore::High),
+                exposure: Some(ExposureLevel::Medium),
+                value: Some(DeviceValue::High),
+                group: Some(42),
+                seen: Some(SeenWithin::Week),
+            },
             sort: SortKey::LastSeen,
             dir: SortDir::Desc,
             selected: Some(MachineId::parse(&"ab".repeat(20)).unwrap()),
         };
         let pairs = s.to_pairs();
-        let back = SearchState::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+        let (back, errors) = SearchState::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
         assert_eq!(back, s);
+        assert!(errors.is_empty());
     }
 
     #[test]
@@ -260,16 +152,16 @@ mod tests {
 
     #[test]
     fn values_are_percent_encoded() {
-        let s = SearchState {
+        let s = SearchState::from(MachineQuery {
             text: "a b&c=<x>".into(),
             ..Default::default()
-        };
+        });
         assert_eq!(s.to_query_string(), "?q=a%20b%26c%3D%3Cx%3E");
     }
 
     #[test]
-    fn bad_values_are_ignored_not_fatal() {
-        let s = SearchState::from_pairs([
+    fn bad_values_open_the_page_and_are_reported() {
+        let (s, errors) = SearchState::from_pairs([
             ("group", "abc"),
             ("seen", "forever"),
             ("sort", "nope"),
@@ -278,29 +170,31 @@ mod tests {
             ("q", "  "),
         ]);
         assert_eq!(s, SearchState::default());
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].contains("group=\"abc\""), "{text:?}");
+        assert!(text[1].contains("seen=\"forever\""), "{text:?}");
+    }
+
+    #[test]
+    fn links_written_before_keep_opening() {
+        let s = parse([
+            ("q", "web"),
+            ("tag", "Fin"),
+            ("tagmode", "prefix"),
+            ("seen", "7d"),
+        ]);
+        assert_eq!(s.query.text, "web");
+        assert!(s.query.tag_prefix);
+        assert_eq!(s.query.seen, Some(SeenWithin::Week));
     }
 
     #[test]
     fn tagmode_without_tag_is_dropped() {
-        let s = SearchState {
+        let s = SearchState::from(MachineQuery {
             tag_prefix: true,
             ..Default::default()
-        };
+        });
         assert_eq!(s.to_query_string(), "");
-    }
-
-    #[test]
-    fn server_part_ignores_sort_and_selection() {
-        let a = SearchState {
-            text: "x".into(),
-            sort: SortKey::Risk,
-            ..Default::default()
-        };
-        let b = SearchState {
-            text: "x".into(),
-            ..Default::default()
-        };
-        assert_eq!(a.server_part(), b.server_part());
-        assert!(a.has_filters());
     }
 }

@@ -192,7 +192,11 @@ pub async fn start(state: AppState) {
     });
     let backend = ClientBackend::new(client, access.clone());
     // Every single-machine change made through this backend goes to the activity log.
-    let backend = crate::activity::logged(BackendRef(Rc::new(backend)), state.session.0);
+    let backend = crate::activity::logged(
+        BackendRef(Rc::new(backend)),
+        state.session.0,
+        state.activity,
+    );
     state.backend.0.set(Some(backend));
     state.session.0.set(Session::SignedIn(User {
         name: account.name,

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 
 use crate::access::Access;
+use crate::activity::Activity;
 use crate::api::BackendRef;
+use crate::bulk::flow::BulkFlow;
+use crate::ids::Ids;
 use crate::settings::Settings;
 use crate::site::SiteState;
 use crate::tags::{TagCatalog, TagEdits};
@@ -136,6 +139,12 @@ pub struct AppState {
     pub catalog: CatalogCtx,
     /// Notices.
     pub notice: NoticeCtx,
+    /// This mount's element-id prefix.
+    pub ids: Ids,
+    /// This mount's activity log.
+    pub activity: Activity,
+    /// This mount's bulk run.
+    pub bulk: BulkFlow,
 }
 
 impl AppState {
@@ -150,11 +159,26 @@ impl AppState {
             edits: expect_context::<EditsCtx>(),
             catalog: expect_context::<CatalogCtx>(),
             notice: expect_context::<NoticeCtx>(),
+            ids: expect_context::<Ids>(),
+            activity: expect_context::<Activity>(),
+            bulk: expect_context::<BulkFlow>(),
         }
     }
 
-    /// Creates the signals and provides each as context.
+    /// Creates the app's signals and provides each as context (bare element ids).
     pub fn provide(settings: Settings, session: Session, backend: Option<BackendRef>) -> AppState {
+        Self::provide_for(settings, session, backend, Ids::root())
+    }
+
+    /// [`AppState::provide`] for one mount of several on a page: everything is its own,
+    /// element ids get `ids`' prefix.
+    pub fn provide_for(
+        settings: Settings,
+        session: Session,
+        backend: Option<BackendRef>,
+        ids: Ids,
+    ) -> AppState {
+        let activity = Activity::new(&ids.prefix());
         let state = AppState {
             session: SessionCtx(RwSignal::new(session)),
             settings: SettingsCtx(RwSignal::new(settings)),
@@ -163,6 +187,9 @@ impl AppState {
             edits: EditsCtx(RwSignal::new(TagEdits::default())),
             catalog: CatalogCtx(RwSignal::new(TagCatalog::default())),
             notice: NoticeCtx(RwSignal::new(None)),
+            ids,
+            activity,
+            bulk: BulkFlow::new(activity),
         };
         provide_context(state.session);
         provide_context(state.settings);
@@ -171,6 +198,9 @@ impl AppState {
         provide_context(state.edits);
         provide_context(state.catalog);
         provide_context(state.notice);
+        provide_context(state.ids);
+        provide_context(state.activity);
+        provide_context(state.bulk);
         state
     }
 }

@@ -1,10 +1,9 @@
 //! Tag editing logic: the optimistic overlay of pending and confirmed changes, the tenant's tag
 //! catalog for autocomplete, and the checks shown inline before anything is sent.
 
-use std::collections::BTreeMap;
-
-use defender_tags_core::model::{eq_ignore_case, starts_with_ignore_case};
-use defender_tags_core::{MachineId, Tag, TagAction};
+use defender_tags_core::inventory::{Inventory, inventory};
+use defender_tags_core::model::eq_ignore_case;
+use defender_tags_core::{Machine, MachineId, Tag, TagAction};
 
 /// Identifies one change in a [`TagEdits`] overlay.
 pub type EditId = u64;
@@ -101,74 +100,50 @@ impl TagEdits {
 }
 
 /// The tags seen in the tenant (in every machine loaded so far), with how many machines carry
-/// each, for autocomplete and near-duplicate warnings.
+/// each, for autocomplete and near-duplicate warnings: core's [`Inventory`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TagCatalog {
-    counts: BTreeMap<String, usize>,
-}
+pub struct TagCatalog(Inventory);
 
 impl TagCatalog {
-    /// Counts the tags of `machines` (each machine's tag lists).
-    pub fn from_tag_lists<'a>(lists: impl IntoIterator<Item = &'a [String]>) -> Self {
-        let mut counts = BTreeMap::new();
-        for list in lists {
-            for tag in list {
-                *counts.entry(tag.clone()).or_insert(0) += 1;
-            }
-        }
-        Self { counts }
+    /// The tags of `machines`, counted by core's [`inventory`].
+    pub fn of<'a>(machines: impl IntoIterator<Item = &'a Machine>) -> Self {
+        Self(inventory(machines))
     }
 
     /// Adds a tag (e.g. one the user just created) so it is offered from now on.
     pub fn insert(&mut self, tag: &str) {
-        *self.counts.entry(tag.to_owned()).or_insert(0) += 1;
+        self.0.add_use(tag);
     }
 
     /// Number of distinct tags.
     pub fn len(&self) -> usize {
-        self.counts.len()
+        self.0.tags.len()
     }
 
     /// Whether no tag is known.
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+        self.0.tags.is_empty()
     }
 
-    /// Up to `limit` known tags for what the user typed: case-insensitive prefix matches first
-    /// (most used first), then other case-insensitive substring matches; tags in `exclude` (the
-    /// machine's own) are left out.
+    /// Up to `limit` known tags for what the user typed (see core's `Inventory::suggest`).
     pub fn suggest(&self, input: &str, exclude: &[String], limit: usize) -> Vec<String> {
-        let needle = input.trim().to_lowercase();
-        let mut prefix = Vec::new();
-        let mut inner = Vec::new();
-        for (tag, &count) in &self.counts {
-            if exclude.iter().any(|t| t == tag) {
-                continue;
-            }
-            if needle.is_empty() || starts_with_ignore_case(tag, &needle) {
-                prefix.push((count, tag));
-            } else if tag.to_lowercase().contains(&needle) {
-                inner.push((count, tag));
-            }
-        }
-        // Most used first; BTreeMap order (alphabetical) breaks ties because the sort is stable.
-        prefix.sort_by_key(|p| std::cmp::Reverse(p.0));
-        inner.sort_by_key(|p| std::cmp::Reverse(p.0));
-        prefix
+        self.0
+            .suggest(input, exclude, limit)
             .into_iter()
-            .chain(inner)
-            .take(limit)
-            .map(|(_, t)| t.clone())
+            .map(|t| t.tag.clone())
             .collect()
     }
 
     /// Known tags equal to `tag` ignoring case but spelled differently ("Finance" vs "finance").
     pub fn near_duplicates(&self, tag: &str) -> Vec<String> {
-        self.counts
-            .keys()
-            .filter(|t| t.as_str() != tag && eq_ignore_case(t, tag))
-            .cloned()
-            .collect()
+        let mut near: Vec<String> = self
+            .0
+            .case_variants_of(tag)
+            .into_iter()
+            .map(|t| t.tag.clone())
+            .collect();
+        near.sort();
+        near
     }
 }
 
@@ -252,6 +227,19 @@ mod tests {
         MachineId::parse(&format!("{n:040x}")).unwrap()
     }
 
+    fn catalog_of(lists: &[Vec<String>]) -> TagCatalog {
+        let machines: Vec<Machine> = lists
+            .iter()
+            .enumerate()
+            .map(|(n, tags)| {
+                let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+                m.machine_tags = tags.clone();
+                m
+            })
+            .collect();
+        TagCatalog::of(&machines)
+    }
+
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -310,7 +298,7 @@ mod tests {
             strings(&["Finance", "Refinery"]),
             strings(&["Finance"]),
         ];
-        let catalog = TagCatalog::from_tag_lists(lists.iter().map(|l| l.as_slice()));
+        let catalog = catalog_of(&lists);
         assert_eq!(
             catalog.suggest("fin", &[], 10),
             strings(&["Finance", "fin-eu", "Refinery"])
@@ -326,7 +314,7 @@ mod tests {
     #[test]
     fn near_duplicates_differ_only_in_case() {
         let lists = [strings(&["Finance", "finance", "Fin"])];
-        let catalog = TagCatalog::from_tag_lists(lists.iter().map(|l| l.as_slice()));
+        let catalog = catalog_of(&lists);
         assert_eq!(
             catalog.near_duplicates("FINANCE"),
             strings(&["Finance", "finance"])
@@ -362,7 +350,7 @@ mod tests {
     #[test]
     fn check_warns_about_case_variants_and_portal_breakers() {
         let lists = [strings(&["finance"])];
-        let catalog = TagCatalog::from_tag_lists(lists.iter().map(|l| l.as_slice()));
+        let catalog = catalog_of(&lists);
         let check = TagCheck::new("Finance", &[], &catalog);
         assert_eq!(check.result.as_ref().map(|t| t.as_str()), Ok("Finance"));
         assert_eq!(check.warnings.len(), 1);

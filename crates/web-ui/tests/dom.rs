@@ -133,9 +133,9 @@ fn mount_editor(root: &HtmlElement, fake: Rc<FakeBackend>, session: Session) {
     let m = fake.machines.borrow()[0].clone();
     let handle = leptos::mount::mount_to(root.clone(), move || {
         let state = AppState::provide(demo_settings(), session, Some(BackendRef(Rc::new(fake))));
-        state.catalog.0.set(TagCatalog::from_tag_lists(
-            [vec!["finance".to_owned()]].iter().map(|v| v.as_slice()),
-        ));
+        let mut tagged = m.clone();
+        tagged.machine_tags = vec!["finance".to_owned()];
+        state.catalog.0.set(TagCatalog::of([&tagged]));
         let initial = m.machine_tags.clone();
         view! {
             <NoticeRegion/>

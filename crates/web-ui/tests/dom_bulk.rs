@@ -6,8 +6,8 @@
 //!
 //! Same harness as `dom.rs` (mount into a fresh container, `tick` until the effects ran, query
 //! the DOM), plus waiting for an animation frame where the bulk views do work in one (see
-//! [`settle_until`]). A separate file, so a separate test page: the bulk phase, the activity log
-//! and the URL are per-page state that these tests change and reset.
+//! [`settle_until`]). A separate file, so a separate test page: the URL and sessionStorage (where
+//! activity logs are mirrored) are per-page state that these tests change.
 #![cfg(target_arch = "wasm32")]
 // clippy.toml allows unwrap/expect in #[test] fns only; wasm_bindgen_test fns and helpers are
 // test code too.
@@ -20,21 +20,24 @@
 use std::rc::Rc;
 
 use defender_tags_core::plan::{ExpectedOutcome, Plan};
+use defender_tags_core::query::MachineQuery;
 use defender_tags_core::{HealthStatus, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::report::ErrorInfo;
 use defender_tags_wasm::{
     AbortHandle, LocalBoxFuture, MachineOutcome, OutcomeStatus, Progress, RunReport,
 };
+use defender_tags_web_ui::activity::logged;
 use defender_tags_web_ui::api::{Backend, BackendRef, FakeBackend, UiError};
-use defender_tags_web_ui::bulk::flow::{self, Phase};
+use defender_tags_web_ui::bulk::flow::Phase;
 use defender_tags_web_ui::bulk::job::JobKind;
 use defender_tags_web_ui::bulk::runner::BulkRunner;
 use defender_tags_web_ui::components::tag_editor::TagEditor;
+use defender_tags_web_ui::embed::EmbeddedManager;
+use defender_tags_web_ui::ids::Ids;
 use defender_tags_web_ui::routes::activity::ActivityPage;
 use defender_tags_web_ui::routes::bulk::BulkPage;
 use defender_tags_web_ui::routes::inventory::InventoryPage;
 use defender_tags_web_ui::routes::search::SearchPage;
-use defender_tags_web_ui::search::SearchState;
 use defender_tags_web_ui::settings::demo_settings;
 use defender_tags_web_ui::state::AppState;
 use leptos::prelude::*;
@@ -115,10 +118,10 @@ fn location_search() -> String {
     web_sys::window().unwrap().location().search().unwrap()
 }
 
-/// Each test starts from a plain URL and no bulk job: both outlive a test's mount.
+/// Each test starts from a plain URL: it outlives a test's mount (the bulk job does not: each
+/// mount has its own).
 fn fresh_page() {
     history_replace_state(&JsValue::NULL, "", "/");
-    flow::reset();
 }
 
 fn tags_of(fake: &FakeBackend, n: u32) -> Vec<String> {
@@ -207,10 +210,10 @@ struct FakeWithRunner(Rc<FakeBackend>);
 impl Backend for FakeWithRunner {
     fn search(
         &self,
-        search: SearchState,
+        query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
-        self.0.search(search, now_ms)
+        self.0.search(query, now_ms)
     }
 
     fn set_tag(
@@ -488,12 +491,15 @@ async fn inventory_lists_case_variants_and_portal_breakers_and_merges_into_the_c
         machine(5, "a5", &[]),
     ]);
     let backend = fake.clone();
+    let flow_of_mount = Rc::new(std::cell::Cell::new(None));
+    let flow_slot = flow_of_mount.clone();
     let _handle = leptos::mount::mount_to(root.clone(), move || {
-        AppState::provide(
+        let state = AppState::provide(
             demo_settings(),
             user(&["Machine.ReadWrite"]),
             Some(BackendRef(Rc::new(backend))),
         );
+        flow_slot.set(Some(state.bulk));
         view! { <Router><InventoryPage/></Router> }
     });
     settle_until(|| !query_all(&root, "[data-testid=inventory-summary]").is_empty()).await;
@@ -564,10 +570,14 @@ async fn inventory_lists_case_variants_and_portal_breakers_and_merges_into_the_c
     );
     merge.click();
     settle().await;
-    let job = flow::phase().with_untracked(|p| match p {
-        Phase::Preview(job) => Some(job.clone()),
-        _ => None,
-    });
+    let job = flow_of_mount
+        .get()
+        .unwrap()
+        .phase()
+        .with_untracked(|p| match p {
+            Phase::Preview(job) => Some(job.clone()),
+            _ => None,
+        });
     let job = job.expect("a merge preview is waiting");
     assert_eq!(job.kind, JobKind::Merge);
     let steps: Vec<(String, Vec<String>)> = job
@@ -615,11 +625,14 @@ async fn the_activity_page_lists_a_change_as_it_is_made() {
     let _handle = leptos::mount::mount_to(root.clone(), move || {
         let state = AppState::provide(demo_settings(), user(&["Machine.ReadWrite"]), None);
         // As the app wires it: single edits go through the logging backend.
-        let logged =
-            defender_tags_web_ui::activity::logged(BackendRef(Rc::new(fake)), state.session.0);
+        let logged = defender_tags_web_ui::activity::logged(
+            BackendRef(Rc::new(fake)),
+            state.session.0,
+            state.activity,
+        );
         // The app lists machines before anyone edits one; the log names machines from that
         // listing.
-        let listing = logged.0.search(SearchState::default(), 0);
+        let listing = logged.0.search(MachineQuery::default(), 0);
         leptos::task::spawn_local(async move {
             listing.await.unwrap();
         });
@@ -631,7 +644,8 @@ async fn the_activity_page_lists_a_change_as_it_is_made() {
         }
     });
     settle().await;
-    // The log is per page, not per test: count what is there already.
+    // The log is read back from sessionStorage, which earlier tests wrote to: count what is
+    // there already.
     let before = query_all(&root, "[data-testid=activity-row]").len();
     assert_eq!(
         query_all(&root, "[data-testid=activity-empty]").len(),
@@ -672,4 +686,98 @@ async fn the_activity_page_lists_a_change_as_it_is_made() {
         assert_eq!(row[5], "Changed");
     }
     assert!(tags_of(&fake_check, 1).is_empty(), "added, then removed");
+}
+
+/// Two managers on one page, as two `mountTagManager` calls make them: each has its own bulk
+/// run, its own activity log and its own element ids.
+#[wasm_bindgen_test]
+async fn two_managers_on_one_page_work_independently() {
+    fresh_page();
+    let fake = FakeBackend::new(vec![
+        machine(1, "web01.contoso.local", &[]),
+        machine(2, "web02.contoso.local", &[]),
+    ]);
+    let mount = |root: &HtmlElement| {
+        let fake = fake.clone();
+        leptos::mount::mount_to(root.clone(), move || {
+            let state = AppState::provide_for(
+                demo_settings(),
+                user(&["Machine.ReadWrite"]),
+                None,
+                Ids::next_mount(),
+            );
+            let backend = BackendRef(Rc::new(FakeWithRunner(fake)));
+            state
+                .backend
+                .0
+                .set(Some(logged(backend, state.session.0, state.activity)));
+            view! { <EmbeddedManager/> }
+        })
+    };
+    let (a, b) = (container(), container());
+    let _mounted = (mount(&a), mount(&b));
+    let composing = |root: &HtmlElement| {
+        texts(root, "[data-testid=bulk-match-summary]")
+            .first()
+            .is_some_and(|s| s.starts_with("0 of 2"))
+    };
+    settle_until(|| composing(&a) && composing(&b)).await;
+
+    // No id twice on the page, and every label names an input of its own manager.
+    let document = web_sys::window().unwrap().document().unwrap();
+    let with_id = document.query_selector_all("[id]").unwrap();
+    let ids: Vec<String> = (0..with_id.length())
+        .map(|i| {
+            with_id
+                .item(i)
+                .unwrap()
+                .unchecked_into::<web_sys::Element>()
+                .id()
+        })
+        .collect();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ids.len(), "an id repeats: {ids:?}");
+    for root in [&a, &b] {
+        let labels = query_all(root, "label[for]");
+        assert!(!labels.is_empty());
+        for label in labels {
+            let target = label.get_attribute("for").unwrap();
+            assert!(
+                root.query_selector(&format!("#{target}"))
+                    .unwrap()
+                    .is_some(),
+                "label for {target} points outside its manager"
+            );
+        }
+    }
+
+    // A run in the first manager...
+    query::<HtmlElement>(&a, "[data-testid=select-all-matching]").click();
+    settle().await;
+    type_into(&query(&a, "[data-testid=bulk-tag-input]"), "Pilot");
+    query::<HtmlElement>(&a, "[data-testid=preview-button]").click();
+    settle_until(|| !query_all(&a, "[data-testid=bulk-preview]").is_empty()).await;
+    // ...leaves the second one composing, before and after it ran.
+    assert!(query_all(&b, "[data-testid=bulk-preview]").is_empty());
+    assert!(composing(&b));
+    query::<HtmlElement>(&a, "[data-testid=run-button]").click();
+    settle_until(|| !query_all(&a, "[data-testid=bulk-report]").is_empty()).await;
+    assert_eq!(stat(&a, "count-applied").as_deref(), Some("2"));
+    assert!(query_all(&b, "[data-testid=bulk-report]").is_empty());
+    assert!(composing(&b));
+
+    // The run is in the first manager's activity log only.
+    for root in [&a, &b] {
+        for tab in query_all(root, "[role=tab]") {
+            if tab.text_content().unwrap() == "Activity" {
+                tab.click();
+            }
+        }
+    }
+    settle().await;
+    assert_eq!(query_all(&a, "[data-testid=activity-row]").len(), 1);
+    assert!(query_all(&b, "[data-testid=activity-row]").is_empty());
+    assert_eq!(query_all(&b, "[data-testid=activity-empty]").len(), 1);
 }

@@ -16,5 +16,5 @@ pub use machine::{
 };
 pub use tag::{
     MAX_TAG_CHARS, PORTAL_FILTER_BREAKERS, Tag, TagAction, TagActionError, TagError, TagWarning,
-    eq_ignore_case, starts_with_ignore_case,
+    eq_ignore_case, portal_filter_breakers, starts_with_ignore_case,
 };

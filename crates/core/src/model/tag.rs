@@ -14,6 +14,18 @@ pub const MAX_TAG_CHARS: usize = 200;
 /// Characters that make the portal's tag filter misbehave (windows-itpro-docs #4920).
 pub const PORTAL_FILTER_BREAKERS: [char; 3] = ['(', ')', ','];
 
+/// The characters of `tag` that break the portal's tag filter ([`PORTAL_FILTER_BREAKERS`]), each
+/// once, in order of first appearance. Takes any text: tags read from the API are not [`Tag`]s.
+pub fn portal_filter_breakers(tag: &str) -> Vec<char> {
+    let mut characters = Vec::new();
+    for c in tag.chars() {
+        if PORTAL_FILTER_BREAKERS.contains(&c) && !characters.contains(&c) {
+            characters.push(c);
+        }
+    }
+    characters
+}
+
 /// A tag we are willing to send: not empty or blank, at most 200 characters, no control
 /// characters and no leading/trailing whitespace.
 ///
@@ -111,12 +123,7 @@ impl Tag {
 
     /// Warnings about a valid but risky tag (empty when there is nothing to say).
     pub fn warnings(&self) -> Vec<TagWarning> {
-        let mut characters = Vec::new();
-        for c in self.0.chars() {
-            if PORTAL_FILTER_BREAKERS.contains(&c) && !characters.contains(&c) {
-                characters.push(c);
-            }
-        }
+        let characters = portal_filter_breakers(&self.0);
         if characters.is_empty() {
             Vec::new()
         } else {
@@ -335,6 +342,9 @@ mod tests {
 
     #[test]
     fn warns_about_portal_filter_characters_once_each() {
+        // Any text, including tags read from the API that `Tag::parse` would refuse.
+        assert_eq!(portal_filter_breakers(" a(b),c) "), vec!['(', ')', ',']);
+        assert!(portal_filter_breakers("plain").is_empty());
         let t = Tag::parse("Finance (EU), Finance (US)").unwrap();
         assert_eq!(
             t.warnings(),

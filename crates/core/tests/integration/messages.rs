@@ -249,16 +249,16 @@ fn import_and_query_errors() {
             &["group", "whole number"],
         ),
         (
-            MachineQuery::from_query_string("seenAfter=x")
+            MachineQuery::from_query_string("seen=x")
                 .unwrap_err()
                 .to_string(),
-            &["seenAfter", "2026-01-31"],
+            &["seen", "1d, 7d, 30d or stale"],
         ),
         (
-            MachineQuery::from_query_string("tag=a&tagPrefix=x")
+            MachineQuery::from_query_string("tag=a&tagmode=x")
                 .unwrap_err()
                 .to_string(),
-            &["tagPrefix", "1, 0, true or false"],
+            &["tagmode", "prefix or exact"],
         ),
     ]);
 }

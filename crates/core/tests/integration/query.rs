@@ -1,7 +1,7 @@
 //! Search box, URL state and tag inventory against the fixture machines.
 
 use defender_tags_core::inventory::inventory;
-use defender_tags_core::query::{MachineQuery, TagQuery};
+use defender_tags_core::query::{MachineQuery, SeenWithin};
 use defender_tags_core::{HealthStatus, Machine, ODataList, RiskScore};
 use proptest::prelude::*;
 
@@ -15,10 +15,13 @@ fn machines() -> Vec<Machine> {
     list.value
 }
 
+/// Anchors "last seen"; the fixtures' dates are older.
+const NOW_MS: i64 = 1_800_000_000_000;
+
 fn names(q: &MachineQuery) -> Vec<String> {
     machines()
         .iter()
-        .filter(|m| q.matches(m))
+        .filter(|m| q.matches(m, NOW_MS))
         .map(|m| m.computer_dns_name.clone().unwrap())
         .collect()
 }
@@ -26,7 +29,7 @@ fn names(q: &MachineQuery) -> Vec<String> {
 #[test]
 fn search_box_finds_by_name_prefix_id_and_any_interface_ip() {
     let q = |t: &str| MachineQuery {
-        text: Some(t.into()),
+        text: t.into(),
         ..MachineQuery::default()
     };
     assert_eq!(names(&q("FIN-ws")), vec!["fin-ws-07.contoso.com"]);
@@ -43,10 +46,8 @@ fn search_box_finds_by_name_prefix_id_and_any_interface_ip() {
 #[test]
 fn filters_combine() {
     let q = MachineQuery {
-        tag: Some(TagQuery {
-            value: "test".into(),
-            prefix: true,
-        }),
+        tag: "test".into(),
+        tag_prefix: true,
         health: Some(HealthStatus::Active),
         ..MachineQuery::default()
     };
@@ -85,22 +86,19 @@ fn query() -> impl Strategy<Value = MachineQuery> {
         ])),
         prop::option::of(prop::sample::select(RiskScore::KNOWN.to_vec())),
         prop::option::of(-5i64..200),
-        prop::option::of(0i64..2_000_000_000),
+        prop::option::of(prop::sample::select(SeenWithin::ALL.to_vec())),
     )
         .prop_map(|(text, tag, os, risk, group, seen)| MachineQuery {
-            text: text
-                .filter(|t| !t.trim().is_empty())
-                .map(|t| t.trim().to_owned()),
+            text: text.map(|t| t.trim().to_owned()).unwrap_or_default(),
             tag: tag
-                .filter(|(v, _)| !v.trim().is_empty())
-                .map(|(v, prefix)| TagQuery {
-                    value: v.trim().to_owned(),
-                    prefix,
-                }),
-            os_platform: os.map(str::to_owned),
+                .as_ref()
+                .map(|(v, _)| v.trim().to_owned())
+                .unwrap_or_default(),
+            tag_prefix: tag.is_some_and(|(v, prefix)| prefix && !v.trim().is_empty()),
+            os: os.map(str::to_owned),
             risk,
-            rbac_group_id: group,
-            last_seen_after: seen.map(|s| time::OffsetDateTime::from_unix_timestamp(s).unwrap()),
+            group,
+            seen,
             ..MachineQuery::default()
         })
 }
@@ -115,8 +113,8 @@ proptest! {
     #[test]
     fn narrowing_never_hides_what_the_server_filter_returns(q in query()) {
         for m in machines() {
-            if q.to_filter().is_none_or(|f| f.matches(&m)) {
-                prop_assert!(q.matches(&m), "{:?}", m.computer_dns_name);
+            if q.to_filter(NOW_MS).is_none_or(|f| f.matches(&m)) {
+                prop_assert!(q.matches(&m, NOW_MS), "{:?}", m.computer_dns_name);
             }
         }
     }

@@ -5,6 +5,7 @@
 
 use defender_tags_core::Machine;
 use defender_tags_core::inventory::inventory;
+use defender_tags_core::model::portal_filter_breakers;
 
 /// One tag in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +96,7 @@ impl Inventory {
             .map(|t| TagUse {
                 tag: t.tag.clone(),
                 machines: t.machines,
-                breakers: breakers(&t.tag),
+                breakers: portal_filter_breakers(&t.tag),
                 has_variants: clusters
                     .iter()
                     .any(|c| c.variants.iter().any(|(v, _)| *v == t.tag)),
@@ -149,17 +150,6 @@ fn sort_tags(tags: &mut [TagUse], sort: InventorySort) {
                 .then_with(|| a.tag.cmp(&b.tag))
         }),
     }
-}
-
-/// The portal-breaking characters in `tag`, each once, in order of appearance.
-pub fn breakers(tag: &str) -> Vec<char> {
-    let mut out = Vec::new();
-    for c in tag.chars() {
-        if defender_tags_core::model::PORTAL_FILTER_BREAKERS.contains(&c) && !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -219,7 +209,6 @@ mod tests {
             .collect();
         assert_eq!(breaking.len(), 2);
         assert!(breaking.contains(&"Legacy (EOL)") && breaking.contains(&"Berlin, DE"));
-        assert_eq!(breakers("a(b),c)"), vec!['(', ')', ',']);
     }
 
     #[test]

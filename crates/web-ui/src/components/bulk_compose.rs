@@ -7,7 +7,6 @@ use defender_tags_core::{Machine, Tag, TagAction};
 use leptos::prelude::*;
 
 use crate::api::{UiError, UiErrorKind};
-use crate::bulk::flow;
 use crate::bulk::format::thousands;
 use crate::bulk::job::Job;
 use crate::bulk::resolve::{Resolution, Unresolved, UnresolvedReason, resolve};
@@ -18,6 +17,7 @@ use crate::search::SearchState;
 use crate::state::now_ms;
 use crate::table::{Window, content_height_px};
 use defender_tags_core::import::{ImportResult, parse_machine_list};
+use defender_tags_core::query::MachineQuery;
 
 /// Where the machines come from (`?source=` on `/bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,10 +64,11 @@ pub fn BulkCompose(
     /// Called to switch the source.
     on_source: Callback<BulkSource>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let tab = move |s: BulkSource, label: &'static str| {
         view! {
-            <button type="button" role="tab" class="tab" id=format!("tab-{}", s.as_param())
-                aria-controls="bulk-source-panel"
+            <button type="button" role="tab" class="tab" id=ids.id(&format!("tab-{}", s.as_param()))
+                aria-controls=ids.id("bulk-source-panel")
                 aria-selected=move || if source.get() == s { "true" } else { "false" }
                 tabindex=move || if source.get() == s { "0" } else { "-1" }
                 on:click=move |_| on_source.run(s)
@@ -77,7 +78,7 @@ pub fn BulkCompose(
                         ev.prevent_default();
                         let other = if s == BulkSource::Search { BulkSource::Import } else { BulkSource::Search };
                         on_source.run(other);
-                        if let Some(el) = document().get_element_by_id(&format!("tab-{}", other.as_param())) {
+                        if let Some(el) = document().get_element_by_id(&ids.id(&format!("tab-{}", other.as_param()))) {
                             let _ = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).map(|e| e.focus());
                         }
                     }
@@ -87,14 +88,14 @@ pub fn BulkCompose(
         }
     };
     view! {
-        <section class="card bulk-compose" aria-labelledby="bulk-compose-title">
-            <h2 id="bulk-compose-title">"1. Choose machines"</h2>
+        <section class="card bulk-compose" aria-labelledby=ids.id("bulk-compose-title")>
+            <h2 id=ids.id("bulk-compose-title")>"1. Choose machines"</h2>
             <div role="tablist" aria-label="Where the machines come from" class="tabs">
                 {tab(BulkSource::Search, "From a search")}
                 {tab(BulkSource::Import, "Import a list")}
             </div>
-            <div id="bulk-source-panel" role="tabpanel"
-                aria-labelledby=move || format!("tab-{}", source.get().as_param())>
+            <div id=ids.id("bulk-source-panel") role="tabpanel"
+                aria-labelledby=move || ids.id(&format!("tab-{}", source.get().as_param()))>
                 {move || match source.get() {
                     BulkSource::Search => view! { <SearchSource search=search on_search=on_search/> }.into_any(),
                     BulkSource::Import => view! { <ImportSource/> }.into_any(),
@@ -113,6 +114,7 @@ fn TagActionForm(
     #[prop(into)]
     disabled: Signal<bool>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let state = use_app_state();
     let text = RwSignal::new(String::new());
     let action = RwSignal::new(TagAction::Add);
@@ -142,8 +144,8 @@ fn TagActionForm(
         }
     };
     view! {
-        <form class="tag-action-form" on:submit=submit aria-labelledby="bulk-tag-title">
-            <h2 id="bulk-tag-title">"2. Choose the tag and the change"</h2>
+        <form class="tag-action-form" on:submit=submit aria-labelledby=ids.id("bulk-tag-title")>
+            <h2 id=ids.id("bulk-tag-title")>"2. Choose the tag and the change"</h2>
             <fieldset class="action-choice" prop:disabled=move || disabled.get()>
                 <legend>"Change"</legend>
                 <label class="radio"><input type="radio" name="bulk-action" value="Add"
@@ -154,19 +156,19 @@ fn TagActionForm(
                     on:change=move |_| action.set(TagAction::Remove)/>" Remove the tag"</label>
             </fieldset>
             <div class="field">
-                <label for="bulk-tag">"Tag to add or remove"</label>
-                <input id="bulk-tag" type="text" list="bulk-tag-options" autocomplete="off" spellcheck="false"
-                    aria-describedby="bulk-tag-help bulk-tag-error"
+                <label for=ids.id("bulk-tag")>"Tag to add or remove"</label>
+                <input id=ids.id("bulk-tag") type="text" list=ids.id("bulk-tag-options") autocomplete="off" spellcheck="false"
+                    aria-describedby=ids.id("bulk-tag-help bulk-tag-error")
                     aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
                     prop:disabled=move || disabled.get()
                     prop:value=move || text.get()
                     on:input=move |ev| { text.set(event_target_value(&ev)); error.set(None); }
                     data-testid="bulk-tag-input"/>
-                <datalist id="bulk-tag-options">
+                <datalist id=ids.id("bulk-tag-options")>
                     {move || options.get().into_iter().map(|t| view! { <option value=t></option> }).collect_view()}
                 </datalist>
-                <p id="bulk-tag-help" class="hint">"Exact spelling: Defender treats \u{201c}Finance\u{201d} and \u{201c}finance\u{201d} as two tags."</p>
-                <p id="bulk-tag-error" class="error-text" role="alert" data-testid="bulk-tag-error">{move || error.get()}</p>
+                <p id=ids.id("bulk-tag-help") class="hint">"Exact spelling: Defender treats \u{201c}Finance\u{201d} and \u{201c}finance\u{201d} as two tags."</p>
+                <p id=ids.id("bulk-tag-error") class="error-text" role="alert" data-testid="bulk-tag-error">{move || error.get()}</p>
                 {move || {
                     let w = warnings.get();
                     (!w.is_empty()).then(|| view! {
@@ -183,8 +185,8 @@ fn TagActionForm(
     }
 }
 
-fn source_text(s: &SearchState) -> String {
-    let pairs = s.to_pairs();
+fn source_text(s: &MachineQuery) -> String {
+    let pairs = s.to_query_pairs();
     if pairs.is_empty() {
         "Search: all machines".to_owned()
     } else {
@@ -201,16 +203,11 @@ fn source_text(s: &SearchState) -> String {
 
 #[component]
 fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let state = use_app_state();
     let backend = state.backend.0;
     // The selection belongs to one result: keyed by the search it answers.
-    let server = Memo::new(move |_| {
-        let mut s = search.get();
-        s.sort = Default::default();
-        s.dir = Default::default();
-        s.selected = None;
-        s
-    });
+    let server = Memo::new(move |_| search.with(|s| s.query.clone()));
     let results = LocalResource::new(move || {
         let s = server.get();
         let b = backend.get();
@@ -222,7 +219,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
             (s, r)
         }
     });
-    let selection = RwSignal::new((SearchState::default(), Selection::default()));
+    let selection = RwSignal::new((MachineQuery::default(), Selection::default()));
     let matching = Memo::new(move |_| {
         results.with(|r| {
             r.as_ref()
@@ -281,11 +278,11 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
             g
         })
     });
-    let draft = RwSignal::new(search.get_untracked().text);
+    let draft = RwSignal::new(search.get_untracked().query.text);
     let submit_text = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut next = search.get_untracked();
-        next.text = draft.get_untracked().trim().to_owned();
+        next.query.text = draft.get_untracked().trim().to_owned();
         on_search.run(next);
     };
 
@@ -304,7 +301,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
                     let name = mm.computer_dns_name.clone().unwrap_or_else(|| "(no name)".to_owned());
                     let tags = mm.machine_tags.join(", ");
                     let tags_title = tags.clone();
-                    let input_id = format!("pick-{}", id.as_str());
+                    let input_id = ids.id(&format!("pick-{}", id.as_str()));
                     view! {
                         <div class="pick-row" role="listitem">
                             <input type="checkbox" id=input_id.clone() prop:checked=checked
@@ -333,7 +330,7 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
                 );
             }
             let job = Job::change(&tag, action, &picked, Vec::new(), source_text(&s));
-            if flow::preview(job) {
+            if state.bulk.preview(job) {
                 Ok(())
             } else {
                 Err("A run is in progress.".to_owned())
@@ -344,9 +341,9 @@ fn SearchSource(search: Memo<SearchState>, on_search: Callback<SearchState>) -> 
     view! {
         <div class="search-source">
             <form class="field search-field" on:submit=submit_text role="search">
-                <label for="bulk-search">"Search machines"</label>
+                <label for=ids.id("bulk-search")>"Search machines"</label>
                 <div class="inline-row">
-                    <input id="bulk-search" type="search" autocomplete="off" spellcheck="false"
+                    <input id=ids.id("bulk-search") type="search" autocomplete="off" spellcheck="false"
                         placeholder="web01, 10.1.2., or a machine id (empty: all machines)"
                         prop:value=move || draft.get()
                         on:input=move |ev| draft.set(event_target_value(&ev))/>
@@ -433,6 +430,7 @@ impl Checked {
 
 #[component]
 fn ImportSource() -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let state = use_app_state();
     let text = RwSignal::new(String::new());
     let checked = RwSignal::new(None::<Arc<Checked>>);
@@ -460,7 +458,7 @@ fn ImportSource() -> impl IntoView {
                     // Names resolve against one listing of the tenant: ceil(N / 10,000) calls,
                     // instead of one lookup call per imported line.
                     Some(b) => {
-                        b.0.search(SearchState::default(), now_ms())
+                        b.0.search(MachineQuery::default(), now_ms())
                             .await
                             .map(Arc::new)
                     }
@@ -521,7 +519,7 @@ fn ImportSource() -> impl IntoView {
             c.unresolved(),
             format!("Imported list ({lines} lines)"),
         );
-        if flow::preview(job) {
+        if state.bulk.preview(job) {
             Ok(())
         } else {
             Err("A run is in progress.".to_owned())
@@ -531,19 +529,19 @@ fn ImportSource() -> impl IntoView {
     view! {
         <div class="import-source">
             <div class="field">
-                <label for="bulk-import-text">"Machine names or ids"</label>
-                <textarea id="bulk-import-text" rows="8" spellcheck="false" aria-describedby="bulk-import-help"
+                <label for=ids.id("bulk-import-text")>"Machine names or ids"</label>
+                <textarea id=ids.id("bulk-import-text") rows="8" spellcheck="false" aria-describedby=ids.id("bulk-import-help")
                     data-testid="import-text"
                     prop:value=move || text.get()
                     on:input=move |ev| { text.set(event_target_value(&ev)); checked.set(None); }></textarea>
-                <p id="bulk-import-help" class="hint">
+                <p id=ids.id("bulk-import-help") class="hint">
                     "One per line, or CSV with a header naming the machine column (machine, id, name, computerDnsName, deviceName). \
                      Names are matched exactly (ignoring case); a name matching several machines is listed, never guessed."
                 </p>
             </div>
             <div class="field">
-                <label for="bulk-import-file">"Or choose a CSV or text file"</label>
-                <input id="bulk-import-file" type="file" accept=".csv,.txt,text/csv,text/plain" on:change=on_file
+                <label for=ids.id("bulk-import-file")>"Or choose a CSV or text file"</label>
+                <input id=ids.id("bulk-import-file") type="file" accept=".csv,.txt,text/csv,text/plain" on:change=on_file
                     data-testid="import-file"/>
             </div>
             <div class="form-actions">

@@ -53,7 +53,8 @@ fn focus_heading(node: NodeRef<leptos::html::H2>) {
 /// The current bulk job, or nothing while composing.
 #[component]
 pub fn BulkJobView() -> impl IntoView {
-    let phase = RwSignal::from(flow::phase());
+    let bulk = flow::use_bulk_flow();
+    let phase = bulk.phase();
     let current = Memo::new(move |_| phase.with(face));
     move || match current.get() {
         Face::Compose => None,
@@ -153,7 +154,9 @@ fn UnresolvedLines(
 
 #[component]
 fn PreviewView(job: Arc<Job>) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let state = use_app_state();
+    let bulk = state.bulk;
     let heading = NodeRef::<leptos::html::H2>::new();
     focus_heading(heading);
     let preview = Preview::of(&job);
@@ -175,7 +178,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 let after = move || {
                     edits.try_update(|e| e.drop_confirmed());
                 };
-                if !flow::start(runner, who, after) {
+                if !bulk.start(runner, who, after) {
                     error.set(Some("This preview is no longer current.".to_owned()));
                 }
             }
@@ -184,8 +187,8 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
     };
     let calls = preview.calls;
     view! {
-        <section class="card bulk-job" aria-labelledby="bulk-job-title" data-testid="bulk-preview">
-            <h2 id="bulk-job-title" tabindex="-1" node_ref=heading>{format!("Preview: {}", job.title)}</h2>
+        <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-preview">
+            <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Preview: {}", job.title)}</h2>
             <p class="muted small">{format!("Machines from: {}", job.source)}</p>
             {multi.then(|| view! {
                 <ol class="steps">
@@ -232,7 +235,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                     on:click=run>
                     {if nothing { "Nothing to change".to_owned() } else { format!("Run: change {} machine{}", thousands(to_change as u64), if to_change == 1 { "" } else { "s" }) }}
                 </button>
-                <button type="button" class="btn" data-testid="back-button" on:click=move |_| flow::reset()>"Back"</button>
+                <button type="button" class="btn" data-testid="back-button" on:click=move |_| bulk.reset()>"Back"</button>
             </div>
         </section>
     }
@@ -240,6 +243,8 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
 
 #[component]
 fn RunningView(job: Arc<Job>, phase: RwSignal<Phase>) -> impl IntoView {
+    let ids = crate::ids::use_ids();
+    let bulk = flow::use_bulk_flow();
     let heading = NodeRef::<leptos::html::H2>::new();
     focus_heading(heading);
     let steps = job.steps.len();
@@ -266,23 +271,23 @@ fn RunningView(job: Arc<Job>, phase: RwSignal<Phase>) -> impl IntoView {
     });
     let percent = move || text.with(|t| t.as_ref().map_or(0, |t| t.percent));
     view! {
-        <section class="card bulk-job" aria-labelledby="bulk-job-title" data-testid="bulk-running">
-            <h2 id="bulk-job-title" tabindex="-1" node_ref=heading>{format!("Running: {}", job.title)}</h2>
-            <label for="bulk-progress" class="visually-hidden">"Progress"</label>
-            <progress id="bulk-progress" class="bulk-progress" max="100" value=move || percent().to_string()
-                aria-describedby="bulk-progress-counts bulk-progress-eta"></progress>
-            <p id="bulk-progress-counts" data-testid="progress-counts">
+        <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-running">
+            <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Running: {}", job.title)}</h2>
+            <label for=ids.id("bulk-progress") class="visually-hidden">"Progress"</label>
+            <progress id=ids.id("bulk-progress") class="bulk-progress" max="100" value=move || percent().to_string()
+                aria-describedby=ids.id("bulk-progress-counts bulk-progress-eta")></progress>
+            <p id=ids.id("bulk-progress-counts") data-testid="progress-counts">
                 {move || text.with(|t| t.as_ref().map_or_else(|| "Starting\u{2026}".to_owned(), |t| t.counts.clone()))}
             </p>
             <p class="muted" data-testid="progress-budget">{move || text.with(|t| t.as_ref().map(|t| t.budget.clone()))}</p>
-            <p id="bulk-progress-eta" class="muted" data-testid="progress-eta">{move || text.with(|t| t.as_ref().map(|t| t.eta.clone()))}</p>
+            <p id=ids.id("bulk-progress-eta") class="muted" data-testid="progress-eta">{move || text.with(|t| t.as_ref().map(|t| t.eta.clone()))}</p>
             <p class="visually-hidden" role="status" aria-live="polite" data-testid="progress-live">
                 {move || text.with(|t| t.as_ref().map(|t| t.announce.clone()))}
             </p>
             <div class="form-actions">
                 <button type="button" class="btn" data-testid="cancel-button"
                     disabled=move || cancelling.get()
-                    on:click=move |_| flow::cancel()>
+                    on:click=move |_| bulk.cancel()>
                     {move || if cancelling.get() { "Cancelling\u{2026} (the call in flight finishes first)" } else { "Cancel" }}
                 </button>
             </div>
@@ -292,6 +297,8 @@ fn RunningView(job: Arc<Job>, phase: RwSignal<Phase>) -> impl IntoView {
 
 #[component]
 fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
+    let ids = crate::ids::use_ids();
+    let bulk = flow::use_bulk_flow();
     let heading = NodeRef::<leptos::html::H2>::new();
     focus_heading(heading);
     let rows = record.rows();
@@ -340,8 +347,8 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <section class="card bulk-job" aria-labelledby="bulk-job-title" data-testid="bulk-report">
-            <h2 id="bulk-job-title" tabindex="-1" node_ref=heading>{format!("Report: {}", record.job.title)}</h2>
+        <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-report">
+            <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Report: {}", record.job.title)}</h2>
             <p data-testid="report-headline">{headline}</p>
             <p class="muted small">{meta}</p>
             {(record.job.steps.len() > 1).then(|| view! {
@@ -363,7 +370,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                     title="Prepares the inverse change for exactly the machines this run changed; you confirm it on a preview."
                     on:click=move |_| {
                         if let Some(job) = r1.undo() {
-                            flow::preview(job);
+                            bulk.preview(job);
                         }
                     }>
                     {format!("Undo this run ({} machine{})", thousands(changed as u64), if changed == 1 { "" } else { "s" })}
@@ -376,7 +383,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                     on:click=move |_| save(export::file_name(&r3, "json"), "application/json", Ok(export::report_json(&r3)))>
                     "Export JSON"
                 </button>
-                <button type="button" class="btn btn-quiet" data-testid="new-bulk" on:click=move |_| flow::reset()>"New bulk change"</button>
+                <button type="button" class="btn btn-quiet" data-testid="new-bulk" on:click=move |_| bulk.reset()>"New bulk change"</button>
             </div>
         </section>
     }

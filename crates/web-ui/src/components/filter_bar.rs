@@ -23,9 +23,10 @@ fn Select(
     /// Called with the new value.
     on_change: Callback<String>,
 ) -> impl IntoView {
+    let id = crate::ids::use_ids().id(id);
     view! {
         <div class="field filter-field">
-            <label for=id>{label}</label>
+            <label for=id.clone()>{label}</label>
             <select id=id on:change=move |ev| on_change.run(event_target_value(&ev))>
                 <option value="" selected=move || value.with(String::is_empty)>"Any"</option>
                 {move || options.get().into_iter().map(|(v, l)| {
@@ -71,6 +72,7 @@ pub fn FilterBar(
     #[prop(into)]
     groups: Signal<Vec<(i64, String)>>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let update = move |f: fn(&mut SearchState, String)| changer(search, on_change, f);
 
     let os_options = Signal::derive(|| {
@@ -105,45 +107,45 @@ pub fn FilterBar(
             .collect()
     });
 
-    let tag_value = move || search.with(|s| s.tag.clone());
-    let on_tag = update(|s, v| s.tag = v.trim().to_owned());
-    let on_tag_mode = update(|s, v| s.tag_prefix = v == "prefix");
+    let tag_value = move || search.with(|s| s.query.tag.clone());
+    let on_tag = update(|s, v| s.query.tag = v.trim().to_owned());
+    let on_tag_mode = update(|s, v| s.query.tag_prefix = v == "prefix");
     view! {
         <div class="filters" role="group" aria-label="Filters">
             <div class="field filter-field tag-filter">
-                <label for="filter-tag">"Tag"</label>
+                <label for=ids.id("filter-tag")>"Tag"</label>
                 <div class="tag-filter-inputs">
-                    <input id="filter-tag" type="text" autocomplete="off" spellcheck="false"
+                    <input id=ids.id("filter-tag") type="text" autocomplete="off" spellcheck="false"
                         prop:value=tag_value
                         on:change=move |ev| on_tag.run(event_target_value(&ev))/>
-                    <select id="filter-tag-mode" aria-label="Tag match"
+                    <select id=ids.id("filter-tag-mode") aria-label="Tag match"
                         on:change=move |ev| on_tag_mode.run(event_target_value(&ev))>
-                        <option value="exact" selected=move || search.with(|s| !s.tag_prefix)>"is"</option>
-                        <option value="prefix" selected=move || search.with(|s| s.tag_prefix)>"starts with"</option>
+                        <option value="exact" selected=move || search.with(|s| !s.query.tag_prefix)>"is"</option>
+                        <option value="prefix" selected=move || search.with(|s| s.query.tag_prefix)>"starts with"</option>
                     </select>
                 </div>
             </div>
             <Select id="filter-os" label="OS platform" options=os_options
-                value=Signal::derive(move || search.with(|s| s.os.clone().unwrap_or_default()))
-                on_change=update(|s, v| s.os = opt(v))/>
+                value=Signal::derive(move || search.with(|s| s.query.os.clone().unwrap_or_default()))
+                on_change=update(|s, v| s.query.os = opt(v))/>
             <Select id="filter-health" label="Health" options=health_options
-                value=Signal::derive(move || search.with(|s| s.health.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.health = opt(v).map(|v| HealthStatus::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.health.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.health = opt(v).map(|v| HealthStatus::from_wire(&v)))/>
             <Select id="filter-risk" label="Risk" options=risk_options
-                value=Signal::derive(move || search.with(|s| s.risk.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.risk = opt(v).map(|v| RiskScore::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.risk.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.risk = opt(v).map(|v| RiskScore::from_wire(&v)))/>
             <Select id="filter-exposure" label="Exposure" options=exposure_options
-                value=Signal::derive(move || search.with(|s| s.exposure.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.exposure = opt(v).map(|v| ExposureLevel::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.exposure.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.exposure = opt(v).map(|v| ExposureLevel::from_wire(&v)))/>
             <Select id="filter-value" label="Device value" options=value_options
-                value=Signal::derive(move || search.with(|s| s.value.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.value = opt(v).map(|v| DeviceValue::from_wire(&v)))/>
+                value=Signal::derive(move || search.with(|s| s.query.value.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.value = opt(v).map(|v| DeviceValue::from_wire(&v)))/>
             <Select id="filter-group" label="Machine group" options=group_options
-                value=Signal::derive(move || search.with(|s| s.group.map(|g| g.to_string()).unwrap_or_default()))
-                on_change=update(|s, v| s.group = v.parse().ok())/>
+                value=Signal::derive(move || search.with(|s| s.query.group.map(|g| g.to_string()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.group = v.parse().ok())/>
             <Select id="filter-seen" label="Last seen" options=seen_options
-                value=Signal::derive(move || search.with(|s| s.seen.map(|v| v.as_param().to_owned()).unwrap_or_default()))
-                on_change=update(|s, v| s.seen = SeenWithin::from_param(&v))/>
+                value=Signal::derive(move || search.with(|s| s.query.seen.map(|v| v.as_param().to_owned()).unwrap_or_default()))
+                on_change=update(|s, v| s.query.seen = SeenWithin::from_param(&v))/>
         </div>
     }
 }

@@ -22,6 +22,7 @@ pub fn MachinePanel(
     /// Closes the panel.
     on_close: Callback<()>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let id_text = id.to_string();
     let title = move || {
         machine.with(|m| {
@@ -57,14 +58,14 @@ pub fn MachinePanel(
         })
     };
     view! {
-        <aside class="machine-panel card" aria-labelledby="panel-title" data-testid="machine-panel"
+        <aside class="machine-panel card" aria-labelledby=ids.id("panel-title") data-testid="machine-panel"
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     on_close.run(());
                 }
             }>
             <div class="panel-head">
-                <h2 id="panel-title">{title}</h2>
+                <h2 id=ids.id("panel-title")>{title}</h2>
                 <button type="button" class="btn btn-quiet" aria-label="Close machine details"
                     on:click=move |_| on_close.run(())>"\u{d7}"</button>
             </div>

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::query::SearchText;
+use defender_tags_core::query::{TextQuery, classify};
+
+use crate::query::describe;
 
 /// Search input; says under it how the text is understood.
 #[component]
@@ -14,9 +16,9 @@ pub fn SearchBox(
 ) -> impl IntoView {
     let hint = move || {
         let t = text.get();
-        match SearchText::classify(&t) {
-            SearchText::Empty => "Type a computer name, an IP address or a machine id.".to_owned(),
-            other => format!("Searching: {}", other.describe()),
+        match classify(&t) {
+            TextQuery::Empty => "Type a computer name, an IP address or a machine id.".to_owned(),
+            other => format!("Searching: {}", describe(&other)),
         }
     };
     view! {

@@ -23,6 +23,7 @@ pub fn TagEditor(
     #[prop(into)]
     server_tags: Signal<Vec<String>>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let edits = expect_context::<EditsCtx>().0;
     let catalog = expect_context::<CatalogCtx>().0;
     let session = expect_context::<SessionCtx>().0;
@@ -120,8 +121,8 @@ pub fn TagEditor(
     };
 
     view! {
-        <section class="tag-editor" aria-labelledby="tags-title" data-testid="tag-editor">
-            <h3 id="tags-title">"Tags"</h3>
+        <section class="tag-editor" aria-labelledby=ids.id("tags-title") data-testid="tag-editor">
+            <h3 id=ids.id("tags-title")>"Tags"</h3>
             <Show when=move || !tags.with(Vec::is_empty)
                 fallback=|| view! { <p class="muted">"No tags."</p> }>
                 <ul class="chips" aria-label="Tags on this machine" data-testid="tag-chips">{chips}</ul>
@@ -148,6 +149,7 @@ fn AddTag(
     /// Called with a validated tag.
     on_add: Callback<Tag>,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let catalog = expect_context::<CatalogCtx>().0;
     let text = RwSignal::new(String::new());
     let attempted = RwSignal::new(false);
@@ -229,25 +231,25 @@ fn AddTag(
         }
     };
     let described_by = move || {
-        let mut ids = vec!["tag-help"];
+        let mut names = vec!["tag-help"];
         if error().is_some() {
-            ids.push("tag-error");
+            names.push("tag-error");
         }
         if !warnings().is_empty() {
-            ids.push("tag-warnings");
+            names.push("tag-warnings");
         }
-        ids.join(" ")
+        ids.id(&names.join(" "))
     };
 
     view! {
         <div class="add-tag">
-            <label for="add-tag-input">"Add a tag"</label>
+            <label for=ids.id("add-tag-input")>"Add a tag"</label>
             <div class="add-tag-row">
                 <div class="combo">
-                    <input id="add-tag-input" type="text" autocomplete="off" spellcheck="false"
-                        role="combobox" aria-autocomplete="list" aria-controls="tag-suggestions"
+                    <input id=ids.id("add-tag-input") type="text" autocomplete="off" spellcheck="false"
+                        role="combobox" aria-autocomplete="list" aria-controls=ids.id("tag-suggestions")
                         aria-expanded=move || if expanded() { "true" } else { "false" }
-                        aria-activedescendant=move || active.get().filter(|_| expanded()).map(|i| format!("tag-option-{i}"))
+                        aria-activedescendant=move || active.get().filter(|_| expanded()).map(|i| ids.id(&format!("tag-option-{i}")))
                         aria-invalid=move || error().is_some().then_some("true")
                         aria-describedby=described_by
                         prop:value=move || text.get()
@@ -259,7 +261,7 @@ fn AddTag(
                         on:keydown=on_keydown
                         on:blur=move |_| open.set(false)
                         data-testid="add-tag-input"/>
-                    <ul id="tag-suggestions" role="listbox" class="suggestions" aria-label="Known tags"
+                    <ul id=ids.id("tag-suggestions") role="listbox" class="suggestions" aria-label="Known tags"
                         hidden=move || !expanded()>
                         {move || suggestions.get().into_iter().enumerate().map(|(i, s)| {
                             let pick = s.clone();
@@ -278,12 +280,12 @@ fn AddTag(
                 <button type="button" class="btn btn-primary" on:click=move |_| submit(text.get_untracked())
                     data-testid="add-tag-button">"Add"</button>
             </div>
-            <p id="tag-help" class="hint">"Up to 200 characters. Suggestions come from tags already used in the tenant."</p>
-            {move || error().map(|e| view! { <p id="tag-error" class="error-text" data-testid="tag-error">{e}</p> })}
+            <p id=ids.id("tag-help") class="hint">"Up to 200 characters. Suggestions come from tags already used in the tenant."</p>
+            {move || error().map(|e| view! { <p id=ids.id("tag-error") class="error-text" data-testid="tag-error">{e}</p> })}
             {move || {
                 let w = warnings();
                 (!w.is_empty()).then(|| view! {
-                    <ul id="tag-warnings" class="warning-list" data-testid="tag-warnings">
+                    <ul id=ids.id("tag-warnings") class="warning-list" data-testid="tag-warnings">
                         {w.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
                     </ul>
                 })

@@ -19,7 +19,7 @@ pub fn ActivityPage() -> impl IntoView {
 /// The log and its export buttons.
 #[component]
 pub fn ActivityView() -> impl IntoView {
-    let log = RwSignal::from(activity::log());
+    let log = activity::use_activity().log();
     let error = RwSignal::new(None::<String>);
     let stamp = || {
         format_time(crate::state::now_ms())

@@ -35,7 +35,7 @@ fn BulkRoute() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let search = Memo::new(move |_| {
-        query.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
+        query.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))).0)
     });
     let source = Memo::new(move |_| {
         query.with(|q| BulkSource::from_param(q.get_str("source").unwrap_or("")))
@@ -61,7 +61,7 @@ fn BulkRoute() -> impl IntoView {
     let go2 = go.clone();
     let on_search = Callback::new(move |s: SearchState| go(s, source.get_untracked()));
     let on_source = Callback::new(move |src: BulkSource| go2(search.get_untracked(), src));
-    let phase = RwSignal::from(flow::phase());
+    let phase = flow::use_bulk_flow().phase();
     let composing = Memo::new(move |_| phase.with(|p| matches!(p, Phase::Compose)));
     view! {
         <BulkJobView/>

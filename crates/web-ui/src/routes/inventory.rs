@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{UiError, UiErrorKind};
-use crate::bulk::flow;
 use crate::bulk::format::thousands;
 use crate::bulk::inventory::{Inventory, InventorySort, VariantCluster};
 use crate::bulk::job::Job;
@@ -17,6 +16,7 @@ use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
 use crate::search::SearchState;
 use crate::state::now_ms;
+use defender_tags_core::query::MachineQuery;
 
 /// The inventory page.
 #[component]
@@ -46,11 +46,12 @@ pub fn InventoryView(
     #[prop(optional)]
     embedded: bool,
 ) -> impl IntoView {
+    let ids = crate::ids::use_ids();
     let state = use_app_state();
     let backend = state.backend.0;
     // Bumped after a run so the counts are read again.
     let reload = RwSignal::new(0u32);
-    let finished = RwSignal::from(flow::runs_finished());
+    let finished = state.bulk.runs_finished();
     let tenant = LocalResource::new(move || {
         reload.track();
         finished.track();
@@ -58,7 +59,7 @@ pub fn InventoryView(
         async move {
             match b {
                 Some(b) => {
-                    b.0.search(SearchState::default(), now_ms())
+                    b.0.search(MachineQuery::default(), now_ms())
                         .await
                         .map(Arc::new)
                 }
@@ -73,7 +74,7 @@ pub fn InventoryView(
     let error = RwSignal::new(None::<String>);
     let start = move |job: Result<Job, String>| match job {
         Ok(job) => {
-            if flow::preview(job) {
+            if state.bulk.preview(job) {
                 on_job.run(());
             } else {
                 error.set(Some(
@@ -124,8 +125,8 @@ pub fn InventoryView(
                             breakers.len()
                         )}
                     </p>
-                    <section class="card inventory-section" aria-labelledby="variants-title">
-                        <h2 id="variants-title">"Case variants"</h2>
+                    <section class="card inventory-section" aria-labelledby=ids.id("variants-title")>
+                        <h2 id=ids.id("variants-title")>"Case variants"</h2>
                         {clusters.is_empty().then(|| view! { <p class="muted">"No tag is spelled two ways."</p> })}
                         <div class="clusters">
                             {clusters.into_iter().map(|c| view! {
@@ -135,8 +136,8 @@ pub fn InventoryView(
                             }).collect_view()}
                         </div>
                     </section>
-                    <section class="card inventory-section" aria-labelledby="breakers-title">
-                        <h2 id="breakers-title">"Tags that break the portal\u{2019}s filter"</h2>
+                    <section class="card inventory-section" aria-labelledby=ids.id("breakers-title")>
+                        <h2 id=ids.id("breakers-title")>"Tags that break the portal\u{2019}s filter"</h2>
                         {breakers.is_empty().then(|| view! { <p class="muted">"None."</p> })}
                         <ul class="breaker-list" data-testid="portal-breakers">
                             {breakers.into_iter().map(|(tag, n, chars)| {
@@ -155,17 +156,17 @@ pub fn InventoryView(
                             }).collect_view()}
                         </ul>
                     </section>
-                    <section class="card inventory-section" aria-labelledby="all-tags-title">
-                        <h2 id="all-tags-title">"All tags"</h2>
+                    <section class="card inventory-section" aria-labelledby=ids.id("all-tags-title")>
+                        <h2 id=ids.id("all-tags-title")>"All tags"</h2>
                         <div class="inline-row">
                             <div class="field">
-                                <label for="inventory-filter">"Filter tags"</label>
-                                <input id="inventory-filter" type="search" autocomplete="off"
+                                <label for=ids.id("inventory-filter")>"Filter tags"</label>
+                                <input id=ids.id("inventory-filter") type="search" autocomplete="off"
                                     prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
                             </div>
                             <div class="field">
-                                <label for="inventory-sort">"Sort by"</label>
-                                <select id="inventory-sort" on:change=move |ev| sort.set(if event_target_value(&ev) == "name" { InventorySort::Name } else { InventorySort::Count })>
+                                <label for=ids.id("inventory-sort")>"Sort by"</label>
+                                <select id=ids.id("inventory-sort") on:change=move |ev| sort.set(if event_target_value(&ev) == "name" { InventorySort::Name } else { InventorySort::Count })>
                                     <option value="count" selected=move || sort.get() == InventorySort::Count>"Most machines"</option>
                                     <option value="name" selected=move || sort.get() == InventorySort::Name>"Name"</option>
                                 </select>
@@ -177,7 +178,7 @@ pub fn InventoryView(
                             <tbody>
                                 {move || inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
                                     let tag = t.tag.clone();
-                                    let href = crate::site::href(&format!("/{}", SearchState { tag: t.tag.clone(), ..Default::default() }.to_query_string()));
+                                    let href = crate::site::href(&format!("/{}", SearchState::from(MachineQuery { tag: t.tag.clone(), ..Default::default() }).to_query_string()));
                                     let mut notes = Vec::new();
                                     if t.has_variants { notes.push("case variants".to_owned()); }
                                     if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }

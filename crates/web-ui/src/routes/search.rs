@@ -23,6 +23,7 @@ use crate::search::SearchState;
 use crate::state::now_ms;
 use crate::table::{Loaded, SharedLoaded, SortDir, SortKey};
 use crate::tags::TagCatalog;
+use defender_tags_core::query::MachineQuery;
 
 /// How long typing pauses before the search goes to the URL (and the server).
 const TYPING_DEBOUNCE: Duration = Duration::from_millis(350);
@@ -96,25 +97,30 @@ fn MachineSearch() -> impl IntoView {
         )
     }));
 
-    let search = Memo::new(move |_| {
+    let parsed = Memo::new(move |_| {
         query_map.with(|q| SearchState::from_pairs(q.latest_values().map(|(k, v)| (k.as_ref(), v))))
+    });
+    let search = Memo::new(move |_| parsed.with(|(s, _)| s.clone()));
+    // A hand-edited link still opens; what it could not use is said, naming the parameter.
+    let url_errors = Memo::new(move |_| {
+        parsed.with(|(_, e)| e.iter().map(ToString::to_string).collect::<Vec<_>>())
     });
     // The search box's text while typing; follows the URL when it changes from outside
     // (back/forward, a pasted link): syncing an input with the URL is what this effect is for.
-    let draft = RwSignal::new(search.get_untracked().text);
+    let draft = RwSignal::new(search.get_untracked().query.text);
     Effect::new(move |_| {
-        let text = search.with(|s| s.text.clone());
+        let text = search.with(|s| s.query.text.clone());
         if draft.get_untracked().trim() != text {
             draft.set(text);
         }
     });
 
-    let server_key = Memo::new(move |_| search.with(SearchState::server_part));
+    let server_key = Memo::new(move |_| search.with(|s| s.query.clone()));
     let backend = state.backend.0;
     // Each result remembers the search it answers, so "updating" can be shown while a newer
     // search runs and the older results stay visible (and narrowed) meanwhile.
     // A finished bulk run (UI part 2) changed tags on the server: list again.
-    let runs_finished = RwSignal::from(crate::bulk::flow::runs_finished());
+    let runs_finished = state.bulk.runs_finished();
     let results = LocalResource::new(move || {
         runs_finished.track();
         let key = server_key.get();
@@ -138,7 +144,7 @@ fn MachineSearch() -> impl IntoView {
     // the search is unfiltered its own results are the whole tenant; only once a filter is used
     // is the tenant listed separately, once per session (the latch never goes back to false).
     let tenant_needed = Memo::new(move |prev: Option<&bool>| {
-        prev.copied().unwrap_or(false) || server_key.with(SearchState::has_filters)
+        prev.copied().unwrap_or(false) || !server_key.with(MachineQuery::is_empty)
     });
     let tenant = LocalResource::new(move || {
         let backend = backend.get();
@@ -146,7 +152,7 @@ fn MachineSearch() -> impl IntoView {
         async move {
             match backend {
                 Some(b) if needed => {
-                    b.0.search(SearchState::default(), now_ms())
+                    b.0.search(MachineQuery::default(), now_ms())
                         .await
                         .ok()
                         .map(|ms| SharedLoaded(Arc::new(Loaded::new(ms))))
@@ -160,7 +166,7 @@ fn MachineSearch() -> impl IntoView {
             return Some(all);
         }
         results.with(|r| match r {
-            Some((key, Ok(loaded))) if !key.has_filters() => Some(SharedLoaded(loaded.clone())),
+            Some((key, Ok(loaded))) if key.is_empty() => Some(SharedLoaded(loaded.clone())),
             _ => None,
         })
     });
@@ -191,9 +197,7 @@ fn MachineSearch() -> impl IntoView {
         // Feeds the shared catalog (a context other components read) from the tenant listing.
         tenant_machines.with(|t| {
             if let Some(all) = t {
-                catalog.set(TagCatalog::from_tag_lists(
-                    all.0.machines.iter().map(|m| m.machine_tags.as_slice()),
-                ));
+                catalog.set(TagCatalog::of(&all.0.machines));
             }
         });
     });
@@ -206,9 +210,9 @@ fn MachineSearch() -> impl IntoView {
 
     // Instant narrowing: the URL's filters with the text as typed, over what is loaded.
     let effective = Memo::new(move |_| {
-        let mut s = search.get();
-        s.text = draft.get();
-        s
+        let mut q = search.with(|s| s.query.clone());
+        q.text = draft.get();
+        q
     });
     // Sorted once per listing and sort order; typing only filters that order (which keeps it
     // sorted), and a longer search text filters the previous result rather than everything.
@@ -269,7 +273,7 @@ fn MachineSearch() -> impl IntoView {
         let handle = set_timeout_with_handle(
             move || {
                 let mut next = search.get_untracked();
-                next.text = draft.get_untracked().trim().to_owned();
+                next.query.text = draft.get_untracked().trim().to_owned();
                 next.selected = None;
                 if next != search.get_untracked() {
                     go.to(next);
@@ -287,7 +291,7 @@ fn MachineSearch() -> impl IntoView {
         if let Some(h) = typing_timer.get_value() {
             h.clear();
         }
-        next.text = draft.get_untracked().trim().to_owned();
+        next.query.text = draft.get_untracked().trim().to_owned();
         go_filters.to(next)
     });
     let go_sort = go.clone();
@@ -390,6 +394,11 @@ fn MachineSearch() -> impl IntoView {
                         "Bulk change these machines\u{2026}"
                     </a>
                 </div>
+                {move || url_errors.with(|e| (!e.is_empty()).then(|| view! {
+                    <p class="error-text" role="status" data-testid="url-errors">
+                        "Part of this link was not used: " {e.join("; ")} "."
+                    </p>
+                }))}
                 {move || error.get().map(|e| view! {
                     <p class="error-text" role="alert" data-testid="search-error">
                         {e.message}

@@ -4,150 +4,24 @@
 //! 100k rows, so rows are never cloned for display: the view works on `u32` indices into
 //! [`Loaded::machines`], and only the rows inside the [`Window`] are rendered.
 
-use std::cmp::Ordering;
+//! Split by concept: `columns` (pre-folded search columns), `sort`, `window` (the virtual
+//! window), `row` (what a row shows); the listing itself ([`Loaded`]) is here.
+
 use std::collections::HashMap;
-use std::ops::Range;
 
 use defender_tags_core::Machine;
 
-/// Height of one table row in CSS pixels. Fixed: the virtual window depends on it (`app.css`
-/// sets the same value on `.row`).
-pub const ROW_HEIGHT_PX: f64 = 40.0;
+mod columns;
+mod row;
+mod sort;
+mod window;
 
-/// Rows rendered above and below the visible ones, so fast scrolling shows no blank band.
-pub const OVERSCAN_ROWS: usize = 6;
+pub use columns::{AddressColumn, FoldedColumn};
+pub use row::{RowView, format_age, humanize};
+pub use sort::{SortDir, SortKey};
+pub use window::{MAX_SLOTS, OVERSCAN_ROWS, ROW_HEIGHT_PX, Window, content_height_px};
 
-/// Upper bound of DOM rows: enough to fill a 1,600px tall viewport plus the overscan. The DOM
-/// row count is this constant whatever the number of results.
-pub const MAX_SLOTS: usize = 40 + 2 * OVERSCAN_ROWS;
-
-/// A column the table can be sorted by (URL value in brackets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SortKey {
-    /// Computer name (`name`).
-    #[default]
-    Name,
-    /// OS platform (`os`).
-    Os,
-    /// Sensor health (`health`).
-    Health,
-    /// Risk score, documented order (`risk`).
-    Risk,
-    /// Exposure level, documented order (`exposure`).
-    Exposure,
-    /// Device value (`value`).
-    Value,
-    /// Machine group name (`group`).
-    Group,
-    /// Last seen time (`seen`).
-    LastSeen,
-    /// Last IP address, numerically for IPv4 (`ip`).
-    Ip,
-    /// Number of tags (`tags`).
-    Tags,
-}
-
-impl SortKey {
-    /// Every column, in display order.
-    pub const ALL: [SortKey; 10] = [
-        SortKey::Name,
-        SortKey::Os,
-        SortKey::Health,
-        SortKey::Risk,
-        SortKey::Exposure,
-        SortKey::Value,
-        SortKey::Group,
-        SortKey::LastSeen,
-        SortKey::Ip,
-        SortKey::Tags,
-    ];
-
-    /// The URL spelling.
-    pub fn as_param(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::Os => "os",
-            SortKey::Health => "health",
-            SortKey::Risk => "risk",
-            SortKey::Exposure => "exposure",
-            SortKey::Value => "value",
-            SortKey::Group => "group",
-            SortKey::LastSeen => "seen",
-            SortKey::Ip => "ip",
-            SortKey::Tags => "tags",
-        }
-    }
-
-    /// Parses the URL spelling.
-    pub fn from_param(s: &str) -> Option<SortKey> {
-        SortKey::ALL.into_iter().find(|k| k.as_param() == s)
-    }
-
-    /// The column header.
-    pub fn label(self) -> &'static str {
-        match self {
-            SortKey::Name => "Computer name",
-            SortKey::Os => "OS",
-            SortKey::Health => "Health",
-            SortKey::Risk => "Risk",
-            SortKey::Exposure => "Exposure",
-            SortKey::Value => "Value",
-            SortKey::Group => "Group",
-            SortKey::LastSeen => "Last seen",
-            SortKey::Ip => "Last IP",
-            SortKey::Tags => "Tags",
-        }
-    }
-}
-
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortDir {
-    /// A→Z, low→high, old→new.
-    #[default]
-    Asc,
-    /// The reverse.
-    Desc,
-}
-
-/// One text column of every loaded machine, case-folded the way core's OData matching folds
-/// (`char::to_lowercase`, char by char) and packed into one buffer. Narrowing 100k machines per
-/// keystroke then scans a few MB in one place instead of chasing a pointer per machine into
-/// 40+ MB of machines (which, in sorted order, is a cache miss each).
-#[derive(Debug, Clone, Default)]
-pub struct FoldedColumn {
-    text: String,
-    /// End offset in `text` of each machine's value (a missing value is empty).
-    ends: Vec<u32>,
-}
-
-impl FoldedColumn {
-    fn new<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Self {
-        let mut text = String::new();
-        let mut ends = Vec::new();
-        for v in values {
-            text.extend(v.unwrap_or("").chars().flat_map(char::to_lowercase));
-            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
-        }
-        text.shrink_to_fit();
-        Self { text, ends }
-    }
-
-    /// The folded value of machine `index` (empty when missing or out of range).
-    pub fn get(&self, index: usize) -> &str {
-        let end = self.ends.get(index).map_or(0, |&e| e as usize);
-        let start = match index.checked_sub(1) {
-            Some(prev) => self.ends.get(prev).map_or(0, |&e| e as usize),
-            None => 0,
-        };
-        self.text.get(start..end).unwrap_or("")
-    }
-}
-
-/// Folds `s` as [`FoldedColumn`] does, for the needle compared against it.
-pub fn fold(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).collect()
-}
+use sort::{ip_key, is_missing, opt, present_last, value_rank};
 
 /// The machines of one server reply, with what the table derives from them once.
 #[derive(Debug, Clone, Default)]
@@ -156,8 +30,8 @@ pub struct Loaded {
     pub machines: Vec<Machine>,
     /// Folded computer names (the search box; sorting by name without allocating).
     pub names: FoldedColumn,
-    /// Folded last IP addresses (the search box).
-    pub ips: FoldedColumn,
+    /// Every machine's addresses (the search box).
+    pub ips: AddressColumn,
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
     duplicates: Vec<bool>,
@@ -167,7 +41,7 @@ impl Loaded {
     /// Indexes `machines` for searching, sorting and duplicate detection.
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
-        let ips = FoldedColumn::new(machines.iter().map(|m| m.last_ip_address.as_deref()));
+        let ips = AddressColumn::new(&machines);
         let mut name_counts: HashMap<&str, u32> = HashMap::new();
         for i in 0..machines.len() {
             let key = names.get(i);
@@ -283,59 +157,6 @@ impl Loaded {
         indices.sort_by(cmp);
     }
 }
-
-fn is_missing(key: SortKey, m: &Machine, name_key: &str) -> bool {
-    match key {
-        SortKey::Name => name_key.is_empty(),
-        SortKey::Os => m.os_platform.is_none(),
-        SortKey::Health => m.health_status.is_none(),
-        SortKey::Risk => m.risk_score.is_none(),
-        SortKey::Exposure => m.exposure_level.is_none(),
-        SortKey::Value => m.device_value.is_none(),
-        SortKey::Group => m.rbac_group_name.is_none(),
-        SortKey::LastSeen => m.last_seen.is_none(),
-        SortKey::Ip => m.last_ip_address.is_none(),
-        SortKey::Tags => false,
-    }
-}
-
-/// Low < Normal < High, whatever the documented order is.
-fn value_rank(v: &defender_tags_core::DeviceValue) -> usize {
-    use defender_tags_core::DeviceValue;
-    match v {
-        DeviceValue::Low => 0,
-        DeviceValue::Normal => 1,
-        DeviceValue::High => 2,
-        DeviceValue::Other(_) => 3,
-    }
-}
-
-/// IPv4 addresses sort numerically (10.0.0.9 before 10.0.0.10); anything else after, as text.
-fn ip_key(ip: &str) -> (u8, u32, String) {
-    match ip.parse::<std::net::Ipv4Addr>() {
-        Ok(v4) => (0, u32::from(v4), String::new()),
-        Err(_) => (1, 0, ip.to_ascii_lowercase()),
-    }
-}
-
-fn opt<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
-fn present_last(a: &str, b: &str, missing: impl Fn(&str) -> bool) -> Ordering {
-    match (missing(a), missing(b)) {
-        (false, false) => a.cmp(b),
-        (false, true) => Ordering::Less,
-        (true, false) => Ordering::Greater,
-        (true, true) => Ordering::Equal,
-    }
-}
-
 /// A shared, immutable set of loaded machines that compares by identity: memos over it notice
 /// a new listing without comparing 100k machines field by field.
 #[derive(Debug, Clone)]
@@ -346,139 +167,6 @@ impl PartialEq for SharedLoaded {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 }
-
-/// Which rows to render for a scroll position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// First rendered row (position in the sorted, narrowed list).
-    pub start: usize,
-    /// Number of DOM row slots; constant for a given viewport height.
-    pub slots: usize,
-}
-
-impl Window {
-    /// The window for a scroll container scrolled to `scroll_top` px, `viewport_px` tall, over
-    /// `total` rows of [`ROW_HEIGHT_PX`].
-    pub fn at(scroll_top: f64, viewport_px: f64, total: usize) -> Window {
-        let visible = (viewport_px.max(0.0) / ROW_HEIGHT_PX).ceil() as usize + 1;
-        let slots = (visible + 2 * OVERSCAN_ROWS).min(MAX_SLOTS);
-        let first_visible = (scroll_top.max(0.0) / ROW_HEIGHT_PX).floor() as usize;
-        let max_start = total.saturating_sub(slots);
-        let start = first_visible.saturating_sub(OVERSCAN_ROWS).min(max_start);
-        Window { start, slots }
-    }
-
-    /// The row positions this window shows, clipped to `total`.
-    pub fn rows(&self, total: usize) -> Range<usize> {
-        self.start.min(total)..(self.start + self.slots).min(total)
-    }
-
-    /// Vertical offset of the first rendered row, in px.
-    pub fn offset_px(&self) -> f64 {
-        self.start as f64 * ROW_HEIGHT_PX
-    }
-}
-
-/// Total scroll height for `total` rows, in px.
-pub fn content_height_px(total: usize) -> f64 {
-    total as f64 * ROW_HEIGHT_PX
-}
-
-/// What one table row displays, computed for the rows in the window only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowView {
-    /// Machine id.
-    pub id: defender_tags_core::MachineId,
-    /// Computer name, or a placeholder.
-    pub name: String,
-    /// Whether the name is flagged as a duplicate.
-    pub duplicate: bool,
-    /// OS platform.
-    pub os: String,
-    /// Health.
-    pub health: String,
-    /// Risk.
-    pub risk: String,
-    /// Exposure.
-    pub exposure: String,
-    /// Device value.
-    pub value: String,
-    /// Machine group.
-    pub group: String,
-    /// "3 h ago".
-    pub last_seen: String,
-    /// Last seen, exact (UTC), for the tooltip.
-    pub last_seen_exact: String,
-    /// Last IP.
-    pub ip: String,
-    /// Tags (with optimistic edits applied by the caller).
-    pub tags: Vec<String>,
-}
-
-impl RowView {
-    /// The row for `loaded.machines[index]`, `tags` being its effective tags.
-    pub fn new(loaded: &Loaded, index: usize, tags: Vec<String>, now_ms: i64) -> Option<RowView> {
-        let m = loaded.machines.get(index)?;
-        let text = |s: Option<&str>| s.unwrap_or("\u{2014}").to_owned();
-        let last_ms = m
-            .last_seen
-            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
-        Some(RowView {
-            id: m.id.clone(),
-            name: m
-                .computer_dns_name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| "(no name)".to_owned()),
-            duplicate: loaded.is_duplicate(index),
-            os: text(m.os_platform.as_deref()),
-            health: m
-                .health_status
-                .as_ref()
-                .map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())),
-            risk: text(m.risk_score.as_ref().map(|v| v.as_str())),
-            exposure: text(m.exposure_level.as_ref().map(|v| v.as_str())),
-            value: text(m.device_value.as_ref().map(|v| v.as_str())),
-            group: text(m.rbac_group_name.as_deref()),
-            last_seen: format_age(last_ms, now_ms),
-            last_seen_exact: m
-                .last_seen
-                .map(defender_tags_core::model::datetime::format_datetime)
-                .unwrap_or_default(),
-            ip: text(m.last_ip_address.as_deref()),
-            tags,
-        })
-    }
-}
-
-/// `ImpairedCommunication` → `Impaired communication` (enum values as people read them).
-pub fn humanize(wire: &str) -> String {
-    let mut out = String::with_capacity(wire.len() + 4);
-    for (i, c) in wire.chars().enumerate() {
-        if i > 0 && c.is_ascii_uppercase() {
-            out.push(' ');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// "just now", "5 min ago", "3 h ago", "12 d ago", "never".
-pub fn format_age(then_ms: Option<i64>, now_ms: i64) -> String {
-    let Some(then) = then_ms else {
-        return "never".to_owned();
-    };
-    let secs = (now_ms - then).max(0) / 1000;
-    match secs {
-        0..=59 => "just now".to_owned(),
-        60..=3_599 => format!("{} min ago", secs / 60),
-        3_600..=86_399 => format!("{} h ago", secs / 3_600),
-        _ => format!("{} d ago", secs / 86_400),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! A bulk job: one or more planned steps (core's [`plan`]), what the preview shows, the run's
 //! per-machine report, and the job that undoes a run from the before-state recorded at preview.
 //!
+//! The job itself is here; what its preview shows is in `preview`, its run's report and undo in
+//! `record`.
+//!
 //! Every bulk path goes through a [`Job`]: a selection or an import (one step), removing a tag
 //! everywhere (one step), merging case variants (add the kept spelling, then remove each other
 //! spelling), and undo (the inverse steps, in reverse order).
@@ -93,7 +96,7 @@ pub struct Job {
     pub unresolved: Vec<Unresolved>,
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!(
         "{} {}",
         super::format::thousands(n as u64),
@@ -102,7 +105,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A tag that is on machines but that this tool cannot send (it fails core's validation).
-fn sendable(tag: &str) -> Result<Tag, String> {
+pub(super) fn sendable(tag: &str) -> Result<Tag, String> {
     Tag::parse(tag).map_err(|e| {
         format!("The tag \u{201c}{tag}\u{201d} cannot be sent through the API client ({e}); change it in the Defender portal.")
     })
@@ -218,342 +221,11 @@ impl Job {
     }
 }
 
-/// A machine line of a preview or report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    /// Machine id.
-    pub id: String,
-    /// Computer name (or empty).
-    pub name: String,
-    /// Which step ("Add “Finance”").
-    pub step: String,
-}
+mod preview;
+mod record;
 
-/// What a job will do, grouped for the preview.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Preview {
-    /// Machines whose tags will change.
-    pub will_change: Vec<Line>,
-    /// Machines already in the wanted state (no call).
-    pub already: Vec<Line>,
-    /// Machines whose tags are unknown (sent anyway).
-    pub unknown: Vec<Line>,
-    /// Lines that cannot be resolved to one machine.
-    pub cannot_resolve: Vec<Unresolved>,
-    /// API calls needed.
-    pub calls: usize,
-    /// Warnings from the planner (case variants, portal-breaking characters...), de-duplicated.
-    pub warnings: Vec<String>,
-}
-
-impl Preview {
-    /// Groups a job's planned outcomes.
-    pub fn of(job: &Job) -> Preview {
-        let mut p = Preview {
-            cannot_resolve: job.unresolved.clone(),
-            calls: job.calls(),
-            ..Preview::default()
-        };
-        let mut seen_warnings = HashSet::new();
-        for step in &job.steps {
-            let label = step.label();
-            for o in &step.plan.outcomes {
-                let line = Line {
-                    id: o.id.to_string(),
-                    name: o.name.clone().unwrap_or_default(),
-                    step: label.clone(),
-                };
-                match o.expected {
-                    ExpectedOutcome::WillChange => p.will_change.push(line),
-                    ExpectedOutcome::AlreadyInPlace => p.already.push(line),
-                    ExpectedOutcome::UnknownSendAnyway => p.unknown.push(line),
-                }
-            }
-            for text in summarise_warnings(&step.plan.warnings, job.kind) {
-                if seen_warnings.insert(text.clone()) {
-                    p.warnings.push(text);
-                }
-            }
-        }
-        p
-    }
-
-    /// Whether running would send nothing.
-    pub fn nothing_to_do(&self) -> bool {
-        self.calls == 0
-    }
-}
-
-/// The planner's warnings, one line per kind: "212 machines already have “finance”, which differs
-/// from “Finance” only in case; both spellings will be on the machine" rather than 212 lines.
-/// A merge or an undo is *about* case variants, so those warnings are left out there.
-fn summarise_warnings(warnings: &[PlanWarning], kind: JobKind) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut variants: Vec<((String, String, &'static str), usize)> = Vec::new();
-    let mut duplicates = 0usize;
-    for w in warnings {
-        match w {
-            PlanWarning::CaseVariant {
-                existing,
-                requested,
-                hint,
-                ..
-            } => {
-                if matches!(kind, JobKind::Merge | JobKind::Undo) {
-                    continue;
-                }
-                let key = (existing.clone(), requested.clone(), *hint);
-                match variants.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, n)) => *n += 1,
-                    None => variants.push((key, 1)),
-                }
-            }
-            PlanWarning::DuplicateMachine { .. } => duplicates += 1,
-            other => out.push(capitalise(&other.to_string())),
-        }
-    }
-    for ((existing, requested, hint), n) in variants {
-        out.push(format!(
-            "{} already {} \u{201c}{existing}\u{201d}, which differs from \u{201c}{requested}\u{201d} only in case; {hint}.",
-            plural(n, "machine", "machines"),
-            if n == 1 { "has" } else { "have" }
-        ));
-    }
-    if duplicates > 0 {
-        out.push(format!(
-            "{} listed more than once; each is changed once.",
-            plural(duplicates, "machine was", "machines were")
-        ));
-    }
-    out
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
-        None => String::new(),
-    }
-}
-
-/// A finished (or cancelled) run of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRecord {
-    /// The job.
-    pub job: Job,
-    /// One report per step that started, in order; steps after a stop have none.
-    pub reports: Vec<RunReport>,
-    /// Who ran it (display name).
-    pub who: String,
-    /// Start, Unix epoch ms.
-    pub started_ms: i64,
-    /// End, Unix epoch ms.
-    pub finished_ms: i64,
-}
-
-/// One machine's line of a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportRow {
-    /// 1-based step.
-    pub step: usize,
-    /// Machine id.
-    pub id: String,
-    /// Computer name.
-    pub name: String,
-    /// Tag.
-    pub tag: String,
-    /// `Add`/`Remove`.
-    pub action: String,
-    /// What happened.
-    pub status: OutcomeStatus,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-}
-
-/// Stable spelling of a status (exports, tests).
-pub fn status_key(s: OutcomeStatus) -> &'static str {
-    match s {
-        OutcomeStatus::Applied => "applied",
-        OutcomeStatus::AlreadyInPlace => "alreadyInPlace",
-        OutcomeStatus::Skipped => "skipped",
-        OutcomeStatus::Failed => "failed",
-        OutcomeStatus::Unknown => "unknown",
-        OutcomeStatus::NotAttempted => "notAttempted",
-    }
-}
-
-/// How a status reads in the report.
-pub fn status_label(s: OutcomeStatus) -> &'static str {
-    match s {
-        OutcomeStatus::Applied => "Changed",
-        OutcomeStatus::AlreadyInPlace => "Already in place",
-        OutcomeStatus::Skipped => "Skipped",
-        OutcomeStatus::Failed => "Failed",
-        OutcomeStatus::Unknown => "Result unknown",
-        OutcomeStatus::NotAttempted => "Not attempted",
-    }
-}
-
-/// Statuses in the order the report lists them.
-pub const STATUS_ORDER: [OutcomeStatus; 6] = [
-    OutcomeStatus::Applied,
-    OutcomeStatus::Failed,
-    OutcomeStatus::Unknown,
-    OutcomeStatus::NotAttempted,
-    OutcomeStatus::AlreadyInPlace,
-    OutcomeStatus::Skipped,
-];
-
-impl RunRecord {
-    /// Whether the user cancelled.
-    pub fn cancelled(&self) -> bool {
-        self.reports.iter().any(|r| r.aborted)
-    }
-
-    /// The error that stopped the run, if any.
-    pub fn stopped_by(&self) -> Option<String> {
-        self.reports
-            .iter()
-            .find_map(|r| r.stopped_by.as_ref().map(|e| e.message.clone()))
-    }
-
-    /// Every machine line: the reports' outcomes, then the machines of steps that never started
-    /// (as not attempted), so nothing planned is missing from the report.
-    pub fn rows(&self) -> Vec<ReportRow> {
-        let mut rows = Vec::new();
-        for (i, step) in self.job.steps.iter().enumerate() {
-            let names: HashMap<String, String> = step
-                .plan
-                .outcomes
-                .iter()
-                .map(|o| (o.id.to_string(), o.name.clone().unwrap_or_default()))
-                .collect();
-            let tag = step.plan.tag.as_str().to_owned();
-            let action = step.plan.action.as_str().to_owned();
-            match self.reports.get(i) {
-                Some(report) => rows.extend(report.outcomes.iter().map(|o| ReportRow {
-                    step: i + 1,
-                    name: names.get(&o.machine).cloned().unwrap_or_default(),
-                    id: o.machine.clone(),
-                    tag: tag.clone(),
-                    action: action.clone(),
-                    status: o.status,
-                    error: o.error.as_ref().map(|e| e.message.clone()),
-                })),
-                None => rows.extend(step.plan.outcomes.iter().map(|o| ReportRow {
-                    step: i + 1,
-                    id: o.id.to_string(),
-                    name: o.name.clone().unwrap_or_default(),
-                    tag: tag.clone(),
-                    action: action.clone(),
-                    status: if o.expected == ExpectedOutcome::AlreadyInPlace {
-                        OutcomeStatus::AlreadyInPlace
-                    } else {
-                        OutcomeStatus::NotAttempted
-                    },
-                    error: None,
-                })),
-            }
-        }
-        rows
-    }
-
-    /// Machines per status, over all steps.
-    pub fn counts(&self) -> Vec<(OutcomeStatus, usize)> {
-        let rows = self.rows();
-        STATUS_ORDER
-            .iter()
-            .map(|s| (*s, rows.iter().filter(|r| r.status == *s).count()))
-            .filter(|(_, n)| *n > 0)
-            .collect()
-    }
-
-    /// Distinct machines the run changed.
-    pub fn changed_machines(&self) -> usize {
-        let ids: HashSet<&str> = self.reports.iter().flat_map(|r| r.applied()).collect();
-        ids.len()
-    }
-
-    /// The job that puts back what this run changed, from the recorded before-state: for each
-    /// step that ran, in reverse order, the inverse action on exactly the machines the API
-    /// confirmed. Machines whose result is unknown are listed as not undoable (check them by
-    /// hand). `None` when the run changed nothing.
-    pub fn undo(&self) -> Option<Job> {
-        let mut steps = Vec::new();
-        let mut unresolved = Vec::new();
-        for (step, report) in self.job.steps.iter().zip(&self.reports).rev() {
-            let names: HashMap<String, Option<String>> = step
-                .plan
-                .outcomes
-                .iter()
-                .map(|o| (o.id.to_string(), o.name.clone()))
-                .collect();
-            let mut states = Vec::new();
-            for o in &report.outcomes {
-                let Ok(id) = MachineId::parse(&o.machine) else {
-                    continue;
-                };
-                match o.status {
-                    OutcomeStatus::Applied => {
-                        let mut tags = step.before.get(&id).cloned();
-                        if let Some(t) = tags.as_mut() {
-                            step.plan.action.apply(t, step.plan.tag.as_str());
-                        }
-                        states.push(MachineState {
-                            id,
-                            name: names.get(&o.machine).cloned().flatten(),
-                            tags,
-                        });
-                    }
-                    OutcomeStatus::Unknown => unresolved.push(Unresolved {
-                        line: 0,
-                        text: names
-                            .get(&o.machine)
-                            .cloned()
-                            .flatten()
-                            .unwrap_or_else(|| o.machine.clone()),
-                        reason: UnresolvedReason::Invalid(format!(
-                            "{}: the original call may or may not have applied, so it is not undone blindly; check machine {}.",
-                            step.label(),
-                            o.machine
-                        )),
-                    }),
-                    _ => {}
-                }
-            }
-            if !states.is_empty() {
-                steps.push(Step::from_states(
-                    &step.plan.tag,
-                    step.plan.action.inverse(),
-                    states,
-                ));
-            }
-        }
-        if steps.is_empty() {
-            return None;
-        }
-        let machines: HashSet<&MachineId> = steps
-            .iter()
-            .flat_map(|s| s.plan.outcomes.iter().map(|o| &o.id))
-            .collect();
-        Some(Job {
-            kind: JobKind::Undo,
-            title: format!(
-                "Undo \u{2014} {} on {} (reverts \u{201c}{}\u{201d})",
-                steps
-                    .iter()
-                    .map(Step::label)
-                    .collect::<Vec<_>>()
-                    .join(", then "),
-                plural(machines.len(), "machine", "machines"),
-                self.job.title
-            ),
-            source: "Undo of a run in this session".to_owned(),
-            steps,
-            unresolved,
-        })
-    }
-}
+pub use preview::{Line, Preview};
+pub use record::{ReportRow, RunRecord, STATUS_ORDER, status_key, status_label};
 
 #[cfg(test)]
 mod tests {
