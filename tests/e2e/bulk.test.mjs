@@ -256,7 +256,13 @@ test("the activity log lists single edits and bulk runs and exports them", async
   await page.reload();
   await page.getByTestId("activity-table").waitFor();
   assert.equal(await page.getByTestId("activity-row").count(), 2);
-  const stored = await page.evaluate(() => sessionStorage.getItem("defender-tags.activity"));
+  // Kept per tenant: the key carries the tenant in use.
+  const stored = await page.evaluate(() =>
+    Object.keys(sessionStorage)
+      .filter((k) => k.startsWith("defender-tags.activity:"))
+      .map((k) => sessionStorage.getItem(k))
+      .join("\n"),
+  );
   assert.ok(stored && !/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), "no JWT in the stored log");
   assert.deepEqual(page.problems, []);
 });
