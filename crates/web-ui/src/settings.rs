@@ -2,7 +2,7 @@
 //! MSAL and the API client are configured with. Saved in localStorage (no secrets: ids and hosts).
 
 use defender_tags_core::cloud::{Cloud, DEFAULT_SCOPE, HostGeneration, KNOWN_HOSTS};
-use defender_tags_core::site_config::TenantConfig;
+use defender_tags_core::site_config::{TenantConfig, is_guid};
 use serde::{Deserialize, Serialize};
 
 use crate::site::SiteState;
@@ -269,15 +269,6 @@ fn non_empty_or(value: &str, default: &str) -> String {
     } else {
         v.to_owned()
     }
-}
-
-fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn is_domain(s: &str) -> bool {
