@@ -74,7 +74,7 @@ test("the whole manager on another origin runs an imported bulk change", async (
   await page.getByRole("tab", { name: "Bulk change" }).focus();
   await page.keyboard.press("ArrowRight");
   assert.equal(await page.getByRole("tab", { name: "Tag inventory" }).getAttribute("aria-selected"), "true");
-  // Element ids carry the mount's prefix, so two mounts on one page never collide.
+  // Ids are unique per mount: each embedded mount prefixes its own (`dt<N>-`).
   assert.match(await page.evaluate(() => document.activeElement?.id), /^dt\d+-dt-tab-inventory$/);
   await page.getByTestId("inventory-summary").waitFor({ timeout: 30_000 });
   await page.getByRole("tab", { name: "Activity" }).click();

@@ -1,5 +1,5 @@
-//! The activity log: every tag change made from this browser tab (single edits and bulk runs),
-//! who made it, when, and how it ended; exportable as CSV or JSON.
+//! The activity log: every tag change made from this mount of the UI in this browser tab (single
+//! edits and bulk runs), who made it, when, and how it ended; exportable as CSV or JSON.
 //!
 //! Kept in memory, and mirrored to `sessionStorage` (never localStorage): signing in with MSAL's
 //! redirect flow, or a token renewal that needs interaction, reloads the page, and the log of the

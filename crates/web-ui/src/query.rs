@@ -226,8 +226,8 @@ mod tests {
         assert_eq!(narrow(&s, &ms, NOW_MS), vec![1]);
     }
 
-    /// Every (previous text, next text) pair that `refines` accepts must narrow to exactly what a
-    /// full narrowing finds; the pairs it refuses are checked to be the unsafe kinds.
+    /// Every (previous text, next text) pair that `refines_to` accepts must narrow to exactly what
+    /// a full narrowing finds.
     #[test]
     fn narrowing_from_the_previous_result_equals_a_full_narrowing() {
         let names = [
@@ -299,21 +299,8 @@ mod tests {
                 }
             }
         }
+        // Which pairs `refines_to` refuses is core's test; here, that what it accepts is safe.
         assert!(refined > 60, "typing forward is the common case: {refined}");
-        let st = |t: &str| MachineQuery {
-            text: t.into(),
-            ..Default::default()
-        };
-        // A full address (`eq`) does not cover a longer one; names and IPs do not mix; deleting
-        // a character widens; any other filter change starts over.
-        assert!(!st("10.1.2.3").refines_to(&st("10.1.2.30")));
-        assert!(!st("10").refines_to(&st("10.")));
-        assert!(!st("web0").refines_to(&st("web")));
-        assert!(!st("web").refines_to(&MachineQuery {
-            risk: Some(RiskScore::High),
-            ..st("web0")
-        }));
-        assert!(st("Web").refines_to(&st("wEB0")));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The page's bulk state (compose → preview → running → report) and the task that runs a job.
+//! One mount's bulk state (compose → preview → running → report) and the task that runs a job.
 //!
 //! The state outlives the page components: a run keeps going, and its report stays, while the
 //! user looks at the inventory or the activity log. It is one per mount ([`BulkFlow`], provided

@@ -11,6 +11,8 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+mod narrowing;
+
 use crate::api::UiError;
 use crate::components::filter_bar::FilterBar;
 use crate::components::machine_panel::MachinePanel;
@@ -18,7 +20,6 @@ use crate::components::machine_table::MachineTable;
 use crate::components::search_box::SearchBox;
 use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
-use crate::query;
 use crate::search::SearchState;
 use crate::state::now_ms;
 use crate::table::{Loaded, SharedLoaded, SortDir, SortKey};
@@ -27,36 +28,6 @@ use defender_tags_core::query::MachineQuery;
 
 /// How long typing pauses before the search goes to the URL (and the server).
 const TYPING_DEBOUNCE: Duration = Duration::from_millis(350);
-
-/// A `performance.mark` (the benchmark splits narrowing from rendering with it).
-fn perf_mark(name: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.mark(name);
-    }
-}
-
-/// A `performance.measure` from `start` to now.
-fn perf_measure(name: &str, start: &str) {
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.measure_with_start_mark(name, start);
-    }
-}
-
-/// Every loaded machine in one sort order. Compares by identity (the listing, the order), not
-/// by its 100k entries.
-#[derive(Debug, Clone)]
-struct Ordered {
-    loaded: SharedLoaded,
-    key: SortKey,
-    dir: SortDir,
-    order: Arc<Vec<u32>>,
-}
-
-impl PartialEq for Ordered {
-    fn eq(&self, other: &Self) -> bool {
-        self.loaded == other.loaded && self.key == other.key && self.dir == other.dir
-    }
-}
 
 /// The search page: a sign-in prompt until someone is signed in.
 #[component]
@@ -214,53 +185,9 @@ fn MachineSearch() -> impl IntoView {
         q.text = draft.get();
         q
     });
-    // Sorted once per listing and sort order; typing only filters that order (which keeps it
-    // sorted), and a longer search text filters the previous result rather than everything.
+    // Sorted once per listing and sort order, narrowed per keystroke (see `narrowing`).
     let sort_order = Memo::new(move |_| search.with(|s| (s.sort, s.dir)));
-    let ordered = Memo::new(move |_| {
-        let loaded = loaded.get()?;
-        let (key, dir) = sort_order.get();
-        perf_mark("dt-sort-start");
-        let order = Arc::new(loaded.sorted(key, dir));
-        perf_measure("dt-sort", "dt-sort-start");
-        Some(Ordered {
-            loaded: SharedLoaded(loaded),
-            key,
-            dir,
-            order,
-        })
-    });
-    let history = StoredValue::new(None::<(Ordered, query::NarrowHistory)>);
-    let indices = Memo::new(move |_| {
-        let Some(ordered) = ordered.get() else {
-            return Arc::new(Vec::new());
-        };
-        let s = effective.get();
-        perf_mark("dt-narrow-start");
-        // A new listing or order starts a new history.
-        if history.with_value(|h| h.as_ref().is_none_or(|(o, _)| *o != ordered)) {
-            history.set_value(Some((ordered.clone(), query::NarrowHistory::default())));
-        }
-        let exact = history.with_value(|h| h.as_ref().and_then(|(_, h)| h.exact(&s)));
-        let idx = exact.unwrap_or_else(|| {
-            let candidates = history
-                .with_value(|h| h.as_ref().and_then(|(_, h)| h.base_for(&s)))
-                .unwrap_or_else(|| ordered.order.clone());
-            Arc::new(query::narrow_loaded(
-                &s,
-                &ordered.loaded.0,
-                &candidates,
-                now_ms(),
-            ))
-        });
-        history.update_value(|h| {
-            if let Some((_, h)) = h {
-                h.push(&s, idx.clone());
-            }
-        });
-        perf_measure("dt-narrow", "dt-narrow-start");
-        idx
-    });
+    let indices = narrowing::narrowed_rows(loaded, sort_order, effective);
 
     let typing_timer = StoredValue::new(None::<TimeoutHandle>);
     let go_text = go.clone();

@@ -1,0 +1,103 @@
+//! Choosing the machines of a bulk change (from a search, or an imported list) and the tag and
+//! action; "Preview" hands a job to `crate::bulk::flow`.
+//!
+//! Split by source: `search` (machines from a search) and `import` (an imported list); both end
+//! in `tag_form` (the tag and action).
+
+use leptos::prelude::*;
+
+use crate::search::SearchState;
+
+mod import;
+mod search;
+mod tag_form;
+
+use import::ImportSource;
+use search::SearchSource;
+use tag_form::TagActionForm;
+
+/// Where the machines come from (`?source=` on `/bulk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BulkSource {
+    /// A search: pick rows or take every match.
+    #[default]
+    Search,
+    /// A pasted list or a CSV file.
+    Import,
+}
+
+impl BulkSource {
+    /// URL spelling.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            BulkSource::Search => "search",
+            BulkSource::Import => "import",
+        }
+    }
+
+    /// Parses the URL spelling (anything else is a search).
+    pub fn from_param(s: &str) -> Self {
+        if s == "import" {
+            BulkSource::Import
+        } else {
+            BulkSource::Search
+        }
+    }
+}
+
+/// Height of the pick list, in px (its CSS height must match).
+pub(super) const PICK_LIST_PX: f64 = 360.0;
+
+/// Choosing machines, tag and action.
+#[component]
+pub fn BulkCompose(
+    /// The search whose matches can be picked (from the URL in the app).
+    search: Memo<SearchState>,
+    /// Called with a changed search.
+    on_search: Callback<SearchState>,
+    /// Where the machines come from.
+    #[prop(into)]
+    source: Signal<BulkSource>,
+    /// Called to switch the source.
+    on_source: Callback<BulkSource>,
+) -> impl IntoView {
+    let ids = crate::ids::use_ids();
+    let tab = move |s: BulkSource, label: &'static str| {
+        view! {
+            <button type="button" role="tab" class="tab" id=ids.id(&format!("tab-{}", s.as_param()))
+                aria-controls=ids.id("bulk-source-panel")
+                aria-selected=move || if source.get() == s { "true" } else { "false" }
+                tabindex=move || if source.get() == s { "0" } else { "-1" }
+                on:click=move |_| on_source.run(s)
+                on:keydown=move |ev: web_sys::KeyboardEvent| {
+                    // Arrow keys move between the two tabs (WAI-ARIA tabs pattern).
+                    if matches!(ev.key().as_str(), "ArrowLeft" | "ArrowRight") {
+                        ev.prevent_default();
+                        let other = if s == BulkSource::Search { BulkSource::Import } else { BulkSource::Search };
+                        on_source.run(other);
+                        if let Some(el) = document().get_element_by_id(&ids.id(&format!("tab-{}", other.as_param()))) {
+                            let _ = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).map(|e| e.focus());
+                        }
+                    }
+                }>
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <section class="card bulk-compose" aria-labelledby=ids.id("bulk-compose-title")>
+            <h2 id=ids.id("bulk-compose-title")>"1. Choose machines"</h2>
+            <div role="tablist" aria-label="Where the machines come from" class="tabs">
+                {tab(BulkSource::Search, "From a search")}
+                {tab(BulkSource::Import, "Import a list")}
+            </div>
+            <div id=ids.id("bulk-source-panel") role="tabpanel"
+                aria-labelledby=move || ids.id(&format!("tab-{}", source.get().as_param()))>
+                {move || match source.get() {
+                    BulkSource::Search => view! { <SearchSource search=search on_search=on_search/> }.into_any(),
+                    BulkSource::Import => view! { <ImportSource/> }.into_any(),
+                }}
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,223 @@
+//! Machines from a search: the filters, the matching machines and the hand-picked selection.
+
+use std::sync::Arc;
+
+use defender_tags_core::{Machine, Tag, TagAction};
+use leptos::prelude::*;
+
+use crate::api::{UiError, UiErrorKind};
+use crate::bulk::format::thousands;
+use crate::bulk::job::Job;
+use crate::bulk::selection::Selection;
+use crate::components::filter_bar::FilterBar;
+use crate::components::top_bar::use_app_state;
+use crate::search::SearchState;
+use crate::state::now_ms;
+use crate::table::{Window, content_height_px};
+use defender_tags_core::query::MachineQuery;
+
+use super::{PICK_LIST_PX, TagActionForm};
+
+fn source_text(s: &MachineQuery) -> String {
+    let pairs = s.to_query_pairs();
+    if pairs.is_empty() {
+        "Search: all machines".to_owned()
+    } else {
+        format!(
+            "Search: {}",
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+#[component]
+pub(super) fn SearchSource(
+    search: Memo<SearchState>,
+    on_search: Callback<SearchState>,
+) -> impl IntoView {
+    let ids = crate::ids::use_ids();
+    let state = use_app_state();
+    let backend = state.backend.0;
+    // The selection belongs to one result: keyed by the search it answers.
+    let server = Memo::new(move |_| search.with(|s| s.query.clone()));
+    let results = LocalResource::new(move || {
+        let s = server.get();
+        let b = backend.get();
+        async move {
+            let r = match b {
+                Some(b) => b.0.search(s.clone(), now_ms()).await.map(Arc::new),
+                None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
+            };
+            (s, r)
+        }
+    });
+    let selection = RwSignal::new((MachineQuery::default(), Selection::default()));
+    let matching = Memo::new(move |_| {
+        results.with(|r| {
+            r.as_ref()
+                .filter(|(key, _)| *key == server.get())
+                .and_then(|(_, r)| r.as_ref().ok().cloned())
+        })
+    });
+    let error = move || {
+        results.with(|r| {
+            r.as_ref()
+                .and_then(|(_, r)| r.as_ref().err().map(|e| e.message.clone()))
+        })
+    };
+    let current = move || {
+        let key = server.get();
+        selection.with(|(k, s)| {
+            if *k == key {
+                s.clone()
+            } else {
+                Selection::default()
+            }
+        })
+    };
+    let update_selection = move |f: &dyn Fn(&mut Selection)| {
+        let key = server.get_untracked();
+        selection.update(|(k, s)| {
+            if *k != key {
+                *k = key;
+                *s = Selection::default();
+            }
+            f(s);
+        });
+    };
+    let total = Memo::new(move |_| matching.with(|m| m.as_ref().map_or(0, |m| m.len())));
+    let chosen = Memo::new(move |_| {
+        let sel = current();
+        matching.with(|m| m.as_ref().map_or(0, |m| sel.count(m)))
+    });
+    let groups = Signal::derive(move || {
+        matching.with(|m| {
+            let mut g: Vec<(i64, String)> = m
+                .as_ref()
+                .map(|ms| {
+                    ms.iter()
+                        .filter_map(|m| {
+                            Some((
+                                m.rbac_group_id?,
+                                m.rbac_group_name.clone().unwrap_or_default(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            g.sort();
+            g.dedup();
+            g
+        })
+    });
+    let draft = RwSignal::new(search.get_untracked().query.text);
+    let submit_text = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut next = search.get_untracked();
+        next.query.text = draft.get_untracked().trim().to_owned();
+        on_search.run(next);
+    };
+
+    let scroll = RwSignal::new(0.0_f64);
+    let window = Memo::new(move |_| Window::at(scroll.get(), PICK_LIST_PX, total.get()));
+    let rows = move || {
+        let w = window.get();
+        let sel = current();
+        matching.with(|m| {
+            let Some(ms) = m.as_ref() else { return Vec::new() };
+            w.rows(ms.len())
+                .map(|i| {
+                    let mm: &Machine = &ms[i];
+                    let id = mm.id.clone();
+                    let checked = sel.contains(&id);
+                    let name = mm.computer_dns_name.clone().unwrap_or_else(|| "(no name)".to_owned());
+                    let tags = mm.machine_tags.join(", ");
+                    let tags_title = tags.clone();
+                    let input_id = ids.id(&format!("pick-{}", id.as_str()));
+                    view! {
+                        <div class="pick-row" role="listitem">
+                            <input type="checkbox" id=input_id.clone() prop:checked=checked
+                                on:change=move |_| update_selection(&|s| s.toggle(&id))/>
+                            <label for=input_id class="pick-name">{name}</label>
+                            <span class="pick-os muted small">{mm.os_platform.clone().unwrap_or_default()}</span>
+                            <span class="pick-tags small" title=tags_title>{tags}</span>
+                        </div>
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+
+    let on_preview = Callback::new(move |(tag, action): (Tag, TagAction)| {
+        let sel = current();
+        let s = server.get_untracked();
+        matching.with_untracked(|m| {
+            let Some(ms) = m.as_ref() else {
+                return Err("The machines are still loading.".to_owned());
+            };
+            let picked = sel.pick(ms);
+            if picked.is_empty() {
+                return Err(
+                    "Select at least one machine, or \u{201c}all matching\u{201d}.".to_owned(),
+                );
+            }
+            let job = Job::change(&tag, action, &picked, Vec::new(), source_text(&s));
+            if state.bulk.preview(job) {
+                Ok(())
+            } else {
+                Err("A run is in progress.".to_owned())
+            }
+        })
+    });
+
+    view! {
+        <div class="search-source">
+            <form class="field search-field" on:submit=submit_text role="search">
+                <label for=ids.id("bulk-search")>"Search machines"</label>
+                <div class="inline-row">
+                    <input id=ids.id("bulk-search") type="search" autocomplete="off" spellcheck="false"
+                        placeholder="web01, 10.1.2., or a machine id (empty: all machines)"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))/>
+                    <button type="submit" class="btn">"Find"</button>
+                </div>
+            </form>
+            <FilterBar search=search on_change=on_search groups=groups/>
+            <div class="pick-bar">
+                <p class="results-summary" role="status" data-testid="bulk-match-summary">
+                    {move || match (results.with(Option::is_none) || matching.with(Option::is_none) && error().is_none(), total.get()) {
+                        (true, _) => "Loading matching machines\u{2026}".to_owned(),
+                        (false, t) => format!("{} of {} matching machines selected", thousands(chosen.get() as u64), thousands(t as u64)),
+                    }}
+                </p>
+                <button type="button" class="btn btn-small" data-testid="select-all-matching"
+                    aria-pressed=move || if current().is_all_matching() { "true" } else { "false" }
+                    prop:disabled=move || total.get() == 0
+                    on:click=move |_| update_selection(&|s| s.select_all_matching())>
+                    {move || format!("Select all {} matching this filter", thousands(total.get() as u64))}
+                </button>
+                <button type="button" class="btn btn-small btn-quiet" data-testid="clear-selection"
+                    on:click=move |_| update_selection(&|s| s.clear())>"Clear selection"</button>
+            </div>
+            {move || error().map(|e| view! { <p class="error-text" role="alert">{e}</p> })}
+            <div class="pick-list" role="list" aria-label="Matching machines" data-testid="pick-list"
+                on:scroll=move |ev| {
+                    if let Some(el) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()) {
+                        scroll.set(f64::from(el.scroll_top()));
+                    }
+                }>
+                <div class="pick-spacer" style:height=move || format!("{}px", content_height_px(total.get()))>
+                    <div class="pick-window" style:transform=move || format!("translateY({}px)", window.get().offset_px())>
+                        {rows}
+                    </div>
+                </div>
+            </div>
+            <p class="hint">"Every matching machine is loaded, across API pages of 10,000; \u{201c}all matching\u{201d} takes them all, not only the rows shown."</p>
+            <TagActionForm on_preview=on_preview disabled=Signal::derive(move || chosen.get() == 0)/>
+        </div>
+    }
+}
