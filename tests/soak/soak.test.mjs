@@ -16,8 +16,8 @@ const SCALE = 600;
 const ROUNDS = Number(process.env.DT_SOAK_ROUNDS ?? (N <= 2000 ? 40 : 12));
 const MAX_RESUMES = 4;
 const TAGS = ["soak-alpha", "soak-beta", "Soak Gamma (EU)"];
-// Exclusive outcomes sum to 0.22; slow replies (0.04 + 0.02, independent) push the affected share
-// to ~0.27. Slow replies (1.2 s) outlast the client's 1 s timeout: the call may have applied, the
+// Exclusive outcomes sum to 0.25; slow replies (0.04 + 0.03, independent) push the affected share
+// to ~0.3. Slow replies (1.2 s) outlast the client's 1 s timeout: the call may have applied, the
 // client cannot know, and must retry safely. The `_after` faults apply the change and then lose
 // the answer (500/503, a dropped connection, a reply after the timeout): a report that trusted
 // only the last attempt's answer would call such a change "failed" (checkReport catches that).
@@ -30,10 +30,10 @@ const FAULTS = {
   drop: 0.03,
   slow: 0.04,
   slow_ms: 1200,
-  error500_after: 0.02,
-  error503_after: 0.02,
-  drop_after: 0.02,
-  slow_after: 0.02,
+  error500_after: 0.03,
+  error503_after: 0.03,
+  drop_after: 0.03,
+  slow_after: 0.03,
   slow_after_ms: 1200,
 };
 const TIMEOUT_MS = 1000;

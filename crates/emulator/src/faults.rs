@@ -185,7 +185,10 @@ pub enum Fault {
 impl Fault {
     /// True for the faults that strike only after the request was processed.
     pub fn strikes_after(self) -> bool {
-        matches!(self, Self::DropAfter | Self::Error500After | Self::Error503After)
+        matches!(
+            self,
+            Self::DropAfter | Self::Error500After | Self::Error503After
+        )
     }
 }
 

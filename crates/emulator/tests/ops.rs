@@ -102,7 +102,12 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
 async fn faults_after_processing_apply_the_change_then_fail_the_answer() {
     let emu = Emu::start().await;
     let t = emu.token("app").await;
-    let machines: Vec<Value> = emu.raw_machines().await.into_iter().filter(recent).collect();
+    let machines: Vec<Value> = emu
+        .raw_machines()
+        .await
+        .into_iter()
+        .filter(recent)
+        .collect();
     let tags_of = |m: Value| -> Vec<String> {
         m["machineTags"]
             .as_array()
@@ -113,13 +118,19 @@ async fn faults_after_processing_apply_the_change_then_fail_the_answer() {
     };
     let tag_call = |i: usize, tag: &str| {
         emu.http
-            .post(format!("{}/api/machines/{}/tags", emu.url, id(&machines[i])))
+            .post(format!(
+                "{}/api/machines/{}/tags",
+                emu.url,
+                id(&machines[i])
+            ))
             .bearer_auth(&t)
             .json(&json!({"Value": tag, "Action": "Add"}))
     };
 
     assert_eq!(emu.put_faults(json!({"error500_after": 1.0})).await, 200);
-    emu.send(tag_call(0, "after-500")).await.error(500, "InternalServerError");
+    emu.send(tag_call(0, "after-500"))
+        .await
+        .error(500, "InternalServerError");
     assert!(tags_of(emu.raw_machine(&id(&machines[0])).await).contains(&"after-500".to_owned()));
 
     emu.put_faults(json!({"error503_after": 1.0})).await;
@@ -156,7 +167,10 @@ async fn faults_after_processing_apply_the_change_then_fail_the_answer() {
 
     emu.put_faults(json!({"drop_after": 1.0})).await;
     let err = tag_call(4, "after-drop").send().await.unwrap_err();
-    assert!(!err.is_status() && !err.is_timeout(), "closed without a response: {err}");
+    assert!(
+        !err.is_status() && !err.is_timeout(),
+        "closed without a response: {err}"
+    );
     assert!(tags_of(emu.raw_machine(&id(&machines[4])).await).contains(&"after-drop".to_owned()));
 
     emu.put_faults(json!({"slow_after": 1.0, "slow_after_ms": 1500}))
@@ -180,11 +194,18 @@ async fn faults_after_processing_apply_the_change_then_fail_the_answer() {
 
     let s = emu.stats().await;
     assert_eq!(s["endpoints"]["tagMachine"]["faulted_after_processing"], 4);
-    assert_eq!(s["endpoints"]["bulkTagMachines"]["faulted_after_processing"], 1);
-    assert_eq!(s["endpoints"]["listMachines"]["faulted_after_processing"], 1);
+    assert_eq!(
+        s["endpoints"]["bulkTagMachines"]["faulted_after_processing"],
+        1
+    );
+    assert_eq!(
+        s["endpoints"]["listMachines"]["faulted_after_processing"],
+        1
+    );
     assert_eq!(s["endpoints"]["tagMachine"]["dropped"], 1);
     assert_eq!(
-        emu.put_faults(json!({"drop_after": 0.7, "error503": 0.7})).await,
+        emu.put_faults(json!({"drop_after": 0.7, "error503": 0.7}))
+            .await,
         400,
         "after faults count in the exclusive sum"
     );
