@@ -3,9 +3,12 @@
 export { requireEnv, loadPackage, admin, apiCalls } from "../lib/harness.mjs";
 import { admin, startEmulator as start } from "../lib/harness.mjs";
 
-/** A small seeded tenant, open to any origin (the proxy tests call it cross-origin). */
+/** The portal origin the proxy tests allow (proxy.test.mjs). */
+export const PORTAL = "https://portal.contoso.com";
+
+/** A small seeded tenant that allows the portal's origin (never '*'). */
 export const startEmulator = (extraArgs = []) =>
-  start(["--machines", "300", "--seed", "11", "--cors-origin", "*", ...extraArgs]);
+  start(["--machines", "300", "--seed", "11", "--cors-origin", PORTAL, ...extraArgs]);
 
 export const reset = async (base) => {
   await admin(base, "POST", "/_emulator/reset");

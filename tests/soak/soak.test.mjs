@@ -1,5 +1,6 @@
 // Fault soak: the real client package (Node 20 + wasm) drives bulk tag runs against the emulator
-// while ~20% of API replies are injected faults (429, 500, 503, slow, dropped connection) and
+// while ~20% of API replies are injected faults (429, 500, 503, slow, dropped connection; some of
+// them struck after the change was applied) and
 // the cached token expires mid-run. After every run the report must tell the truth machine by
 // machine, and once the unfinished machines are resumed the emulator's state must equal the plan
 // exactly (every machine, every tag). Then a run is cancelled midway and undone: the prior tags
@@ -16,22 +17,35 @@ const SCALE = 600;
 const ROUNDS = Number(process.env.DT_SOAK_ROUNDS ?? (N <= 2000 ? 40 : 12));
 const MAX_RESUMES = 4;
 const TAGS = ["soak-alpha", "soak-beta", "Soak Gamma (EU)"];
-// Exclusive outcomes sum to 0.16; slow replies (0.04, independent) push the affected share to ~0.2.
-// Slow replies (1.2 s) outlast the client's 1 s timeout: the call may have applied, the client
-// cannot know, and must retry safely.
+// Exclusive outcomes sum to 0.19; slow replies (0.03 + 0.03, independent) push the affected share
+// to ~0.24. Slow replies (1.2 s) outlast the client's 1 s timeout: the call may have applied, the
+// client cannot know, and must retry safely. The `_after` faults apply the change and then lose
+// the answer (500/503, a dropped connection, a reply after the timeout): a report that trusted
+// only the last attempt's answer would call such a change "failed" (checkReport catches that).
 const FAULTS = {
   seed: 20261129,
-  throttle: 0.05,
+  throttle: 0.04,
   throttle_retry_after_secs: 2,
-  error500: 0.04,
-  error503: 0.04,
-  drop: 0.03,
-  slow: 0.04,
+  error500: 0.02,
+  error503: 0.02,
+  drop: 0.02,
+  slow: 0.03,
   slow_ms: 1200,
+  error500_after: 0.03,
+  error503_after: 0.03,
+  drop_after: 0.03,
+  slow_after: 0.03,
+  slow_after_ms: 1200,
 };
 const TIMEOUT_MS = 1000;
 
 const { DefenderClient } = loadPackage();
+
+/** Requests the emulator processed and then failed or delayed the answer of (every endpoint). */
+async function faultedAfterProcessing(base) {
+  const s = await admin(base, "GET", "/_emulator/stats");
+  return Object.values(s.endpoints ?? {}).reduce((n, e) => n + (e.faulted_after_processing ?? 0), 0);
+}
 let emu;
 const totals = { runs: 0, resumes: 0, reportedUnknown: 0, reportedFailed: 0, notAttempted: 0, forcedExpiries: 0, refreshes: 0, tokens: 0 };
 const started = Date.now();
@@ -235,6 +249,9 @@ test(`bulk runs under ~20% injected faults and token expiry land the plan exactl
   }
 
   const s = await statsTotals(emu.url);
+  const faultedAfter = await faultedAfterProcessing(emu.url);
+  assert.ok(faultedAfter > 0, "some changes were applied and then their answer failed");
+  totals.faultedAfterProcessing = faultedAfter;
   const faults = {
     calls: s.calls - statsBefore.calls,
     throttled: s.throttled - statsBefore.throttled,

@@ -172,17 +172,32 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
 /// wasm-bindgen tests of the client and the UI against a live emulator. The URL reaches the
 /// tests at compile time (`option_env!("DT_EMULATOR_URL")`): there is no process environment
 /// inside a browser.
+///
+/// The test page's origin is fixed in advance (`WASM_BINDGEN_TEST_ADDRESS`, on a port free right
+/// now) so the emulator can allow exactly that origin instead of `--cors-origin '*'`.
 fn wasm_tests(ctx: &Ctx, bin: &PathBuf, out: &Path) -> Result<(), String> {
-    let args: Vec<String> = ["--machines", "600", "--seed", "7", "--cors-origin", "*"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let page_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port for the wasm test page: {e}"))?;
+    let page_origin = format!("http://{page_addr}");
+    let args: Vec<String> = [
+        "--machines",
+        "600",
+        "--seed",
+        "7",
+        "--cors-origin",
+        &page_origin,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let emu = emulator::Running::start(bin, &args, Some(out.join("emulator-wasm-tests.log")))?;
     ctx::run(
         ctx.cargo()
             .args(["test", "--target", WASM_TARGET])
             .args(WASM_PACKAGES)
             .env("DT_EMULATOR_URL", &emu.url)
+            .env("WASM_BINDGEN_TEST_ADDRESS", page_addr.to_string())
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
     )
 }

@@ -5,6 +5,10 @@
 //! Blank lines and lines starting with `#` are skipped. Every problem is reported with its
 //! 1-based line number and nothing is dropped silently: a bad row becomes an error, a repeated
 //! row a duplicate, and all good rows are kept.
+//!
+//! An input past the [`ImportLimits`] (size, rows, cell length) is refused as a whole
+//! ([`ImportRefused`]): half of an oversized list must never be planned as if it were the list,
+//! and reading one must not freeze the page.
 
 mod header;
 
@@ -19,8 +23,99 @@ use crate::model::{
 
 use header::{Columns, header_columns};
 
-/// Most rows read from one input; more is reported as an error on the first row past it.
+/// Most content rows (not blank, not `#` comments) in one input.
 pub const MAX_IMPORT_ROWS: usize = 100_000;
+/// Largest input, in bytes of UTF-8 (a file is checked by its size before it is read): a
+/// 100,000-machine portal export with a few extra columns stays well under it.
+pub const MAX_IMPORT_BYTES: u64 = 32 * 1024 * 1024;
+/// Longest cell, in characters: far above any machine name (255) or tag (200), so only a
+/// runaway cell (a quote never closed in a generated file, binary data) reaches it.
+pub const MAX_IMPORT_CELL_CHARS: usize = 4096;
+
+/// The bounds an import is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// Largest input, in bytes.
+    pub bytes: u64,
+    /// Most content rows.
+    pub rows: usize,
+    /// Longest cell, in characters.
+    pub cell_chars: usize,
+}
+
+impl ImportLimits {
+    /// The product's limits.
+    pub const DEFAULT: Self = Self {
+        bytes: MAX_IMPORT_BYTES,
+        rows: MAX_IMPORT_ROWS,
+        cell_chars: MAX_IMPORT_CELL_CHARS,
+    };
+}
+
+/// Why a whole input was refused; nothing of it is imported.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ImportRefused {
+    /// The input is larger than [`ImportLimits::bytes`].
+    #[error(
+        "the file is {} (limit {}); split it into smaller files. Nothing was imported",
+        megabytes(*bytes),
+        megabytes(*max)
+    )]
+    TooLarge {
+        /// The input's size in bytes.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// More content rows than [`ImportLimits::rows`].
+    #[error(
+        "more than {max} rows (row {row} is past the limit); split the list. Nothing was \
+         imported"
+    )]
+    TooManyRows {
+        /// The limit.
+        max: usize,
+        /// 1-based line number of the first row past it.
+        row: usize,
+    },
+    /// A cell longer than [`ImportLimits::cell_chars`].
+    #[error(
+        "row {row}, column {column}: a cell of {chars} characters (limit {max}); check the \
+         file's quotes and columns. Nothing was imported"
+    )]
+    CellTooLong {
+        /// 1-based line number.
+        row: usize,
+        /// 1-based column.
+        column: usize,
+        /// The cell's length in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+fn megabytes(bytes: u64) -> String {
+    // One decimal, never rounded down to the limit: 32.0001 MB shows as 32.1 MB, not 32.0 MB.
+    let tenths = bytes.saturating_mul(10).div_ceil(1024 * 1024);
+    format!("{}.{} MB", tenths / 10, tenths % 10)
+}
+
+/// Checks an input's size before reading it (a file's `size`), against the product's limit.
+pub fn check_import_size(bytes: u64) -> Result<(), ImportRefused> {
+    check_size(bytes, &ImportLimits::DEFAULT)
+}
+
+fn check_size(bytes: u64, limits: &ImportLimits) -> Result<(), ImportRefused> {
+    if bytes > limits.bytes {
+        return Err(ImportRefused::TooLarge {
+            bytes,
+            max: limits.bytes,
+        });
+    }
+    Ok(())
+}
 
 /// One good row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +171,6 @@ pub enum ImportErrorKind {
     Csv {
         /// The reader's message.
         message: String,
-    },
-    /// The input has more rows than [`MAX_IMPORT_ROWS`].
-    #[error("too many rows; the limit is {max}, split the file")]
-    TooManyRows {
-        /// The limit.
-        max: usize,
     },
 }
 
@@ -245,7 +334,8 @@ impl<'a> LineReader<'a> {
     }
 }
 
-/// Reads a machine list. Never fails as a whole: see [`ImportResult`].
+/// Reads a machine list within [`ImportLimits::DEFAULT`]. Fails as a whole only past a limit
+/// ([`ImportRefused`]); every other problem is a row's, see [`ImportResult`].
 ///
 /// Lines are read one at a time (each through the one `csv` reader, for quoting), which gives
 /// exact line numbers; a quoted field cannot span lines, which costs nothing since neither names
@@ -258,7 +348,13 @@ impl<'a> LineReader<'a> {
 /// `computerDnsName`, `computerName`, `machineId`, `deviceId`, `deviceName` (any case, spaces
 /// and punctuation ignored): `owner,computerDnsName,notes` is a header, `device,Finance` is the
 /// machine "device" tagged Finance. Without a header the columns are `machine,tag,action`.
-pub fn parse_machine_list(input: &str) -> ImportResult {
+pub fn parse_machine_list(input: &str) -> Result<ImportResult, ImportRefused> {
+    parse_within(input, &ImportLimits::DEFAULT)
+}
+
+/// [`parse_machine_list`] held to `limits`.
+pub fn parse_within(input: &str, limits: &ImportLimits) -> Result<ImportResult, ImportRefused> {
+    check_size(u64::try_from(input.len()).unwrap_or(u64::MAX), limits)?;
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let delimiter = detect_delimiter(input);
     let mut reader = LineReader::new(delimiter.unwrap_or(b','));
@@ -283,14 +379,11 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
             continue;
         }
         count += 1;
-        if count > MAX_IMPORT_ROWS {
-            result.errors.push(ImportError {
+        if count > limits.rows {
+            return Err(ImportRefused::TooManyRows {
+                max: limits.rows,
                 row,
-                kind: ImportErrorKind::TooManyRows {
-                    max: MAX_IMPORT_ROWS,
-                },
             });
-            break;
         }
         match reader.read(line) {
             LineCells::Cells => {}
@@ -311,6 +404,21 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
             }
         }
         let cells: Vec<&str> = reader.record.iter().collect();
+        // Bytes first: a cell of at most `cell_chars` bytes cannot have more characters.
+        if let Some((column, chars)) = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.len() > limits.cell_chars)
+            .map(|(i, c)| (i + 1, c.chars().count()))
+            .find(|&(_, chars)| chars > limits.cell_chars)
+        {
+            return Err(ImportRefused::CellTooLong {
+                row,
+                column,
+                chars,
+                max: limits.cell_chars,
+            });
+        }
         if cells.iter().all(|c| c.is_empty()) {
             continue;
         }
@@ -353,7 +461,7 @@ pub fn parse_machine_list(input: &str) -> ImportResult {
             Err(kind) => result.errors.push(ImportError { row, kind }),
         }
     }
-    result
+    Ok(result)
 }
 
 fn read_row(row: usize, cells: &[&str], cols: &Columns) -> Result<ImportRow, ImportErrorKind> {
@@ -398,7 +506,7 @@ mod tests {
             "# my list\n\n{ID}\n  ws-01.contoso.com  \n   \n# end\n{}\n",
             ID.to_uppercase()
         );
-        let r = parse_machine_list(&text);
+        let r = parse_machine_list(&text).unwrap();
         assert_eq!(r.format.delimiter, None);
         assert_eq!(r.rows.len(), 2);
         assert_eq!(r.rows[0].row, 3);
@@ -423,7 +531,7 @@ mod tests {
         let text = format!(
             "Action,Device Name,Tag,Extra\nadd,ws-01,\"Finance, EU\",x\nRemove,{ID},VIP,y\n"
         );
-        let r = parse_machine_list(&text);
+        let r = parse_machine_list(&text).unwrap();
         assert!(r.format.header);
         assert_eq!(r.errors, vec![]);
         assert_eq!(r.rows[0].tag.as_ref().map(Tag::as_str), Some("Finance, EU"));
@@ -438,7 +546,7 @@ mod tests {
             "{ID},ok\nbad name,t\n,t\n{ID},t,delete\n{ID},,Add\n{ID},{}\nws,a,Add,extra\n",
             "x".repeat(201)
         );
-        let r = parse_machine_list(&text);
+        let r = parse_machine_list(&text).unwrap();
         let rows: Vec<usize> = r.errors.iter().map(|e| e.row).collect();
         assert_eq!(rows, vec![2, 3, 4, 5, 6, 7]);
         let kinds: Vec<&ImportErrorKind> = r.errors.iter().map(|e| &e.kind).collect();
@@ -467,17 +575,17 @@ mod tests {
 
     #[test]
     fn semicolon_and_tab_separated_exports() {
-        let r = parse_machine_list("ws-01;Finance\nws-02;Lab\n");
+        let r = parse_machine_list("ws-01;Finance\nws-02;Lab\n").unwrap();
         assert_eq!(r.format.delimiter, Some(';'));
         assert_eq!(r.rows[1].tag.as_ref().map(Tag::as_str), Some("Lab"));
-        let r = parse_machine_list("\u{feff}ws-01\tFinance\n");
+        let r = parse_machine_list("\u{feff}ws-01\tFinance\n").unwrap();
         assert_eq!(r.format.delimiter, Some('\t'));
         assert_eq!(r.rows.len(), 1);
     }
 
     #[test]
     fn a_carriage_return_inside_a_line_is_reported_not_dropped() {
-        let r = parse_machine_list("ws-01\rws-02\nws-03\r\n");
+        let r = parse_machine_list("ws-01\rws-02\nws-03\r\n").unwrap();
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.rows[0].row, 2);
         assert_eq!(r.errors.len(), 1);

@@ -52,7 +52,7 @@ pub mod wire;
 
 pub use api::{ApiError, ApiRequest, ListQuery, Method};
 pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region};
-pub use import::{ImportError, ImportResult, ImportRow, parse_machine_list};
+pub use import::{ImportError, ImportRefused, ImportResult, ImportRow, parse_machine_list};
 pub use inventory::{Inventory, inventory};
 pub use model::{
     DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,

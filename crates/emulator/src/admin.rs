@@ -120,6 +120,10 @@ struct TokenRequest {
     /// Test override of `roles`/`scp` (missing-permission tests).
     #[serde(default)]
     permissions: Option<Vec<String>>,
+    /// Test override of the issuer's origin (foreign-issuer tests: a foreign `Host` can no
+    /// longer produce one, it is answered 421).
+    #[serde(default)]
+    issuer_origin: Option<String>,
 }
 
 async fn token(
@@ -138,7 +142,7 @@ async fn token(
             return err(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "expected {{\"persona\": \"app\"|\"analyst\"|\"reader\"|\"admin\", \"ttl_secs\"?: n, \"app_id\"?: s, \"audience\"?: s, \"permissions\"?: [s]}}: {e}"
+                    "expected {{\"persona\": \"app\"|\"analyst\"|\"reader\"|\"admin\", \"ttl_secs\"?: n, \"app_id\"?: s, \"audience\"?: s, \"permissions\"?: [s], \"issuer_origin\"?: s}}: {e}"
                 ),
             );
         }
@@ -157,7 +161,9 @@ async fn token(
         PersonaKind::App => DEMO_DAEMON_APP_ID.to_owned(),
         PersonaKind::User => DEMO_CLIENT_ID.to_owned(),
     });
-    let origin = st.public_origin(web::host(&headers).as_deref());
+    let origin = req
+        .issuer_origin
+        .unwrap_or_else(|| st.public_origin(web::host(&headers).as_deref()));
     let overrides = MintOverrides {
         audience: req.audience,
         permissions: req.permissions,

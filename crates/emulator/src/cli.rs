@@ -40,6 +40,11 @@ pub struct Cli {
     /// Allow this origin to call /api cross-origin (repeatable; '*' allows any origin).
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Allow pages of this origin to sign in (redirect URIs, the token endpoint) without
+    /// allowing them to call /api (repeatable). The emulator's own origin and every
+    /// --cors-origin may sign in anyway.
+    #[arg(long = "redirect-origin", value_name = "ORIGIN")]
+    pub redirect_origins: Vec<String>,
     /// Persist machine state (tags) in this JSON file; loaded at start if it exists.
     #[arg(long = "data", value_name = "FILE")]
     pub data_file: Option<PathBuf>,
@@ -81,6 +86,7 @@ impl Cli {
             time_scale: self.time_scale,
             static_dir: self.static_dir,
             cors_origins: self.cors_origins,
+            redirect_origins: self.redirect_origins,
             data_file: self.data_file,
             faults: self.faults.unwrap_or_default(),
             public_url,
@@ -117,11 +123,14 @@ mod tests {
             "*",
             "--time-scale",
             "60",
+            "--redirect-origin",
+            "http://127.0.0.1:9",
         ])
         .unwrap();
         assert_eq!(cli.second_tenant_machines, 0);
         let c = cli.into_config().unwrap();
         assert_eq!(c.cors_origins, vec!["http://a", "*"]);
+        assert_eq!(c.redirect_origins, vec!["http://127.0.0.1:9"]);
         assert_eq!(c.time_scale, 60.0);
         assert_eq!(c.machines, 3000);
         assert_eq!(c.seed, 42);

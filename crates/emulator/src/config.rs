@@ -29,6 +29,10 @@ pub struct Config {
     /// Origins allowed to call `/api` cross-origin (`*` = any). Empty = CORS off, like the
     /// real API is assumed to be.
     pub cors_origins: Vec<String>,
+    /// Origins whose pages may sign in through the identity provider (redirect URIs, the
+    /// token endpoint) without being allowed to call `/api`. The emulator's own origins and
+    /// every explicit `cors_origins` entry may sign in anyway.
+    pub redirect_origins: Vec<String>,
     /// File that persists machine state across restarts.
     pub data_file: Option<PathBuf>,
     /// Initial fault-injection settings.
@@ -49,6 +53,7 @@ impl Default for Config {
             time_scale: 1.0,
             static_dir: None,
             cors_origins: Vec::new(),
+            redirect_origins: Vec::new(),
             data_file: None,
             faults: FaultConfig::default(),
             public_url: None,
@@ -91,6 +96,13 @@ impl Config {
             if origin != "*" && !is_origin(origin) {
                 return Err(format!(
                     "--cors-origin {origin:?}: expected '*' or an origin like http://localhost:8080 (scheme, host, optional port; no path)"
+                ));
+            }
+        }
+        for origin in &self.redirect_origins {
+            if !is_origin(origin) {
+                return Err(format!(
+                    "--redirect-origin {origin:?}: expected an origin like http://localhost:8080 (scheme, host, optional port; no path, no '*')"
                 ));
             }
         }
@@ -152,7 +164,22 @@ mod tests {
             })
             .contains("--cors-origin")
         );
+        assert!(
+            bad(Config {
+                redirect_origins: vec!["*".into()],
+                ..Config::default()
+            })
+            .contains("--redirect-origin")
+        );
+        assert!(
+            bad(Config {
+                redirect_origins: vec!["http://a.test/cb".into()],
+                ..Config::default()
+            })
+            .contains("--redirect-origin")
+        );
         let ok = Config {
+            redirect_origins: vec!["http://127.0.0.1:9".into()],
             cors_origins: vec![
                 "*".into(),
                 "http://127.0.0.1:8080".into(),

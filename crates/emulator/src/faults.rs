@@ -1,5 +1,8 @@
 //! Fault injection for `/api` calls: a seeded share of 429s, 500/503s, slow replies, dropped
-//! connections and early token expiry. Configured by `--faults` and `PUT /_emulator/faults`.
+//! connections and early token expiry, struck before the request is processed; and 500/503s,
+//! dropped connections and slow replies struck after it succeeded (a tag change is then in
+//! place although the caller never hears so). Configured by `--faults` and
+//! `PUT /_emulator/faults`.
 
 use std::time::Duration;
 
@@ -9,8 +12,10 @@ use thiserror::Error;
 use crate::rng::SplitMix64;
 
 /// Fault settings. Shares are probabilities in `[0, 1]`; `drop`, `error500`, `error503`,
-/// `throttle` and `expire_token` are mutually exclusive outcomes of one draw per request, so
-/// they must sum to at most 1. `slow` is drawn independently and delays whatever follows.
+/// `throttle`, `expire_token`, `drop_after`, `error500_after` and `error503_after` are mutually
+/// exclusive outcomes of one draw per request, so they must sum to at most 1. `slow` and
+/// `slow_after` are drawn independently: `slow` delays whatever follows, `slow_after` delays the
+/// answer of a request that succeeded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultConfig {
@@ -36,6 +41,18 @@ pub struct FaultConfig {
     pub slow: f64,
     /// Delay for slow replies, in real milliseconds.
     pub slow_ms: u64,
+    /// Share of requests processed (a tag change applied) and then answered 500, when they
+    /// succeeded; a request that failed on its own keeps its answer.
+    pub error500_after: f64,
+    /// Like `error500_after`, answered 503.
+    pub error503_after: f64,
+    /// Like `error500_after`, the connection closed without any response.
+    pub drop_after: f64,
+    /// Share of requests processed and then answered only after `slow_after_ms` (set it above
+    /// the client's timeout and the client gives up on a change that is already in place).
+    pub slow_after: f64,
+    /// Delay of `slow_after` replies, in real milliseconds.
+    pub slow_after_ms: u64,
 }
 
 impl Default for FaultConfig {
@@ -51,6 +68,11 @@ impl Default for FaultConfig {
             max_token_age_secs: None,
             slow: 0.0,
             slow_ms: 1000,
+            error500_after: 0.0,
+            error503_after: 0.0,
+            drop_after: 0.0,
+            slow_after: 0.0,
+            slow_after_ms: 1000,
         }
     }
 }
@@ -70,11 +92,19 @@ pub enum FaultConfigError {
         value: f64,
     },
     /// Exclusive outcomes adding up to more than 1.
-    #[error("drop + error500 + error503 + throttle + expire_token must be <= 1, got {0}")]
+    #[error(
+        "drop + error500 + error503 + throttle + expire_token + drop_after + error500_after + \
+         error503_after must be <= 1, got {0}"
+    )]
     SharesExceedOne(f64),
     /// A delay over a minute would only hang tests.
-    #[error("slow_ms must be <= 60000, got {0}")]
-    SlowTooLong(u64),
+    #[error("{field} must be <= 60000, got {value}")]
+    SlowTooLong {
+        /// `slow_ms` or `slow_after_ms`.
+        field: &'static str,
+        /// Given value.
+        value: u64,
+    },
 }
 
 impl FaultConfig {
@@ -94,21 +124,40 @@ impl FaultConfig {
             ("drop", self.drop),
             ("expire_token", self.expire_token),
             ("slow", self.slow),
+            ("error500_after", self.error500_after),
+            ("error503_after", self.error503_after),
+            ("drop_after", self.drop_after),
+            ("slow_after", self.slow_after),
         ];
         for (field, value) in shares {
             if !(0.0..=1.0).contains(&value) {
                 return Err(FaultConfigError::ShareOutOfRange { field, value });
             }
         }
-        let exclusive =
-            self.drop + self.error500 + self.error503 + self.throttle + self.expire_token;
+        let exclusive = self.exclusive();
         if exclusive > 1.0 + 1e-9 {
             return Err(FaultConfigError::SharesExceedOne(exclusive));
         }
-        if self.slow_ms > 60_000 {
-            return Err(FaultConfigError::SlowTooLong(self.slow_ms));
+        for (field, value) in [
+            ("slow_ms", self.slow_ms),
+            ("slow_after_ms", self.slow_after_ms),
+        ] {
+            if value > 60_000 {
+                return Err(FaultConfigError::SlowTooLong { field, value });
+            }
         }
         Ok(())
+    }
+
+    fn exclusive(&self) -> f64 {
+        self.drop
+            + self.error500
+            + self.error503
+            + self.throttle
+            + self.expire_token
+            + self.drop_after
+            + self.error500_after
+            + self.error503_after
     }
 }
 
@@ -125,6 +174,33 @@ pub enum Fault {
     Throttle(u64),
     /// 401 as for an expired token.
     ExpireToken,
+    /// Process the request, then close the connection without answering.
+    DropAfter,
+    /// Process the request, then answer 500.
+    Error500After,
+    /// Process the request, then answer 503.
+    Error503After,
+}
+
+impl Fault {
+    /// True for the faults that strike only after the request was processed.
+    pub fn strikes_after(self) -> bool {
+        matches!(
+            self,
+            Self::DropAfter | Self::Error500After | Self::Error503After
+        )
+    }
+}
+
+/// The faults drawn for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drawn {
+    /// Delay before the request is processed.
+    pub slow: Option<Duration>,
+    /// The exclusive outcome, if any.
+    pub fault: Option<Fault>,
+    /// Delay of a successful answer, after the request was processed.
+    pub slow_after: Option<Duration>,
 }
 
 /// The fault config plus its RNG state.
@@ -146,33 +222,44 @@ impl FaultState {
         &self.config
     }
 
-    /// Draws the faults for one `/api` request: an optional delay and an optional outcome.
-    pub fn draw(&mut self) -> (Option<Duration>, Option<Fault>) {
+    /// Draws the faults for one `/api` request. Each draw is skipped when its share is zero,
+    /// so a config without the `_after` faults gives the same sequence as before they existed.
+    pub fn draw(&mut self) -> Drawn {
         let c = &self.config;
         let slow =
             (c.slow > 0.0 && self.rng.chance(c.slow)).then(|| Duration::from_millis(c.slow_ms));
-        let exclusive = c.drop + c.error500 + c.error503 + c.throttle + c.expire_token;
-        if exclusive <= 0.0 {
-            return (slow, None);
-        }
-        let mut x = self.rng.unit();
-        let outcomes = [
-            (c.drop, Fault::Drop),
-            (c.error500, Fault::Error500),
-            (c.error503, Fault::Error503),
-            (
-                c.throttle,
-                Fault::Throttle(c.throttle_retry_after_secs.max(1)),
-            ),
-            (c.expire_token, Fault::ExpireToken),
-        ];
-        for (share, fault) in outcomes {
-            if x < share {
-                return (slow, Some(fault));
+        let exclusive = c.exclusive();
+        let mut fault = None;
+        if exclusive > 0.0 {
+            let mut x = self.rng.unit();
+            let outcomes = [
+                (c.drop, Fault::Drop),
+                (c.error500, Fault::Error500),
+                (c.error503, Fault::Error503),
+                (
+                    c.throttle,
+                    Fault::Throttle(c.throttle_retry_after_secs.max(1)),
+                ),
+                (c.expire_token, Fault::ExpireToken),
+                (c.drop_after, Fault::DropAfter),
+                (c.error500_after, Fault::Error500After),
+                (c.error503_after, Fault::Error503After),
+            ];
+            for (share, outcome) in outcomes {
+                if x < share {
+                    fault = Some(outcome);
+                    break;
+                }
+                x -= share;
             }
-            x -= share;
         }
-        (slow, None)
+        let slow_after = (c.slow_after > 0.0 && self.rng.chance(c.slow_after))
+            .then(|| Duration::from_millis(c.slow_after_ms));
+        Drawn {
+            slow,
+            fault,
+            slow_after,
+        }
     }
 }
 
@@ -205,7 +292,7 @@ mod tests {
         };
         let run = || {
             let mut s = FaultState::new(cfg.clone());
-            (0..4000).map(|_| s.draw().1).collect::<Vec<_>>()
+            (0..4000).map(|_| s.draw().fault).collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -218,6 +305,63 @@ mod tests {
     #[test]
     fn no_faults_by_default() {
         let mut s = FaultState::new(FaultConfig::default());
-        assert!((0..100).all(|_| s.draw() == (None, None)));
+        assert!((0..100).all(|_| s.draw() == Drawn::default()));
+    }
+
+    #[test]
+    fn after_faults_are_validated_and_drawn_in_proportion() {
+        assert!(matches!(
+            FaultConfig::from_json(r#"{"error503":0.6,"drop_after":0.5}"#),
+            Err(FaultConfigError::SharesExceedOne(_))
+        ));
+        assert!(matches!(
+            FaultConfig::from_json(r#"{"slow_after":1.5}"#),
+            Err(FaultConfigError::ShareOutOfRange {
+                field: "slow_after",
+                ..
+            })
+        ));
+        assert!(matches!(
+            FaultConfig::from_json(r#"{"slow_after_ms":60001}"#),
+            Err(FaultConfigError::SlowTooLong {
+                field: "slow_after_ms",
+                ..
+            })
+        ));
+        let cfg = FaultConfig::from_json(
+            r#"{"seed":3,"error500_after":0.2,"error503_after":0.2,"drop_after":0.2,"slow_after":0.5,"slow_after_ms":5}"#,
+        )
+        .unwrap();
+        let mut s = FaultState::new(cfg);
+        let draws: Vec<Drawn> = (0..4000).map(|_| s.draw()).collect();
+        for kind in [Fault::Error500After, Fault::Error503After, Fault::DropAfter] {
+            assert!(kind.strikes_after());
+            let n = draws.iter().filter(|d| d.fault == Some(kind)).count();
+            assert!((650..950).contains(&n), "{kind:?}: {n}");
+        }
+        let slowed = draws.iter().filter(|d| d.slow_after.is_some()).count();
+        assert!((1800..2200).contains(&slowed), "{slowed}");
+        assert!(draws.iter().all(|d| d.slow.is_none()));
+    }
+
+    #[test]
+    fn a_config_without_after_faults_draws_the_same_sequence_as_before() {
+        // The sequence of the existing outcomes must not move: seeded soaks depend on it.
+        let cfg = FaultConfig {
+            seed: 11,
+            error500: 0.3,
+            slow: 0.3,
+            ..FaultConfig::default()
+        };
+        let mut s = FaultState::new(cfg.clone());
+        let mut rng = SplitMix64::new(cfg.seed);
+        for _ in 0..500 {
+            let slow = rng.chance(0.3);
+            let error = rng.unit() < 0.3;
+            let d = s.draw();
+            assert_eq!(d.slow.is_some(), slow);
+            assert_eq!(d.fault == Some(Fault::Error500), error);
+            assert_eq!(d.slow_after, None);
+        }
     }
 }

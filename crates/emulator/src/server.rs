@@ -238,11 +238,37 @@ fn router(st: Arc<AppState>) -> Router {
     }
     Router::new()
         .merge(api)
-        .merge(auth::router())
+        .merge(auth::router(st.clone()))
         .merge(admin)
         .route("/config.json", get(site::config_json))
         .fallback(move |req: Request| fallback(statics.clone(), req))
+        .layer(axum::middleware::from_fn_with_state(st.clone(), known_host))
         .with_state(st)
+}
+
+/// 421 Misdirected Request for a `Host` that does not name this server
+/// ([`AppState::host_allowed`]): a DNS-rebound name would make an attacker's page same-origin
+/// with the API, the identity provider and the test endpoints. A request without `Host` comes
+/// from no browser and passes.
+async fn known_host(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(host) = req.headers().get(header::HOST) {
+        let host = host.to_str().unwrap_or("");
+        if !st.host_allowed(host) {
+            return (
+                axum::http::StatusCode::MISDIRECTED_REQUEST,
+                format!(
+                    "this emulator does not serve the host {:?}: use a loopback name with its port, or --public-url",
+                    host.chars().take(100).collect::<String>()
+                ),
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 fn api_cors(origins: &[String]) -> Option<CorsLayer> {

@@ -273,6 +273,37 @@ impl AppState {
         v
     }
 
+    /// Whether a request's `Host` header names this server: a loopback name with the bound
+    /// port, the bound address, or `--public-url`'s host. Anything else is a name someone else
+    /// controls resolving to us (DNS rebinding): a page on that name would be same-origin with
+    /// the emulator, so it is answered 421.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let port = self.addr.port();
+        let mut allowed = vec![
+            self.addr.to_string(),
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        if let Some(u) = &self.config.public_url {
+            let authority = u.split_once("://").map_or(u.as_str(), |(_, rest)| rest);
+            allowed.push(authority.split('/').next().unwrap_or(authority).to_owned());
+        }
+        allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether pages of `origin` may sign in (be a redirect URI's origin, call the token
+    /// endpoint): the emulator's own origins, each explicit `--cors-origin` and each
+    /// `--redirect-origin`. `--cors-origin '*'` opens `/api` to every page, never sign-in.
+    pub fn sign_in_origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.served_origins(None)
+            .iter()
+            .chain(self.config.cors_origins.iter().filter(|o| *o != "*"))
+            .chain(self.config.redirect_origins.iter())
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+
     /// The origin used in URLs handed to clients: `--public-url` or `http://{Host}`.
     pub fn public_origin(&self, host: Option<&str>) -> String {
         match (&self.config.public_url, host) {

@@ -18,6 +18,10 @@ pub struct EndpointStats {
     pub server_errors: u64,
     /// Connections dropped by fault injection.
     pub dropped: u64,
+    /// Requests processed successfully whose answer an injected fault then failed or delayed
+    /// (`error500_after`, `error503_after`, `drop_after`, `slow_after`); they are also counted
+    /// under what the caller got (a 5xx, a drop, or the late answer).
+    pub faulted_after_processing: u64,
 }
 
 /// Snapshot served by `/_emulator/stats`.
@@ -58,6 +62,15 @@ impl Stats {
         let e = s.endpoints.entry(endpoint).or_default();
         e.calls += 1;
         e.dropped += 1;
+    }
+
+    /// Records a request that succeeded before a fault struck its answer.
+    pub fn record_fault_after(&self, endpoint: &'static str) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.endpoints
+            .entry(endpoint)
+            .or_default()
+            .faulted_after_processing += 1;
     }
 
     /// Records tag operations (`ops` machines processed, `changes` of them changed).

@@ -304,7 +304,10 @@ fn query_value(location: &str, key: &str) -> Option<String> {
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "http://127.0.0.1:9/";
+/// The redirect URI of the emulator-served page: its own origin may sign in.
+fn redirect(emu: &Emu) -> String {
+    format!("{}/", emu.url)
+}
 
 /// `/authorize` with a login hint (and a cookie, if any); returns the redirect location and
 /// the cookie it sets.
@@ -313,13 +316,14 @@ async fn authorize(
     extra: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> (String, Option<String>) {
+    let redirect = redirect(emu);
     let mut pairs = vec![
         ("client_id", DEMO_CLIENT_ID),
         (
             "scope",
             "https://api.securitycenter.microsoft.com/.default openid offline_access",
         ),
-        ("redirect_uri", REDIRECT),
+        ("redirect_uri", redirect.as_str()),
         ("response_type", "code"),
         ("response_mode", "query"),
         ("code_challenge", CHALLENGE),
@@ -357,13 +361,14 @@ async fn token_call(emu: &Emu, form: &[(&str, &str)]) -> (u16, Value) {
 async fn sign_in(emu: &Emu, persona: &str) -> (Value, String) {
     let (loc, cookie) = authorize(emu, &[("login_hint", persona)], None).await;
     let code = query_value(&loc, "code").expect("a code");
+    let redirect = redirect(emu);
     let (status, tokens) = token_call(
         emu,
         &[
             ("client_id", DEMO_CLIENT_ID),
             ("grant_type", "authorization_code"),
             ("code", &code),
-            ("redirect_uri", REDIRECT),
+            ("redirect_uri", redirect.as_str()),
             ("code_verifier", VERIFIER),
         ],
     )

@@ -42,6 +42,17 @@ fn param<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-long-enough-verifier";
 const REDIRECT: &str = "http://127.0.0.1:9/app/";
+/// The page origin of `REDIRECT`: allowed to sign in, not to call the API.
+const PAGE: &str = "http://127.0.0.1:9";
+
+/// An emulator on which `PAGE` may sign in (`--redirect-origin`).
+async fn idp_emu() -> Emu {
+    Emu::with(defender_tags_emulator::Config {
+        redirect_origins: vec![PAGE.into()],
+        ..Default::default()
+    })
+    .await
+}
 
 fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
@@ -172,7 +183,7 @@ async fn redeem(emu: &Emu, form: &[(&str, &str)]) -> (u16, Value) {
 
 #[tokio::test]
 async fn discovery_and_jwks_are_consistent_and_cors_enabled() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let d = discovery(&emu).await;
     let issuer = format!("{}/{TENANT}/v2.0", emu.url);
     assert_eq!(d["issuer"], issuer);
@@ -244,7 +255,7 @@ async fn discovery_and_jwks_are_consistent_and_cors_enabled() {
             reqwest::Method::OPTIONS,
             d["token_endpoint"].as_str().unwrap(),
         )
-        .header("origin", "http://localhost:5173")
+        .header("origin", PAGE)
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
@@ -253,7 +264,7 @@ async fn discovery_and_jwks_are_consistent_and_cors_enabled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(pre.headers()["access-control-allow-origin"], "*");
+    assert_eq!(pre.headers()["access-control-allow-origin"], PAGE);
     // --public-url changes every advertised URL and the issuer.
     let public = Emu::with(defender_tags_emulator::Config {
         public_url: Some("https://login.emulator.test".into()),
@@ -275,7 +286,7 @@ async fn discovery_and_jwks_are_consistent_and_cors_enabled() {
 
 #[tokio::test]
 async fn code_pkce_flow_then_api_call_then_refresh() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let p = sign_in(&emu, "analyst", &[]).await;
     assert_eq!(
         param(&p, "state"),
@@ -430,7 +441,7 @@ async fn code_pkce_flow_then_api_call_then_refresh() {
 
 #[tokio::test]
 async fn client_credentials_grant() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let scope = "https://api.securitycenter.microsoft.com/.default";
     let (status, tok) = redeem(
         &emu,
@@ -488,7 +499,7 @@ async fn client_credentials_grant() {
 
 #[tokio::test]
 async fn authorize_modes_prompt_none_login_hint_and_errors() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let p = sign_in(&emu, "reader", &[("response_mode", "query")]).await;
     assert!(param(&p, "code").is_some());
 
@@ -580,7 +591,7 @@ async fn authorize_modes_prompt_none_login_hint_and_errors() {
 
 #[tokio::test]
 async fn api_rejects_bad_tokens_with_401_and_missing_permissions_with_403() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let other = Emu::start().await;
     let list = "/api/machines?$top=1";
 
@@ -620,8 +631,7 @@ async fn api_rejects_bad_tokens_with_401_and_missing_permissions_with_403() {
         let r = emu
             .http
             .post(format!("{}/_emulator/token", emu.url))
-            .header("host", "evil.example")
-            .json(&json!({"persona": "app"}))
+            .json(&json!({"persona": "app", "issuer_origin": "http://evil.example"}))
             .send()
             .await
             .unwrap();
@@ -699,7 +709,7 @@ async fn api_rejects_bad_tokens_with_401_and_missing_permissions_with_403() {
 
 #[tokio::test]
 async fn delegated_users_only_see_their_device_groups() {
-    let emu = Emu::start().await;
+    let emu = idp_emu().await;
     let analyst = emu.token("analyst").await;
     let raw = emu.raw_machines().await;
     let mine: Vec<&Value> = raw
@@ -751,5 +761,206 @@ async fn delegated_users_only_see_their_device_groups() {
     assert_eq!(ok.status, 200);
     let r = emu.get("/api/machines/findbytag?tag=mine", &analyst).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    emu.stop().await;
+}
+
+/// Issue #16 item 7: the identity provider redirects, and hands codes and tokens, only to the
+/// emulator's own pages and the configured origins; other `Host`s are answered 421.
+#[tokio::test]
+async fn the_identity_provider_serves_only_its_own_and_configured_origins() {
+    let portal = "http://127.0.0.1:7";
+    let emu = Emu::with(defender_tags_emulator::Config {
+        redirect_origins: vec![PAGE.into()],
+        cors_origins: vec![portal.into()],
+        public_url: Some("https://login.emulator.test".into()),
+        ..Default::default()
+    })
+    .await;
+    let authz = format!("{}/{TENANT}/oauth2/v2.0/authorize", emu.url);
+    let get = |url: String| {
+        let http = emu.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let own = format!("{}/app/", emu.url);
+
+    // Open redirect and silent code: refused outright (a page, no Location) for foreign hosts,
+    // including look-alikes of an allowed origin.
+    for foreign in [
+        "https://evil.example/cb",
+        "http://127.0.0.1:9@evil.example/cb",
+        "http://127.0.0.1:9.evil.example/cb",
+        "http://127.0.0.1:99/cb",
+        "https://127.0.0.1:9/cb",
+    ] {
+        for extra in [
+            vec![("redirect_uri", foreign), ("login_hint", "admin")],
+            vec![("redirect_uri", foreign), ("code_challenge", "")],
+        ] {
+            let r = get(format!("{authz}?{}", authorize_query(&extra))).await;
+            assert_eq!(r.status(), 400, "{foreign}: {extra:?}");
+            assert!(r.headers().get("location").is_none(), "{foreign}");
+            assert!(r.text().await.unwrap().contains("AADSTS50011"));
+        }
+    }
+    // The allowed ones: the emulator's own origin, --redirect-origin, --cors-origin, the
+    // public URL.
+    let public_cb = "https://login.emulator.test/cb".to_owned();
+    for allowed in [
+        own.as_str(),
+        REDIRECT,
+        &format!("{portal}/x"),
+        public_cb.as_str(),
+    ] {
+        let r = get(format!(
+            "{authz}?{}",
+            authorize_query(&[("redirect_uri", allowed), ("login_hint", "admin")])
+        ))
+        .await;
+        assert!(r.status().is_redirection(), "{allowed}: {}", r.status());
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with(allowed)
+        );
+    }
+
+    // Logout goes back only to an allowed page.
+    let logout = |to: &str| {
+        format!(
+            "{}/{TENANT}/oauth2/v2.0/logout?post_logout_redirect_uri={}",
+            emu.url,
+            defender_tags_emulator::web::encode_component(to)
+        )
+    };
+    let r = get(logout("https://evil.example/")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Signed out"));
+    let r = get(logout(&own)).await;
+    assert_eq!(r.headers()["location"], own.as_str());
+
+    // The token endpoint: CORS and the request itself only for pages that may sign in.
+    let token_url = format!("{}/{TENANT}/oauth2/v2.0/token", emu.url);
+    let preflight = |origin: &'static str| {
+        emu.http
+            .request(reqwest::Method::OPTIONS, &token_url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let r = preflight("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = preflight(PAGE).await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], PAGE);
+    let refresh_form = [
+        ("client_id", DEMO_CLIENT_ID),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "nope"),
+    ];
+    let r = emu
+        .http
+        .post(&token_url)
+        .header("origin", "https://evil.example")
+        .form(&refresh_form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("--redirect-origin"));
+    let r = emu
+        .http
+        .post(&token_url)
+        .header("origin", PAGE)
+        .form(&refresh_form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an allowed page gets to the grant check");
+
+    // client_credentials: loopback tools only, never a browser page (not even an allowed one).
+    let cc = [
+        ("client_id", "my-daemon"),
+        ("client_secret", "anything"),
+        ("grant_type", "client_credentials"),
+        ("scope", "https://api.securitycenter.microsoft.com/.default"),
+    ];
+    for origin in [PAGE, emu.url.as_str()] {
+        let r = emu
+            .http
+            .post(&token_url)
+            .header("origin", origin)
+            .form(&cc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{origin}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "unauthorized_client");
+        assert!(e.get("access_token").is_none());
+    }
+    let r = emu.http.post(&token_url).form(&cc).send().await.unwrap();
+    assert_eq!(r.status(), 200, "a loopback tool without a page");
+
+    // DNS rebinding: a Host that is not ours is 421 everywhere; ours pass.
+    let port = emu.url.rsplit(':').next().unwrap().to_owned();
+    for path in [
+        "/api/machines".to_owned(),
+        format!("/{TENANT}/v2.0/.well-known/openid-configuration"),
+        "/_emulator/info".to_owned(),
+        "/config.json".to_owned(),
+    ] {
+        for host in [
+            "evil.example",
+            &format!("evil.example:{port}"),
+            "127.0.0.1:1",
+        ] {
+            let r = emu
+                .http
+                .get(format!("{}{path}", emu.url))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 421, "{host} {path}");
+        }
+        for host in [
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+            "login.emulator.test".to_owned(),
+        ] {
+            let r = emu
+                .http
+                .get(format!("{}{path}", emu.url))
+                .header("host", &host)
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(r.status(), 421, "{host} {path}");
+        }
+    }
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn cors_origin_star_opens_the_api_but_not_sign_in() {
+    let emu = Emu::with(defender_tags_emulator::Config {
+        cors_origins: vec!["*".into()],
+        ..Default::default()
+    })
+    .await;
+    let r = emu
+        .http
+        .get(format!(
+            "{}/{TENANT}/oauth2/v2.0/authorize?{}",
+            emu.url,
+            authorize_query(&[("login_hint", "admin")])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "REDIRECT's origin is not configured");
+    assert!(r.headers().get("location").is_none());
     emu.stop().await;
 }

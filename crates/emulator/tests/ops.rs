@@ -96,6 +96,122 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
     emu.stop().await;
 }
 
+/// The `_after` faults: the change is made, and then the answer is lost (500, 503, a dropped
+/// connection, or a reply later than the caller's timeout).
+#[tokio::test]
+async fn faults_after_processing_apply_the_change_then_fail_the_answer() {
+    let emu = Emu::start().await;
+    let t = emu.token("app").await;
+    let machines: Vec<Value> = emu
+        .raw_machines()
+        .await
+        .into_iter()
+        .filter(recent)
+        .collect();
+    let tags_of = |m: Value| -> Vec<String> {
+        m["machineTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let tag_call = |i: usize, tag: &str| {
+        emu.http
+            .post(format!(
+                "{}/api/machines/{}/tags",
+                emu.url,
+                id(&machines[i])
+            ))
+            .bearer_auth(&t)
+            .json(&json!({"Value": tag, "Action": "Add"}))
+    };
+
+    assert_eq!(emu.put_faults(json!({"error500_after": 1.0})).await, 200);
+    emu.send(tag_call(0, "after-500"))
+        .await
+        .error(500, "InternalServerError");
+    assert!(tags_of(emu.raw_machine(&id(&machines[0])).await).contains(&"after-500".to_owned()));
+
+    emu.put_faults(json!({"error503_after": 1.0})).await;
+    let msg = emu
+        .send(tag_call(1, "after-503"))
+        .await
+        .error(503, "ServiceUnavailable");
+    assert!(msg.contains("after the request was processed"), "{msg}");
+    assert!(tags_of(emu.raw_machine(&id(&machines[1])).await).contains(&"after-503".to_owned()));
+
+    // A bulk call too: every machine of it changed.
+    let bulk_ids = [id(&machines[2]), id(&machines[3])];
+    let r = emu
+        .post(
+            "/api/machines/AddOrRemoveTagForMultipleMachines",
+            &t,
+            json!({"Value": "after-bulk", "Action": "Add", "MachineIds": bulk_ids}),
+        )
+        .await;
+    r.error(503, "ServiceUnavailable");
+    for m in &bulk_ids {
+        assert!(tags_of(emu.raw_machine(m).await).contains(&"after-bulk".to_owned()));
+    }
+
+    // A request that fails on its own keeps its answer and changes nothing.
+    let r = emu
+        .post(
+            &format!("/api/machines/{}/tags", "0".repeat(40)),
+            &t,
+            json!({"Value": "x", "Action": "Add"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    emu.put_faults(json!({"drop_after": 1.0})).await;
+    let err = tag_call(4, "after-drop").send().await.unwrap_err();
+    assert!(
+        !err.is_status() && !err.is_timeout(),
+        "closed without a response: {err}"
+    );
+    assert!(tags_of(emu.raw_machine(&id(&machines[4])).await).contains(&"after-drop".to_owned()));
+
+    emu.put_faults(json!({"slow_after": 1.0, "slow_after_ms": 1500}))
+        .await;
+    let err = tag_call(5, "after-slow")
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        tags_of(emu.raw_machine(&id(&machines[5])).await).contains(&"after-slow".to_owned()),
+        "the change was made before the slow answer"
+    );
+
+    // Reads are processed and then fail the same way (nothing to change there).
+    emu.put_faults(json!({"error500_after": 1.0})).await;
+    emu.get("/api/machines?$top=1", &t)
+        .await
+        .error(500, "InternalServerError");
+
+    let s = emu.stats().await;
+    assert_eq!(s["endpoints"]["tagMachine"]["faulted_after_processing"], 4);
+    assert_eq!(
+        s["endpoints"]["bulkTagMachines"]["faulted_after_processing"],
+        1
+    );
+    assert_eq!(
+        s["endpoints"]["listMachines"]["faulted_after_processing"],
+        1
+    );
+    assert_eq!(s["endpoints"]["tagMachine"]["dropped"], 1);
+    assert_eq!(
+        emu.put_faults(json!({"drop_after": 0.7, "error503": 0.7}))
+            .await,
+        400,
+        "after faults count in the exclusive sum"
+    );
+    emu.stop().await;
+}
+
 #[tokio::test]
 async fn injected_faults_apply_to_api_only() {
     let emu = Emu::start().await;

@@ -14,6 +14,8 @@ fn two_tenants() -> Config {
     Config {
         machines: 400,
         second_tenant_machines: 150,
+        // The page the sign-in tests redirect to.
+        redirect_origins: vec!["http://127.0.0.1:9".into()],
         ..Config::default()
     }
 }

@@ -174,31 +174,49 @@ impl DefenderClient {
         // The failure of the previous attempt: an abort before the next one is sent must still
         // say that an earlier attempt may have applied (e.g. a 503).
         let mut last_error: Option<ClientError> = None;
-        let aborted = |last_error: Option<ClientError>| ClientError::Aborted {
-            last_error: last_error.map(Box::new),
+        // Sticky for a write: the first failure that may have applied it. A later attempt's
+        // 429, 401 or abort says only that *that* attempt changed nothing, so whatever ends
+        // the call is reported through `ClientError::after` and never reads as "not applied".
+        let write = request.method != "GET";
+        let mut uncertain: Option<ClientError> = None;
+        let aborted = |last_error: Option<ClientError>, uncertain: &Option<ClientError>| {
+            ClientError::after(
+                ClientError::Aborted {
+                    last_error: last_error.map(Box::new),
+                },
+                uncertain.as_ref(),
+            )
         };
         loop {
             attempt += 1;
             let Some(granted) = self.acquire_slot(ctx).await else {
-                return Err(aborted(last_error));
+                return Err(aborted(last_error, &uncertain));
             };
             let mut slot = Slot {
                 client: self,
                 granted,
                 sent: false,
             };
-            let token = inner
+            let token = match inner
                 .tokens
                 .token(TokenRequest {
                     scopes: inner.config.scopes.clone(),
                     force_refresh,
                 })
                 .await
-                .map_err(ClientError::Token)?;
+            {
+                Ok(token) => token,
+                Err(e) => {
+                    return Err(ClientError::after(
+                        ClientError::Token(e),
+                        uncertain.as_ref(),
+                    ));
+                }
+            };
             // The token may take a while (a silent MSAL refresh): an abort meanwhile means this
             // call is not sent at all.
             if ctx.abort.is_some_and(AbortHandle::is_aborted) {
-                return Err(aborted(last_error));
+                return Err(aborted(last_error, &uncertain));
             }
             let mut http = request.clone();
             http.headers
@@ -229,6 +247,9 @@ impl DefenderClient {
                 ),
                 Err(e) => (ClientError::from(e), None),
             };
+            if write && uncertain.is_none() && error.may_have_applied() {
+                uncertain = Some(error.clone());
+            }
             let decision = inner.policy.borrow_mut().decide(
                 &error,
                 attempt,
@@ -238,9 +259,14 @@ impl DefenderClient {
             );
             match decision {
                 Decision::GiveUp => {
-                    return match response {
-                        Some(response) => Ok(response),
-                        None => Err(error),
+                    return match (response, &uncertain) {
+                        // The caller's decoder turns the answer into the same typed error;
+                        // only when an earlier attempt may have applied must it be wrapped here.
+                        (Some(_), Some(_)) if !error.may_have_applied() => {
+                            Err(ClientError::after(error, uncertain.as_ref()))
+                        }
+                        (Some(response), _) => Ok(response),
+                        (None, _) => Err(ClientError::after(error, uncertain.as_ref())),
                     };
                 }
                 Decision::RefreshToken => {
@@ -250,7 +276,7 @@ impl DefenderClient {
                 Decision::Retry { api_ms } => {
                     force_refresh = false;
                     if !self.wait(self.to_real_ms(api_ms), ctx).await {
-                        return Err(aborted(Some(error)));
+                        return Err(aborted(Some(error), &uncertain));
                     }
                 }
             }

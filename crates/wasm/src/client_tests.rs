@@ -225,3 +225,58 @@ fn a_next_link_loop_stops_the_listing() {
         "the repeated link is not fetched again"
     );
 }
+
+#[test]
+fn a_read_after_a_server_error_reports_only_its_last_failure() {
+    // Reads change nothing, so the sticky "may have applied" of writes does not apply.
+    let throttled = || {
+        Reply::Http(
+            429,
+            vec![("retry-after", "1".into())],
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#.into(),
+        )
+    };
+    let (client, _, _) = client(
+        vec![
+            json(503, ""),
+            throttled(),
+            throttled(),
+            throttled(),
+            throttled(),
+        ],
+        1.0,
+    );
+    let err = block_on(client.machine(&MachineRef::Id(id(1)))).unwrap_err();
+    assert_eq!((err.code(), err.status()), ("too_many_requests", Some(429)));
+    assert!(!err.may_have_applied(), "{err}");
+}
+
+#[test]
+fn a_tag_write_after_a_timeout_keeps_may_have_applied_through_later_429s() {
+    let throttled = || {
+        Reply::Http(
+            429,
+            vec![("retry-after", "1".into())],
+            r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#.into(),
+        )
+    };
+    let (client, transport, _) = client(
+        vec![
+            Reply::Fail(crate::transport::TransportError::Timeout { after_ms: 30_000 }),
+            throttled(),
+            throttled(),
+            throttled(),
+            throttled(),
+        ],
+        1.0,
+    );
+    let err = block_on(client.set_tag(&id(1), &Tag::parse("Finance").unwrap(), TagAction::Add))
+        .unwrap_err();
+    assert_eq!(transport.sent.borrow().len(), 5);
+    assert_eq!((err.code(), err.status()), ("too_many_requests", Some(429)));
+    assert!(err.may_have_applied(), "{err}");
+    assert!(
+        matches!(err.last(), crate::ClientError::Api(_)),
+        "the last attempt's failure: {err:?}"
+    );
+}

@@ -56,6 +56,19 @@ pub enum ClientError {
         /// The configured API origin.
         api_origin: String,
     },
+    /// A write whose last attempt failed in a way that says nothing was applied (a 429, a 401,
+    /// a token failure, an abort) after an earlier attempt that may have applied it (a timeout,
+    /// a dropped connection, a 5xx). The earlier attempt decides: the change may be in place.
+    /// `code`, `status` and `retry_after_secs` are those of the last failure.
+    #[error(
+        "{last_error}; an earlier attempt may nevertheless have applied the change ({earlier})"
+    )]
+    AfterUncertain {
+        /// How the last attempt failed.
+        last_error: Box<ClientError>,
+        /// The earlier attempt's failure that may have applied the change.
+        earlier: Box<ClientError>,
+    },
     /// A caller-supplied value (tag, machine id, option) is invalid; nothing was sent.
     #[error("invalid {field}: {reason}")]
     InvalidInput {
@@ -100,9 +113,32 @@ impl ClientError {
         }
     }
 
+    /// The failure that ended the call: itself, or the last attempt's failure of an
+    /// [`AfterUncertain`](Self::AfterUncertain).
+    pub fn last(&self) -> &ClientError {
+        match self {
+            Self::AfterUncertain { last_error, .. } => last_error.last(),
+            other => other,
+        }
+    }
+
+    /// `last` for a write after `earlier`, the first of its attempts that may have applied it
+    /// (if any): `last` as is when it says as much itself, else wrapped so the possibility is
+    /// not lost.
+    pub(crate) fn after(last: ClientError, earlier: Option<&ClientError>) -> Self {
+        match earlier {
+            Some(earlier) if !last.may_have_applied() => Self::AfterUncertain {
+                last_error: Box::new(last),
+                earlier: Box::new(earlier.clone()),
+            },
+            _ => last,
+        }
+    }
+
     /// A stable, documented machine-readable code (the `code` of JS errors).
     pub fn code(&self) -> &'static str {
         match self {
+            Self::AfterUncertain { last_error, .. } => last_error.code(),
             Self::Api(e) => api_code(e),
             Self::Token(_) => "token_unavailable",
             Self::Network { .. } => "network",
@@ -118,6 +154,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status()),
+            Self::AfterUncertain { last_error, .. } => last_error.status(),
             _ => None,
         }
     }
@@ -125,6 +162,7 @@ impl ClientError {
     /// Retry-After of a 429, in seconds, when the API sent one.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
+            Self::AfterUncertain { last_error, .. } => last_error.retry_after_secs(),
             Self::Api(e) => e.retry_after().and_then(|r| match r {
                 RetryAfter::Seconds(s) => Some(s),
                 RetryAfter::At(_) => None,
@@ -134,10 +172,11 @@ impl ClientError {
     }
 
     /// True when a write that ended with this error may nevertheless have been applied: the
-    /// request may have reached the API (timeout, network error, 5xx, an unreadable success).
+    /// request may have reached the API (timeout, network error, 5xx, an unreadable success),
+    /// on the last attempt or an earlier one.
     pub fn may_have_applied(&self) -> bool {
         match self {
-            Self::Network { .. } | Self::Timeout { .. } => true,
+            Self::Network { .. } | Self::Timeout { .. } | Self::AfterUncertain { .. } => true,
             Self::Api(e) => e.status() >= 500 || (200..300).contains(&e.status()),
             Self::Aborted { last_error } => {
                 last_error.as_ref().is_some_and(|e| e.may_have_applied())

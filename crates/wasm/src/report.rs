@@ -17,10 +17,11 @@ pub enum OutcomeStatus {
     /// (unknown id, beyond retention, outside the caller's device groups).
     Skipped,
     /// The call failed and the change was not applied (4xx, or aborted while waiting to retry
-    /// a 429).
+    /// a 429), and no earlier attempt of it may have applied it either.
     Failed,
     /// The call failed in a way that may or may not have applied the change (timeout, network
-    /// error, 5xx): re-read the machine to know.
+    /// error, 5xx, on any of its attempts: a 429 after a timeout is still `Unknown`): re-read
+    /// the machine to know.
     Unknown,
     /// The run stopped (abort, or a failure that stops every call) before this machine's call.
     NotAttempted,

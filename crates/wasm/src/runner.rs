@@ -48,7 +48,9 @@ pub(crate) struct RunSpec {
 }
 
 /// Errors after which no further call can succeed: stop and report the rest as not attempted.
+/// Judged by the last attempt's failure: a 401 after a 503 stops the run like any 401.
 fn stops_the_run(e: &ClientError) -> bool {
+    let e = e.last();
     matches!(
         e,
         ClientError::Token(_)

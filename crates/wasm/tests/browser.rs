@@ -1,5 +1,6 @@
-//! The client against a live emulator in headless Chromium (cross-origin: the emulator runs with
-//! `--cors-origin '*'`, the test page is served by wasm-bindgen-test-runner).
+//! The client against a live emulator in headless Chromium (cross-origin: the test page is
+//! served by wasm-bindgen-test-runner on `WASM_BINDGEN_TEST_ADDRESS`, and the emulator allows
+//! exactly that origin with `--cors-origin`; see xtask/src/test.rs).
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -232,7 +232,8 @@ fn odata_errors() {
 fn import_and_query_errors() {
     let r = parse_machine_list(
         "bad name\n,Finance\nws,t,maybe\nws,,Add\nws,a,Add,x\nws, ,Add\nws,\u{1}\n",
-    );
+    )
+    .unwrap();
     let msgs: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
     check(&[
         (msgs[0].clone(), &["row 1", "machine", "whitespace"]),

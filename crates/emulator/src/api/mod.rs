@@ -174,16 +174,12 @@ async fn handle(
         )));
     }
 
-    let (slow, fault) = st.faults.lock().unwrap_or_else(|e| e.into_inner()).draw();
-    if let Some(d) = slow {
+    let drawn = st.faults.lock().unwrap_or_else(|e| e.into_inner()).draw();
+    if let Some(d) = drawn.slow {
         tokio::time::sleep(d).await;
     }
-    match fault {
-        Some(Fault::Drop) => {
-            let mut resp = ().into_response();
-            resp.extensions_mut().insert(DropConnection);
-            return Ok(resp);
-        }
+    match drawn.fault {
+        Some(Fault::Drop) => return Ok(dropped()),
         Some(Fault::Error500) => {
             return Err(ApiError::internal(
                 "An internal error occurred (injected fault). Retry the operation.",
@@ -207,9 +203,53 @@ async fn handle(
                 "the token is expired (injected fault)",
             ));
         }
-        None => {}
+        Some(Fault::DropAfter | Fault::Error500After | Fault::Error503After) | None => {}
     }
 
+    let resp = process(st, uri, headers, body, r)?;
+    // The faults after processing strike only a request that succeeded: its change is in
+    // place, and the caller is left not knowing it.
+    if !resp.status().is_success() {
+        return Ok(resp);
+    }
+    let after = drawn.fault.filter(|f| f.strikes_after());
+    if drawn.slow_after.is_some() || after.is_some() {
+        st.stats.record_fault_after(endpoint.name());
+    }
+    if let Some(d) = drawn.slow_after {
+        tokio::time::sleep(d).await;
+    }
+    match after {
+        Some(Fault::DropAfter) => Ok(dropped()),
+        Some(Fault::Error500After) => Err(ApiError::internal(
+            "An internal error occurred (injected fault, after the request was processed). \
+             Retry the operation.",
+        )),
+        Some(Fault::Error503After) => Err(ApiError::unavailable(
+            "The service is temporarily unavailable (injected fault, after the request was \
+             processed). Retry the operation.",
+        )),
+        _ => Ok(resp),
+    }
+}
+
+/// An empty answer the accept loop turns into a closed connection.
+fn dropped() -> Response {
+    let mut resp = ().into_response();
+    resp.extensions_mut().insert(DropConnection);
+    resp
+}
+
+/// Authentication, rate limits, authorisation and the endpoint itself: everything a request
+/// goes through once no fault stopped it first.
+fn process(
+    st: &Arc<AppState>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    r: Route,
+) -> Result<Response, ApiError> {
+    let endpoint = r.endpoint;
     let caller = authenticate(st, headers)?;
 
     let key = RateKey {

@@ -40,13 +40,49 @@ pub async fn css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
 }
 
-/// Whether a redirect URI is acceptable: an absolute http(s) URL without a fragment. Any host
-/// is accepted (this is a dev IdP: every client id and redirect URI is "registered").
-pub fn valid_redirect(uri: &str) -> bool {
-    (uri.starts_with("http://") || uri.starts_with("https://"))
+/// Whether a redirect URI is acceptable: an absolute http(s) URL without a fragment whose
+/// origin may sign in ([`AppState::sign_in_origin_allowed`]). Any other host would turn error
+/// and logout replies into open redirects, and a `login_hint` sign-in would hand a code to it
+/// without the user seeing anything.
+pub fn valid_redirect(st: &AppState, uri: &str) -> bool {
+    let well_formed = (uri.starts_with("http://") || uri.starts_with("https://"))
         && !uri.contains('#')
         && uri.len() <= 2048
-        && !uri.chars().any(char::is_whitespace)
+        && !uri.chars().any(char::is_whitespace);
+    well_formed && redirect_origin(uri).is_some_and(|o| st.sign_in_origin_allowed(o))
+}
+
+/// `scheme://authority` of an absolute URL: everything up to the first `/`, `?` or `\` after
+/// the scheme. Compared whole, so `http://ok@evil` or `http://ok.evil` never pass for `http://ok`.
+fn redirect_origin(uri: &str) -> Option<&str> {
+    let after_scheme = uri.find("://")? + 3;
+    let end = uri[after_scheme..]
+        .find(['/', '?', '\\'])
+        .map_or(uri.len(), |i| after_scheme + i);
+    (end > after_scheme).then(|| &uri[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_origin;
+
+    #[test]
+    fn the_origin_of_a_redirect_uri_is_its_whole_authority() {
+        assert_eq!(
+            redirect_origin("http://127.0.0.1:8080/app/?x=1"),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            redirect_origin("http://127.0.0.1:8080@evil.test/"),
+            Some("http://127.0.0.1:8080@evil.test")
+        );
+        assert_eq!(
+            redirect_origin("http://127.0.0.1:8080\\evil.test"),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(redirect_origin("http:///x"), None);
+        assert_eq!(redirect_origin("javascript:alert(1)"), None);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +121,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 /// Validates what must be valid before we may redirect back (client and redirect URI), then
 /// the rest, which is reported to the client through the redirect.
 #[allow(clippy::result_large_err)] // built once per sign-in; boxing buys nothing here
-fn validate(params: HashMap<String, String>) -> Result<AuthRequest, Response> {
+fn validate(st: &AppState, params: HashMap<String, String>) -> Result<AuthRequest, Response> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     if get("client_id").is_none() {
         return Err(error_page(
@@ -99,10 +135,11 @@ fn validate(params: HashMap<String, String>) -> Result<AuthRequest, Response> {
             "AADSTS900144: The request must contain the parameter 'redirect_uri'.",
         ));
     };
-    if !valid_redirect(&redirect_uri) {
+    if !valid_redirect(st, &redirect_uri) {
         return Err(error_page(
             StatusCode::BAD_REQUEST,
-            "AADSTS50011: The redirect URI must be an absolute http(s) URL without a fragment.",
+            "AADSTS50011: The redirect URI must be an absolute http(s) URL without a fragment, \
+             on the emulator's own origin or one given to --cors-origin or --redirect-origin.",
         ));
     }
     let mode = match get("response_mode") {
@@ -263,7 +300,7 @@ pub async fn show(
             &format!("AADSTS90002: {}", unknown_tenant_message(&st, &tenant)),
         );
     };
-    let req = match validate(params) {
+    let req = match validate(&st, params) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -380,7 +417,7 @@ pub async fn submit(
         );
     };
     let chosen = params.remove("persona").unwrap_or_default();
-    let req = match validate(params) {
+    let req = match validate(&st, params) {
         Ok(r) => r,
         Err(resp) => return resp,
     };

@@ -1,11 +1,12 @@
 //! OIDC discovery, JWKS, the token endpoint and logout, shaped like Entra ID's v2 endpoints.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -149,9 +150,28 @@ pub fn client_info(persona: &Persona, tenant: &Tenant) -> String {
 pub async fn token(
     State(st): State<Arc<AppState>>,
     Path(tenant): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    // CORS alone would only stop a foreign page from reading the answer; a form POST would
+    // still be served. Browsers name the calling page, so a foreign one is refused outright.
+    let page = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("").to_owned());
+    if let Some(origin) = &page
+        && !st.sign_in_origin_allowed(origin)
+    {
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            9002326,
+            &format!(
+                "Pages on {} may not call this token endpoint; allow the origin with --cors-origin or --redirect-origin.",
+                origin.chars().take(100).collect::<String>()
+            ),
+        );
+    }
     let Some(td) = st.tenant_by_path(&tenant) else {
         return unknown_tenant(&st, &tenant);
     };
@@ -292,6 +312,17 @@ pub async fn token(
             user_tokens(&st, &issued, persona, client_id, &scope, None)
         }
         Some("client_credentials") => {
+            // The emulator checks no secret (every value works), so whoever may ask mints a
+            // write token: the same callers as `/_emulator/token`, i.e. loopback tools and no
+            // browser page at all (a daemon has no page, and no SPA may hold a secret).
+            if !web::is_loopback(&peer) || page.is_some() {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized_client",
+                    700016,
+                    "client_credentials is served to loopback tools only (no browser page): the emulator accepts any secret.",
+                );
+            }
             if get("client_secret").is_none() && get("client_assertion").is_none() {
                 return oauth_error(
                     StatusCode::UNAUTHORIZED,
@@ -413,14 +444,18 @@ fn token_json(v: serde_json::Value) -> Response {
     (StatusCode::OK, no_store(), Json(v)).into_response()
 }
 
-/// `GET /{tenant}/oauth2/v2.0/logout`: forgets the sign-in cookie and goes back.
-pub async fn logout(Query(q): Query<HashMap<String, String>>) -> Response {
+/// `GET /{tenant}/oauth2/v2.0/logout`: forgets the sign-in cookie and goes back, if "back" is
+/// a page that may sign in; else it shows the signed-out page (never an open redirect).
+pub async fn logout(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let clear = [(
         header::SET_COOKIE,
         HeaderValue::from_static(super::authorize::CLEAR_SESSION_COOKIE),
     )];
     match q.get("post_logout_redirect_uri") {
-        Some(uri) if super::authorize::valid_redirect(uri) => {
+        Some(uri) if super::authorize::valid_redirect(&st, uri) => {
             (clear, Redirect::to(uri)).into_response()
         }
         _ => (

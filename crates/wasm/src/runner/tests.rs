@@ -718,3 +718,125 @@ fn an_abort_before_a_retry_is_sent_keeps_the_earlier_attempts_outcome() {
     assert_eq!(sim.sent.borrow().len(), 2, "the retry was not sent");
     assert_eq!(client.rate_usage().0, 2, "its slot was given back");
 }
+
+fn too_many(retry_after: &str) -> Reply {
+    Reply::Http(
+        429,
+        vec![("retry-after", retry_after.into())],
+        r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#.into(),
+    )
+}
+
+#[test]
+fn a_server_error_then_429s_until_giving_up_is_unknown_not_failed() {
+    // Attempt 1 may have applied the change (503); attempts 2..5 are throttled. The last
+    // answer alone would say "not applied", which undo would then leave out.
+    let h = harness(vec![
+        json(503, ""),
+        too_many("1"),
+        too_many("1"),
+        too_many("1"),
+        too_many("1"),
+        ok_single(3),
+    ]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, Applied, AlreadyInPlace]
+    );
+    let error = report.outcomes[0].error.as_ref().unwrap();
+    assert_eq!(
+        (error.code.as_str(), error.status),
+        ("too_many_requests", Some(429)),
+        "the code is the last attempt's"
+    );
+    assert!(
+        error
+            .message
+            .contains("earlier attempt may nevertheless have applied"),
+        "{}",
+        error.message
+    );
+    assert_eq!(report.stopped_by, None, "a 429 does not stop the run");
+    assert_eq!(h.transport.sent.borrow().len(), 6);
+}
+
+#[test]
+fn a_timeout_then_401s_is_unknown_and_still_stops_the_run() {
+    let h = harness(vec![
+        Reply::Fail(TransportError::Timeout { after_ms: 30_000 }),
+        json(401, ""),
+        json(401, ""),
+    ]);
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, NotAttempted, AlreadyInPlace]
+    );
+    assert_eq!(
+        report.stopped_by.as_ref().map(|e| e.code.as_str()),
+        Some("unauthorized")
+    );
+}
+
+#[test]
+fn abort_while_retrying_a_429_that_followed_a_server_error_is_unknown() {
+    let h = harness(vec![json(500, ""), too_many("30")]);
+    let abort = AbortHandle::new();
+    let a = abort.clone();
+    *h.transport.on_send.borrow_mut() = Some(Box::new(move |i| {
+        if i == 1 {
+            a.abort();
+        }
+    }));
+    let (report, _) = run(&h, &abort);
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, NotAttempted, AlreadyInPlace]
+    );
+    assert_eq!(
+        report.outcomes[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("aborted")
+    );
+}
+
+#[test]
+fn a_failure_of_the_token_provider_after_a_server_error_is_unknown() {
+    // A provider that serves the first token and fails afterwards (a revoked refresh token).
+    let transport = FakeTransport::new(vec![json(503, "")]);
+    let calls = Rc::new(std::cell::Cell::new(0u32));
+    let n = calls.clone();
+    let provider = move |_request: TokenRequest| {
+        n.set(n.get() + 1);
+        let first = n.get() == 1;
+        async move {
+            if first {
+                AccessToken::new("tok")
+            } else {
+                Err(TokenError::Provider("interaction_required".into()))
+            }
+        }
+    };
+    let mut config =
+        ClientConfig::new(BaseUrl::parse("https://api.security.microsoft.com").unwrap());
+    config.time_scale = 1.0;
+    let client = DefenderClient::with_transport(config, provider, transport.clone());
+    let h = Harness {
+        transport,
+        client,
+        token_requests: Rc::new(RefCell::new(Vec::new())),
+    };
+    let (report, _) = run(&h, &AbortHandle::new());
+    use OutcomeStatus::*;
+    assert_eq!(
+        statuses(&report),
+        [Unknown, Unknown, NotAttempted, AlreadyInPlace]
+    );
+    assert_eq!(
+        report.stopped_by.as_ref().map(|e| e.code.as_str()),
+        Some("token_unavailable")
+    );
+}

@@ -10,8 +10,9 @@ pub fn url() -> Option<&'static str> {
     if url.is_none() {
         // Loud on purpose: a skipped suite must never look like a passing one.
         let msg = "\n\n!!!!! DT_EMULATOR_URL is not set at compile time: emulator tests SKIPPED. \
-                   Run `cargo xtask test`, or start `defender-tags-emulator --port 0 --cors-origin '*'` \
-                   and set DT_EMULATOR_URL=http://127.0.0.1:PORT. !!!!!\n";
+                   Run `cargo xtask test`, or start `defender-tags-emulator --port 0 --cors-origin \
+                   http://127.0.0.1:8000`, set DT_EMULATOR_URL=http://127.0.0.1:PORT and \
+                   WASM_BINDGEN_TEST_ADDRESS=127.0.0.1:8000. !!!!!\n";
         web_sys_console_error(msg);
     }
     url.map(|u| u.trim_end_matches('/'))

@@ -156,7 +156,7 @@ mod tests {
             machine(4, "KIOSK7.fabrikam.com"),
         ];
         let input = format!("WEB01\n{:040x}\nnope\nkiosk7\nkiosk7.contoso.com\n", 2);
-        let r = resolve(&parse_machine_list(&input).rows, &ms);
+        let r = resolve(&parse_machine_list(&input).unwrap().rows, &ms);
         assert_eq!(r.resolved, vec![0, 1, 2]);
         assert_eq!(r.unresolved.len(), 2);
         assert_eq!(r.unresolved[0].line, 3);
@@ -173,7 +173,7 @@ mod tests {
     fn a_machine_named_twice_is_planned_once() {
         let ms = vec![machine(1, "web01")];
         let input = format!("web01\n{:040x}\n", 1);
-        let r = resolve(&parse_machine_list(&input).rows, &ms);
+        let r = resolve(&parse_machine_list(&input).unwrap().rows, &ms);
         assert_eq!(r.resolved, vec![0]);
         assert!(r.unresolved.is_empty());
     }
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn an_exact_duplicate_name_is_ambiguous() {
         let ms = vec![machine(1, "dup"), machine(2, "DUP")];
-        let r = resolve(&parse_machine_list("dup").rows, &ms);
+        let r = resolve(&parse_machine_list("dup").unwrap().rows, &ms);
         assert!(r.resolved.is_empty());
         assert_eq!(r.unresolved[0].kind(), "ambiguous");
     }

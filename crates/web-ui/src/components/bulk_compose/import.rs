@@ -11,7 +11,7 @@ use crate::bulk::job::Job;
 use crate::bulk::resolve::{Resolution, Unresolved, UnresolvedReason, resolve};
 use crate::components::top_bar::use_app_state;
 use crate::state::now_ms;
-use defender_tags_core::import::{ImportResult, parse_machine_list};
+use defender_tags_core::import::{ImportResult, check_import_size, parse_machine_list};
 use defender_tags_core::query::MachineQuery;
 
 use super::TagActionForm;
@@ -70,7 +70,14 @@ pub(super) fn ImportSource() -> impl IntoView {
 
     let check = move || {
         let input = text.get_untracked();
-        let parsed = parse_machine_list(&input);
+        let parsed = match parse_machine_list(&input) {
+            Ok(parsed) => parsed,
+            Err(refused) => {
+                error.set(Some(sentence(&refused.to_string())));
+                checked.set(None);
+                return;
+            }
+        };
         if parsed.rows.is_empty() && parsed.errors.is_empty() {
             error.set(Some(
                 "The list is empty: paste names or ids, or choose a file.".to_owned(),
@@ -118,6 +125,17 @@ pub(super) fn ImportSource() -> impl IntoView {
             .and_then(|i| i.files())
             .and_then(|f| f.get(0));
         if let Some(file) = file {
+            // Refused by its size before a byte is read: reading a several-hundred-MB file
+            // into the page would freeze the tab.
+            if let Err(refused) = check_import_size(file.size() as u64) {
+                error.set(Some(format!(
+                    "{}: {}",
+                    file.name(),
+                    sentence(&refused.to_string())
+                )));
+                checked.set(None);
+                return;
+            }
             leptos::task::spawn_local(async move {
                 match wasm_bindgen_futures::JsFuture::from(file.text()).await {
                     Ok(v) => {
