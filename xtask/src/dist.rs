@@ -145,11 +145,7 @@ pub fn check_config(path: &Path, base_path: Option<&str>) -> Result<Checked, Str
             );
             for e in &errors {
                 message.push_str("\n  ");
-                if e.field.is_empty() {
-                    message.push_str(&e.message);
-                } else {
-                    message.push_str(&e.to_string());
-                }
+                message.push_str(&e.to_string());
                 if e.field == "basePath" && base_path.is_some() {
                     message.push_str(" (given with --base-path)");
                 }

@@ -89,7 +89,7 @@ pub struct TenantConfig {
 
 /// One problem in `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {message}")]
+#[error("{}", display_error(field, message))]
 pub struct ConfigError {
     /// JSON path of the field (`clientId`, `tenants[1].cloud`); empty for a syntax error or a
     /// document that is not an object.
@@ -456,6 +456,21 @@ fn push_unique(list: &mut Vec<String>, item: String) {
     if !list.contains(&item) {
         list.push(item);
     }
+}
+
+/// `field: message`, or the message alone for a problem of the whole document.
+fn display_error(field: &str, message: &str) -> String {
+    if field.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{field}: {message}")
+    }
+}
+
+/// "a string", "an array", ...: how a configuration error names the JSON it found instead
+/// (shared with the edge proxy's configuration).
+pub fn json_kind(value: &Value) -> &'static str {
+    kind(value)
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use defender_tags_core::cloud::{BaseUrl, BaseUrlError};
+use defender_tags_core::site_config::json_kind;
 
 use crate::config::DEFAULT_TIMEOUT_MS;
 
@@ -70,24 +71,9 @@ impl ConfigUse {
     }
 }
 
-/// One problem in the configuration: the JSON path of the field (`""` for a syntax error) and
-/// what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{}", display_error(field, message))]
-pub struct ProxyConfigError {
-    /// JSON path, e.g. `apiBaseUrl`, `allowedOrigins[1]`, `listen.port`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-fn display_error(field: &str, message: &str) -> String {
-    if field.is_empty() {
-        message.to_owned()
-    } else {
-        format!("{field}: {message}")
-    }
-}
+/// One problem in the configuration: core's configuration error (JSON path of the field, `""`
+/// for a syntax error, and what is wrong), the same shape as `config.json`'s.
+pub use defender_tags_core::site_config::ConfigError as ProxyConfigError;
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> ProxyConfigError {
     ProxyConfigError {
@@ -136,7 +122,7 @@ impl ProxySettings {
                 "",
                 format!(
                     "the configuration must be a JSON object, not {}",
-                    kind(value)
+                    json_kind(value)
                 ),
             )]);
         };
@@ -200,17 +186,6 @@ impl ProxySettings {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn string<'v>(
     value: &'v Value,
     field: &str,
@@ -221,7 +196,7 @@ fn string<'v>(
         other => {
             errors.push(error(
                 field,
-                format!("must be a string, not {}", kind(other)),
+                format!("must be a string, not {}", json_kind(other)),
             ));
             None
         }
@@ -264,7 +239,7 @@ fn origins(
         Some(other) => {
             errors.push(error(
                 FIELD,
-                format!("must be a list of origins, not {}", kind(other)),
+                format!("must be a list of origins, not {}", json_kind(other)),
             ));
             return Vec::new();
         }
@@ -343,7 +318,7 @@ fn listen(value: Option<&Value>, errors: &mut Vec<ProxyConfigError>) -> Option<L
                 "listen",
                 format!(
                     "must be an object like {{\"host\": \"127.0.0.1\", \"port\": 8787}}, not {}",
-                    kind(other)
+                    json_kind(other)
                 ),
             ));
             return None;
