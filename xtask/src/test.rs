@@ -212,11 +212,17 @@ const DEPLOY_BASE_PATH: &str = "/tools/defender-tags/";
 fn deploy_suite(ctx: &Ctx, bin: &Path, site: &Path) -> Result<(), String> {
     let config = ctx.root.join("tests/deploy/site-config.json");
     let checked = dist::check_config(&config, Some(DEPLOY_BASE_PATH))?;
-    let bundle = ctx.target.join("deploy-test").join("bundle");
+    // Outside the target dir: nginx's workers run as `nobody` when the suite runs as root, and
+    // CI's target dir lives under /root (mode 700), which they cannot enter.
+    let scratch = std::env::temp_dir().join(format!("defender-tags-deploy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let bundle = scratch.join("bundle");
     dist::write_bundle(site, &checked, &bundle)?;
     let xtask = std::env::current_exe()
         .map_err(|e| format!("cannot find the xtask binary for the deploy suite: {e}"))?;
-    node_suite_with(
+    let result = node_suite_with(
         ctx,
         "tests/deploy",
         bin,
@@ -227,7 +233,9 @@ fn deploy_suite(ctx: &Ctx, bin: &Path, site: &Path) -> Result<(), String> {
             ("DT_XTASK_BIN", xtask.as_os_str()),
             ("DT_NGINX", std::ffi::OsStr::new(tools::NGINX)),
         ],
-    )
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// A `node --test` suite folder (its package.json `test` script) with the paths it needs.
