@@ -127,12 +127,7 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
 
 #[tokio::test]
 async fn a_config_json_in_the_static_dir_wins() {
-    let dir = std::env::temp_dir().join(format!(
-        "emu-site-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("site");
     std::fs::write(dir.join("index.html"), "<!doctype html><title>x</title>").unwrap();
     let emu = Emu::with(Config {
         machines: 10,

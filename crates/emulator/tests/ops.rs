@@ -335,16 +335,6 @@ async fn faults_from_config_at_start() {
     emu.stop().await;
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "emu-{name}-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[tokio::test]
 async fn data_file_persists_tags_across_restart() {
     let dir = temp_dir("data");

@@ -456,12 +456,7 @@ async fn admin_endpoints_take_a_tenant() {
 
 #[tokio::test]
 async fn data_file_keeps_every_tenant_and_reads_the_old_format() {
-    let dir = std::env::temp_dir().join(format!(
-        "emu-tenants-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("tenants");
     let data = dir.join("state.json");
     let config = Config {
         data_file: Some(data.clone()),

@@ -223,3 +223,14 @@ pub fn jwt_claims(jwt: &str) -> Value {
 pub fn name(m: &Value) -> String {
     m["computerDnsName"].as_str().unwrap_or_default().to_owned()
 }
+
+/// A fresh, empty folder under the system temp dir (unique per process and call).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "emu-{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
