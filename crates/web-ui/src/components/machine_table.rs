@@ -211,12 +211,14 @@ fn RowSlot(
     let field = move |f: fn(&RowView) -> String| {
         move || row.with(|r| r.as_ref().map(f).unwrap_or_default())
     };
+    // Read from the page once per row slot, not on every scroll step that re-renders it.
+    let base = crate::site::base_path();
     let href = move || {
         row.with(|r| {
             r.as_ref().map(|r| {
                 let mut s = search.get();
                 s.selected = Some(r.id.clone());
-                crate::site::href(&format!("/{}", s.to_query_string()))
+                crate::site::join(&base, &format!("/{}", s.to_query_string()))
             })
         })
     };

@@ -176,9 +176,9 @@ pub fn InventoryView(
                             <caption class="visually-hidden">"Tags and the number of machines carrying each"</caption>
                             <thead><tr><th scope="col">"Tag"</th><th scope="col" class="num">"Machines"</th><th scope="col">"Notes"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
-                                {move || inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
+                                {move || { let base = crate::site::base_path(); inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
                                     let tag = t.tag.clone();
-                                    let href = crate::site::href(&format!("/{}", SearchState::from(MachineQuery { tag: t.tag.clone(), ..Default::default() }).to_query_string()));
+                                    let href = crate::site::join(&base, &format!("/{}", SearchState::from(MachineQuery { tag: t.tag.clone(), ..Default::default() }).to_query_string()));
                                     let mut notes = Vec::new();
                                     if t.has_variants { notes.push("case variants".to_owned()); }
                                     if !t.breakers.is_empty() { notes.push("breaks the portal filter".to_owned()); }
@@ -201,7 +201,7 @@ pub fn InventoryView(
                                             </td>
                                         </tr>
                                     }
-                                }).collect_view()}
+                                }).collect_view() }}
                             </tbody>
                         </table>
                     </section>
