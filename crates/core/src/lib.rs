@@ -40,6 +40,7 @@
 
 pub mod api;
 pub mod cloud;
+pub mod fresh;
 pub mod import;
 pub mod inventory;
 pub mod model;

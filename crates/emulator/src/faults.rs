@@ -53,6 +53,9 @@ pub struct FaultConfig {
     pub slow_after: f64,
     /// Delay of `slow_after` replies, in real milliseconds.
     pub slow_after_ms: u64,
+    /// Strike tag changes (POST) only: reads always succeed. Lets a test fail the writes of a
+    /// run while the re-reads around it (re-planning, "Verify") see the true state.
+    pub writes_only: bool,
 }
 
 impl Default for FaultConfig {
@@ -73,6 +76,7 @@ impl Default for FaultConfig {
             drop_after: 0.0,
             slow_after: 0.0,
             slow_after_ms: 1000,
+            writes_only: false,
         }
     }
 }
@@ -222,10 +226,18 @@ impl FaultState {
         &self.config
     }
 
-    /// Draws the faults for one `/api` request. Each draw is skipped when its share is zero,
-    /// so a config without the `_after` faults gives the same sequence as before they existed.
-    pub fn draw(&mut self) -> Drawn {
+    /// Draws the faults for one `/api` request (`write`: a tag change). Each draw is skipped
+    /// when its share is zero, so a config without the `_after` faults gives the same sequence
+    /// as before they existed; with `writes_only`, reads draw nothing.
+    pub fn draw(&mut self, write: bool) -> Drawn {
         let c = &self.config;
+        if c.writes_only && !write {
+            return Drawn {
+                slow: None,
+                fault: None,
+                slow_after: None,
+            };
+        }
         let slow =
             (c.slow > 0.0 && self.rng.chance(c.slow)).then(|| Duration::from_millis(c.slow_ms));
         let exclusive = c.exclusive();
@@ -292,7 +304,7 @@ mod tests {
         };
         let run = || {
             let mut s = FaultState::new(cfg.clone());
-            (0..4000).map(|_| s.draw().fault).collect::<Vec<_>>()
+            (0..4000).map(|_| s.draw(true).fault).collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -305,7 +317,7 @@ mod tests {
     #[test]
     fn no_faults_by_default() {
         let mut s = FaultState::new(FaultConfig::default());
-        assert!((0..100).all(|_| s.draw() == Drawn::default()));
+        assert!((0..100).all(|_| s.draw(true) == Drawn::default()));
     }
 
     #[test]
@@ -333,7 +345,7 @@ mod tests {
         )
         .unwrap();
         let mut s = FaultState::new(cfg);
-        let draws: Vec<Drawn> = (0..4000).map(|_| s.draw()).collect();
+        let draws: Vec<Drawn> = (0..4000).map(|_| s.draw(true)).collect();
         for kind in [Fault::Error500After, Fault::Error503After, Fault::DropAfter] {
             assert!(kind.strikes_after());
             let n = draws.iter().filter(|d| d.fault == Some(kind)).count();
@@ -358,10 +370,19 @@ mod tests {
         for _ in 0..500 {
             let slow = rng.chance(0.3);
             let error = rng.unit() < 0.3;
-            let d = s.draw();
+            let d = s.draw(true);
             assert_eq!(d.slow.is_some(), slow);
             assert_eq!(d.fault == Some(Fault::Error500), error);
             assert_eq!(d.slow_after, None);
         }
+    }
+
+    #[test]
+    fn writes_only_leaves_reads_alone() {
+        let mut s = FaultState::new(
+            FaultConfig::from_json(r#"{"error500_after":1.0,"writes_only":true}"#).unwrap(),
+        );
+        assert!((0..50).all(|_| s.draw(false) == Drawn::default()));
+        assert!((0..50).all(|_| s.draw(true).fault == Some(Fault::Error500After)));
     }
 }

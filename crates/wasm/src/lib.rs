@@ -45,7 +45,7 @@ pub use error::ClientError;
 pub use machines::{MachinePage, MachinePages, PageCursor, PageRequest};
 pub use plan_adapter::PlanSummary;
 pub use progress::Progress;
-pub use report::{MachineOutcome, OutcomeStatus, RunReport};
+pub use report::{ErrorInfo, MachineOutcome, OutcomeStatus, RunReport};
 pub use token::{AccessToken, LocalBoxFuture, TokenError, TokenProvider, TokenRequest};
 pub use transport::{HttpRequest, HttpResponse, Transport, TransportError};
 

@@ -189,9 +189,24 @@ impl DefenderClient {
         on_progress: impl FnMut(&Progress),
         abort: &AbortHandle,
     ) -> RunReport {
+        self.run_plan_observed(plan, on_progress, |_| {}, abort)
+            .await
+    }
+
+    /// [`DefenderClient::run_plan`], also calling `on_settled` with the outcomes of each call's
+    /// machines as soon as that call settles (in settle order), so a caller can journal a run
+    /// durably while it goes: a page closed mid-run then still knows what each settled call did.
+    pub async fn run_plan_observed(
+        &self,
+        plan: &Plan,
+        on_progress: impl FnMut(&Progress),
+        on_settled: impl FnMut(&[MachineOutcome]),
+        abort: &AbortHandle,
+    ) -> RunReport {
         self.run_spec(
             crate::plan_adapter::spec_from_plan(plan),
             on_progress,
+            on_settled,
             abort,
         )
         .await
@@ -201,6 +216,7 @@ impl DefenderClient {
         &self,
         spec: RunSpec,
         on_progress: impl FnMut(&Progress),
+        mut on_settled: impl FnMut(&[MachineOutcome]),
         abort: &AbortHandle,
     ) -> RunReport {
         let RunSpec {
@@ -269,6 +285,8 @@ impl DefenderClient {
                     }
                 }
             }
+            let settled: Vec<MachineOutcome> = call.rows.iter().map(|&r| rows[r].clone()).collect();
+            on_settled(&settled);
             tracker.emit(None);
         }
         RunReport {

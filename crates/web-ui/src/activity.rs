@@ -19,8 +19,71 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Backend, BackendRef, UiError};
 use crate::bulk::export::write_safe_row;
 use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
+use crate::bulk::journal::Scope;
+use crate::idb::Store;
 use crate::state::{Session, now_ms};
 use defender_tags_core::query::MachineQuery;
+
+/// Days the durable log keeps an entry unless the user chooses otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// The longest retention offered (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3_650;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn durable_prefix(scope: &Scope) -> String {
+    format!("activity/{}/e/", scope.key())
+}
+
+/// Keys sort by time, so entries older than a cutoff are one key range.
+fn durable_key(scope: &Scope, at_ms: i64, seq: u64) -> String {
+    format!("{}{:013}-{seq:08}", durable_prefix(scope), at_ms.max(0))
+}
+
+fn retention_key(scope: &Scope) -> String {
+    format!("activity/{}/retention", scope.key())
+}
+
+async fn retention_days(store: &Store, scope: &Scope) -> u32 {
+    store
+        .under(&retention_key(scope))
+        .await
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(DEFAULT_RETENTION_DAYS)
+}
+
+/// What makes two copies of an entry the same entry (the tab's copy and the durable one).
+fn identity(e: &Entry) -> (i64, String, String, String) {
+    (e.at_ms, e.kind.clone(), e.what.clone(), e.who.clone())
+}
+
+/// The durable entries plus this tab's entries not among them, in time order and renumbered;
+/// also the identities of the tab's entries that were missing (to be written).
+fn merge(kept: Vec<Entry>, tab: &[Entry]) -> (ActivityLog, HashSet<(i64, String, String, String)>) {
+    let known: HashSet<_> = kept.iter().map(identity).collect();
+    let missing: HashSet<_> = tab
+        .iter()
+        .map(identity)
+        .filter(|i| !known.contains(i))
+        .collect();
+    let mut all: Vec<Entry> = kept
+        .into_iter()
+        .chain(
+            tab.iter()
+                .filter(|e| missing.contains(&identity(e)))
+                .cloned(),
+        )
+        .collect();
+    all.sort_by_key(|e| (e.at_ms, e.seq));
+    let mut log = ActivityLog::default();
+    for e in all {
+        log.push(e);
+    }
+    (log, missing)
+}
 
 /// sessionStorage key of the log.
 pub const STORAGE_KEY: &str = "defender-tags.activity";
@@ -283,6 +346,10 @@ pub struct Activity {
     /// Added to the storage key: empty for the app, the id prefix of an embedded mount (so two
     /// managers on one page keep two logs).
     mount: StoredValue<String>,
+    /// Where the log is kept beyond this tab (the app's signed-in user and tenant), once known.
+    durable: RwSignal<Option<Scope>>,
+    /// Days entries are kept in the durable log.
+    retention: RwSignal<u32>,
 }
 
 /// The mount's [`Activity`] (panics outside `AppState::provide`'s owner, like `expect_context`).
@@ -296,6 +363,91 @@ impl Activity {
         Self {
             log: RwSignal::new(load(&storage_key(mount))),
             mount: StoredValue::new(mount.to_owned()),
+            durable: RwSignal::new(None),
+            retention: RwSignal::new(DEFAULT_RETENTION_DAYS),
+        }
+    }
+
+    /// Whether the log is kept beyond this tab (IndexedDB, per user and tenant).
+    pub fn is_durable(&self) -> bool {
+        self.durable.with(Option::is_some)
+    }
+
+    /// Days the durable log keeps an entry.
+    pub fn retention(&self) -> RwSignal<u32> {
+        self.retention
+    }
+
+    /// Keeps the log of `scope` (a signed-in user in a tenant) in IndexedDB: reads back what
+    /// earlier sessions recorded (dropping entries past the retention), adds this tab's entries
+    /// not yet kept, and from now on writes every new entry. A browser without IndexedDB keeps
+    /// the per-tab log only.
+    pub async fn attach(self, scope: Scope) {
+        let Ok(store) = Store::open().await else {
+            return;
+        };
+        let days = retention_days(&store, &scope).await;
+        self.retention.try_set(days);
+        let prefix = durable_prefix(&scope);
+        let cutoff = now_ms() - i64::from(days) * DAY_MS;
+        let _ = store
+            .delete_range(&prefix, &durable_key(&scope, cutoff, 0))
+            .await;
+        let kept: Vec<Entry> = store
+            .under(&prefix)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(_, json)| serde_json::from_str::<Entry>(&json).ok())
+            .collect();
+        let Some(session) = self.log.try_get_untracked() else {
+            return;
+        };
+        let merged = merge(kept, &session.entries);
+        for e in &session.entries {
+            if !merged.1.contains(&identity(e)) {
+                continue;
+            }
+            if let Ok(json) = serde_json::to_string(e) {
+                let _ = store.put(&durable_key(&scope, e.at_ms, e.seq), &json).await;
+            }
+        }
+        self.durable.try_set(Some(scope));
+        self.log.try_set(merged.0);
+    }
+
+    /// Changes how long the durable log keeps entries, and drops those now past it.
+    pub fn set_retention(&self, days: u32) {
+        let days = days.clamp(1, MAX_RETENTION_DAYS);
+        self.retention.set(days);
+        let Some(scope) = self.durable.get_untracked() else {
+            return;
+        };
+        let cutoff = now_ms() - i64::from(days) * DAY_MS;
+        self.log.update(|l| l.entries.retain(|e| e.at_ms >= cutoff));
+        leptos::task::spawn_local(async move {
+            if let Ok(store) = Store::open().await {
+                let _ = store.put(&retention_key(&scope), &days.to_string()).await;
+                let _ = store
+                    .delete_range(&durable_prefix(&scope), &durable_key(&scope, cutoff, 0))
+                    .await;
+            }
+        });
+    }
+
+    /// Empties the log: this tab's copy and, for the app, the durable one of this user and
+    /// tenant. The only way entries leave before their retention ends.
+    pub fn clear(&self) {
+        self.log.set(ActivityLog::default());
+        if let (Some(storage), Some(mount)) = (session_storage(), self.mount.try_get_value()) {
+            let _ = storage.remove_item(&storage_key(&mount));
+        }
+        if let Some(scope) = self.durable.get_untracked() {
+            leptos::task::spawn_local(async move {
+                if let Ok(store) = Store::open().await {
+                    let _ = store.delete_under(&durable_prefix(&scope)).await;
+                }
+            });
         }
     }
 
@@ -319,6 +471,19 @@ impl Activity {
                 .with_untracked(|l| serde_json::to_string(l).unwrap_or_default());
             // A full sessionStorage only loses the reload-survival; the in-memory log is intact.
             let _ = storage.set_item(&storage_key(&mount), &json);
+        }
+        if let (Some(scope), Some(entry)) = (
+            self.durable.get_untracked(),
+            self.log.with_untracked(|l| l.entries.last().cloned()),
+        ) {
+            leptos::task::spawn_local(async move {
+                if let (Ok(store), Ok(json)) = (Store::open().await, serde_json::to_string(&entry))
+                {
+                    let _ = store
+                        .put(&durable_key(&scope, entry.at_ms, entry.seq), &json)
+                        .await;
+                }
+            });
         }
     }
 }
@@ -439,6 +604,39 @@ mod tests {
 
     fn id(n: u8) -> MachineId {
         MachineId::parse(&format!("{n:040x}")).unwrap()
+    }
+
+    fn at(ms: i64, what: &str) -> Entry {
+        let mut e = single_entry("Ann".into(), &id(1), "web01", "T", TagAction::Add, &Ok(()));
+        e.at_ms = ms;
+        e.what = what.into();
+        e
+    }
+
+    #[test]
+    fn the_durable_log_and_this_tabs_log_merge_without_duplicates_in_time_order() {
+        let kept = vec![at(10, "a"), at(30, "c")];
+        let tab = vec![at(30, "c"), at(20, "b"), at(40, "d")];
+        let (log, missing) = merge(kept, &tab);
+        let whats: Vec<&str> = log.entries.iter().map(|e| e.what.as_str()).collect();
+        assert_eq!(whats, ["a", "b", "c", "d"]);
+        assert_eq!(
+            log.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        let mut missing: Vec<i64> = missing.into_iter().map(|i| i.0).collect();
+        missing.sort();
+        assert_eq!(missing, [20, 40], "only the tab's new entries are written");
+    }
+
+    #[test]
+    fn durable_keys_sort_by_time_so_retention_is_one_range() {
+        let s = Scope::new("t", "u");
+        let old = durable_key(&s, 999, 7);
+        let new = durable_key(&s, 1_000_000, 1);
+        assert!(old < new);
+        assert!(old.starts_with(&durable_prefix(&s)));
+        assert!(durable_key(&s, 5_000, 0) < durable_key(&s, 5_000, 1));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod check;
 pub mod components;
 pub mod download;
 pub mod embed;
+pub mod idb;
 pub mod ids;
 pub mod msal;
 pub mod query;
@@ -28,6 +29,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::interrupted_runs::InterruptedRuns;
 use crate::components::notice::NoticeRegion;
 use crate::components::top_bar::TopBar;
 use crate::state::{AppState, Session};
@@ -52,6 +54,7 @@ pub fn Shell() -> impl IntoView {
             <TopBar/>
             <NoticeRegion/>
             <main id="main" tabindex="-1">
+                <InterruptedRuns/>
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::search::SearchPage/>
                     <Route path=path!("/bulk") view=routes::bulk::BulkPage/>

@@ -198,6 +198,11 @@ pub async fn start(state: AppState) {
         state.activity,
     );
     state.backend.0.set(Some(backend));
+    // The activity log of this user in this tenant, kept in this browser across sessions.
+    leptos::task::spawn_local(state.activity.attach(crate::bulk::journal::Scope::new(
+        &crate::site::tenant_scope(),
+        &account.username,
+    )));
     state.session.0.set(Session::SignedIn(User {
         name: account.name,
         username: account.username,

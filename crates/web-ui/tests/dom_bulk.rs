@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use defender_tags_core::plan::{ExpectedOutcome, Plan};
 use defender_tags_core::query::MachineQuery;
-use defender_tags_core::{HealthStatus, Machine, MachineId, Tag, TagAction};
+use defender_tags_core::{HealthStatus, Machine, MachineId, Tag, TagAction, TaggedMachine};
 use defender_tags_wasm::report::ErrorInfo;
 use defender_tags_wasm::{
     AbortHandle, LocalBoxFuture, MachineOutcome, OutcomeStatus, Progress, RunReport,
@@ -30,7 +30,7 @@ use defender_tags_web_ui::activity::logged;
 use defender_tags_web_ui::api::{Backend, BackendRef, FakeBackend, UiError};
 use defender_tags_web_ui::bulk::flow::Phase;
 use defender_tags_web_ui::bulk::job::JobKind;
-use defender_tags_web_ui::bulk::runner::BulkRunner;
+use defender_tags_web_ui::bulk::runner::{BulkRunner, OnSettled};
 use defender_tags_web_ui::components::tag_editor::TagEditor;
 use defender_tags_web_ui::embed::EmbeddedManager;
 use defender_tags_web_ui::ids::Ids;
@@ -146,6 +146,7 @@ impl BulkRunner for FakeRunner {
         &self,
         plan: Plan,
         mut on_progress: Box<dyn FnMut(&Progress)>,
+        mut on_settled: OnSettled,
         _abort: AbortHandle,
     ) -> LocalBoxFuture<'static, RunReport> {
         let fake = self.fake.clone();
@@ -177,6 +178,12 @@ impl BulkRunner for FakeRunner {
                     }),
                 });
             }
+            let sent_rows: Vec<MachineOutcome> = outcomes
+                .iter()
+                .filter(|o| o.status != OutcomeStatus::AlreadyInPlace)
+                .cloned()
+                .collect();
+            on_settled(&sent_rows);
             let calls = plan.calls.len() as u32;
             let sent = (outcomes.len() - plan.summary().already_in_place) as u32;
             on_progress(&Progress {
@@ -201,6 +208,19 @@ impl BulkRunner for FakeRunner {
                 calls_made: calls,
             }
         })
+    }
+
+    fn holders(&self, tag: &Tag) -> LocalBoxFuture<'static, Result<Vec<TaggedMachine>, String>> {
+        let carrying = self
+            .fake
+            .machines
+            .borrow()
+            .iter()
+            .filter(|m| m.has_tag(tag.as_str()))
+            .cloned()
+            .map(TaggedMachine::from)
+            .collect();
+        Box::pin(async move { Ok(carrying) })
     }
 }
 

@@ -174,7 +174,11 @@ async fn handle(
         )));
     }
 
-    let drawn = st.faults.lock().unwrap_or_else(|e| e.into_inner()).draw();
+    let drawn = st
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .draw(*method == Method::POST);
     if let Some(d) = drawn.slow {
         tokio::time::sleep(d).await;
     }

@@ -322,6 +322,7 @@ impl JsDefenderClient {
                             let _ = f.call1(&JsValue::NULL, &value);
                         }
                     },
+                    |_| {},
                     &abort,
                 )
                 .await;

@@ -109,11 +109,33 @@ fn harness_with_tokens(replies: Vec<Reply>, failing_tokens: bool) -> Harness {
 
 fn run(h: &Harness, abort: &AbortHandle) -> (RunReport, Vec<Progress>) {
     let events = RefCell::new(Vec::new());
+    let settled = RefCell::new(Vec::<MachineOutcome>::new());
     let report = block_on(h.client.run_spec(
         spec(),
         |p: &Progress| events.borrow_mut().push(p.clone()),
+        |rows: &[MachineOutcome]| settled.borrow_mut().extend_from_slice(rows),
         abort,
     ));
+    // What was reported call by call as it settled is exactly the final report's rows of the
+    // calls that were made: a journal written from it matches the report.
+    let mut settled = settled.into_inner();
+    settled.sort_by(|a, b| a.machine.cmp(&b.machine));
+    let mut attempted: Vec<MachineOutcome> = report
+        .outcomes
+        .iter()
+        .filter(|o| {
+            !matches!(
+                o.status,
+                OutcomeStatus::NotAttempted | OutcomeStatus::AlreadyInPlace
+            )
+        })
+        .cloned()
+        .collect();
+    attempted.sort_by(|a, b| a.machine.cmp(&b.machine));
+    assert_eq!(
+        settled, attempted,
+        "settled outcomes = the report's attempted rows"
+    );
     (report, events.into_inner())
 }
 
@@ -507,6 +529,7 @@ fn sim_run(
     let report = sim.run(client.run_spec(
         spec,
         |p: &Progress| events.borrow_mut().push(p.clone()),
+        |_| {},
         abort,
     ));
     (report, events.into_inner())

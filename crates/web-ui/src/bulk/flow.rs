@@ -7,12 +7,16 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use defender_tags_wasm::{AbortHandle, Progress};
+use defender_tags_wasm::{
+    AbortHandle, ErrorInfo, MachineOutcome, OutcomeStatus, Progress, RunReport,
+};
 use leptos::prelude::*;
 
-use super::job::{Job, RunRecord};
+use super::job::{Job, JobKind, RunRecord, StepDrift};
+use super::journal::{self, Interrupted, JournalWriter, Scope};
 use super::runner::BulkRunner;
 use crate::activity::{self, Activity};
+use crate::idb::Store;
 use crate::state::now_ms;
 
 /// Where the bulk flow stands.
@@ -23,6 +27,8 @@ pub enum Phase {
     Compose,
     /// A job waits for confirmation.
     Preview(Arc<Job>),
+    /// Run was confirmed: the machines' current tags are being re-read to re-plan the job.
+    Checking(Arc<Job>),
     /// A job runs.
     Running {
         /// The job.
@@ -38,6 +44,15 @@ pub enum Phase {
     Done(Arc<RunRecord>),
 }
 
+/// What the re-read before a run found, shown on the preview it sends the user back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recheck {
+    /// Machines changed since the preview: the preview now shows the fresh plan.
+    Drift(Vec<StepDrift>),
+    /// The re-read failed; nothing was sent.
+    Failed(String),
+}
+
 /// The bulk state of one mount. Copy: signals owned by the mount's root, so they live as long
 /// as the mount and not a page.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +60,9 @@ pub struct BulkFlow {
     phase: RwSignal<Phase>,
     abort: StoredValue<Option<AbortHandle>, LocalStorage>,
     finished: RwSignal<u32>,
+    recheck: RwSignal<Option<Recheck>>,
+    verifying: RwSignal<bool>,
+    resuming: StoredValue<Option<(Scope, String)>, LocalStorage>,
     activity: Activity,
 }
 
@@ -60,6 +78,9 @@ impl BulkFlow {
             phase: RwSignal::new(Phase::Compose),
             abort: StoredValue::new_local(None),
             finished: RwSignal::new(0),
+            recheck: RwSignal::new(None),
+            verifying: RwSignal::new(false),
+            resuming: StoredValue::new_local(None),
             activity,
         }
     }
@@ -74,10 +95,20 @@ impl BulkFlow {
         self.phase
     }
 
-    /// Whether a run is in progress.
+    /// What the last re-read before a run found, while its preview is shown.
+    pub fn recheck(&self) -> RwSignal<Option<Recheck>> {
+        self.recheck
+    }
+
+    /// Whether "Verify" is re-reading machines.
+    pub fn verifying(&self) -> RwSignal<bool> {
+        self.verifying
+    }
+
+    /// Whether a run is in progress (or about to start: its re-read is under way).
     pub fn is_running(&self) -> bool {
         self.phase
-            .with_untracked(|p| matches!(p, Phase::Running { .. }))
+            .with_untracked(|p| matches!(p, Phase::Running { .. } | Phase::Checking(_)))
     }
 
     /// Shows `job`'s preview (unless a run is in progress, which is never replaced).
@@ -85,6 +116,7 @@ impl BulkFlow {
         if self.is_running() {
             return false;
         }
+        self.recheck.set(None);
         self.phase.set(Phase::Preview(Arc::new(job)));
         true
     }
@@ -92,8 +124,108 @@ impl BulkFlow {
     /// Back to choosing machines (not while running).
     pub fn reset(&self) {
         if !self.is_running() {
+            self.recheck.set(None);
             self.phase.set(Phase::Compose);
         }
+    }
+
+    /// Shows the report of a run the page lost (see `journal`), recording it in the activity
+    /// log; Resume on that report then replaces its journal.
+    pub fn show_interrupted(&self, scope: Scope, run: Interrupted) {
+        if self.is_running() {
+            return;
+        }
+        self.activity.record(activity::run_entry(&run.record));
+        self.resuming.set_value(Some((scope, run.run)));
+        self.recheck.set(None);
+        self.phase.set(Phase::Done(Arc::new(run.record)));
+    }
+
+    /// Forgets an interrupted run without resuming it.
+    pub fn dismiss_interrupted(scope: Scope, run: String) {
+        leptos::task::spawn_local(async move {
+            if let Ok(store) = Store::open().await {
+                journal::discard(&store, &scope, &run).await;
+            }
+        });
+    }
+
+    /// Prepares to finish what a stopped, cancelled or interrupted run left: the same machines
+    /// and steps, re-planned from their tags as they are now (so what the run already did is
+    /// "already in place"), shown as a preview to confirm.
+    pub fn resume(&self, runner: Rc<dyn BulkRunner>) {
+        let Phase::Done(record) = self.phase.get_untracked() else {
+            return;
+        };
+        if self.verifying.get_untracked() {
+            return;
+        }
+        self.verifying.set(true);
+        let this = *self;
+        leptos::task::spawn_local(async move {
+            let mut job = record.job.clone();
+            job.kind = JobKind::Resume;
+            job.title = format!("Resume \u{2014} {}", record.job.title);
+            job.source = format!("The machines of: {}", record.job.title);
+            job.unresolved = Vec::new();
+            for index in 0..job.steps.len() {
+                match runner.holders(&job.steps[index].plan.tag).await {
+                    Ok(holders) => job = job.with_step_refreshed(index, &holders).0,
+                    Err(e) => {
+                        this.verifying.try_set(false);
+                        this.recheck.try_set(Some(Recheck::Failed(format!(
+                            "Could not re-read the machines to resume: {e}"
+                        ))));
+                        return;
+                    }
+                }
+            }
+            this.verifying.try_set(false);
+            this.recheck.try_set(None);
+            this.phase.try_set(Phase::Preview(Arc::new(job)));
+        });
+    }
+
+    /// Re-reads the machines whose result is unknown in the shown report and settles them
+    /// (see [`RunRecord::verified`]); the report is replaced by the settled one.
+    pub fn verify(&self, runner: Rc<dyn BulkRunner>) {
+        let Phase::Done(record) = self.phase.get_untracked() else {
+            return;
+        };
+        if self.verifying.get_untracked() {
+            return;
+        }
+        self.verifying.set(true);
+        let this = *self;
+        leptos::task::spawn_local(async move {
+            let mut settled = (*record).clone();
+            let mut failure = None;
+            for index in record.unknown_steps() {
+                let Some(step) = record.job.steps.get(index) else {
+                    continue;
+                };
+                match runner.holders(&step.plan.tag).await {
+                    Ok(holders) => settled = settled.verified(index, &holders),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            this.verifying.try_set(false);
+            if let Some(e) = failure {
+                this.recheck.try_set(Some(Recheck::Failed(format!(
+                    "Could not re-read the machines: {e}"
+                ))));
+            }
+            this.activity.record(activity::run_entry(&settled));
+            this.phase.try_update(|p| {
+                // Only the report that was verified is replaced (not a newer phase).
+                if matches!(p, Phase::Done(r) if Arc::ptr_eq(r, &record)) {
+                    *p = Phase::Done(Arc::new(settled));
+                }
+            });
+        });
     }
 
     /// Asks the running job to stop: waits are cut short, the call in flight is awaited, later
@@ -118,23 +250,60 @@ impl BulkFlow {
         &self,
         runner: Rc<dyn BulkRunner>,
         who: String,
+        journal: Option<Scope>,
         after: impl FnOnce() + 'static,
     ) -> bool {
         let job = match self.phase.get_untracked() {
             Phase::Preview(job) => job,
             _ => return false,
         };
-        let abort = AbortHandle::new();
-        self.abort.set_value(Some(abort.clone()));
-        self.phase.set(Phase::Running {
-            job: job.clone(),
-            step: 1,
-            progress: None,
-            cancelling: false,
-        });
+        self.recheck.set(None);
+        self.phase.set(Phase::Checking(job.clone()));
         let this = *self;
         leptos::task::spawn_local(async move {
-            this.run(job, runner, who, abort).await;
+            // The plan is made again from the tags as they are now (one `findbytag` per step),
+            // so "changed" in the report means changed by this run. If anything moved since the
+            // preview, the user sees the fresh plan and confirms again.
+            let mut fresh = (*job).clone();
+            let mut drift = Vec::new();
+            for index in 0..job.steps.len() {
+                match runner.holders(&job.steps[index].plan.tag).await {
+                    Ok(holders) => {
+                        let (next, moved) = fresh.with_step_refreshed(index, &holders);
+                        fresh = next;
+                        drift.extend(moved);
+                    }
+                    Err(e) => {
+                        this.recheck.try_set(Some(Recheck::Failed(format!(
+                            "Could not re-read the machines' current tags, so nothing was changed: {e}"
+                        ))));
+                        this.phase.try_set(Phase::Preview(job));
+                        return;
+                    }
+                }
+            }
+            if !drift.is_empty() {
+                this.recheck.try_set(Some(Recheck::Drift(drift)));
+                this.phase.try_set(Phase::Preview(Arc::new(fresh)));
+                return;
+            }
+            let abort = AbortHandle::new();
+            this.abort.try_update_value(|a| *a = Some(abort.clone()));
+            let fresh = Arc::new(fresh);
+            this.phase.try_set(Phase::Running {
+                job: fresh.clone(),
+                step: 1,
+                progress: None,
+                cancelling: false,
+            });
+            // A resumed run replaces the interrupted one's journal with its own.
+            if let Some((scope, run)) = this.resuming.try_get_value().flatten() {
+                this.resuming.try_set_value(None);
+                if let Ok(store) = Store::open().await {
+                    journal::discard(&store, &scope, &run).await;
+                }
+            }
+            this.run(fresh, runner, who, journal, abort).await;
             after();
         });
         true
@@ -142,12 +311,26 @@ impl BulkFlow {
 
     /// The run itself. The mount may be unmounted meanwhile: its signals are then gone, so
     /// every write is a `try_` write that does nothing on a disposed signal.
-    async fn run(self, job: Arc<Job>, runner: Rc<dyn BulkRunner>, who: String, abort: AbortHandle) {
+    async fn run(
+        self,
+        job: Arc<Job>,
+        runner: Rc<dyn BulkRunner>,
+        who: String,
+        journal: Option<Scope>,
+        abort: AbortHandle,
+    ) {
         let guard = super::guard::RunGuard::engage();
         let started_ms = now_ms();
+        let writer = match journal {
+            Some(scope) => JournalWriter::start(scope, &job, &who, started_ms).await,
+            None => None,
+        };
+        // The job as run: a later step is re-planned from a fresh read just before it starts
+        // (the earlier steps may have taken minutes), so its record is what was really sent.
+        let mut ran = (*job).clone();
         let mut reports = Vec::with_capacity(job.steps.len());
         let signal = self.phase;
-        for (i, step) in job.steps.iter().enumerate() {
+        for i in 0..job.steps.len() {
             if abort.is_aborted() {
                 break;
             }
@@ -157,6 +340,18 @@ impl BulkFlow {
                     *progress = None;
                 }
             });
+            if i > 0 {
+                match runner.holders(&ran.steps[i].plan.tag).await {
+                    Ok(holders) => ran = ran.with_step_refreshed(i, &holders).0,
+                    Err(e) => {
+                        reports.push(not_started(&ran.steps[i], &e));
+                        break;
+                    }
+                }
+            }
+            if let Some(w) = &writer {
+                w.step(i, &ran.steps[i]).await;
+            }
             let on_progress = Box::new(move |event: &Progress| {
                 signal.try_update(|p| {
                     if let Phase::Running { progress, .. } = p {
@@ -164,8 +359,19 @@ impl BulkFlow {
                     }
                 });
             });
+            let journal_call = writer.clone();
+            let on_settled = Box::new(move |rows: &[MachineOutcome]| {
+                if let Some(w) = &journal_call {
+                    w.settled(i, rows);
+                }
+            });
             let report = runner
-                .run(step.plan.clone(), on_progress, abort.clone())
+                .run(
+                    ran.steps[i].plan.clone(),
+                    on_progress,
+                    on_settled,
+                    abort.clone(),
+                )
                 .await;
             let stop = report.aborted || report.stopped_by.is_some();
             reports.push(report);
@@ -174,16 +380,54 @@ impl BulkFlow {
             }
         }
         let record = RunRecord {
-            job: (*job).clone(),
+            job: ran,
             reports,
             who,
             started_ms,
             finished_ms: now_ms(),
         };
         self.activity.record(activity::run_entry(&record));
+        if let Some(w) = writer {
+            w.finish().await;
+        }
         drop(guard);
         self.abort.try_update_value(|a| *a = None);
         signal.try_set(Phase::Done(Arc::new(record)));
         self.finished.try_update(|n| *n += 1);
+    }
+}
+
+/// The report of a step that could not start because its re-read failed: nothing of it was
+/// sent, and the run stops there.
+fn not_started(step: &super::job::Step, error: &str) -> RunReport {
+    use defender_tags_core::plan::ExpectedOutcome;
+    RunReport {
+        tag: step.plan.tag.as_str().to_owned(),
+        action: step.plan.action.as_str().to_owned(),
+        outcomes: step
+            .plan
+            .outcomes
+            .iter()
+            .map(|o| MachineOutcome {
+                machine: o.id.to_string(),
+                status: if o.expected == ExpectedOutcome::AlreadyInPlace {
+                    OutcomeStatus::AlreadyInPlace
+                } else {
+                    OutcomeStatus::NotAttempted
+                },
+                error: None,
+            })
+            .collect(),
+        aborted: false,
+        stopped_by: Some(ErrorInfo {
+            code: "reread_failed".to_owned(),
+            message: format!(
+                "could not re-read the machines' current tags before this step: {error}"
+            ),
+            status: None,
+            retry_after: None,
+        }),
+        calls_planned: u32::try_from(step.plan.calls.len()).unwrap_or(u32::MAX),
+        calls_made: 0,
     }
 }

@@ -12,6 +12,7 @@ pub mod format;
 pub mod guard;
 pub mod inventory;
 pub mod job;
+pub mod journal;
 pub mod resolve;
 pub mod runner;
 pub mod selection;

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::activity;
 use crate::bulk::export;
-use crate::bulk::flow::{self, Phase};
+use crate::bulk::flow::{self, Phase, Recheck};
 use crate::bulk::format::{progress_text, thousands};
 use crate::bulk::job::{Job, Line, Preview, RunRecord, STATUS_ORDER, status_key, status_label};
 use crate::bulk::resolve::Unresolved;
@@ -25,6 +25,7 @@ pub const LIST_LIMIT: usize = 1_000;
 enum Face {
     Compose,
     Preview(usize),
+    Checking(usize),
     Running(usize),
     Done(usize),
 }
@@ -33,6 +34,7 @@ fn face(p: &Phase) -> Face {
     match p {
         Phase::Compose => Face::Compose,
         Phase::Preview(job) => Face::Preview(Arc::as_ptr(job) as usize),
+        Phase::Checking(job) => Face::Checking(Arc::as_ptr(job) as usize),
         Phase::Running { job, .. } => Face::Running(Arc::as_ptr(job) as usize),
         Phase::Done(record) => Face::Done(Arc::as_ptr(record) as usize),
     }
@@ -64,6 +66,12 @@ pub fn BulkJobView() -> impl IntoView {
                 _ => None,
             })
             .map(|job| view! { <PreviewView job=job/> }.into_any()),
+        Face::Checking(_) => phase
+            .with_untracked(|p| match p {
+                Phase::Checking(job) => Some(job.clone()),
+                _ => None,
+            })
+            .map(|job| view! { <CheckingView job=job/> }.into_any()),
         Face::Running(_) => phase
             .with_untracked(|p| match p {
                 Phase::Running { job, .. } => Some(job.clone()),
@@ -178,7 +186,8 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 let after = move || {
                     edits.try_update(|e| e.drop_confirmed());
                 };
-                if !bulk.start(runner, who, after) {
+                let journal = crate::components::interrupted_runs::journal_scope();
+                if !bulk.start(runner, who, journal, after) {
                     error.set(Some("This preview is no longer current.".to_owned()));
                 }
             }
@@ -186,10 +195,29 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
         }
     };
     let calls = preview.calls;
+    let steps = job.steps.len();
+    let recheck = bulk.recheck();
     view! {
         <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-preview">
             <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Preview: {}", job.title)}</h2>
             <p class="muted small">{format!("Machines from: {}", job.source)}</p>
+            {move || recheck.get().map(|r| match r {
+                Recheck::Drift(drift) => view! {
+                    <div class="drift-callout" role="alert" data-testid="preview-drift">
+                        <p><strong>{format!(
+                            "{} changed since the preview. The plan below is made from their tags as they are now; check it and run again.",
+                            crate::bulk::job::plural(drift.len(), "machine", "machines")
+                        )}</strong></p>
+                        <ul class="warning-list">
+                            {drift.iter().take(20).map(|d| view! { <li>{d.describe()}</li> }).collect_view()}
+                            {(drift.len() > 20).then(|| view! { <li>{format!("\u{2026} and {} more", drift.len() - 20)}</li> })}
+                        </ul>
+                    </div>
+                }.into_any(),
+                Recheck::Failed(message) => view! {
+                    <p class="error-text" role="alert" data-testid="preview-recheck-failed">{message}</p>
+                }.into_any(),
+            })}
             {multi.then(|| view! {
                 <ol class="steps">
                     {job.steps.iter().map(|s| {
@@ -208,9 +236,10 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
             </div>
             <p data-testid="preview-calls">
                 {format!(
-                    "{} API call{} (up to 500 machines each). Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
+                    "{} API call{} (up to 500 machines each), plus {} to re-read the machines' current tags just before sending. Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
                     thousands(calls as u64),
-                    if calls == 1 { "" } else { "s" }
+                    if calls == 1 { "" } else { "s" },
+                    if steps == 1 { "one".to_owned() } else { format!("one per step ({steps})") }
                 )}
             </p>
             {(!preview.warnings.is_empty()).then(|| view! {
@@ -237,6 +266,20 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 </button>
                 <button type="button" class="btn" data-testid="back-button" on:click=move |_| bulk.reset()>"Back"</button>
             </div>
+        </section>
+    }
+}
+
+/// Between "Run" and the first call: the re-read of the machines' current tags.
+#[component]
+fn CheckingView(job: Arc<Job>) -> impl IntoView {
+    let ids = crate::ids::use_ids();
+    let heading = NodeRef::<leptos::html::H2>::new();
+    focus_heading(heading);
+    view! {
+        <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-checking" aria-busy="true">
+            <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Starting: {}", job.title)}</h2>
+            <p role="status">"Re-reading the machines' current tags, so that only what still needs changing is sent\u{2026}"</p>
         </section>
     }
 }
@@ -309,6 +352,13 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
     } else if record.cancelled() {
         let made: u32 = record.reports.iter().map(|r| r.calls_made).sum();
         format!("Cancelled after {made} of {} calls.", record.job.calls())
+    } else if record
+        .reports
+        .iter()
+        .any(|r| r.count(defender_tags_wasm::OutcomeStatus::Unknown) > 0)
+    {
+        "Finished, but some results are unknown: verify them before relying on the report."
+            .to_owned()
     } else {
         "Finished.".to_owned()
     };
@@ -325,6 +375,30 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
         error.set(result.err());
     };
     let (r1, r2, r3) = (record.clone(), record.clone(), record.clone());
+    let state = use_app_state();
+    let unknown = record
+        .reports
+        .iter()
+        .map(|r| r.count(defender_tags_wasm::OutcomeStatus::Unknown))
+        .sum::<usize>();
+    let verifying = bulk.verifying();
+    let recheck = bulk.recheck();
+    let runner = move || {
+        state
+            .backend
+            .0
+            .with_untracked(|b| b.as_ref().and_then(|b| b.0.bulk()))
+    };
+    let verify = move |_| {
+        if let Some(r) = runner() {
+            bulk.verify(r);
+        }
+    };
+    // Something of the plan may be left to do: offer to finish it from the current state.
+    let resumable = record.cancelled()
+        || record.stopped_by().is_some()
+        || record.reports.len() < record.job.steps.len();
+    let can_edit = move || state.session.0.with(Session::can_edit);
     let groups = STATUS_ORDER
         .iter()
         .filter_map(|s| {
@@ -363,9 +437,22 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                 }).collect_view()}
             </div>
             {groups}
-            <p class="error-text" role="alert">{move || error.get()}</p>
+            {(unknown > 0).then(|| view! {
+                <p class="warning-text" data-testid="verify-hint">{format!(
+                    "{} may or may not have changed (a call failed after it may have been applied). Verify re-reads them before you undo, so the undo covers every machine this run changed.",
+                    crate::bulk::job::plural(unknown, "machine", "machines")
+                )}</p>
+            })}
+            <p class="error-text" role="alert">{move || error.get().or_else(|| recheck.with(|r| match r { Some(Recheck::Failed(m)) => Some(m.clone()), _ => None }))}</p>
             <div class="form-actions">
-                <button type="button" class="btn btn-primary" data-testid="undo-button"
+                {(unknown > 0).then(|| view! {
+                    <button type="button" class="btn btn-primary" data-testid="verify-button"
+                        disabled=move || verifying.get()
+                        on:click=verify>
+                        {move || if verifying.get() { "Verifying\u{2026}".to_owned() } else { format!("Verify {}", crate::bulk::job::plural(unknown, "machine", "machines")) }}
+                    </button>
+                })}
+                <button type="button" class={if unknown > 0 { "btn" } else { "btn btn-primary" }} data-testid="undo-button"
                     disabled=changed == 0
                     title="Prepares the inverse change for exactly the machines this run changed; you confirm it on a preview."
                     on:click=move |_| {
@@ -375,6 +462,18 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                     }>
                     {format!("Undo this run ({} machine{})", thousands(changed as u64), if changed == 1 { "" } else { "s" })}
                 </button>
+                {resumable.then(|| view! {
+                    <button type="button" class="btn" data-testid="resume-button"
+                        disabled=move || verifying.get() || !can_edit()
+                        title="Re-reads the machines and previews what is still left to change."
+                        on:click=move |_| {
+                            if let Some(r) = runner() {
+                                bulk.resume(r);
+                            }
+                        }>
+                        "Resume\u{2026}"
+                    </button>
+                })}
                 <button type="button" class="btn" data-testid="export-csv"
                     on:click=move |_| save(export::file_name(&r2, "csv"), "text/csv", export::report_csv(&r2).map_err(|e| e.to_string()))>
                     "Export CSV"

@@ -3,6 +3,7 @@
 pub mod bulk_compose;
 pub mod bulk_job;
 pub mod filter_bar;
+pub mod interrupted_runs;
 pub mod machine_panel;
 pub mod machine_table;
 pub mod notice;

@@ -1,4 +1,5 @@
-//! `/activity`: every tag change made from this browser tab, exportable as CSV or JSON.
+//! `/activity`: the tag changes made from this browser by the signed-in user in this tenant,
+//! exportable as CSV or JSON, kept for a chosen number of days, cleared on request.
 
 use leptos::prelude::*;
 
@@ -19,7 +20,10 @@ pub fn ActivityPage() -> impl IntoView {
 /// The log and its export buttons.
 #[component]
 pub fn ActivityView() -> impl IntoView {
-    let log = activity::use_activity().log();
+    let activity = activity::use_activity();
+    let log = activity.log();
+    let retention = activity.retention();
+    let confirming = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let stamp = || {
         format_time(crate::state::now_ms())
@@ -52,18 +56,47 @@ pub fn ActivityView() -> impl IntoView {
         error.set(r.err().map(|e| e.to_string()));
     };
     let empty = move || log.with(|l| l.entries.is_empty());
+    let durable = move || activity.is_durable();
+    let ids = crate::ids::use_ids();
     view! {
-        <p class="muted">
-            "Tag changes made from this browser tab: single edits and bulk runs, by whom, when, and how they ended. \
-             The log is kept in this tab only (sessionStorage, so a sign-in redirect does not lose it) and is gone when the tab closes; \
-             export it to keep it. It never contains a token."
+        <p class="muted" data-testid="activity-scope">
+            {move || if durable() {
+                "Tag changes you made from this browser in this tenant: single edits and bulk runs, by whom, when, and how they ended. \
+                 The log is kept in this browser (IndexedDB) for you and this tenant only, for the days chosen below, and is cleared only when you ask. \
+                 It never contains a token."
+            } else {
+                "Tag changes made from this view: single edits and bulk runs, by whom, when, and how they ended. \
+                 It is kept in this browser tab only (sessionStorage) and is gone when the tab closes; export it to keep it. It never contains a token."
+            }}
         </p>
         <div class="form-actions">
             <button type="button" class="btn" data-testid="activity-export-csv" prop:disabled=empty on:click=export_csv>"Export CSV"</button>
             <button type="button" class="btn" data-testid="activity-export-json" prop:disabled=empty on:click=export_json>"Export JSON"</button>
+            {move || durable().then(|| view! {
+                <label for=ids.id("activity-retention")>"Keep entries for"</label>
+                <select id=ids.id("activity-retention") data-testid="activity-retention"
+                    prop:value=move || retention.get().to_string()
+                    on:change=move |ev| {
+                        if let Ok(days) = event_target_value(&ev).parse::<u32>() {
+                            activity.set_retention(days);
+                        }
+                    }>
+                    {[7u32, 30, 90, 365, 3650].into_iter().map(|d| view! {
+                        <option value=d.to_string()>{match d { 365 => "1 year".to_owned(), 3650 => "10 years".to_owned(), d => format!("{d} days") }}</option>
+                    }).collect_view()}
+                </select>
+            })}
+            <Show when=move || !confirming.get()>
+                <button type="button" class="btn btn-quiet" data-testid="activity-clear" prop:disabled=empty on:click=move |_| confirming.set(true)>"Clear log\u{2026}"</button>
+            </Show>
+            <Show when=move || confirming.get()>
+                <span role="alert">{move || format!("Delete all {} entries? Export them first to keep a copy.", log.with(|l| l.entries.len()))}</span>
+                <button type="button" class="btn btn-danger" data-testid="activity-clear-confirm" on:click=move |_| { activity.clear(); confirming.set(false); }>"Delete them"</button>
+                <button type="button" class="btn" on:click=move |_| confirming.set(false)>"Keep them"</button>
+            </Show>
         </div>
         <p class="error-text" role="alert">{move || error.get()}</p>
-        <Show when=move || !empty() fallback=|| view! { <p class="muted" data-testid="activity-empty">"No changes yet in this session."</p> }>
+        <Show when=move || !empty() fallback=|| view! { <p class="muted" data-testid="activity-empty">"No changes logged yet."</p> }>
             <table class="activity-table" data-testid="activity-table">
                 <caption class="visually-hidden">"Changes made in this session, newest first"</caption>
                 <thead>

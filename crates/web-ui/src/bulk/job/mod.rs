@@ -10,8 +10,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use defender_tags_core::fresh::{Drift, replan};
 use defender_tags_core::plan::{ExpectedOutcome, MachineState, Plan, PlanWarning, plan};
-use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+use defender_tags_core::{Machine, MachineId, Tag, TagAction, TaggedMachine};
 use defender_tags_wasm::{OutcomeStatus, RunReport};
 
 use super::resolve::{Unresolved, UnresolvedReason};
@@ -27,6 +28,8 @@ pub enum JobKind {
     Merge,
     /// Undo an earlier run.
     Undo,
+    /// Finish what a stopped or interrupted run left.
+    Resume,
 }
 
 impl JobKind {
@@ -37,6 +40,7 @@ impl JobKind {
             JobKind::RemoveEverywhere => "remove-everywhere",
             JobKind::Merge => "merge",
             JobKind::Undo => "undo",
+            JobKind::Resume => "resume",
         }
     }
 }
@@ -60,7 +64,8 @@ impl Step {
         Step::from_states(tag, action, states)
     }
 
-    fn from_states(tag: &Tag, action: TagAction, states: Vec<MachineState>) -> Step {
+    /// Plans `action` of `tag` on `states`, recording their tags.
+    pub fn from_states(tag: &Tag, action: TagAction, states: Vec<MachineState>) -> Step {
         let before = states
             .iter()
             .filter_map(|s| Some((s.id.clone(), s.tags.clone()?)))
@@ -69,6 +74,37 @@ impl Step {
             plan: plan(tag, action, &states),
             before,
         }
+    }
+
+    /// The machine states this step was planned from (tags `None` where they were unknown).
+    pub fn states(&self) -> Vec<MachineState> {
+        self.plan
+            .outcomes
+            .iter()
+            .map(|o| MachineState {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                tags: self.before.get(&o.id).cloned(),
+            })
+            .collect()
+    }
+
+    /// This step planned again from `holders` (a fresh `findbytag` answer for its tag), and the
+    /// machines whose expected outcome moved (core's [`replan`]).
+    pub fn refreshed(&self, holders: &[TaggedMachine]) -> (Step, Vec<Drift>) {
+        let fresh = replan(&self.plan, &self.states(), holders);
+        let before = fresh
+            .states
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), s.tags.clone()?)))
+            .collect();
+        (
+            Step {
+                plan: fresh.plan,
+                before,
+            },
+            fresh.drift,
+        )
     }
 
     /// "Add “Pilot”".
@@ -96,7 +132,7 @@ pub struct Job {
     pub unresolved: Vec<Unresolved>,
 }
 
-pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
+pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!(
         "{} {}",
         super::format::thousands(n as u64),
@@ -218,6 +254,58 @@ impl Job {
     /// API calls of all steps.
     pub fn calls(&self) -> usize {
         self.steps.iter().map(|s| s.plan.calls.len()).sum()
+    }
+
+    /// The job with step `index` re-planned from `holders`; the drift is tagged with the step.
+    pub fn with_step_refreshed(
+        &self,
+        index: usize,
+        holders: &[TaggedMachine],
+    ) -> (Job, Vec<StepDrift>) {
+        let mut job = self.clone();
+        let Some(step) = self.steps.get(index) else {
+            return (job, Vec::new());
+        };
+        let (fresh, drift) = step.refreshed(holders);
+        let label = step.label();
+        job.steps[index] = fresh;
+        let drift = drift
+            .into_iter()
+            .map(|d| StepDrift {
+                step: index + 1,
+                label: label.clone(),
+                drift: d,
+            })
+            .collect();
+        (job, drift)
+    }
+}
+
+/// A machine whose expected outcome changed between the preview and the re-read before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDrift {
+    /// 1-based step.
+    pub step: usize,
+    /// The step's label ("Add “Pilot”").
+    pub label: String,
+    /// What moved.
+    pub drift: Drift,
+}
+
+impl StepDrift {
+    /// One line for the preview: "ws-2: already carries it now (changed since the preview)".
+    pub fn describe(&self) -> String {
+        let name = self
+            .drift
+            .name
+            .clone()
+            .unwrap_or_else(|| self.drift.id.to_string());
+        let now = match self.drift.now {
+            ExpectedOutcome::AlreadyInPlace => "now already in place, so it is left alone",
+            ExpectedOutcome::WillChange => "now needs the change again",
+            ExpectedOutcome::UnknownSendAnyway => "tags now unknown, sent anyway",
+        };
+        format!("{name} ({}): {now}", self.label)
     }
 }
 

@@ -134,6 +134,76 @@ impl RunRecord {
             .collect()
     }
 
+    /// Steps (0-based) with machines whose result is unknown: what "Verify" re-reads.
+    pub fn unknown_steps(&self) -> Vec<usize> {
+        self.reports
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.count(OutcomeStatus::Unknown) > 0)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Settles step `index`'s unknown machines from `holders` (a fresh `findbytag` answer for
+    /// its tag): a machine now in the wanted state is `Applied` (the fresh plan found it not in
+    /// that state when the run began), any other is `Failed`. Known outcomes are kept as they are.
+    pub fn verified(&self, index: usize, holders: &[TaggedMachine]) -> RunRecord {
+        let mut record = self.clone();
+        let (Some(step), Some(report)) = (self.job.steps.get(index), record.reports.get_mut(index))
+        else {
+            return record;
+        };
+        let tag = step.plan.tag.as_str();
+        let holding: HashSet<&MachineId> = holders
+            .iter()
+            .filter(|m| m.has_tag(tag))
+            .map(|m| &m.id)
+            .collect();
+        let wants_tag = step.plan.action == TagAction::Add;
+        for o in report
+            .outcomes
+            .iter_mut()
+            .filter(|o| o.status == OutcomeStatus::Unknown)
+        {
+            let Ok(id) = MachineId::parse(&o.machine) else {
+                continue;
+            };
+            let interrupted = o
+                .error
+                .as_ref()
+                .is_some_and(|e| e.code == crate::bulk::journal::INTERRUPTED);
+            let (status, code, message) = if holding.contains(&id) == wants_tag {
+                (
+                    OutcomeStatus::Applied,
+                    "verified_applied",
+                    "the result was unknown; a re-read found the change in place",
+                )
+            } else if interrupted {
+                // The page went before this machine's call was sent, or while it was in
+                // flight and before the service processed it: nothing happened to it.
+                (
+                    OutcomeStatus::NotAttempted,
+                    "verified_not_applied",
+                    "the run was interrupted before this machine changed (a re-read found it unchanged)",
+                )
+            } else {
+                (
+                    OutcomeStatus::Failed,
+                    "verified_not_applied",
+                    "the result was unknown; a re-read found the change not applied",
+                )
+            };
+            o.status = status;
+            o.error = Some(defender_tags_wasm::ErrorInfo {
+                code: code.to_owned(),
+                message: message.to_owned(),
+                status: None,
+                retry_after: None,
+            });
+        }
+        record
+    }
+
     /// Distinct machines the run changed.
     pub fn changed_machines(&self) -> usize {
         let ids: HashSet<&str> = self.reports.iter().flat_map(|r| r.applied()).collect();
