@@ -224,12 +224,18 @@ async function signIn() {
   }
 }
 
-/** Forgets the account in this tab (MSAL's cache) without a round trip to the identity provider. */
+/**
+ * Forgets the account in this tab (MSAL's cache) without a round trip to the identity provider.
+ * `clearCache`, not `logoutRedirect` with its navigation cancelled: the latter leaves MSAL's
+ * "interaction in progress" flag set, so the next sign-in failed with interaction_in_progress
+ * until the page was reloaded.
+ */
 async function signOut() {
   if (!app) return;
   const account = activeAccount();
   try {
-    await app.logoutRedirect({ account, onRedirectNavigate: () => false });
+    await app.clearCache(account ? { account } : undefined);
+    app.setActiveAccount(null);
   } catch (e) {
     throw describe(e);
   }

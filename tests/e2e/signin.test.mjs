@@ -136,3 +136,33 @@ test("an unknown address shows 'Page not found' with a way back, accessibly", as
   await page.getByRole("heading", { name: "Find machines and manage their tags" }).waitFor();
   assert.deepEqual(page.problems, []);
 });
+
+test("sign out, then sign in again as someone else in the same tab: it works, and nothing of the first user is left", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.waitForURL(/[?&]m=[0-9a-f]{40}/);
+  await page.getByTestId("machine-panel").waitFor();
+  await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-signout");
+  await page.getByTestId("add-tag-button").click();
+  await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor();
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Find machines and manage their tags" }).waitFor();
+  assert.equal(new URL(page.url()).searchParams.get("m"), null, "the open machine is closed");
+  assert.equal(await page.getByTestId("machine-panel").count(), 0);
+  assert.equal(await page.getByTestId("notice").count(), 0, "the first user's notices are gone");
+
+  // Signing in again needs no reload (MSAL's interaction state is clean after sign-out).
+  await page.getByRole("button", { name: "Sign in" }).first().click();
+  await page.waitForURL((u) => u.pathname.endsWith("/oauth2/v2.0/authorize"), { timeout: 15_000 });
+  await page.locator("#persona-analyst").click();
+  await page.getByTestId("user-name").waitFor({ timeout: 20_000 });
+  assert.doesNotMatch(await page.getByTestId("user-name").textContent(), /Admin/);
+  await page.goto(`${emu.url}/activity`);
+  await page.getByTestId("activity-empty").waitFor({ timeout: 20_000 });
+  await page.waitForTimeout(1000);
+  assert.equal(await page.getByTestId("activity-row").count(), 0, "the first user's activity is not shown");
+  assert.deepEqual(page.problems, []);
+});

@@ -126,6 +126,35 @@ impl Inventory {
             .sort_by(|a, b| b.machines.cmp(&a.machines).then_with(|| a.tag.cmp(&b.tag)));
     }
 
+    /// Machines carrying exactly `tag`.
+    pub fn count(&self, tag: &str) -> usize {
+        self.tags
+            .iter()
+            .find(|t| t.tag == tag)
+            .map_or(0, |t| t.machines)
+    }
+
+    /// Up to `limit` tags in use that `tag` is probably a misspelling of: the same ignoring
+    /// case, or within a small edit distance (a quarter of its length, at least 1, at most 3),
+    /// closest first, then most used. Empty when `tag` itself is in use.
+    pub fn closest(&self, tag: &str, limit: usize) -> Vec<&TagCount> {
+        if self.count(tag) > 0 {
+            return Vec::new();
+        }
+        let folded = tag.to_lowercase();
+        let budget = (folded.chars().count() / 4).clamp(1, 3);
+        let mut near: Vec<(usize, &TagCount)> = self
+            .tags
+            .iter()
+            .filter_map(|t| {
+                let d = strsim::levenshtein(&folded, &t.tag.to_lowercase());
+                (d <= budget).then_some((d, t))
+            })
+            .collect();
+        near.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.machines.cmp(&a.1.machines)));
+        near.into_iter().take(limit).map(|(_, t)| t).collect()
+    }
+
     /// The other spellings of `tag` already in use (empty when there are none).
     pub fn case_variants_of(&self, tag: &str) -> Vec<&TagCount> {
         self.tags
@@ -188,5 +217,30 @@ mod tests {
         inv.add_use("new");
         assert!(inv.tags.iter().any(|t| t.tag == "new" && t.machines == 1));
         assert_eq!(inv.case_variants_of("FINANCE").len(), 2);
+    }
+
+    #[test]
+    fn closest_names_the_spelling_in_use_for_a_tag_nobody_has() {
+        let mut a = Machine::new(crate::model::MachineId::parse(&"a".repeat(40)).unwrap());
+        a.machine_tags = vec!["Finance".into(), "Pilot-Wave-2".into()];
+        let mut b = Machine::new(crate::model::MachineId::parse(&"b".repeat(40)).unwrap());
+        b.machine_tags = vec!["Finance".into(), "Pilot-Wave-3".into()];
+        let inv = inventory([&a, &b]);
+        let names = |t: &str| {
+            inv.closest(t, 3)
+                .iter()
+                .map(|c| c.tag.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("finance"), ["Finance"]);
+        assert_eq!(names("Finanse"), ["Finance"]);
+        assert_eq!(names("Pilot-Wave-4"), ["Pilot-Wave-2", "Pilot-Wave-3"]);
+        assert!(
+            names("Finance").is_empty(),
+            "a tag in use needs no suggestion"
+        );
+        assert!(names("Marketing").is_empty(), "nothing close");
+        assert_eq!(inv.count("Finance"), 2);
+        assert_eq!(inv.count("finance"), 0);
     }
 }

@@ -243,7 +243,11 @@ pub fn plan(tag: &Tag, action: TagAction, machines: &[MachineState]) -> Plan {
     }
     drop(index);
 
-    let mut warnings: Vec<PlanWarning> = tag.warnings().into_iter().map(PlanWarning::Tag).collect();
+    let mut warnings: Vec<PlanWarning> = tag
+        .warnings_for(action)
+        .into_iter()
+        .map(PlanWarning::Tag)
+        .collect();
     let mut outcomes = Vec::with_capacity(merged.len());
     let mut to_send: Vec<&MachineId> = Vec::with_capacity(merged.len());
     for state in &merged {
@@ -409,6 +413,26 @@ mod tests {
             name: Some(format!("ws-{n}")),
             tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
         }
+    }
+
+    #[test]
+    fn only_adding_a_tag_that_breaks_the_portal_filter_is_warned_about() {
+        let tag = Tag::parse("Berlin, DE").unwrap();
+        let on = [known(1, &["Berlin, DE"]), known(2, &[])];
+        let is_tag_warning = |w: &PlanWarning| matches!(w, PlanWarning::Tag(_));
+        assert!(
+            plan(&tag, TagAction::Add, &on)
+                .warnings
+                .iter()
+                .any(is_tag_warning)
+        );
+        assert!(
+            !plan(&tag, TagAction::Remove, &on)
+                .warnings
+                .iter()
+                .any(is_tag_warning),
+            "removing it is the fix"
+        );
     }
 
     #[test]

@@ -435,6 +435,16 @@ impl Activity {
         });
     }
 
+    /// Drops the log from view and from this tab's storage (at sign-out): the next user of the
+    /// tab starts with their own. The durable log stays with its user.
+    pub fn forget(&self) {
+        self.log.set(ActivityLog::default());
+        self.durable.set(None);
+        if let (Some(storage), Some(mount)) = (session_storage(), self.mount.try_get_value()) {
+            let _ = storage.remove_item(&storage_key(&mount));
+        }
+    }
+
     /// Empties the log: this tab's copy and, for the app, the durable one of this user and
     /// tenant. The only way entries leave before their retention ends.
     pub fn clear(&self) {

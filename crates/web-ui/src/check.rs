@@ -492,6 +492,7 @@ mod tests {
             api_base: "https://api.security.microsoft.com".into(),
             tenant_id: "11111111-2222-3333-4444-555555555555".into(),
             tenant: "11111111-2222-3333-4444-555555555555".into(),
+            cloud: defender_tags_core::Cloud::Commercial,
         }
     }
 

@@ -238,11 +238,19 @@ pub async fn sign_in(state: AppState) {
     }
 }
 
-/// Signs out of this tab.
+/// Signs out of this tab, leaving nothing of the user on screen: their notices, their activity
+/// view (this tab's copy; their durable log stays theirs) and any open machine (it lives in the
+/// URL, so the app restarts at its root).
 pub async fn sign_out(state: AppState) {
     let _ = msal::sign_out().await;
+    state.notice.0.set(None);
+    state.activity.forget();
     state.backend.0.set(None);
     state.session.0.set(Session::SignedOut);
+    #[cfg(target_arch = "wasm32")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().replace(&crate::site::href("/"));
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,8 @@ pub struct Resolved {
     pub tenant_id: String,
     /// The tenant as configured (id or domain), for the connection check.
     pub tenant: String,
+    /// The national cloud (its portal is where machines link to).
+    pub cloud: Cloud,
 }
 
 /// The connection of an organisation's tenant (`config.json`), resolved like [`Settings`].
@@ -112,6 +114,7 @@ pub fn resolve_tenant(client_id: &str, tenant: &TenantConfig) -> Resolved {
         api_base: tenant.api_base.as_str().to_owned(),
         tenant_id: guid_or_empty(&tenant.id),
         tenant: tenant.id.clone(),
+        cloud: tenant.cloud,
     }
 }
 
@@ -173,6 +176,7 @@ impl Settings {
                 api_base: page_origin.to_owned(),
                 tenant_id: guid_or_empty(&non_empty_or(&self.tenant, DEMO_TENANT)),
                 tenant: non_empty_or(&self.tenant, DEMO_TENANT),
+                cloud: Cloud::Commercial,
             });
         }
         let mut errors = Vec::new();
@@ -246,6 +250,7 @@ impl Settings {
             api_base: format!("https://{}", host.to_ascii_lowercase()),
             tenant_id: guid_or_empty(tenant),
             tenant: tenant.to_owned(),
+            cloud: self.cloud,
         })
     }
 }

@@ -134,6 +134,20 @@ impl TagCatalog {
             .collect()
     }
 
+    /// Machines carrying exactly `tag`.
+    pub fn count(&self, tag: &str) -> usize {
+        self.0.count(tag)
+    }
+
+    /// Tags in use that `tag` is probably a misspelling of (core's `Inventory::closest`).
+    pub fn closest(&self, tag: &str, limit: usize) -> Vec<String> {
+        self.0
+            .closest(tag, limit)
+            .into_iter()
+            .map(|t| t.tag.clone())
+            .collect()
+    }
+
     /// Known tags equal to `tag` ignoring case but spelled differently ("Finance" vs "finance").
     pub fn near_duplicates(&self, tag: &str) -> Vec<String> {
         let mut near: Vec<String> = self

@@ -65,6 +65,30 @@ impl Cloud {
         }
     }
 
+    /// The host of the cloud's Microsoft Defender portal (**observed**; see
+    /// docs/defender-api.md §3c).
+    pub fn portal_host(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => "security.microsoft.com",
+            Cloud::GccHigh => "security.microsoft.us",
+            Cloud::DoD => "security.apps.mil",
+        }
+    }
+
+    /// The portal page of machine `id` (`tenant_id`, a GUID, selects the tenant for people
+    /// with access to several).
+    pub fn machine_portal_url(
+        self,
+        id: &crate::model::MachineId,
+        tenant_id: Option<&str>,
+    ) -> String {
+        let base = format!("https://{}/machines/v2/{id}/overview", self.portal_host());
+        match tenant_id.filter(|t| !t.is_empty()) {
+            Some(tid) => format!("{base}?tid={tid}"),
+            None => base,
+        }
+    }
+
     /// The API base URL for the cloud.
     pub fn base_url(self) -> BaseUrl {
         BaseUrl::from_trusted_https_host(self.api_host())
@@ -359,6 +383,26 @@ impl CloudConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_cloud_links_a_machine_to_its_own_portal() {
+        let id = crate::model::MachineId::parse(&"ab".repeat(20)).unwrap();
+        assert_eq!(
+            Cloud::Commercial.machine_portal_url(&id, None),
+            format!("https://security.microsoft.com/machines/v2/{id}/overview")
+        );
+        assert_eq!(
+            Cloud::GccHigh.machine_portal_url(&id, Some("11111111-2222-3333-4444-555555555555")),
+            format!(
+                "https://security.microsoft.us/machines/v2/{id}/overview?tid=11111111-2222-3333-4444-555555555555"
+            )
+        );
+        assert!(
+            Cloud::DoD
+                .machine_portal_url(&id, Some(""))
+                .starts_with("https://security.apps.mil/")
+        );
+    }
 
     #[test]
     fn clouds_and_regions() {

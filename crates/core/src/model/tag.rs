@@ -131,6 +131,15 @@ impl Tag {
         }
     }
 
+    /// [`Tag::warnings`] that matter for `action`: removing a tag that breaks the portal's
+    /// filter is the fix, not a risk, so a removal has none.
+    pub fn warnings_for(&self, action: TagAction) -> Vec<TagWarning> {
+        match action {
+            TagAction::Add => self.warnings(),
+            TagAction::Remove => Vec::new(),
+        }
+    }
+
     /// Whether `other` is the same tag ignoring case (see [`eq_ignore_case`]).
     pub fn eq_ignore_case(&self, other: &str) -> bool {
         eq_ignore_case(&self.0, other)

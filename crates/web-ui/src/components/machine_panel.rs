@@ -24,6 +24,20 @@ pub fn MachinePanel(
 ) -> impl IntoView {
     let ids = crate::ids::use_ids();
     let id_text = id.to_string();
+    // The portal of the cloud this page signs in to (with the tenant, for people with several).
+    let state = crate::components::top_bar::use_app_state();
+    let portal = state.site.0.with_untracked(|site| {
+        state.settings.0.with_untracked(|user| {
+            crate::settings::effective(
+                site,
+                user,
+                crate::site::chosen_tenant().as_deref(),
+                &crate::session::page_origin(),
+            )
+            .ok()
+            .map(|r| r.cloud.machine_portal_url(&id, Some(&r.tenant_id)))
+        })
+    });
     let title = move || {
         machine.with(|m| {
             m.as_ref()
@@ -46,7 +60,11 @@ pub fn MachinePanel(
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
                     {row("Device value", text(m.device_value.as_ref().map(|v| v.as_str())))}
                     {row("Machine group", text(m.rbac_group_name.as_deref()))}
-                    {row("Last seen", format_age(seen, now_ms()))}
+                    <div class="detail"><dt>"Last seen"</dt><dd>
+                        <time datetime=m.last_seen.map(defender_tags_core::model::datetime::format_datetime).unwrap_or_default()
+                            title=m.last_seen.map(|t| format!("{} UTC", defender_tags_core::model::datetime::format_datetime(t).replace('T', " ").trim_end_matches('Z'))).unwrap_or_default()
+                            data-testid="panel-last-seen">{format_age(seen, now_ms())}</time>
+                    </dd></div>
                     {row("Last IP", text(m.last_ip_address.as_deref()))}
                 </dl>
                 <TagEditor
@@ -70,6 +88,11 @@ pub fn MachinePanel(
                     on:click=move |_| on_close.run(())>"\u{d7}"</button>
             </div>
             <p class="mono small muted machine-id">{id_text}</p>
+            {portal.map(|url| view! {
+                <p class="small"><a href=url target="_blank" rel="noopener noreferrer" data-testid="portal-link">
+                    "Open in the Microsoft Defender portal"<span class="visually-hidden">" (opens in a new tab)"</span>" \u{2197}"
+                </a></p>
+            })}
             {move || duplicate.get().then(|| view! {
                 <p class="warning-text">
                     "Another machine has the same computer name. Check the machine id before changing tags."

@@ -109,7 +109,10 @@ impl Loaded {
                 SortKey::Name => {
                     present_last(self.names.get(ia), self.names.get(ib), |s| s.is_empty())
                 }
-                SortKey::Os => opt(ma.os_platform.as_deref(), mb.os_platform.as_deref()),
+                SortKey::Os => opt(
+                    ma.os_platform.as_deref().map(sort::Folded),
+                    mb.os_platform.as_deref().map(sort::Folded),
+                ),
                 SortKey::Health => opt(
                     ma.health_status.as_ref().map(|h| h.as_str()),
                     mb.health_status.as_ref().map(|h| h.as_str()),
@@ -254,6 +257,29 @@ mod tests {
         let mut idx = vec![0, 1];
         loaded.sort(&mut idx, SortKey::Ip, SortDir::Asc);
         assert_eq!(idx, vec![1, 0]);
+    }
+
+    #[test]
+    fn sorting_by_os_ignores_case() {
+        let machines: Vec<Machine> = ["ubuntu", "Windows10", "Linux", "macOS", "linux"]
+            .iter()
+            .enumerate()
+            .map(|(i, os)| {
+                let mut m = Machine::new(
+                    defender_tags_core::MachineId::parse(&format!("{i:040x}")).unwrap(),
+                );
+                m.os_platform = Some((*os).into());
+                m
+            })
+            .collect();
+        let loaded = Loaded::new(machines);
+        let mut idx: Vec<u32> = (0..5).collect();
+        loaded.sort(&mut idx, SortKey::Os, SortDir::Asc);
+        let order: Vec<&str> = idx
+            .iter()
+            .map(|&i| loaded.machines[i as usize].os_platform.as_deref().unwrap())
+            .collect();
+        assert_eq!(order, ["Linux", "linux", "macOS", "ubuntu", "Windows10"]);
     }
 
     #[test]

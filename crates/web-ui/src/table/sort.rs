@@ -127,6 +127,34 @@ pub(super) fn ip_key(ip: &str) -> (u8, u32, String) {
     }
 }
 
+/// A string ordered without regard to case ("linux" beside "Linux"), ties broken by the exact
+/// text so the order stays total. No allocation: a sort of 100,000 rows compares ~1.7 million
+/// times.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Folded<'a>(pub &'a str);
+
+impl Ord for Folded<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.0, other.0);
+        let folded = if a.is_ascii() && b.is_ascii() {
+            a.bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        } else {
+            a.chars()
+                .flat_map(char::to_lowercase)
+                .cmp(b.chars().flat_map(char::to_lowercase))
+        };
+        folded.then_with(|| a.cmp(b))
+    }
+}
+
+impl PartialOrd for Folded<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 pub(super) fn opt<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => a.cmp(&b),

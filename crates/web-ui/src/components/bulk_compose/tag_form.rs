@@ -19,22 +19,49 @@ pub(super) fn TagActionForm(
     let text = RwSignal::new(String::new());
     let action = RwSignal::new(TagAction::Add);
     let error = RwSignal::new(None::<String>);
-    let warnings =
-        Memo::new(move |_| {
-            let t = text.get();
-            let Ok(tag) = Tag::parse(&t) else {
-                return Vec::new();
-            };
-            let mut w: Vec<String> = tag.warnings().iter().map(|w| w.to_string()).collect();
-            let near = state.catalog.0.with(|c| c.near_duplicates(tag.as_str()));
-            if !near.is_empty() {
-                w.push(format!(
-                "the tenant also uses {}, which differs only in case; Defender keeps them apart",
-                near.iter().map(|n| format!("\u{201c}{n}\u{201d}")).collect::<Vec<_>>().join(", ")
-            ));
+    let warnings = Memo::new(move |_| {
+        let t = text.get();
+        let Ok(tag) = Tag::parse(&t) else {
+            return Vec::new();
+        };
+        match action.get() {
+            TagAction::Add => {
+                let mut w: Vec<String> = tag
+                    .warnings_for(TagAction::Add)
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect();
+                let near = state.catalog.0.with(|c| c.near_duplicates(tag.as_str()));
+                if !near.is_empty() {
+                    w.push(format!(
+                        "the tenant also uses {}, which differs only in case; Defender keeps them apart",
+                        quoted(&near)
+                    ));
+                }
+                w
             }
-            w
-        });
+            // Removing needs no warning about the tag itself; a tag nobody carries is most
+            // likely a misspelling of one that is in use.
+            TagAction::Remove => state
+                .catalog
+                .0
+                .with(|c| {
+                    (!c.is_empty() && c.count(tag.as_str()) == 0).then(|| {
+                        let near = c.closest(tag.as_str(), 3);
+                        if near.is_empty() {
+                            format!("no machine loaded carries \u{201c}{tag}\u{201d}")
+                        } else {
+                            format!(
+                                "no machine loaded carries \u{201c}{tag}\u{201d}; did you mean {}?",
+                                quoted(&near)
+                            )
+                        }
+                    })
+                })
+                .into_iter()
+                .collect(),
+        }
+    });
     let options = Memo::new(move |_| state.catalog.0.with(|c| c.suggest("", &[], 300)));
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -72,7 +99,7 @@ pub(super) fn TagActionForm(
                 {move || {
                     let w = warnings.get();
                     (!w.is_empty()).then(|| view! {
-                        <ul class="warning-list">{w.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+                        <ul class="warning-list" data-testid="bulk-tag-warnings">{w.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
                     })
                 }}
             </div>
@@ -83,4 +110,12 @@ pub(super) fn TagActionForm(
             </div>
         </form>
     }
+}
+
+/// “a”, “b” for a warning.
+fn quoted(tags: &[String]) -> String {
+    tags.iter()
+        .map(|n| format!("\u{201c}{n}\u{201d}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
