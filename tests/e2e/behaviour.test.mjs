@@ -37,6 +37,7 @@ test("removing a tag that breaks the portal filter is not warned about; a tag no
   await page.getByTestId("bulk-preview").waitFor();
   assert.equal(await page.getByTestId("preview-warnings").count(), 0, "no portal-filter warning on the removal's preview");
   await page.getByTestId("back-button").click();
+  await bulkCompose(page);
 
   await page.getByLabel("Remove the tag").check();
   await input.fill("Quarantne");
@@ -45,5 +46,116 @@ test("removing a tag that breaks the portal filter is not warned about; a tag no
   await input.fill("quarantine");
   assert.match(await warnings.textContent(), /did you mean “Quarantine”\?/, "a case variant is named too");
   await screenshot(page, "46-bulk-remove-did-you-mean");
+  assert.deepEqual(page.problems, []);
+});
+
+test("the machine panel links to the Defender portal and shows the exact last-seen time; OS sorts without regard to case", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+
+  await page.getByRole("button", { name: "OS", exact: true }).click();
+  await page.waitForURL(/[?&]sort=os/);
+  const oses = await page.locator(".body-row:not([hidden]) .col-os").allTextContents();
+  assert.equal(oses[0], "iOS", `lowercase-first platforms sort among the others (${oses.slice(0, 3).join(", ")})`);
+  const folded = oses.map((o) => o.toLowerCase());
+  assert.deepEqual(folded, [...folded].sort(), "ascending without regard to case");
+
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.waitForURL(/[?&]m=[0-9a-f]{40}/);
+  const id = new URL(page.url()).searchParams.get("m");
+  const link = page.getByTestId("portal-link");
+  await link.waitFor();
+  assert.match(await link.getAttribute("href"), new RegExp(`^https://security\\.microsoft\\.com/machines/v2/${id}/overview(\\?tid=[0-9a-f-]{36})?$`));
+  assert.equal(await link.getAttribute("target"), "_blank");
+  assert.match(await link.getAttribute("rel"), /noopener/);
+  const seen = page.getByTestId("panel-last-seen");
+  assert.match(await seen.getAttribute("title"), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? UTC$/);
+  assert.match(await seen.textContent(), /ago|just now/);
+  await screenshot(page, "47-machine-panel-portal-link");
+  assert.deepEqual(page.problems, []);
+});
+
+test("a single change's notice offers Undo, goes by itself after a few seconds, and stays on its own page", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+  await page.waitForURL(/[?&]m=[0-9a-f]{40}/);
+  const id = new URL(page.url()).searchParams.get("m");
+  const tags = async () => (await emu.get(`/_emulator/machines/${id}`)).machineTags;
+
+  await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-notice");
+  await page.getByTestId("add-tag-button").click();
+  const notice = page.getByTestId("notice");
+  await notice.filter({ hasText: "Added “e2e-notice”" }).waitFor();
+  assert.ok((await tags()).includes("e2e-notice"));
+  await screenshot(page, "48-notice-undo");
+  await page.getByTestId("notice-undo").click();
+  await notice.filter({ hasText: "Removed “e2e-notice”" }).waitFor();
+  for (let i = 0; i < 50 && (await tags()).includes("e2e-notice"); i++) await page.waitForTimeout(100);
+  assert.ok(!(await tags()).includes("e2e-notice"), "Undo removed the tag in the emulator");
+
+  // A success goes by itself.
+  await notice.waitFor({ state: "detached", timeout: 10_000 });
+
+  // A notice belongs to the page where it was raised.
+  await page.getByRole("combobox", { name: "Add a tag" }).fill("e2e-notice-2");
+  await page.getByTestId("add-tag-button").click();
+  await notice.filter({ hasText: "Added “e2e-notice-2”" }).waitFor();
+  await page.getByRole("link", { name: "Activity" }).click();
+  await page.waitForURL(/\/activity$/);
+  assert.equal(await notice.count(), 0, "gone once the page changed");
+  assert.deepEqual(page.problems, []);
+});
+
+test("keyboard: skip link, '/' to search, the table is one tab stop, opening a machine focuses its panel, removing a chip keeps focus in the chips", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const active = () => page.evaluate(() => {
+    const a = document.activeElement;
+    return { id: a?.id ?? "", cls: a?.className ?? "", inTable: !!a?.closest(".table-scroll"), inPanel: !!a?.closest("[data-testid=machine-panel]"), inTags: !!a?.closest("[data-testid=tag-editor]") };
+  });
+
+  await page.locator(".skip-link").focus();
+  await page.keyboard.press("Enter");
+  assert.equal((await active()).id, "main", "the skip link moves focus to the main content");
+
+  await page.keyboard.press("/");
+  assert.equal((await active()).id, "search-input", "'/' focuses search");
+  assert.equal(await page.locator("#search-input").inputValue(), "", "the '/' is not typed into it");
+
+  const stops = await page.evaluate(() => [...document.querySelectorAll(".table-scroll a, .table-scroll button, .table-scroll [tabindex]")].filter((e) => e.tabIndex >= 0 && !e.closest("[hidden]")).length);
+  assert.equal(stops, 1, "one tab stop in the table");
+  await page.locator(".body-row:not([hidden]) .machine-link[tabindex='0']").focus();
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  assert.ok((await active()).inTable);
+  await page.keyboard.press("Tab");
+  assert.equal((await active()).inTable, false, "Tab leaves the table in one step");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok((await active()).inTable, "and Shift+Tab comes back to the current row");
+  const rowIndex = await page.evaluate(() => document.activeElement.closest("[role=row]").getAttribute("aria-rowindex"));
+  assert.equal(rowIndex, "4", "the current row is remembered");
+
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/[?&]m=[0-9a-f]{40}/);
+  await page.getByTestId("machine-panel").waitFor();
+  await page.waitForFunction(() => !!document.activeElement?.closest("[data-testid=machine-panel]"));
+  assert.ok((await active()).inPanel, "opening a machine focuses its panel");
+
+  const input = page.getByRole("combobox", { name: "Add a tag" });
+  for (const t of ["e2e-kb-1", "e2e-kb-2"]) {
+    await input.fill(t);
+    await page.getByTestId("add-tag-button").click();
+    await page.getByRole("button", { name: `Remove tag ${t}` }).waitFor();
+  }
+  await page.getByRole("button", { name: "Remove tag e2e-kb-1" }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Remove tag e2e-kb-1" }).waitFor({ state: "detached" });
+  await page.waitForFunction(() => document.activeElement?.classList.contains("chip-remove"));
+  const a = await active();
+  assert.ok(a.inTags && /chip-remove/.test(a.cls), `focus stays in the chip list (${JSON.stringify(a)})`);
   assert.deepEqual(page.problems, []);
 });

@@ -64,7 +64,27 @@ async function storageRows(page) {
     }
     rows.push(["cookie", "document.cookie", document.cookie]);
     const dbs = indexedDB.databases ? await indexedDB.databases() : [];
-    for (const db of dbs) rows.push(["indexedDB", db.name ?? "", ""]);
+    for (const db of dbs) {
+      rows.push(["indexedDB", db.name ?? "", ""]);
+      // Our own database (run journal, activity log): every record is scanned.
+      if (db.name !== "defender-tags") continue;
+      const open = await new Promise((resolve, reject) => {
+        const r = indexedDB.open(db.name);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      for (const storeName of open.objectStoreNames) {
+        const tx = open.transaction(storeName, "readonly").objectStore(storeName);
+        const [keys, values] = await Promise.all(
+          [tx.getAllKeys(), tx.getAll()].map((req) => new Promise((resolve, reject) => {
+            req.onsuccess = () => resolve(req.result);
+            req.onerror = () => reject(req.error);
+          })),
+        );
+        keys.forEach((k, i) => rows.push([`indexedDB:${db.name}`, String(k), typeof values[i] === "string" ? values[i] : JSON.stringify(values[i])]));
+      }
+      open.close();
+    }
     return rows;
   });
 }
@@ -84,6 +104,11 @@ test("the token goes to the API origin only; our code stores and logs none of it
     await page.getByLabel("Search machines").fill("eng");
     await page.waitForURL(/[?&]q=eng/);
     await page.getByTestId("results-summary").filter({ hasText: /of \d+ loaded|^\d+ machines/ }).waitFor();
+    // A tag change, so the activity log has an entry in our IndexedDB database to scan.
+    await page.locator(".body-row:not([hidden]) .machine-link").first().click();
+    await page.getByRole("combobox", { name: "Add a tag" }).fill("security-scan");
+    await page.getByTestId("add-tag-button").click();
+    await page.getByTestId("notice").filter({ hasText: "Added" }).waitFor();
     await page.reload();
     await page.getByTestId("results-summary").filter({ hasText: /machines/ }).waitFor({ timeout: 30_000 });
 
@@ -104,8 +129,9 @@ test("the token goes to the API origin only; our code stores and logs none of it
       assert.equal(where, "sessionStorage", `token found in ${where} ${key}`);
       assert.match(key, /accesstoken/i, `token found in a non-MSAL sessionStorage entry ${key}`);
     }
+    assert.ok(rows.some(([w, , v]) => w === "indexedDB:defender-tags" && v.includes("security-scan")), "the scan read our IndexedDB records");
     for (const [where, key] of rows.filter(([w]) => w === "indexedDB")) {
-      assert.match(key, /msal/i, `unexpected IndexedDB database ${key} (${where})`);
+      assert.match(key, /msal|^defender-tags$/i, `unexpected IndexedDB database ${key} (${where})`);
     }
     for (const text of page.consoleText) {
       assert.ok(!signatures.some((s) => text.includes(s)), `token in the console: ${text.slice(0, 120)}`);

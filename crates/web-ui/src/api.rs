@@ -76,8 +76,9 @@ impl UiError {
             ),
             ("not_found", _) | (_, Some(404)) => UiError::new(
                 NotFound,
-                "Defender does not know this machine any more (404): it may have been \
-                 removed, merged into another machine, or not seen within the retention period.",
+                "Defender returned no such machine (404): it may have been removed, merged into \
+                 another machine, or not seen within the retention period, or it may be outside \
+                 the device groups your Defender role covers (those machines are invisible to you).",
             ),
             ("too_many_requests", _) | (_, Some(429)) => {
                 let wait = e

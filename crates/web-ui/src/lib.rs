@@ -30,7 +30,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::interrupted_runs::InterruptedRuns;
-use crate::components::notice::NoticeRegion;
+use crate::components::notice::{ClearNoticeOnNavigate, NoticeRegion};
 use crate::components::top_bar::TopBar;
 use crate::state::{AppState, Session};
 
@@ -48,12 +48,45 @@ pub fn Shell() -> impl IntoView {
     // Under a sub-path (`cargo xtask dist --base-path`), routes and in-app navigation resolve
     // against it, and links outside it are left to the browser.
     let base = site::router_base(&site::base_path());
+    let main = NodeRef::<leptos::html::Main>::new();
+    // The router would treat "#main" as a navigation; the skip link's job is to move focus.
+    let skip = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        if let Some(m) = main.get_untracked() {
+            let _ = m.focus();
+        }
+    };
+    // "/" focuses the search box, as on most search pages (not while typing in a field).
+    let slash = window_event_listener(leptos::ev::keydown, |ev| {
+        if ev.key() != "/" || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let typing = doc.active_element().is_some_and(|e| {
+            matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || e.get_attribute("contenteditable").is_some()
+        });
+        if typing {
+            return;
+        }
+        if let Some(input) = doc
+            .get_element_by_id("search-input")
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+        {
+            ev.prevent_default();
+            let _ = input.focus();
+        }
+    });
+    on_cleanup(move || slash.remove());
     view! {
         <Router base=base>
-            <a class="skip-link" href="#main">"Skip to main content"</a>
+            <a class="skip-link" href="#main" on:click=skip>"Skip to main content"</a>
             <TopBar/>
             <NoticeRegion/>
-            <main id="main" tabindex="-1">
+            <ClearNoticeOnNavigate/>
+            <main id="main" tabindex="-1" node_ref=main>
                 <InterruptedRuns/>
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::search::SearchPage/>

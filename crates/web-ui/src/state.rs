@@ -1,5 +1,6 @@
 //! App-wide state, provided as context newtypes (so a component asks for exactly what it needs).
 
+use defender_tags_core::{MachineId, Tag, TagAction};
 use leptos::prelude::*;
 
 use crate::access::Access;
@@ -98,27 +99,63 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// Text.
     pub text: String,
+    /// The change that undoes the one this notice reports (a single add or remove).
+    pub undo: Option<SingleChange>,
+    /// Distinguishes this notice from an identical later one (for the dismiss timer).
+    pub serial: u64,
 }
+
+/// One tag added to or removed from one machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleChange {
+    /// The machine.
+    pub id: MachineId,
+    /// Its name, for messages.
+    pub name: String,
+    /// The tag.
+    pub tag: Tag,
+    /// Add or remove.
+    pub action: TagAction,
+}
+
+/// How long a success message stays before it goes by itself (errors stay until dismissed).
+pub const SUCCESS_NOTICE_MS: i32 = 6_000;
 
 /// The current notice, if any.
 #[derive(Debug, Clone, Copy)]
 pub struct NoticeCtx(pub RwSignal<Option<Notice>>);
 
 impl NoticeCtx {
+    fn show(&self, kind: NoticeKind, text: String, undo: Option<SingleChange>) {
+        let serial = self
+            .0
+            .with_untracked(|n| n.as_ref().map_or(0, |n| n.serial.wrapping_add(1)));
+        self.0.set(Some(Notice {
+            kind,
+            text,
+            undo,
+            serial,
+        }));
+    }
+
     /// Shows a success message.
     pub fn success(&self, text: impl Into<String>) {
-        self.0.set(Some(Notice {
-            kind: NoticeKind::Success,
-            text: text.into(),
-        }));
+        self.show(NoticeKind::Success, text.into(), None);
+    }
+
+    /// Shows a success message with an Undo button that makes `undo`.
+    pub fn success_with_undo(&self, text: impl Into<String>, undo: SingleChange) {
+        self.show(NoticeKind::Success, text.into(), Some(undo));
     }
 
     /// Shows an error message.
     pub fn error(&self, text: impl Into<String>) {
-        self.0.set(Some(Notice {
-            kind: NoticeKind::Error,
-            text: text.into(),
-        }));
+        self.show(NoticeKind::Error, text.into(), None);
+    }
+
+    /// Removes the message.
+    pub fn clear(&self) {
+        self.0.set(None);
     }
 }
 

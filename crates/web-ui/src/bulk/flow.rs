@@ -261,6 +261,9 @@ impl BulkFlow {
         self.phase.set(Phase::Checking(job.clone()));
         let this = *self;
         leptos::task::spawn_local(async move {
+            // Guarded from here: the re-read is the run's first call, and a sign-in renewal
+            // that needs a redirect must fail it rather than leave the page.
+            let guard = super::guard::RunGuard::engage();
             // The plan is made again from the tags as they are now (one `findbytag` per step),
             // so "changed" in the report means changed by this run. If anything moved since the
             // preview, the user sees the fresh plan and confirms again.
@@ -303,7 +306,7 @@ impl BulkFlow {
                     journal::discard(&store, &scope, &run).await;
                 }
             }
-            this.run(fresh, runner, who, journal, abort).await;
+            this.run(fresh, runner, who, journal, abort, guard).await;
             after();
         });
         true
@@ -318,8 +321,8 @@ impl BulkFlow {
         who: String,
         journal: Option<Scope>,
         abort: AbortHandle,
+        guard: super::guard::RunGuard,
     ) {
-        let guard = super::guard::RunGuard::engage();
         let started_ms = now_ms();
         let writer = match journal {
             Some(scope) => JournalWriter::start(scope, &job, &who, started_ms).await,

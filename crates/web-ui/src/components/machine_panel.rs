@@ -24,6 +24,14 @@ pub fn MachinePanel(
 ) -> impl IntoView {
     let ids = crate::ids::use_ids();
     let id_text = id.to_string();
+    // Opening a machine moves keyboard focus to its panel, so keyboard and screen-reader users
+    // land on what opened (the panel is made anew for each machine).
+    let heading = NodeRef::<leptos::html::H2>::new();
+    request_animation_frame(move || {
+        if let Some(Some(h)) = heading.try_get_untracked() {
+            let _ = h.focus();
+        }
+    });
     // The portal of the cloud this page signs in to (with the tenant, for people with several).
     let state = crate::components::top_bar::use_app_state();
     let portal = state.site.0.with_untracked(|site| {
@@ -83,7 +91,7 @@ pub fn MachinePanel(
                 }
             }>
             <div class="panel-head">
-                <h2 id=ids.id("panel-title")>{title}</h2>
+                <h2 id=ids.id("panel-title") tabindex="-1" node_ref=heading>{title}</h2>
                 <button type="button" class="btn btn-quiet" aria-label="Close machine details"
                     on:click=move |_| on_close.run(())>"\u{d7}"</button>
             </div>

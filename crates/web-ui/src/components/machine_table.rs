@@ -67,29 +67,41 @@ pub fn MachineTable(
     // Arrow keys move between machines: scroll the target row into the window, then focus its
     // link once it is rendered (rows outside the window do not exist in the DOM). The position
     // is kept here, not read back from the DOM, because slots are reused while scrolling.
-    let cursor = StoredValue::new(None::<usize>);
+    //
+    // The table is one tab stop (a roving tabindex): only the current row's link is in the tab
+    // order, so Tab goes past 100,000 rows in one step and arrows move inside.
+    let cursor = RwSignal::new(None::<usize>);
+    let active = Signal::derive(move || {
+        let count = total.get();
+        cursor.get().unwrap_or(0).min(count.saturating_sub(1))
+    });
     let on_focusin = move |_: leptos::ev::FocusEvent| {
         if let Some(p) = focused_row_index() {
-            cursor.set_value(Some(p));
+            cursor.set(Some(p));
         }
     };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        let step: i64 = match ev.key().as_str() {
-            "ArrowDown" => 1,
-            "ArrowUp" => -1,
-            _ => return,
-        };
         let count = total.get_untracked();
         let Some(current) = cursor
-            .get_value()
+            .get_untracked()
             .or_else(focused_row_index)
             .filter(|_| count > 0)
         else {
             return;
         };
+        let last = count as i64 - 1;
+        let target: i64 = match ev.key().as_str() {
+            "ArrowDown" => current as i64 + 1,
+            "ArrowUp" => current as i64 - 1,
+            "PageDown" => current as i64 + PAGE_ROWS,
+            "PageUp" => current as i64 - PAGE_ROWS,
+            "Home" => 0,
+            "End" => last,
+            _ => return,
+        };
         ev.prevent_default();
-        let target = (current as i64 + step).clamp(0, count as i64 - 1) as usize;
-        cursor.set_value(Some(target));
+        let target = target.clamp(0, last) as usize;
+        cursor.set(Some(target));
         if let Some(el) = scroller.get_untracked() {
             let top = f64::from(el.scroll_top());
             let height = f64::from(el.client_height());
@@ -130,7 +142,7 @@ pub fn MachineTable(
         .collect_view();
 
     let slots = (0..MAX_SLOTS)
-        .map(|n| view! { <RowSlot n=n window=window loaded=loaded indices=indices search=search/> })
+        .map(|n| view! { <RowSlot n=n window=window loaded=loaded indices=indices search=search active=active/> })
         .collect_view();
 
     view! {
@@ -139,8 +151,9 @@ pub fn MachineTable(
             <div role="rowgroup" class="table-head">
                 <div role="row" class="row head-row" aria-rowindex="1">{headers}</div>
             </div>
-            // Focusable, so the keyboard can scroll it (arrows, Page Up/Down) past the rendered rows.
-            <div class="table-scroll" node_ref=scroller role="rowgroup" tabindex="0"
+            // Arrows, Page Up/Down, Home and End move the current row (and scroll to it) from
+            // the row link that has the focus.
+            <div class="table-scroll" node_ref=scroller role="rowgroup"
                 aria-label="Results" on:scroll=move |_| measure() on:keydown=on_keydown on:focusin=on_focusin
                 data-testid="table-scroll">
                 <div class="table-spacer" role="presentation"
@@ -151,12 +164,15 @@ pub fn MachineTable(
                     </div>
                 </div>
                 {move || (total.get() == 0 && loaded.with(Option::is_some)).then(|| view! {
-                    <p class="empty" role="presentation">"No machines match this search."</p>
+                    <p class="empty" role="presentation">"No machines match this search. Machines outside the device groups your Defender role covers are not visible to you, so they cannot match."</p>
                 })}
             </div>
         </div>
     }
 }
+
+/// Rows Page Up / Page Down move by.
+const PAGE_ROWS: i64 = 10;
 
 /// Position (0-based) of the result whose link has the focus, from its row's `aria-rowindex`.
 fn focused_row_index() -> Option<usize> {
@@ -191,6 +207,8 @@ fn RowSlot(
     loaded: Signal<Option<Arc<Loaded>>>,
     indices: Signal<Arc<Vec<u32>>>,
     search: Signal<SearchState>,
+    /// Position of the row whose link is in the tab order.
+    active: Signal<usize>,
 ) -> impl IntoView {
     let edits = expect_context::<EditsCtx>().0;
     let position = Memo::new(move |_| window.get().start + n);
@@ -242,7 +260,8 @@ fn RowSlot(
             aria-rowindex=move || position.get() + 2
             style:height=format!("{ROW_HEIGHT_PX}px")>
             <div role="cell" class="cell col-name">
-                <a class="machine-link" href=href aria-current=move || is_selected().then_some("true")>
+                <a class="machine-link" href=href aria-current=move || is_selected().then_some("true")
+                    tabindex=move || if position.get() == active.get() { "0" } else { "-1" }>
                     {field(|r| r.name.clone())}
                 </a>
                 {move || row.with(|r| r.as_ref().is_some_and(|r| r.duplicate)).then(|| view! {

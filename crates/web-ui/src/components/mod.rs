@@ -7,6 +7,7 @@ pub mod interrupted_runs;
 pub mod machine_panel;
 pub mod machine_table;
 pub mod notice;
+pub mod read_only;
 pub mod search_box;
 pub mod sign_in_card;
 pub mod tag_editor;

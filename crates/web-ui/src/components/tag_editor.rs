@@ -6,11 +6,90 @@ use leptos::prelude::*;
 use defender_tags_core::{MachineId, Tag, TagAction};
 
 use crate::api::{UiError, UiErrorKind};
-use crate::state::{BackendCtx, CatalogCtx, EditsCtx, NoticeCtx, Session, SessionCtx};
+use crate::state::{
+    BackendCtx, CatalogCtx, EditsCtx, NoticeCtx, Session, SessionCtx, SingleChange,
+};
 use crate::tags::TagCheck;
 
 /// Most suggestions shown.
 const SUGGESTIONS: usize = 8;
+
+/// What a single-machine change needs from the mount (all `Copy` signals).
+#[derive(Debug, Clone, Copy)]
+pub struct SingleCtx {
+    edits: RwSignal<crate::tags::TagEdits>,
+    catalog: RwSignal<crate::tags::TagCatalog>,
+    backend: RwSignal<Option<crate::api::BackendRef>, LocalStorage>,
+    notice: NoticeCtx,
+}
+
+impl SingleCtx {
+    /// The mount's contexts (panics outside `AppState::provide`'s owner, like `expect_context`).
+    pub fn from_context() -> Self {
+        Self {
+            edits: expect_context::<EditsCtx>().0,
+            catalog: expect_context::<CatalogCtx>().0,
+            backend: expect_context::<BackendCtx>().0,
+            notice: expect_context::<NoticeCtx>(),
+        }
+    }
+}
+
+/// Adds or removes one tag on one machine: shown at once (optimistic), confirmed or rolled back
+/// with a notice; a success offers Undo (the inverse change, made the same way).
+pub async fn apply_single(ctx: SingleCtx, change: SingleChange) {
+    let SingleChange {
+        id,
+        name,
+        tag,
+        action,
+    } = change.clone();
+    let edit = ctx
+        .edits
+        .try_update(|e| e.begin(id.clone(), tag.as_str(), action));
+    let call = ctx
+        .backend
+        .with_untracked(|b| b.as_ref().map(|b| b.0.set_tag(id, tag.clone(), action)));
+    let result = match call {
+        Some(call) => call.await,
+        None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
+    };
+    let (verb, prep) = match action {
+        TagAction::Add => ("add", "to"),
+        TagAction::Remove => ("remove", "from"),
+    };
+    match result {
+        Ok(()) => {
+            if let Some(edit) = edit {
+                ctx.edits.try_update(|e| e.confirm(edit));
+            }
+            if action == TagAction::Add {
+                ctx.catalog.try_update(|c| c.insert(tag.as_str()));
+            }
+            let done = if action == TagAction::Add {
+                "Added"
+            } else {
+                "Removed"
+            };
+            let undo = SingleChange {
+                action: action.inverse(),
+                ..change
+            };
+            ctx.notice
+                .success_with_undo(format!("{done} \u{201c}{tag}\u{201d} {prep} {name}."), undo);
+        }
+        Err(err) => {
+            if let Some(edit) = edit {
+                ctx.edits.try_update(|e| {
+                    e.roll_back(edit);
+                });
+            }
+            ctx.notice.error(format!(
+                "Could not {verb} \u{201c}{tag}\u{201d} {prep} {name}; the change was undone. {err}"
+            ));
+        }
+    }
+}
 
 /// Tag chips and, for users who may edit, the add box.
 #[component]
@@ -25,9 +104,7 @@ pub fn TagEditor(
 ) -> impl IntoView {
     let ids = crate::ids::use_ids();
     let edits = expect_context::<EditsCtx>().0;
-    let catalog = expect_context::<CatalogCtx>().0;
     let session = expect_context::<SessionCtx>().0;
-    let backend = expect_context::<BackendCtx>().0;
     let notice = expect_context::<NoticeCtx>();
 
     let can_edit = Memo::new(move |_| session.with(Session::can_edit));
@@ -37,51 +114,19 @@ pub fn TagEditor(
         edits.with(|e| e.effective_tags(&machine, &base))
     });
 
+    let ctx = SingleCtx::from_context();
     let change = {
         let id = id.clone();
         Action::new_local(move |(tag, action): &(Tag, TagAction)| {
-            let (tag, action) = (tag.clone(), *action);
-            let id = id.clone();
-            let name = machine_name.clone();
-            let edit = edits.try_update(|e| e.begin(id.clone(), tag.as_str(), action));
-            let call = backend
-                .with_untracked(|b| b.as_ref().map(|b| b.0.set_tag(id, tag.clone(), action)));
-            async move {
-                let result = match call {
-                    Some(call) => call.await,
-                    None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
-                };
-                let (verb, prep) = match action {
-                    TagAction::Add => ("add", "to"),
-                    TagAction::Remove => ("remove", "from"),
-                };
-                match result {
-                    Ok(()) => {
-                        if let Some(edit) = edit {
-                            edits.update(|e| e.confirm(edit));
-                        }
-                        if action == TagAction::Add {
-                            catalog.update(|c| c.insert(tag.as_str()));
-                        }
-                        let done = if action == TagAction::Add {
-                            "Added"
-                        } else {
-                            "Removed"
-                        };
-                        notice.success(format!("{done} \u{201c}{tag}\u{201d} {prep} {name}."));
-                    }
-                    Err(err) => {
-                        if let Some(edit) = edit {
-                            edits.update(|e| {
-                                e.roll_back(edit);
-                            });
-                        }
-                        notice.error(format!(
-                            "Could not {verb} \u{201c}{tag}\u{201d} {prep} {name}; the change was undone. {err}"
-                        ));
-                    }
-                }
-            }
+            apply_single(
+                ctx,
+                SingleChange {
+                    id: id.clone(),
+                    name: machine_name.clone(),
+                    tag: tag.clone(),
+                    action: *action,
+                },
+            )
         })
     };
 
@@ -99,6 +144,7 @@ pub fn TagEditor(
     }
     };
 
+    let root = NodeRef::<leptos::html::Section>::new();
     let chips = move || {
         let editable = can_edit.get();
         tags.get()
@@ -112,7 +158,11 @@ pub fn TagEditor(
                         <span class="chip-text">{t.clone()}</span>
                         {editable.then(|| view! {
                             <button type="button" class="chip-remove" aria-label=label
-                                on:click=move |_| remove(t_remove.clone())>"\u{d7}"</button>
+                                on:click=move |_| {
+                                    let index = tags.with_untracked(|all| all.iter().position(|x| *x == t_remove));
+                                    remove(t_remove.clone());
+                                    keep_focus_in_chips(root, index.unwrap_or(0));
+                                }>"\u{d7}"</button>
                         })}
                     </li>
                 }
@@ -121,7 +171,7 @@ pub fn TagEditor(
     };
 
     view! {
-        <section class="tag-editor" aria-labelledby=ids.id("tags-title") data-testid="tag-editor">
+        <section class="tag-editor" aria-labelledby=ids.id("tags-title") data-testid="tag-editor" node_ref=root>
             <h3 id=ids.id("tags-title")>"Tags"</h3>
             <Show when=move || !tags.with(Vec::is_empty)
                 fallback=|| view! { <p class="muted">"No tags."</p> }>
@@ -139,6 +189,26 @@ pub fn TagEditor(
             </Show>
         </section>
     }
+}
+
+/// After a chip's removal, keeps keyboard focus in the chip list: on the chip that took its place,
+/// else the last one, else (no tags left) the add box. Looked up inside this editor only.
+fn keep_focus_in_chips(root: NodeRef<leptos::html::Section>, index: usize) {
+    request_animation_frame(move || {
+        let Some(Some(section)) = root.try_get_untracked() else {
+            return;
+        };
+        let pick = |selector: &str| section.query_selector_all(selector).ok();
+        let target = pick(".chip-remove")
+            .filter(|list| list.length() > 0)
+            .and_then(|list| list.item((index as u32).min(list.length() - 1)))
+            .or_else(|| pick("input").and_then(|l| l.item(0)));
+        if let Some(el) =
+            target.and_then(|n| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(n).ok())
+        {
+            let _ = el.focus();
+        }
+    });
 }
 
 /// The "add a tag" combobox with inline validation and near-duplicate warnings.

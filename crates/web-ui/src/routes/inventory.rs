@@ -93,11 +93,17 @@ pub fn InventoryView(
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new(InventorySort::Count);
 
+    let read_only = Signal::derive({
+        let can = crate::components::read_only::can_edit();
+        move || !can.get()
+    });
+    let why = "Read-only sign-in: removing and merging tags needs Machine.ReadWrite.";
     view! {
-        <p class="muted">
-            "Every tag on the tenant's machines. Defender compares tags exactly, so spellings that differ only in case are \
-             separate tags, and the portal's tag filter cannot handle commas or parentheses."
+        <p class="muted" data-testid="inventory-scope">
+            "Every tag on the machines your sign-in can see (machines outside the device groups your Defender role covers are not counted). \
+             Defender compares tags exactly, so spellings that differ only in case are separate tags, and the portal's tag filter cannot handle commas or parentheses."
         </p>
+        <crate::components::read_only::ReadOnlyBanner what="remove or merge tags"/>
         <div class="form-actions">
             <button type="button" class="btn btn-small" on:click=move |_| reload.update(|n| *n += 1)>"Reload"</button>
         </div>
@@ -130,7 +136,7 @@ pub fn InventoryView(
                         {clusters.is_empty().then(|| view! { <p class="muted">"No tag is spelled two ways."</p> })}
                         <div class="clusters">
                             {clusters.into_iter().map(|c| view! {
-                                <ClusterCard cluster=c on_merge=Callback::new(move |(keep, variants): (String, Vec<String>)| {
+                                <ClusterCard cluster=c read_only=read_only on_merge=Callback::new(move |(keep, variants): (String, Vec<String>)| {
                                     start(with_tenant(&|ms| Job::merge(&keep, &variants, ms)));
                                 })/>
                             }).collect_view()}
@@ -147,6 +153,7 @@ pub fn InventoryView(
                                         <span class="chip chip-text">{tag.clone()}</span>
                                         <span class="small muted">{format!("{} machines \u{b7} contains {chars}", thousands(n as u64))}</span>
                                         <button type="button" class="btn btn-small"
+                                            disabled=read_only title=move || read_only.get().then_some(why)
                                             on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&t, ms)))>
                                             "Remove everywhere\u{2026}"
                                             <span class="visually-hidden">{format!(" \u{2014} {tag}")}</span>
@@ -194,6 +201,7 @@ pub fn InventoryView(
                                             <td class="small muted">{notes.join(", ")}</td>
                                             <td>
                                                 <button type="button" class="btn btn-small"
+                                                    disabled=read_only title=move || read_only.get().then_some(why)
                                                     on:click=move |_| start(with_tenant(&|ms| Job::remove_everywhere(&tag, ms)))>
                                                     "Remove everywhere\u{2026}"
                                                     <span class="visually-hidden">{format!(" \u{2014} {}", t.tag)}</span>
@@ -217,6 +225,8 @@ pub fn InventoryView(
 fn ClusterCard(
     cluster: VariantCluster,
     on_merge: Callback<(String, Vec<String>)>,
+    /// The sign-in may not change tags.
+    read_only: Signal<bool>,
 ) -> impl IntoView {
     let keep = RwSignal::new(cluster.suggested().to_owned());
     let group = format!(
@@ -242,6 +252,8 @@ fn ClusterCard(
                 }
             }).collect_view()}
             <button type="button" class="btn btn-small" data-testid="merge-button"
+                disabled=read_only
+                title=move || read_only.get().then_some("Read-only sign-in: merging tags needs Machine.ReadWrite.")
                 on:click=move |_| on_merge.run((keep.get_untracked(), variants.clone()))>
                 {move || format!("Merge into \u{201c}{}\u{201d}\u{2026}", keep.get())}
             </button>

@@ -85,6 +85,7 @@ pub fn BulkCompose(
         }
     };
     view! {
+        <crate::components::read_only::ReadOnlyBanner what="run bulk changes"/>
         <section class="card bulk-compose" aria-labelledby=ids.id("bulk-compose-title")>
             <h2 id=ids.id("bulk-compose-title")>"1. Choose machines"</h2>
             <div role="tablist" aria-label="Where the machines come from" class="tabs">
