@@ -3,6 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startEmulator } from "./lib/emulator.mjs";
 import { launch, newPage, screenshot, signIn } from "./lib/browser.mjs";
+import { allMachines } from "./lib/bulk.mjs";
 
 let emu;
 let browser;
@@ -157,5 +158,53 @@ test("keyboard: skip link, '/' to search, the table is one tab stop, opening a m
   await page.waitForFunction(() => document.activeElement?.classList.contains("chip-remove"));
   const a = await active();
   assert.ok(a.inTags && /chip-remove/.test(a.cls), `focus stays in the chip list (${JSON.stringify(a)})`);
+  assert.deepEqual(page.problems, []);
+});
+
+test("search finds any part of a name, any interface address (Wi-Fi, VPN, IPv6), a long part of an id, and offers the closest names when nothing matches", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const box = page.getByLabel("Search machines");
+  const visible = () => page.locator(".body-row:not([hidden]) .machine-link").allTextContents();
+  const all = await allMachines(emu);
+  // Machines the API lists (seen within the retention period), laptops among them.
+  const listed = all.filter((m) => m.computerDnsName?.includes("-lt-") && Date.now() - Date.parse(m.lastSeen) < 30 * 86_400_000);
+  const target = listed.find((m) => m.ipAddresses.some((a) => a.type === "Wireless80211") && m.ipAddresses.some((a) => (a.ipAddress ?? "").startsWith("2001:db8:")));
+  assert.ok(target, "the emulator has a laptop with Wi-Fi and IPv6");
+  const find = async (text, why) => {
+    await box.fill(text);
+    await page.waitForFunction(
+      ([name]) => [...document.querySelectorAll(".body-row:not([hidden]) .machine-link")].some((a) => a.textContent === name),
+      [target.computerDnsName],
+      { timeout: 10_000 },
+    ).catch(() => {});
+    assert.ok((await visible()).includes(target.computerDnsName), `${why}: ${text} → ${(await visible()).slice(0, 5).join(", ")}`);
+  };
+  // The middle of the name, in another case.
+  const name = target.computerDnsName.split(".")[0];
+  await find(name.slice(2).toUpperCase(), "a middle part of the name");
+  const wifi = target.ipAddresses.find((a) => a.type === "Wireless80211").ipAddress;
+  await find(wifi, "the Wi-Fi address");
+  assert.match(await page.getByTestId("search-hint").textContent(), new RegExp(`IP address ${wifi.replace(/\./g, "\\.")}`));
+  const v6 = target.ipAddresses.find((a) => (a.ipAddress ?? "").startsWith("2001:db8:")).ipAddress;
+  await find(v6.toUpperCase(), "the global IPv6 address, any spelling");
+  await find(target.id.slice(10, 22), "twelve characters from the middle of the id");
+
+  await box.fill(`${name}zq`);
+  const closest = page.getByTestId("closest-names");
+  await closest.waitFor({ timeout: 10_000 });
+  assert.match(await closest.textContent(), /No machine name contains/);
+  await closest.getByRole("button", { name: target.computerDnsName }).click();
+  await page.waitForFunction(
+    ([name]) => {
+      const shown = [...document.querySelectorAll(".body-row:not([hidden]) .machine-link")].map((a) => a.textContent);
+      return shown.length === 1 && shown[0] === name;
+    },
+    [target.computerDnsName],
+    { timeout: 10_000 },
+  );
+  assert.equal(await box.inputValue(), target.computerDnsName);
+  await screenshot(page, "49-search-closest-names");
   assert.deepEqual(page.problems, []);
 });

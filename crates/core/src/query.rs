@@ -22,15 +22,15 @@ pub enum TextQuery {
     MachineId(MachineId),
     /// A complete IPv4 or IPv6 address.
     IpAddress(IpAddr),
-    /// The start of an IPv4 address (`10.1.`), as typed.
+    /// The start of an IPv4 address (`10.1.`), as typed: matches any of a machine's addresses.
     IpPrefix(String),
-    /// The start of a computer name.
-    NamePrefix(String),
+    /// Any part of a computer name (or, from 8 hex characters, of a machine id), as typed.
+    NamePart(String),
 }
 
 /// Classifies search text (trimmed): 40 hex characters are an id, a parseable IP address is an
 /// address, digits and dots with at least one dot are the start of an IPv4 address (so `2019`
-/// stays a name), anything else is the start of a computer name.
+/// stays a name), anything else is part of a computer name.
 pub fn classify(text: &str) -> TextQuery {
     let t = text.trim();
     if t.is_empty() {
@@ -45,8 +45,12 @@ pub fn classify(text: &str) -> TextQuery {
     if looks_like_ipv4_prefix(t) {
         return TextQuery::IpPrefix(t.to_owned());
     }
-    TextQuery::NamePrefix(t.to_owned())
+    TextQuery::NamePart(t.to_owned())
 }
+
+/// Shortest text that is also looked for in machine ids: shorter hex runs ("ab12") are common
+/// inside ids and would flood a name search with unrelated machines.
+pub const MIN_ID_PART: usize = 8;
 
 /// `10.`, `10.1.2`: at most four groups of one to three digits, starting with a digit,
 /// containing a dot; only the last group may be empty.
@@ -75,17 +79,18 @@ pub fn canonical_ip(s: &str) -> Option<String> {
 }
 
 impl TextQuery {
-    /// The server-side part of the text: `id eq`, `lastIpAddress eq` / `startswith`, or
-    /// `startswith(computerDnsName, ...)`. The server can only look at the last IP address.
+    /// The server-side part of the text, only where the server can answer it without losing a
+    /// match: `id eq` for a machine id. A name part needs "contains", which the machines list
+    /// does not document (docs/defender-api.md §3), and the server can only test an address
+    /// against `lastIpAddress`, not a machine's other interfaces; those are narrowed in the
+    /// browser from the listing of the rest of the query.
     pub fn to_filter(&self) -> Option<Filter> {
         match self {
-            TextQuery::Empty => None,
             TextQuery::MachineId(id) => Some(Filter::eq(Field::Id, id.as_str())),
-            TextQuery::IpAddress(ip) => Some(Filter::eq(Field::LastIpAddress, ip.to_string())),
-            TextQuery::IpPrefix(p) => Some(Filter::starts_with(Field::LastIpAddress, p.as_str())),
-            TextQuery::NamePrefix(p) => {
-                Some(Filter::starts_with(Field::ComputerDnsName, p.as_str()))
-            }
+            TextQuery::Empty
+            | TextQuery::IpAddress(_)
+            | TextQuery::IpPrefix(_)
+            | TextQuery::NamePart(_) => None,
         }
     }
 
@@ -95,9 +100,15 @@ impl TextQuery {
         match (self, next) {
             (TextQuery::Empty, _) => true,
             (a, b) if a == b => true,
-            // `startswith(x, "web0")` implies `startswith(x, "web")` under the same folding.
-            (TextQuery::NamePrefix(a), TextQuery::NamePrefix(b))
-            | (TextQuery::IpPrefix(a), TextQuery::IpPrefix(b)) => fold(b).starts_with(&fold(a)),
+            // A name containing "web0" contains "web"; an id part only counts from
+            // [`MIN_ID_PART`] characters, so the longer text's id matches are the shorter's too
+            // only when the shorter also reaches it.
+            (TextQuery::NamePart(a), TextQuery::NamePart(b)) => {
+                let (a, b) = (fold(a), fold(b));
+                b.contains(&a)
+                    && (a.chars().count() >= MIN_ID_PART || b.chars().count() < MIN_ID_PART)
+            }
+            (TextQuery::IpPrefix(a), TextQuery::IpPrefix(b)) => fold(b).starts_with(&fold(a)),
             // An IPv4 address parses only in its canonical spelling, so the addresses equal to
             // it are spelled exactly as it is.
             (TextQuery::IpPrefix(a), TextQuery::IpAddress(b)) => {
@@ -351,12 +362,12 @@ impl MachineQuery {
     pub fn matcher(&self, now_ms: i64) -> Matcher {
         let text = classify(&self.text);
         let text_filter = match &text {
-            TextQuery::MachineId(_) | TextQuery::NamePrefix(_) => text.to_filter(),
+            TextQuery::MachineId(_) => text.to_filter(),
             _ => None,
         };
         let needle = match &text {
             TextQuery::IpAddress(ip) => ip.to_string(),
-            TextQuery::IpPrefix(p) | TextQuery::NamePrefix(p) => fold(p),
+            TextQuery::IpPrefix(p) | TextQuery::NamePart(p) => fold(p),
             _ => String::new(),
         };
         Matcher {
@@ -561,11 +572,56 @@ impl Matcher {
                 addresses(machine).any(|a| canonical_ip(a).is_some_and(|a| a == self.needle))
             }
             TextQuery::IpPrefix(_) => addresses(machine).any(|a| fold(a).starts_with(&self.needle)),
-            TextQuery::MachineId(_) | TextQuery::NamePrefix(_) => {
-                self.text_filter.as_ref().is_none_or(|f| f.matches(machine))
+            TextQuery::NamePart(_) => {
+                machine
+                    .computer_dns_name
+                    .as_deref()
+                    .is_some_and(|n| fold(n).contains(&self.needle))
+                    || self.id_part_matches(machine.id.as_str())
             }
+            TextQuery::MachineId(_) => self.text_filter.as_ref().is_none_or(|f| f.matches(machine)),
         }
     }
+}
+
+impl Matcher {
+    /// Whether a machine id (lowercase hex) contains the needle of a [`TextQuery::NamePart`] of
+    /// at least [`MIN_ID_PART`] characters.
+    pub fn id_part_matches(&self, id: &str) -> bool {
+        matches!(self.text, TextQuery::NamePart(_))
+            && self.needle.len() >= MIN_ID_PART
+            && id.contains(&self.needle)
+    }
+}
+
+/// Up to `limit` of `names` closest to `text` (case-folded Jaro-Winkler similarity of at least
+/// 0.75), best first: what a search that matched nothing offers instead.
+pub fn closest_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    text: &str,
+    limit: usize,
+) -> Vec<&'a str> {
+    let wanted = fold(text.trim());
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let mut scored: Vec<(f64, &str)> = names
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            // A name's first label ("ws-fin-01" of "ws-fin-01.contoso.local") is what people
+            // type; compare with it as well as the whole name.
+            let folded = fold(n);
+            let first = folded.split('.').next().unwrap_or("");
+            let score =
+                strsim::jaro_winkler(&wanted, &folded).max(strsim::jaro_winkler(&wanted, first));
+            (score, n)
+        })
+        .filter(|(score, _)| *score >= 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(limit).map(|(_, n)| n).collect()
 }
 
 /// The machine's last IP address, then its interfaces' addresses.
@@ -594,18 +650,18 @@ mod tests {
         ));
         assert!(matches!(classify("10.0.0.5"), TextQuery::IpAddress(_)));
         assert!(matches!(classify("fe80::1"), TextQuery::IpAddress(_)));
-        assert_eq!(classify(" ws-fin "), TextQuery::NamePrefix("ws-fin".into()));
+        assert_eq!(classify(" ws-fin "), TextQuery::NamePart("ws-fin".into()));
         assert_eq!(classify("10.0.0"), TextQuery::IpPrefix("10.0.0".into()));
         assert_eq!(classify("10.1."), TextQuery::IpPrefix("10.1.".into()));
         // A bare number is a name, and so is anything that cannot start an IPv4 address.
-        assert_eq!(classify("2019"), TextQuery::NamePrefix("2019".into()));
+        assert_eq!(classify("2019"), TextQuery::NamePart("2019".into()));
         assert_eq!(
             classify("1.2.3.4.5"),
-            TextQuery::NamePrefix("1.2.3.4.5".into())
+            TextQuery::NamePart("1.2.3.4.5".into())
         );
-        assert_eq!(classify("10..1"), TextQuery::NamePrefix("10..1".into()));
-        assert_eq!(classify(".1"), TextQuery::NamePrefix(".1".into()));
-        assert_eq!(classify("1000.1"), TextQuery::NamePrefix("1000.1".into()));
+        assert_eq!(classify("10..1"), TextQuery::NamePart("10..1".into()));
+        assert_eq!(classify(".1"), TextQuery::NamePart(".1".into()));
+        assert_eq!(classify("1000.1"), TextQuery::NamePart("1000.1".into()));
     }
 
     #[test]
@@ -619,9 +675,10 @@ mod tests {
             seen: Some(SeenWithin::Day),
             ..MachineQuery::default()
         };
+        // A name part is not sent (the server has no "contains"); the rest is.
         assert_eq!(
             render(&q.to_filter(NOW_MS).unwrap()),
-            "startswith(computerDnsName,'ws-') and machineTags/any(t: startswith(t,'Fin')) and \
+            "machineTags/any(t: startswith(t,'Fin')) and \
              riskScore eq 'High' and rbacGroupId eq 7 and lastSeen gt 2027-01-14T08:00:00Z"
         );
         assert_eq!(
@@ -632,9 +689,15 @@ mod tests {
             text: "10.1.".into(),
             ..MachineQuery::default()
         };
+        // Nor an address: the server only sees `lastIpAddress`, not the other interfaces.
+        assert_eq!(ip.to_filter(NOW_MS), None);
+        let id = MachineQuery {
+            text: "AB".repeat(20),
+            ..MachineQuery::default()
+        };
         assert_eq!(
-            render(&ip.to_filter(NOW_MS).unwrap()),
-            "startswith(lastIpAddress,'10.1.')"
+            render(&id.to_filter(NOW_MS).unwrap()),
+            format!("id eq '{}'", "ab".repeat(20))
         );
         assert!(MachineQuery::default().is_empty());
         assert_eq!(MachineQuery::default().to_filter(NOW_MS), None);
@@ -702,6 +765,52 @@ mod tests {
     }
 
     #[test]
+    fn a_name_part_matches_anywhere_in_the_name_and_long_hex_parts_in_the_id() {
+        let mut m = Machine::new(
+            MachineId::parse(&format!(
+                "{}{}",
+                "0".repeat(20),
+                "1234abcd".repeat(2) + "0000"
+            ))
+            .unwrap(),
+        );
+        m.computer_dns_name = Some("WS-FIN-0042.contoso.local".into());
+        let q = |t: &str| MachineQuery {
+            text: t.into(),
+            ..MachineQuery::default()
+        };
+        assert!(q("fin-00").matches(&m, NOW_MS), "a middle part, any case");
+        assert!(q("CONTOSO").matches(&m, NOW_MS));
+        assert!(!q("fin-01").matches(&m, NOW_MS));
+        assert!(
+            q("1234abcd").matches(&m, NOW_MS),
+            "8 hex characters of the id"
+        );
+        assert!(
+            !q("1234abc").matches(&m, NOW_MS),
+            "shorter hex runs are not looked for in ids"
+        );
+        let none = Machine::new(MachineId::parse(&"f".repeat(40)).unwrap());
+        assert!(!q("fin").matches(&none, NOW_MS), "no name, no match");
+    }
+
+    #[test]
+    fn closest_names_offer_what_was_probably_meant() {
+        let names = [
+            "ws-fin-0042.contoso.local",
+            "ws-hr-0001.contoso.local",
+            "dc-srv-0100.contoso.local",
+        ];
+        assert_eq!(
+            closest_names(names, "ws-fin-042", 3).first(),
+            Some(&"ws-fin-0042.contoso.local")
+        );
+        assert!(closest_names(names, "zzzzzz", 3).is_empty());
+        assert!(closest_names(names, " ", 3).is_empty());
+        assert_eq!(closest_names(names, "ws-", 1).len(), 1);
+    }
+
+    #[test]
     fn refining_needs_the_same_filters_and_a_covering_text() {
         let q = |t: &str| MachineQuery {
             text: t.into(),
@@ -709,6 +818,13 @@ mod tests {
         };
         assert!(q("").refines_to(&q("web")));
         assert!(q("Web").refines_to(&q("wEB0")));
+        assert!(q("eb").refines_to(&q("web0")), "a part of a part");
+        assert!(!q("1234abcd").refines_to(&q("1234abc")));
+        assert!(
+            !q("1234abc").refines_to(&q("1234abcd")),
+            "the longer text also matches ids"
+        );
+        assert!(q("1234abcd").refines_to(&q("1234abcde")));
         assert!(q("10.1.").refines_to(&q("10.1.2.3")));
         assert!(!q("10.1.2.3").refines_to(&q("10.1.2.30")));
         assert!(!q("10").refines_to(&q("10.")));

@@ -376,6 +376,9 @@ pub fn generate_in(count: usize, seed: u64, domain: &str, anchor: OffsetDateTime
             m.ip_addresses
                 .push(ip_entry(&ip6, None, "Ethernet", OperationalStatus::Down));
         }
+        // More adapters, as real machines report them: drawn from a generator of their own per
+        // machine, so adding them left every other value of a seeded dataset as it was.
+        more_interfaces(&mut m, os.kind, seed, i as u64);
 
         m.health_status = Some(if beyond_retention {
             HealthStatus::Inactive
@@ -500,6 +503,39 @@ fn kind_index(kind: &str) -> usize {
     }
 }
 
+/// Wi-Fi on laptops, Macs and phones (a home or office 192.168 address), a VPN tunnel on
+/// about a third of client machines (10.200/16), and a global IPv6 address (documentation prefix
+/// 2001:db8::/32) on about half of all machines: what "any IP address" search is tested on.
+fn more_interfaces(m: &mut Machine, kind: &str, seed: u64, index: u64) {
+    let mut rng = SplitMix64::new(seed ^ 0x1F_ACE5 ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let client = matches!(kind, "lt" | "ws" | "mac" | "mob");
+    if matches!(kind, "lt" | "mac" | "mob") {
+        let wifi = format!("192.168.{}.{}", rng.below(8), 2 + rng.below(250));
+        let mac = format!("{:012X}", rng.next_u64() & 0xFFFF_FFFF_FFFF);
+        m.ip_addresses.push(ip_entry(
+            &wifi,
+            Some(mac),
+            "Wireless80211",
+            OperationalStatus::Up,
+        ));
+    }
+    if client && rng.chance(0.35) {
+        let vpn = format!("10.200.{}.{}", rng.below(256), 2 + rng.below(250));
+        m.ip_addresses
+            .push(ip_entry(&vpn, None, "Ppp", OperationalStatus::Up));
+    }
+    if rng.chance(0.5) {
+        let ip6 = format!(
+            "2001:db8:{:x}:{:x}::{:x}",
+            rng.below(0xffff),
+            rng.below(0xffff),
+            1 + rng.below(0xfffe)
+        );
+        m.ip_addresses
+            .push(ip_entry(&ip6, None, "Ethernet", OperationalStatus::Up));
+    }
+}
+
 fn ip_entry(ip: &str, mac: Option<String>, kind: &str, status: OperationalStatus) -> IpAddress {
     IpAddress {
         ip_address: Some(ip.to_owned()),
@@ -552,6 +588,46 @@ mod tests {
             a,
             "the demo tenant's dataset is what a single-tenant emulator generates"
         );
+    }
+
+    #[test]
+    fn machines_carry_realistic_interface_sets() {
+        let at = datetime!(2026-11-01 0:00 UTC);
+        let ms = generate_at(1000, 42, at);
+        let kinds = |m: &Machine| -> Vec<String> {
+            m.ip_addresses
+                .iter()
+                .filter_map(|a| a.kind.clone())
+                .collect()
+        };
+        let share = |f: &dyn Fn(&Machine) -> bool| ms.iter().filter(|m| f(m)).count();
+        let wifi = share(&|m| kinds(m).iter().any(|k| k == "Wireless80211"));
+        let vpn = share(&|m| kinds(m).iter().any(|k| k == "Ppp"));
+        let v6 = share(&|m| {
+            m.ip_addresses.iter().any(|a| {
+                a.ip_address
+                    .as_deref()
+                    .is_some_and(|ip| ip.starts_with("2001:db8:"))
+            })
+        });
+        let several = share(&|m| m.ip_addresses.len() >= 4);
+        assert!(
+            wifi > 200 && vpn > 100 && v6 > 350 && several > 200,
+            "{wifi} {vpn} {v6} {several}"
+        );
+        // Servers have no Wi-Fi; the last IP address is still one of the machine's addresses.
+        for m in &ms {
+            let server = m
+                .computer_dns_name
+                .as_deref()
+                .is_some_and(|n| n.contains("-srv-"));
+            assert!(!(server && kinds(m).iter().any(|k| k == "Wireless80211")));
+            assert!(
+                m.ip_addresses
+                    .iter()
+                    .any(|a| a.ip_address == m.last_ip_address)
+            );
+        }
     }
 
     #[test]

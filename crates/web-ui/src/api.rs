@@ -262,9 +262,25 @@ pub fn keep_listed_fields(m: Machine) -> Machine {
         exposure_level,
         device_value,
         is_potential_duplication,
+        ip_addresses,
         ..
     } = m;
     let mut kept = Machine::new(id);
+    // Every interface address is searchable; the rest of each interface (MAC, type, status,
+    // unknown fields) is dropped, and loopback addresses are never what anyone searches for.
+    kept.ip_addresses = ip_addresses
+        .into_iter()
+        .filter_map(|a| {
+            let ip = a.ip_address?;
+            let loopback = ip
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+            (!loopback).then(|| defender_tags_core::model::IpAddress {
+                ip_address: Some(ip),
+                ..Default::default()
+            })
+        })
+        .collect();
     kept.computer_dns_name = computer_dns_name;
     kept.last_seen = last_seen;
     kept.os_platform = os_platform;
@@ -375,7 +391,7 @@ mod tests {
             "osBuild":20348,"lastIpAddress":"10.16.20.77","lastExternalIpAddress":"203.0.113.213",
             "healthStatus":"Inactive","rbacGroupName":"Legal","rbacGroupId":106,"riskScore":"Low",
             "aadDeviceId":"x","isAadJoined":false,"machineTags":["VIP","Berlin, DE"],
-            "exposureLevel":"Medium","deviceValue":"High","ipAddresses":[{"ipAddress":"10.16.20.77"}],
+            "exposureLevel":"Medium","deviceValue":"High","ipAddresses":[{"ipAddress":"10.16.20.77","macAddress":"AABBCCDDEEFF","type":"Ethernet","operationalStatus":"Up"},{"ipAddress":"192.168.1.23","type":"Wireless80211"},{"ipAddress":"127.0.0.1","type":"SoftwareLoopback"}],
             "osArchitecture":"64-bit","onboardingStatus":"Onboarded","isPotentialDuplication":true,
             "agentVersion":"10.8796","defenderAvStatus":"Updated","managedBy":"Intune",
             "managedByStatus":"Success","vmMetadata":{"a":1},"someNewField":"kept by core"}"#,
@@ -397,14 +413,33 @@ mod tests {
         assert_eq!(kept.exposure_level, full.exposure_level);
         assert_eq!(kept.device_value, full.device_value);
         assert_eq!(kept.is_potential_duplication, Some(true));
+        // Every interface address stays searchable, without the rest of the interface...
+        let addresses: Vec<_> = kept
+            .ip_addresses
+            .iter()
+            .map(|a| {
+                (
+                    a.ip_address.as_deref(),
+                    a.mac_address.as_deref(),
+                    a.kind.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                (Some("10.16.20.77"), None, None),
+                (Some("192.168.1.23"), None, None)
+            ],
+            "loopback dropped"
+        );
         // ...and the rest is dropped, so it costs no memory.
-        assert!(kept.ip_addresses.is_empty());
         assert!(kept.extra.is_empty());
         assert_eq!(kept.agent_version, None);
         assert_eq!(kept.vm_metadata, None);
         assert_eq!(kept.first_seen, None);
         // Search semantics are unchanged by the trimming.
-        for text in ["legal", "10.16.", "nope"] {
+        for text in ["legal", "10.16.", "192.168.1.23", "srv-00", "nope"] {
             let s = MachineQuery {
                 text: text.into(),
                 ..Default::default()

@@ -15,8 +15,11 @@ pub fn describe(text: &TextQuery) -> String {
         TextQuery::Empty => String::new(),
         TextQuery::MachineId(_) => "Machine id".to_owned(),
         TextQuery::IpAddress(ip) => format!("IP address {ip}"),
-        TextQuery::IpPrefix(ip) => format!("IP address starting with {ip}"),
-        TextQuery::NamePrefix(p) => format!("Computer names starting with \u{201c}{p}\u{201d}"),
+        TextQuery::IpPrefix(ip) => format!("Any IP address starting with {ip}"),
+        TextQuery::NamePart(p) if p.chars().count() >= defender_tags_core::query::MIN_ID_PART => {
+            format!("Computer names or machine ids containing \u{201c}{p}\u{201d}")
+        }
+        TextQuery::NamePart(p) => format!("Computer names containing \u{201c}{p}\u{201d}"),
     }
 }
 
@@ -57,15 +60,16 @@ pub fn narrow_loaded(
     now_ms: i64,
 ) -> Vec<u32> {
     // Each column test has core's semantics for that kind of text (see `Matcher::text_matches`):
-    // a folded prefix of the name, a folded prefix or the canonical form of any address.
+    // a folded part of the name (or a long part of the id), a folded prefix or the canonical
+    // form of any address.
     enum Column {
-        NamePrefix,
+        NamePart,
         IpPrefix,
         IpExact,
     }
     let matcher: Matcher = query.matcher(now_ms);
     let column = match matcher.text() {
-        TextQuery::NamePrefix(_) => Column::NamePrefix,
+        TextQuery::NamePart(_) => Column::NamePart,
         TextQuery::IpPrefix(_) => Column::IpPrefix,
         TextQuery::IpAddress(_) => Column::IpExact,
         TextQuery::Empty | TextQuery::MachineId(_) => {
@@ -79,7 +83,13 @@ pub fn narrow_loaded(
         .filter(|&i| {
             let i = i as usize;
             let text_ok = match column {
-                Column::NamePrefix => loaded.names.get(i).starts_with(needle),
+                Column::NamePart => {
+                    loaded.names.get(i).contains(needle)
+                        || loaded
+                            .machines
+                            .get(i)
+                            .is_some_and(|m| matcher.id_part_matches(m.id.as_str()))
+                }
                 Column::IpPrefix => loaded.ips.values(i).any(|a| a.starts_with(needle)),
                 Column::IpExact => loaded.ips.values(i).any(|a| a == needle),
             };
@@ -152,10 +162,14 @@ mod tests {
     fn descriptions_say_what_is_searched() {
         assert_eq!(
             describe(&classify("10.1.")),
-            "IP address starting with 10.1."
+            "Any IP address starting with 10.1."
         );
         assert_eq!(describe(&classify("10.1.2.3")), "IP address 10.1.2.3");
-        assert!(describe(&classify("web")).contains("web"));
+        assert_eq!(
+            describe(&classify("web")),
+            "Computer names containing \u{201c}web\u{201d}"
+        );
+        assert!(describe(&classify("4e156817")).contains("or machine ids"));
     }
 
     #[test]

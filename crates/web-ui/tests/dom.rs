@@ -289,7 +289,7 @@ async fn search_page_lists_and_narrows_at_once_while_typing() {
     names.sort();
     assert_eq!(names, vec!["web01.contoso.local", "web02.contoso.local"]);
     assert_eq!(fake.searches.get(), searches, "no server call yet");
-    assert!(texts(&root, "[data-testid=search-hint]")[0].contains("Computer names starting with"));
+    assert!(texts(&root, "[data-testid=search-hint]")[0].contains("Computer names containing"));
 }
 
 #[wasm_bindgen_test]

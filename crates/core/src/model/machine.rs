@@ -123,7 +123,7 @@ pub struct Machine {
 }
 
 /// One entry of `ipAddresses`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IpAddress {
     /// The address.

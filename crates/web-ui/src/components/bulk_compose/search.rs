@@ -55,6 +55,18 @@ pub(super) fn SearchSource(
             (s, r)
         }
     });
+    // The tag box's suggestions and "did you mean" read the shared catalog: feed it from the
+    // whole tenant's listing, or from whatever is listed while nothing fuller is known.
+    let catalog = state.catalog.0;
+    Effect::new(move |_| {
+        results.with(|r| {
+            if let Some((key, Ok(machines))) = r.as_ref()
+                && (key.is_empty() || catalog.with_untracked(|c| c.is_empty()))
+            {
+                catalog.set(crate::tags::TagCatalog::of(machines.iter()));
+            }
+        });
+    });
     let selection = RwSignal::new((MachineQuery::default(), Selection::default()));
     let matching = Memo::new(move |_| {
         results.with(|r| {

@@ -189,6 +189,33 @@ fn MachineSearch() -> impl IntoView {
     let sort_order = Memo::new(move |_| search.with(|s| (s.sort, s.dir)));
     let indices = narrowing::narrowed_rows(loaded, sort_order, effective);
 
+    // Nothing matched a name: offer the closest loaded names (worked out only then).
+    let closest = Memo::new(move |_| {
+        if !indices.with(|i| i.is_empty()) {
+            return None;
+        }
+        let text = effective.with(|q| q.text.trim().to_owned());
+        if !matches!(
+            defender_tags_core::query::classify(&text),
+            defender_tags_core::query::TextQuery::NamePart(_)
+        ) {
+            return None;
+        }
+        loaded.with(|l| {
+            let l = l.as_ref()?;
+            let names = defender_tags_core::query::closest_names(
+                l.machines
+                    .iter()
+                    .filter_map(|m| m.computer_dns_name.as_deref()),
+                &text,
+                3,
+            )
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+            Some((text, names))
+        })
+    });
     let typing_timer = StoredValue::new(None::<TimeoutHandle>);
     let go_text = go.clone();
     let on_text = Callback::new(move |text: String| {
@@ -321,6 +348,21 @@ fn MachineSearch() -> impl IntoView {
                         "Bulk change these machines\u{2026}"
                     </a>
                 </div>
+                {move || closest.get().map(|(text, names)| view! {
+                    <p class="muted" role="status" data-testid="closest-names">
+                        {format!("No machine name contains \u{201c}{text}\u{201d}.")}
+                        {(!names.is_empty()).then(|| view! {
+                            " Closest: "
+                            {names.into_iter().map(|n| {
+                                let pick = n.clone();
+                                view! {
+                                    <button type="button" class="btn btn-quiet btn-small closest-name"
+                                        on:click=move |_| on_text.run(pick.clone())>{n}</button>
+                                }
+                            }).collect_view()}
+                        })}
+                    </p>
+                })}
                 {move || url_errors.with(|e| (!e.is_empty()).then(|| view! {
                     <p class="error-text" role="status" data-testid="url-errors">
                         "Part of this link was not used: " {e.join("; ")} "."
