@@ -208,3 +208,46 @@ test("search finds any part of a name, any interface address (Wi-Fi, VPN, IPv6),
   await screenshot(page, "49-search-closest-names");
   assert.deepEqual(page.problems, []);
 });
+
+test("filters come from the data: the tenant's OS platforms with 'Linux (any distribution)', 'Unassigned' groups alike in filter and table, a tag filter that suggests and applies as you type", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const machines = await allMachines(emu);
+  const used = new Set(machines.map((m) => m.osPlatform));
+
+  const os = page.getByLabel("OS platform");
+  await page.waitForFunction(() => document.querySelectorAll("#filter-os option").length > 2);
+  const offered = await os.locator("option").evaluateAll((o) => o.map((x) => [x.value, x.textContent]));
+  assert.deepEqual(offered[1], ["AnyLinux", "Linux (any distribution)"]);
+  for (const [value] of offered.slice(2)) assert.ok(used.has(value), `${value} is used by the tenant`);
+  assert.ok(!offered.some(([v]) => v === "Android" || v === "WindowsServer2016"), "no value the tenant does not use");
+
+  await os.selectOption("AnyLinux");
+  await page.waitForURL(/[?&]os=AnyLinux/);
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const oses = new Set(await page.locator(".body-row:not([hidden]) .col-os").allTextContents());
+  assert.ok(oses.size >= 2, `several distributions (${[...oses].join(", ")})`);
+  for (const o of oses) assert.match(o, /Ubuntu|RedHatEnterpriseLinux|Linux|CentOS|Debian|Suse/);
+  await os.selectOption("");
+
+  const group = page.getByLabel("Machine group");
+  assert.ok((await group.locator("option").allTextContents()).includes("Unassigned (no device group)"));
+  await group.selectOption({ label: "Unassigned (no device group)" });
+  await page.waitForURL(/[?&]group=0/);
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const cells = new Set(await page.locator(".body-row:not([hidden]) .col-group").allTextContents());
+  assert.deepEqual([...cells], ["Unassigned (no device group)"], "the table labels them the same way");
+  await group.selectOption("");
+
+  const tag = page.getByTestId("filter-tag");
+  assert.ok(await page.locator("#filter-tag-options option[value='Quarantine']").count() === 1, "the tenant's tags are suggested");
+  await tag.pressSequentially("Quarantine", { delay: 30 });
+  await page.waitForURL(/[?&]tag=Quarantine/, { timeout: 5_000 });
+  assert.equal(await tag.inputValue(), "Quarantine");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  const tagged = machines.filter((m) => m.machineTags.includes("Quarantine") && Date.now() - Date.parse(m.lastSeen) < 180 * 86_400_000).length;
+  assert.ok(tagged > 0);
+  await screenshot(page, "50-filters-from-data");
+  assert.deepEqual(page.problems, []);
+});

@@ -287,6 +287,7 @@ test("keyboard only: pick a row, preview with Enter; a read-only user cannot run
   // Focus moves to the preview's heading, so keyboard and screen-reader users land on it.
   assert.equal(await page.evaluate(() => document.activeElement?.id), "bulk-job-title");
   assert.match(await page.locator("#bulk-job-title").textContent(), /Add “e2e-reader” to 1 machine/);
+  assert.equal(await page.getByTestId("preview-source").textContent(), "Machines from: Hand-picked: 1 machine from the search health=Active");
   assert.equal(await statNumber(page, "preview-will-change"), 1);
   // Something to change, but a read-only sign-in: the run button stays disabled.
   assert.equal(await page.getByTestId("run-button").isDisabled(), true);

@@ -48,6 +48,7 @@ test("a tag added by another client between preview and run is shown, left alone
   await previewAll(page, tag);
   const total = await statNumber(page, "preview-will-change");
   assert.ok(total >= 100, `a real selection (${total})`);
+  assert.equal(await page.getByTestId("preview-source").textContent(), "Machines from: Search: all machines (every match)");
   assert.match(await page.getByTestId("preview-calls").textContent(), /plus one to re-read the machines' current tags/);
 
   // Meanwhile someone else tags two of the machines.
@@ -70,6 +71,8 @@ test("a tag added by another client between preview and run is shown, left alone
   assert.equal(await statNumber(page, "count-applied"), total - 2, "only what this run changed is 'Changed'");
   assert.equal(await statNumber(page, "count-alreadyInPlace"), 2);
   assert.equal((await tagged(tag)).size, total);
+  // Times read as everywhere else in the UI.
+  assert.match(await page.getByTestId("report-meta").textContent(), /^Run by .+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
 
   await page.getByTestId("undo-button").click();
   await page.getByTestId("bulk-preview").waitFor();

@@ -48,6 +48,34 @@ pub fn classify(text: &str) -> TextQuery {
     TextQuery::NamePart(t.to_owned())
 }
 
+/// The `os` value that means "any Linux distribution" (the API reports each distribution as
+/// its own `osPlatform`, so "Linux" alone finds almost nothing).
+pub const OS_ANY_LINUX: &str = "AnyLinux";
+
+/// `osPlatform` values of Linux distributions (observed; no list is published, see
+/// docs/defender-api.md §2). One place to add a distribution.
+pub const LINUX_PLATFORMS: [&str; 12] = [
+    "Linux",
+    "Ubuntu",
+    "RedHatEnterpriseLinux",
+    "CentOS",
+    "Debian",
+    "SuseLinux",
+    "OracleLinux",
+    "AmazonLinux",
+    "Fedora",
+    "AlmaLinux",
+    "RockyLinux",
+    "Mariner",
+];
+
+/// Whether `platform` is a Linux distribution ([`LINUX_PLATFORMS`], any case).
+pub fn is_linux_platform(platform: &str) -> bool {
+    LINUX_PLATFORMS
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(platform))
+}
+
 /// Shortest text that is also looked for in machine ids: shorter hex runs ("ab12") are common
 /// inside ids and would flood a name search with unrelated machines.
 pub const MIN_ID_PART: usize = 8;
@@ -309,14 +337,27 @@ impl MachineQuery {
 
     /// Every condition but the text, `now_ms` anchoring "last seen".
     fn rest_filter(&self, now_ms: i64) -> Option<Filter> {
-        Filter::all(self.rest_parts(now_ms))
+        Filter::all(self.rest_parts(now_ms, false))
     }
 
-    fn rest_parts(&self, now_ms: i64) -> Vec<Filter> {
+    /// The conditions besides the text. `for_server`: only what the machines list documents
+    /// (`eq`, `and`, ...): "any Linux" needs `or`, which no API page shows, so the server is not
+    /// asked it and the browser narrows instead (a superset is never wrong).
+    fn rest_parts(&self, now_ms: i64, for_server: bool) -> Vec<Filter> {
         let mut parts = Vec::new();
         parts.extend(self.tag_filter());
         if let Some(os) = non_empty(&self.os) {
-            parts.push(Filter::eq(Field::OsPlatform, os));
+            if os == OS_ANY_LINUX {
+                if !for_server {
+                    parts.extend(Filter::any(
+                        LINUX_PLATFORMS
+                            .iter()
+                            .map(|p| Filter::eq(Field::OsPlatform, *p)),
+                    ));
+                }
+            } else {
+                parts.push(Filter::eq(Field::OsPlatform, os));
+            }
         }
         if let Some(h) = &self.health {
             parts.push(Filter::eq(Field::HealthStatus, h.as_str()));
@@ -343,7 +384,7 @@ impl MachineQuery {
             classify(&self.text)
                 .to_filter()
                 .into_iter()
-                .chain(self.rest_parts(now_ms)),
+                .chain(self.rest_parts(now_ms, true)),
         )
     }
 
@@ -792,6 +833,32 @@ mod tests {
         );
         let none = Machine::new(MachineId::parse(&"f".repeat(40)).unwrap());
         assert!(!q("fin").matches(&none, NOW_MS), "no name, no match");
+    }
+
+    #[test]
+    fn any_linux_matches_every_distribution_and_nothing_else() {
+        let q = MachineQuery {
+            os: Some(OS_ANY_LINUX.into()),
+            ..MachineQuery::default()
+        };
+        let on = |platform: &str| {
+            let mut m = Machine::new(MachineId::parse(&"c".repeat(40)).unwrap());
+            m.os_platform = Some(platform.into());
+            q.matches(&m, NOW_MS)
+        };
+        assert!(on("Ubuntu") && on("RedHatEnterpriseLinux") && on("Linux"));
+        assert!(!on("Windows11") && !on("macOS"));
+        // The server is not asked (`or` is undocumented for machines); the browser narrows.
+        assert_eq!(q.to_filter(NOW_MS), None);
+        let with_health = MachineQuery {
+            health: Some(HealthStatus::Active),
+            ..q.clone()
+        };
+        assert_eq!(
+            render(&with_health.to_filter(NOW_MS).unwrap()),
+            "healthStatus eq 'Active'"
+        );
+        assert!(is_linux_platform("ubuntu"));
     }
 
     #[test]

@@ -224,6 +224,19 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// How the UI shows a moment: `2026-12-06 17:54:12 UTC` (the table's hover, the report, the
+/// activity log and the journal offer all use it).
+pub fn display_time(ms: i64) -> String {
+    let iso = format_time(ms);
+    if iso.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} UTC",
+        iso.replace('T', " ").chars().take(19).collect::<String>()
+    )
+}
+
 /// "Ann Example (ann@contoso.com)" for the signed-in user, or "unknown user".
 pub fn who(session: &Session) -> String {
     match session.user() {
@@ -621,6 +634,11 @@ mod tests {
         e.at_ms = ms;
         e.what = what.into();
         e
+    }
+
+    #[test]
+    fn moments_read_the_same_everywhere() {
+        assert_eq!(display_time(1_765_043_652_994), "2025-12-06 17:54:12 UTC");
     }
 
     #[test]

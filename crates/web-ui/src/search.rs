@@ -2,8 +2,10 @@
 //! it): core's [`MachineQuery`] (which machines: its URL keys, server filter and in-browser
 //! narrowing are core's) plus what only this page has, the sort order and the open machine.
 
-use defender_tags_core::MachineId;
-use defender_tags_core::query::{MachineQuery, QueryParamError, encode_pairs};
+use defender_tags_core::query::{
+    MachineQuery, OS_ANY_LINUX, QueryParamError, encode_pairs, is_linux_platform,
+};
+use defender_tags_core::{Machine, MachineId};
 
 use crate::table::{SortDir, SortKey};
 
@@ -22,19 +24,64 @@ pub struct SearchState {
     pub selected: Option<MachineId>,
 }
 
-/// OS platforms offered in the filter (the API's `osPlatform` values).
-pub const OS_PLATFORMS: [&str; 10] = [
-    "Windows11",
-    "Windows10",
-    "WindowsServer2025",
-    "WindowsServer2022",
-    "WindowsServer2019",
-    "WindowsServer2016",
-    "Linux",
-    "macOS",
-    "iOS",
-    "Android",
-];
+/// What the filter lists offer: built from the loaded machines, so they show only values the
+/// tenant uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterChoices {
+    /// Machine groups: (id, label).
+    pub groups: Vec<(i64, String)>,
+    /// OS platforms: (`os` value, label), "Linux (any distribution)" first when there is one.
+    pub os: Vec<(String, String)>,
+}
+
+/// How a machine's group reads in the filter, the table and the panel: its name, or
+/// "Unassigned" for the machines in no device group (the API's group 0 without a name).
+pub fn group_label(id: Option<i64>, name: Option<&str>) -> String {
+    match (id, name.filter(|n| !n.is_empty())) {
+        (_, Some(name)) => name.to_owned(),
+        (Some(0) | None, None) => UNASSIGNED.to_owned(),
+        (Some(id), None) => format!("Group {id}"),
+    }
+}
+
+/// The label of machines in no device group.
+pub const UNASSIGNED: &str = "Unassigned (no device group)";
+
+impl FilterChoices {
+    /// The choices `machines` call for.
+    pub fn from_machines<'a>(machines: impl IntoIterator<Item = &'a Machine>) -> Self {
+        let mut groups: Vec<(i64, String)> = Vec::new();
+        let mut os: Vec<String> = Vec::new();
+        for m in machines {
+            if let Some(id) = m.rbac_group_id {
+                groups.push((id, group_label(Some(id), m.rbac_group_name.as_deref())));
+            }
+            if let Some(p) = m.os_platform.as_deref().filter(|p| !p.is_empty()) {
+                os.push(p.to_owned());
+            }
+        }
+        groups.sort_by(|a, b| {
+            a.1.to_lowercase()
+                .cmp(&b.1.to_lowercase())
+                .then(a.0.cmp(&b.0))
+        });
+        groups.dedup();
+        os.sort_by_key(|p| p.to_lowercase());
+        os.dedup();
+        let mut os_choices: Vec<(String, String)> = Vec::with_capacity(os.len() + 1);
+        if os.iter().any(|p| is_linux_platform(p)) {
+            os_choices.push((
+                OS_ANY_LINUX.to_owned(),
+                "Linux (any distribution)".to_owned(),
+            ));
+        }
+        os_choices.extend(os.into_iter().map(|p| (p.clone(), p)));
+        Self {
+            groups,
+            os: os_choices,
+        }
+    }
+}
 
 /// URL keys of the page's own state (the query's keys are core's `query::keys`).
 mod keys {

@@ -200,7 +200,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
     view! {
         <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-preview">
             <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Preview: {}", job.title)}</h2>
-            <p class="muted small">{format!("Machines from: {}", job.source)}</p>
+            <p class="muted small" data-testid="preview-source">{format!("Machines from: {}", job.source)}</p>
             {move || recheck.get().map(|r| match r {
                 Recheck::Drift(drift) => view! {
                     <div class="drift-callout" role="alert" data-testid="preview-drift">
@@ -365,8 +365,8 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
     let meta = format!(
         "Run by {} \u{b7} {} \u{2192} {}",
         record.who,
-        activity::format_time(record.started_ms),
-        activity::format_time(record.finished_ms)
+        activity::display_time(record.started_ms),
+        activity::display_time(record.finished_ms)
     );
     let error = RwSignal::new(None::<String>);
     let save = move |file: String, mime: &'static str, text: Result<String, String>| {
@@ -424,7 +424,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
         <section class="card bulk-job" aria-labelledby=ids.id("bulk-job-title") data-testid="bulk-report">
             <h2 id=ids.id("bulk-job-title") tabindex="-1" node_ref=heading>{format!("Report: {}", record.job.title)}</h2>
             <p data-testid="report-headline">{headline}</p>
-            <p class="muted small">{meta}</p>
+            <p class="muted small" data-testid="report-meta">{meta}</p>
             {(record.job.steps.len() > 1).then(|| view! {
                 <p class="muted small">{format!(
                     "Counts are per step ({} steps): a machine changed by two steps counts twice.",

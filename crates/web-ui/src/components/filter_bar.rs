@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use defender_tags_core::{DeviceValue, ExposureLevel, HealthStatus, RiskScore};
 
-use crate::search::{OS_PLATFORMS, SearchState, SeenWithin};
+use crate::search::{FilterChoices, SearchState, SeenWithin};
 
 /// One `<select>` with an "Any" option. `options` are (value, label).
 #[component]
@@ -61,6 +61,9 @@ fn changer(
     })
 }
 
+/// Pause after the last keystroke in the tag filter before it applies.
+const TAG_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(350);
+
 /// The filter row.
 #[component]
 pub fn FilterBar(
@@ -68,19 +71,14 @@ pub fn FilterBar(
     search: Memo<SearchState>,
     /// Called with the changed search.
     on_change: Callback<SearchState>,
-    /// Machine groups in the tenant: (id, name).
+    /// The OS platforms and machine groups the loaded machines use.
     #[prop(into)]
-    groups: Signal<Vec<(i64, String)>>,
+    choices: Signal<FilterChoices>,
 ) -> impl IntoView {
     let ids = crate::ids::use_ids();
     let update = move |f: fn(&mut SearchState, String)| changer(search, on_change, f);
 
-    let os_options = Signal::derive(|| {
-        OS_PLATFORMS
-            .iter()
-            .map(|o| (o.to_string(), o.to_string()))
-            .collect()
-    });
+    let os_options = Signal::derive(move || choices.with(|c| c.os.clone()));
     let health_options = Signal::derive(|| known(HealthStatus::KNOWN, |v| v.as_str().to_owned()));
     let risk_options = Signal::derive(|| known(RiskScore::KNOWN, |v| v.as_str().to_owned()));
     let exposure_options =
@@ -93,22 +91,39 @@ pub fn FilterBar(
             .collect()
     });
     let group_options = Signal::derive(move || {
-        groups
-            .get()
-            .into_iter()
-            .map(|(id, name)| {
-                let label = if name.is_empty() {
-                    format!("Group {id}")
-                } else {
-                    name
-                };
-                (id.to_string(), label)
-            })
-            .collect()
+        choices.with(|c| {
+            c.groups
+                .iter()
+                .map(|(id, label)| (id.to_string(), label.clone()))
+                .collect()
+        })
     });
 
-    let tag_value = move || search.with(|s| s.query.tag.clone());
-    let on_tag = update(|s, v| s.query.tag = v.trim().to_owned());
+    // Not trimmed here (core trims when it filters): rewriting the box while someone types
+    // "Pilot Ring 1" would eat the space after "Pilot".
+    let on_tag = update(|s, v| s.query.tag = v);
+    // The tag filter applies as you type (after a pause, like the search box), offering the
+    // tags the tenant uses.
+    let catalog = expect_context::<crate::state::CatalogCtx>().0;
+    let tag_options = Memo::new(move |_| catalog.with(|c| c.suggest("", &[], 300)));
+    let tag_timer = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
+    // The box shows what is typed; the URL's (trimmed) tag replaces it only when it says
+    // something else (back/forward, a link, "Clear filters").
+    let tag_draft = RwSignal::new(search.with_untracked(|s| s.query.tag.clone()));
+    Effect::new(move |_| {
+        let applied = search.with(|s| s.query.tag.clone());
+        if tag_draft.with_untracked(|d| d.trim() != applied.trim()) {
+            tag_draft.set(applied);
+        }
+    });
+    let on_tag_input = move |value: String| {
+        tag_draft.set(value.clone());
+        if let Some(h) = tag_timer.get_value() {
+            h.clear();
+        }
+        let handle = set_timeout_with_handle(move || on_tag.run(value), TAG_DEBOUNCE).ok();
+        tag_timer.set_value(handle);
+    };
     let on_tag_mode = update(|s, v| s.query.tag_prefix = v == "prefix");
     view! {
         <div class="filters" role="group" aria-label="Filters">
@@ -116,8 +131,12 @@ pub fn FilterBar(
                 <label for=ids.id("filter-tag")>"Tag"</label>
                 <div class="tag-filter-inputs">
                     <input id=ids.id("filter-tag") type="text" autocomplete="off" spellcheck="false"
-                        prop:value=tag_value
-                        on:change=move |ev| on_tag.run(event_target_value(&ev))/>
+                        list=ids.id("filter-tag-options") data-testid="filter-tag"
+                        prop:value=move || tag_draft.get()
+                        on:input=move |ev| on_tag_input(event_target_value(&ev))/>
+                    <datalist id=ids.id("filter-tag-options")>
+                        {move || tag_options.get().into_iter().map(|t| view! { <option value=t></option> }).collect_view()}
+                    </datalist>
                     <select id=ids.id("filter-tag-mode") aria-label="Tag match"
                         on:change=move |ev| on_tag_mode.run(event_target_value(&ev))>
                         <option value="exact" selected=move || search.with(|s| !s.query.tag_prefix)>"is"</option>

@@ -80,7 +80,7 @@ pub fn InterruptedRuns() -> impl IntoView {
                         let text = format!(
                             "A bulk run did not finish: \u{201c}{}\u{201d}, started {} by {}. The page was closed or reloaded during it ({counts}).",
                             run.record.job.title,
-                            crate::activity::format_time(run.record.started_ms),
+                            crate::activity::display_time(run.record.started_ms),
                             run.record.who,
                         );
                         let id = run.run.clone();

@@ -67,7 +67,7 @@ pub fn MachinePanel(
                     {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
                     {row("Device value", text(m.device_value.as_ref().map(|v| v.as_str())))}
-                    {row("Machine group", text(m.rbac_group_name.as_deref()))}
+                    {row("Machine group", crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()))}
                     <div class="detail"><dt>"Last seen"</dt><dd>
                         <time datetime=m.last_seen.map(defender_tags_core::model::datetime::format_datetime).unwrap_or_default()
                             title=m.last_seen.map(|t| format!("{} UTC", defender_tags_core::model::datetime::format_datetime(t).replace('T', " ").trim_end_matches('Z'))).unwrap_or_default()

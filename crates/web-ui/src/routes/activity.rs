@@ -116,7 +116,7 @@ pub fn ActivityView() -> impl IntoView {
                         view! {
                             <tr class:failed=!e.ok data-testid="activity-row">
                                 <td>{e.seq}</td>
-                                <td class="nowrap">{format_time(e.at_ms).replace('T', " ").chars().take(19).collect::<String>()}</td>
+                                <td class="nowrap">{activity::display_time(e.at_ms).trim_end_matches(" UTC").to_owned()}</td>
                                 <td>{e.who.clone()}</td>
                                 <td>
                                     <span class="badge badge-muted">{e.kind.clone()}</span>" "{e.what.clone()}

@@ -57,7 +57,7 @@ impl RowView {
             risk: text(m.risk_score.as_ref().map(|v| v.as_str())),
             exposure: text(m.exposure_level.as_ref().map(|v| v.as_str())),
             value: text(m.device_value.as_ref().map(|v| v.as_str())),
-            group: text(m.rbac_group_name.as_deref()),
+            group: crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()),
             last_seen: format_age(last_ms, now_ms),
             last_seen_exact: m
                 .last_seen

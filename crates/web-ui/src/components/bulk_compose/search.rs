@@ -18,19 +18,44 @@ use defender_tags_core::query::MachineQuery;
 
 use super::{PICK_LIST_PX, TagActionForm};
 
-fn source_text(s: &MachineQuery) -> String {
+/// Where the machines came from, for the preview, report and activity log: every match of the
+/// search, or machines picked by hand from its results.
+fn source_text(s: &MachineQuery, picked: usize, all_matching: bool) -> String {
     let pairs = s.to_query_pairs();
-    if pairs.is_empty() {
-        "Search: all machines".to_owned()
+    let search = if pairs.is_empty() {
+        "all machines".to_owned()
+    } else {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if all_matching {
+        format!("Search: {search} (every match)")
     } else {
         format!(
-            "Search: {}",
-            pairs
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "Hand-picked: {} from the search {search}",
+            crate::bulk::job::plural(picked, "machine", "machines")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_picked_selection_is_named_as_such() {
+        let q = MachineQuery {
+            text: "fin".into(),
+            ..MachineQuery::default()
+        };
+        assert_eq!(source_text(&q, 40, true), "Search: q=fin (every match)");
+        assert_eq!(
+            source_text(&MachineQuery::default(), 2, false),
+            "Hand-picked: 2 machines from the search all machines"
+        );
     }
 }
 
@@ -106,24 +131,11 @@ pub(super) fn SearchSource(
         let sel = current();
         matching.with(|m| m.as_ref().map_or(0, |m| sel.count(m)))
     });
-    let groups = Signal::derive(move || {
+    let choices = Memo::new(move |_| {
         matching.with(|m| {
-            let mut g: Vec<(i64, String)> = m
-                .as_ref()
-                .map(|ms| {
-                    ms.iter()
-                        .filter_map(|m| {
-                            Some((
-                                m.rbac_group_id?,
-                                m.rbac_group_name.clone().unwrap_or_default(),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            g.sort();
-            g.dedup();
-            g
+            m.as_ref()
+                .map(|ms| crate::search::FilterChoices::from_machines(ms.iter()))
+                .unwrap_or_default()
         })
     });
     let draft = RwSignal::new(search.get_untracked().query.text);
@@ -177,7 +189,8 @@ pub(super) fn SearchSource(
                     "Select at least one machine, or \u{201c}all matching\u{201d}.".to_owned(),
                 );
             }
-            let job = Job::change(&tag, action, &picked, Vec::new(), source_text(&s));
+            let source = source_text(&s, picked.len(), sel.is_all_matching());
+            let job = Job::change(&tag, action, &picked, Vec::new(), source);
             if state.bulk.preview(job) {
                 Ok(())
             } else {
@@ -198,7 +211,7 @@ pub(super) fn SearchSource(
                     <button type="submit" class="btn">"Find"</button>
                 </div>
             </form>
-            <FilterBar search=search on_change=on_search groups=groups/>
+            <FilterBar search=search on_change=on_search choices=choices/>
             <div class="pick-bar">
                 <p class="results-summary" role="status" data-testid="bulk-match-summary">
                     {move || match (results.with(Option::is_none) || matching.with(Option::is_none) && error().is_none(), total.get()) {

@@ -142,26 +142,11 @@ fn MachineSearch() -> impl IntoView {
         })
     });
     let catalog = state.catalog.0;
-    let groups = Memo::new(move |_| {
+    let choices = Memo::new(move |_| {
         tenant_machines.with(|t| {
-            let mut groups: Vec<(i64, String)> = t
-                .as_ref()
-                .map(|all| {
-                    all.0
-                        .machines
-                        .iter()
-                        .filter_map(|m| {
-                            Some((
-                                m.rbac_group_id?,
-                                m.rbac_group_name.clone().unwrap_or_default(),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            groups.sort();
-            groups.dedup();
-            groups
+            t.as_ref()
+                .map(|all| crate::search::FilterChoices::from_machines(all.0.machines.iter()))
+                .unwrap_or_default()
         })
     });
     Effect::new(move |_| {
@@ -324,7 +309,7 @@ fn MachineSearch() -> impl IntoView {
                 <h1 id="machines-title" class="visually-hidden">"Machines"</h1>
                 <div class="search-controls">
                     <SearchBox text=draft on_text=on_text/>
-                    <FilterBar search=search on_change=on_filters groups=groups/>
+                    <FilterBar search=search on_change=on_filters choices=choices/>
                 </div>
                 <div class="results-bar">
                     <p class="results-summary" role="status" data-testid="results-summary">
