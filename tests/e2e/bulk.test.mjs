@@ -209,6 +209,13 @@ test("CSV import: bad rows numbered, unknown and ambiguous names listed, never g
   await screenshot(page, "17-bulk-import-preview");
   await runAndWait(page);
   assert.equal(await statNumber(page, "count-applied"), 3);
+  // The lines that were not part of the run stay in the report and its CSV, with line and text.
+  assert.match(await page.getByTestId("report-unresolved").locator("summary").textContent(), /^Not part of the run \(4\)/);
+  const exported = csvObjects(await downloadText(page, page.getByTestId("export-csv")));
+  const left = exported.filter((r) => ["invalid", "unknown", "ambiguous"].includes(r.status));
+  assert.deepEqual(left.map((r) => [r.line, r.status]), [["4", "invalid"], ["5", "invalid"], ["6", "ambiguous"], ["7", "unknown"]]);
+  assert.equal(left[3].input, "no-such-machine.contoso.com");
+  assert.equal(left[2].input, dup[0].computerDnsName);
   for (const m of unique) {
     assert.ok((await emu.get(`/_emulator/machines/${m.id}`)).machineTags.includes("e2e-imported"));
   }

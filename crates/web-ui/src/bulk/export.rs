@@ -40,6 +40,18 @@ struct JsonReport<'a> {
     stopped_by: Option<String>,
     steps: Vec<JsonStep>,
     machines: Vec<JsonRow<'a>>,
+    /// Imported lines not part of the run.
+    unresolved: Vec<JsonUnresolved<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonUnresolved<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    input: &'a str,
+    status: &'static str,
+    reason: String,
 }
 
 /// `cell` as a spreadsheet will not run it: a cell starting with `=`, `+`, `-`, `@`, a tab or a
@@ -72,6 +84,8 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
         "action",
         "status",
         "error",
+        "line",
+        "input",
     ])?;
     for r in record.rows() {
         write_safe_row(
@@ -84,6 +98,34 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
                 &r.action,
                 status_key(r.status),
                 r.error.as_deref().unwrap_or(""),
+                "",
+                "",
+            ],
+        )?;
+    }
+    // The imported lines that were not part of the run (no machine, several machines, or not
+    // readable), with their line number and text as given, so nothing of the input is lost.
+    let (tag, action) = record.job.steps.first().map_or((String::new(), ""), |s| {
+        (s.plan.tag.as_str().to_owned(), s.plan.action.as_str())
+    });
+    for u in &record.job.unresolved {
+        let line = if u.line > 0 {
+            u.line.to_string()
+        } else {
+            String::new()
+        };
+        write_safe_row(
+            &mut w,
+            [
+                "",
+                "",
+                "",
+                tag.as_str(),
+                action,
+                u.kind(),
+                u.explain().as_str(),
+                line.as_str(),
+                u.text.as_str(),
             ],
         )?;
     }
@@ -125,6 +167,17 @@ pub fn report_json(record: &RunRecord) -> String {
                 action: &r.action,
                 status: status_key(r.status),
                 error: r.error.as_deref(),
+            })
+            .collect(),
+        unresolved: record
+            .job
+            .unresolved
+            .iter()
+            .map(|u| JsonUnresolved {
+                line: (u.line > 0).then_some(u.line),
+                input: &u.text,
+                status: u.kind(),
+                reason: u.explain(),
             })
             .collect(),
     };
@@ -197,6 +250,40 @@ mod tests {
         assert_eq!(&rows[0][2], "web, \"01\"");
         assert_eq!(&rows[0][5], "applied");
         assert_eq!(&rows[1][5], "notAttempted");
+    }
+
+    #[test]
+    fn lines_not_part_of_the_run_are_in_both_exports_with_their_line_and_text() {
+        use crate::bulk::resolve::{Unresolved, UnresolvedReason};
+        let mut rec = record();
+        rec.job.unresolved = vec![
+            Unresolved {
+                line: 3,
+                text: "ghost-01".into(),
+                reason: UnresolvedReason::Unknown,
+            },
+            Unresolved {
+                line: 7,
+                text: "=cmd|' /C calc'!A0".into(),
+                reason: UnresolvedReason::Invalid("not an id or a computer name".into()),
+            },
+        ];
+        let text = report_csv(&rec).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(
+            (&rows[2][5], &rows[2][7], &rows[2][8]),
+            ("unknown", "3", "ghost-01")
+        );
+        assert_eq!((&rows[3][5], &rows[3][7]), ("invalid", "7"));
+        assert!(
+            rows[3][8].starts_with("'="),
+            "the raw text is defused in CSV"
+        );
+        let v: serde_json::Value = serde_json::from_str(&report_json(&rec)).unwrap();
+        assert_eq!(v["unresolved"][0]["line"], 3);
+        assert_eq!(v["unresolved"][1]["input"], "=cmd|' /C calc'!A0");
     }
 
     #[test]

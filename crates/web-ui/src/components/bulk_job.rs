@@ -437,6 +437,9 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                 }).collect_view()}
             </div>
             {groups}
+            {(!record.job.unresolved.is_empty()).then(|| view! {
+                <UnresolvedLines title="Not part of the run" items=record.job.unresolved.clone() testid="report-unresolved"/>
+            })}
             {(unknown > 0).then(|| view! {
                 <p class="warning-text" data-testid="verify-hint">{format!(
                     "{} may or may not have changed (a call failed after it may have been applied). Verify re-reads them before you undo, so the undo covers every machine this run changed.",

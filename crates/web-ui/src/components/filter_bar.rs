@@ -125,8 +125,38 @@ pub fn FilterBar(
         tag_timer.set_value(handle);
     };
     let on_tag_mode = update(|s, v| s.query.tag_prefix = v == "prefix");
+    // On a phone the filters fold away behind a button (CSS shows it only there); how many are
+    // set stays visible.
+    let open = RwSignal::new(false);
+    let active = move || {
+        search.with(|s| {
+            let q = &s.query;
+            [
+                !q.tag.trim().is_empty(),
+                q.os.is_some(),
+                q.health.is_some(),
+                q.risk.is_some(),
+                q.exposure.is_some(),
+                q.value.is_some(),
+                q.group.is_some(),
+                q.seen.is_some(),
+            ]
+            .iter()
+            .filter(|set| **set)
+            .count()
+        })
+    };
     view! {
-        <div class="filters" role="group" aria-label="Filters">
+        <button type="button" class="btn btn-small filters-toggle" data-testid="filters-toggle"
+            aria-controls=ids.id("filters") aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)>
+            {move || match active() {
+                0 => "Filters".to_owned(),
+                n => format!("Filters ({n} set)"),
+            }}
+        </button>
+        <div class="filters" role="group" aria-label="Filters" id=ids.id("filters")
+            data-collapsed=move || (!open.get()).to_string()>
             <div class="field filter-field tag-filter">
                 <label for=ids.id("filter-tag")>"Tag"</label>
                 <div class="tag-filter-inputs">
