@@ -251,3 +251,46 @@ test("filters come from the data: the tenant's OS platforms with 'Linux (any dis
   await screenshot(page, "50-filters-from-data");
   assert.deepEqual(page.problems, []);
 });
+
+test("an imported name shared by several machines is settled by picking one, or the most recently seen; unreadable lines keep their text", async () => {
+  const machines = await allMachines(emu);
+  const byName = new Map();
+  for (const m of machines) {
+    const key = (m.computerDnsName ?? "").toLowerCase();
+    if (key && /^[a-z0-9.-]+$/.test(key)) byName.set(key, [...(byName.get(key) ?? []), m]);
+  }
+  const dups = [...byName.values()].filter((l) => l.length > 1);
+  assert.ok(dups.length >= 1, "the dataset has a duplicated name");
+  const [first] = dups;
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await page.goto(`${emu.url}/bulk?source=import`);
+  await page.getByTestId("import-text").fill(`${first[0].computerDnsName}\nbad name here\n`);
+  await page.getByTestId("import-check").click();
+  await page.getByTestId("import-summary").waitFor({ timeout: 60_000 });
+  assert.equal(await page.getByTestId("import-resolved").textContent(), "0 machines found");
+  const problems = page.getByTestId("import-problems");
+  assert.match(await problems.locator("li").nth(1).textContent(), /^Line 2bad name here/, "an unreadable line keeps its text");
+
+  // Pick the second candidate by hand.
+  const chosen = first[1];
+  await problems.getByRole("button", { name: new RegExp(`^Use ${chosen.id}`) }).click();
+  assert.equal(await page.getByTestId("import-resolved").textContent(), "1 machine found");
+  await page.getByLabel("Tag to add or remove").fill("e2e-picked");
+  await page.getByTestId("preview-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  await page.getByTestId("run-button").click();
+  await page.getByTestId("bulk-report").waitFor({ timeout: 60_000 });
+  const tagged = (await allMachines(emu)).filter((m) => m.machineTags.includes("e2e-picked")).map((m) => m.id);
+  assert.deepEqual(tagged, [chosen.id], "exactly the machine picked");
+
+  // Or the most recently seen, for every ambiguous name at once.
+  await page.getByTestId("new-bulk").click();
+  await page.goto(`${emu.url}/bulk?source=import`);
+  await page.getByTestId("import-text").fill(first[0].computerDnsName);
+  await page.getByTestId("import-check").click();
+  await page.getByTestId("pick-most-recent").click();
+  assert.equal(await page.getByTestId("import-resolved").textContent(), "1 machine found");
+  await screenshot(page, "51-import-picked");
+  assert.deepEqual(page.problems, []);
+});

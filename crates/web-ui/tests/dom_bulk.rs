@@ -466,10 +466,10 @@ async fn changing_filters_puts_them_in_the_url_and_narrows_the_list() {
         n
     };
     settle_until(|| names().len() == 3).await;
-    // The group filter offers the tenant's machine groups, by name.
+    // The group filter offers the tenant's machine groups, by name, alphabetically.
     assert_eq!(
         texts(&root, "#filter-group option"),
-        vec!["Any", "Servers", "Databases"]
+        vec!["Any", "Databases", "Servers"]
     );
 
     change_to(&query(&root, "#filter-health"), "Active");

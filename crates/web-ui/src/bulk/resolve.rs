@@ -71,6 +71,60 @@ pub struct Resolution {
     pub unresolved: Vec<Unresolved>,
 }
 
+impl Resolution {
+    /// Settles the ambiguous line `line` with `machine` (an index into the machines the
+    /// resolution was made against), as the user chose; the line leaves the unresolved list.
+    /// Returns false (and changes nothing) when `line` is not an ambiguous line.
+    pub fn pick(&mut self, line: usize, machine: usize) -> bool {
+        let Some(at) = self
+            .unresolved
+            .iter()
+            .position(|u| u.line == line && matches!(u.reason, UnresolvedReason::Ambiguous(_)))
+        else {
+            return false;
+        };
+        self.unresolved.remove(at);
+        if !self.resolved.contains(&machine) {
+            self.resolved.push(machine);
+        }
+        true
+    }
+
+    /// Settles every ambiguous line with its most recently seen candidate; returns how many.
+    pub fn pick_most_recently_seen(&mut self, machines: &[Machine]) -> usize {
+        let choices: Vec<(usize, usize)> = self
+            .unresolved
+            .iter()
+            .filter_map(|u| match &u.reason {
+                UnresolvedReason::Ambiguous(candidates) => {
+                    Some((u.line, most_recently_seen(candidates, machines)?))
+                }
+                _ => None,
+            })
+            .collect();
+        choices
+            .into_iter()
+            .filter(|&(line, machine)| self.pick(line, machine))
+            .count()
+    }
+}
+
+/// The index in `machines` of the candidate (id, name) seen last; candidates never seen count
+/// as oldest, ties go to the first listed.
+pub fn most_recently_seen(candidates: &[(String, String)], machines: &[Machine]) -> Option<usize> {
+    candidates
+        .iter()
+        .filter_map(|(id, _)| machines.iter().position(|m| m.id.as_str() == id))
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| {
+            machines[*a]
+                .last_seen
+                .cmp(&machines[*b].last_seen)
+                .then(ib.cmp(ia))
+        })
+        .map(|(_, index)| index)
+}
+
 /// Matches `rows` against `machines`.
 pub fn resolve(rows: &[ImportRow], machines: &[Machine]) -> Resolution {
     let mut by_id: HashMap<&str, usize> = HashMap::new();
@@ -167,6 +221,26 @@ mod tests {
             other => panic!("expected ambiguous, got {other:?}"),
         }
         assert!(r.unresolved[1].explain().contains(&format!("{:040x}", 4)));
+    }
+
+    #[test]
+    fn an_ambiguous_name_is_settled_only_by_a_choice() {
+        let mut old = machine(1, "kiosk7.contoso.com");
+        old.last_seen = Some(time::macros::datetime!(2026-01-01 0:00 UTC));
+        let mut recent = machine(2, "KIOSK7.fabrikam.com");
+        recent.last_seen = Some(time::macros::datetime!(2026-11-01 0:00 UTC));
+        let ms = vec![old, recent, machine(3, "web01")];
+        let rows = parse_machine_list("kiosk7\nweb01\nnope").unwrap().rows;
+        let mut r = resolve(&rows, &ms);
+        assert_eq!(r.resolved, vec![2]);
+        let mut by_hand = r.clone();
+        assert!(!by_hand.pick(3, 0), "an unknown line cannot be picked");
+        assert!(by_hand.pick(1, 0));
+        assert_eq!(by_hand.resolved, vec![2, 0]);
+        assert_eq!(by_hand.unresolved.len(), 1);
+        assert_eq!(r.pick_most_recently_seen(&ms), 1);
+        assert_eq!(r.resolved, vec![2, 1], "the machine seen last");
+        assert_eq!(r.unresolved[0].kind(), "unknown");
     }
 
     #[test]

@@ -37,10 +37,12 @@ struct Checked {
     parsed: ImportResult,
     resolution: Resolution,
     tenant: Arc<Vec<Machine>>,
+    /// The input as checked, for the text of the lines that could not be read.
+    input: Arc<str>,
 }
 
 impl Checked {
-    /// Every line left out: unreadable, unknown or ambiguous.
+    /// Every line left out: unreadable (with the line as given), unknown or ambiguous.
     fn unresolved(&self) -> Vec<Unresolved> {
         let mut out: Vec<Unresolved> = self
             .parsed
@@ -48,7 +50,12 @@ impl Checked {
             .iter()
             .map(|e| Unresolved {
                 line: e.row,
-                text: String::new(),
+                text: self
+                    .input
+                    .lines()
+                    .nth(e.row.saturating_sub(1))
+                    .unwrap_or("")
+                    .to_owned(),
                 reason: UnresolvedReason::Invalid(sentence(&e.kind.to_string())),
             })
             .chain(self.resolution.unresolved.iter().cloned())
@@ -111,6 +118,7 @@ pub(super) fn ImportSource() -> impl IntoView {
                         parsed,
                         resolution,
                         tenant,
+                        input: Arc::from(input.as_str()),
                     })));
                 }
                 Err(e) => error.set(Some(e.message)),
@@ -147,6 +155,28 @@ pub(super) fn ImportSource() -> impl IntoView {
                 }
             });
         }
+    };
+
+    // An ambiguous name is settled only by a choice: one of its machines, or the most recently
+    // seen machine for every ambiguous name.
+    let pick = move |line: usize, machine: usize| {
+        checked.update(|c| {
+            if let Some(c) = c {
+                let mut next = (**c).clone();
+                next.resolution.pick(line, machine);
+                *c = Arc::new(next);
+            }
+        });
+    };
+    let pick_recent = move |_| {
+        checked.update(|c| {
+            if let Some(c) = c {
+                let mut next = (**c).clone();
+                let tenant = next.tenant.clone();
+                next.resolution.pick_most_recently_seen(&tenant);
+                *c = Arc::new(next);
+            }
+        });
     };
 
     let on_preview = Callback::new(move |(tag, action): (Tag, TagAction)| {
@@ -223,16 +253,49 @@ pub(super) fn ImportSource() -> impl IntoView {
                                 {problems.into_iter().take(500).map(|u| {
                                     let kind = u.kind();
                                     let explain = u.explain();
+                                    let line = u.line;
+                                    let choices = match &u.reason {
+                                        UnresolvedReason::Ambiguous(candidates) => candidates
+                                            .iter()
+                                            .filter_map(|(id, _)| c.tenant.iter().position(|m| m.id.as_str() == id))
+                                            .collect::<Vec<usize>>(),
+                                        _ => Vec::new(),
+                                    };
+                                    let tenant = c.tenant.clone();
                                     view! {
                                         <li class=format!("unresolved unresolved-{kind}")>
                                             <span class="line-no">{format!("Line {}", u.line)}</span>
                                             <span class="line-name">{u.text}</span>
                                             <span class=format!("badge badge-{kind}")>{kind}</span>
                                             <span class="small line-reason">{explain}</span>
+                                            {(!choices.is_empty()).then(|| view! {
+                                                <span class="pick-one" role="group" aria-label=format!("Choose the machine for line {line}")>
+                                                    {choices.into_iter().map(|i| {
+                                                        let m = &tenant[i];
+                                                        let seen = m.last_seen.map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+                                                        let label = format!(
+                                                            "Use {} \u{b7} last seen {} \u{b7} {} \u{b7} {}",
+                                                            m.id,
+                                                            crate::table::format_age(seen, now_ms()),
+                                                            crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()),
+                                                            m.health_status.as_ref().map_or("health unknown", |h| h.as_str()),
+                                                        );
+                                                        view! {
+                                                            <button type="button" class="btn btn-small" data-testid="pick-candidate"
+                                                                on:click=move |_| pick(line, i)>{label}</button>
+                                                        }
+                                                    }).collect_view()}
+                                                </span>
+                                            })}
                                         </li>
                                     }
                                 }).collect_view()}
                             </ul>
+                            {(ambiguous > 0).then(|| view! {
+                                <button type="button" class="btn btn-small" data-testid="pick-most-recent" on:click=pick_recent>
+                                    {format!("Use the most recently seen machine for {}", crate::bulk::job::plural(ambiguous, "ambiguous name", "ambiguous names"))}
+                                </button>
+                            })}
                         })}
                     </div>
                 }
