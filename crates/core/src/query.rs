@@ -388,6 +388,20 @@ impl MachineQuery {
         )
     }
 
+    /// The query the server is asked: this one without a text the server cannot answer (a name
+    /// part or an address; see [`TextQuery::to_filter`]). Pages key their listing by it, so
+    /// typing narrows what is loaded instead of listing the tenant again per keystroke.
+    pub fn server_part(&self) -> MachineQuery {
+        let text = match classify(&self.text) {
+            TextQuery::MachineId(_) => self.text.clone(),
+            _ => String::new(),
+        };
+        MachineQuery {
+            text,
+            ..self.clone()
+        }
+    }
+
     /// The request for this query: a tag prefix goes through `findbytag`, the rest through the
     /// machine list's `$filter`.
     pub fn server_query(&self, now_ms: i64) -> ServerQuery {
@@ -859,6 +873,24 @@ mod tests {
             "healthStatus eq 'Active'"
         );
         assert!(is_linux_platform("ubuntu"));
+    }
+
+    #[test]
+    fn the_server_part_drops_only_a_text_the_server_cannot_answer() {
+        let q = |t: &str| MachineQuery {
+            text: t.into(),
+            risk: Some(RiskScore::High),
+            ..MachineQuery::default()
+        };
+        assert_eq!(q("web").server_part(), q(""));
+        assert_eq!(q("10.1.").server_part(), q(""));
+        let id = "ab".repeat(20);
+        assert_eq!(q(&id).server_part(), q(&id));
+        // Same request either way.
+        assert_eq!(
+            q("web").server_part().server_query(NOW_MS),
+            q("web").server_query(NOW_MS)
+        );
     }
 
     #[test]

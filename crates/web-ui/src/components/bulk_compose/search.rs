@@ -67,8 +67,10 @@ pub(super) fn SearchSource(
     let ids = crate::ids::use_ids();
     let state = use_app_state();
     let backend = state.backend.0;
-    // The selection belongs to one result: keyed by the search it answers.
-    let server = Memo::new(move |_| search.with(|s| s.query.clone()));
+    // The selection belongs to one result: keyed by the search it answers. The server is asked
+    // only its part of it (as on the Machines page); the text narrows the listing here.
+    let wanted = Memo::new(move |_| search.with(|s| s.query.clone()));
+    let server = Memo::new(move |_| wanted.with(MachineQuery::server_part));
     let results = LocalResource::new(move || {
         let s = server.get();
         let b = backend.get();
@@ -94,11 +96,23 @@ pub(super) fn SearchSource(
     });
     let selection = RwSignal::new((MachineQuery::default(), Selection::default()));
     let matching = Memo::new(move |_| {
-        results.with(|r| {
+        let listed = results.with(|r| {
             r.as_ref()
                 .filter(|(key, _)| *key == server.get())
                 .and_then(|(_, r)| r.as_ref().ok().cloned())
-        })
+        })?;
+        let query = wanted.get();
+        if query == server.get() {
+            return Some(listed);
+        }
+        let matcher = query.matcher(now_ms());
+        Some(Arc::new(
+            listed
+                .iter()
+                .filter(|m| matcher.matches(m))
+                .cloned()
+                .collect::<Vec<Machine>>(),
+        ))
     });
     let error = move || {
         results.with(|r| {
@@ -107,7 +121,7 @@ pub(super) fn SearchSource(
         })
     };
     let current = move || {
-        let key = server.get();
+        let key = wanted.get();
         selection.with(|(k, s)| {
             if *k == key {
                 s.clone()
@@ -117,7 +131,7 @@ pub(super) fn SearchSource(
         })
     };
     let update_selection = move |f: &dyn Fn(&mut Selection)| {
-        let key = server.get_untracked();
+        let key = wanted.get_untracked();
         selection.update(|(k, s)| {
             if *k != key {
                 *k = key;
@@ -139,6 +153,27 @@ pub(super) fn SearchSource(
         })
     });
     let draft = RwSignal::new(search.get_untracked().query.text);
+    // As on the Machines page, the text applies after a pause in typing (Enter or "Find" at
+    // once); it narrows what is listed, so it costs no API call.
+    let typing = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
+    let on_draft = move |value: String| {
+        draft.set(value);
+        if let Some(h) = typing.get_value() {
+            h.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                let mut next = search.get_untracked();
+                next.query.text = draft.get_untracked().trim().to_owned();
+                if next != search.get_untracked() {
+                    on_search.run(next);
+                }
+            },
+            std::time::Duration::from_millis(250),
+        )
+        .ok();
+        typing.set_value(handle);
+    };
     let submit_text = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut next = search.get_untracked();
@@ -178,7 +213,7 @@ pub(super) fn SearchSource(
 
     let on_preview = Callback::new(move |(tag, action): (Tag, TagAction)| {
         let sel = current();
-        let s = server.get_untracked();
+        let s = wanted.get_untracked();
         matching.with_untracked(|m| {
             let Some(ms) = m.as_ref() else {
                 return Err("The machines are still loading.".to_owned());
@@ -207,7 +242,7 @@ pub(super) fn SearchSource(
                     <input id=ids.id("bulk-search") type="search" autocomplete="off" spellcheck="false"
                         placeholder="web01, 10.1.2., or a machine id (empty: all machines)"
                         prop:value=move || draft.get()
-                        on:input=move |ev| draft.set(event_target_value(&ev))/>
+                        on:input=move |ev| on_draft(event_target_value(&ev))/>
                     <button type="submit" class="btn">"Find"</button>
                 </div>
             </form>

@@ -86,7 +86,9 @@ fn MachineSearch() -> impl IntoView {
         }
     });
 
-    let server_key = Memo::new(move |_| search.with(|s| s.query.clone()));
+    // Keyed by what the server is asked: a name or address typed in the box narrows what is
+    // loaded, it never lists the tenant again.
+    let server_key = Memo::new(move |_| search.with(|s| s.query.server_part()));
     let backend = state.backend.0;
     // Each result remembers the search it answers, so "updating" can be shown while a newer
     // search runs and the older results stay visible (and narrowed) meanwhile.
@@ -292,8 +294,11 @@ fn MachineSearch() -> impl IntoView {
             l.as_ref()
                 .map_or(0, |l| indices.with(|i| l.duplicate_count(i)))
         });
-        let mut text = if shown == total {
-            format!("{total} machine{}", if total == 1 { "" } else { "s" })
+        // The listing answers the server part of the search; the box's text narrows it here,
+        // so once the listing is current the narrowed count is the answer. While a newer
+        // listing loads, the count is of what is already loaded.
+        let mut text = if shown == total || !loading.get() {
+            format!("{shown} machine{}", if shown == 1 { "" } else { "s" })
         } else {
             format!("{shown} of {total} loaded machines")
         };
