@@ -397,7 +397,11 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
     // Something of the plan may be left to do: offer to finish it from the current state.
     let resumable = record.cancelled()
         || record.stopped_by().is_some()
-        || record.reports.len() < record.job.steps.len();
+        || record.reports.len() < record.job.steps.len()
+        || record.reports.iter().any(|r| {
+            use defender_tags_wasm::OutcomeStatus as S;
+            r.count(S::Failed) + r.count(S::NotAttempted) + r.count(S::Unknown) > 0
+        });
     let can_edit = move || state.session.0.with(Session::can_edit);
     let groups = STATUS_ORDER
         .iter()

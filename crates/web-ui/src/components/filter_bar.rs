@@ -163,7 +163,16 @@ pub fn FilterBar(
                     <input id=ids.id("filter-tag") type="text" autocomplete="off" spellcheck="false"
                         list=ids.id("filter-tag-options") data-testid="filter-tag"
                         prop:value=move || tag_draft.get()
-                        on:input=move |ev| on_tag_input(event_target_value(&ev))/>
+                        on:input=move |ev| on_tag_input(event_target_value(&ev))
+                        on:change=move |ev| {
+                            // Enter, leaving the box or picking a suggestion applies at once.
+                            if let Some(h) = tag_timer.get_value() {
+                                h.clear();
+                            }
+                            let value = event_target_value(&ev);
+                            tag_draft.set(value.clone());
+                            on_tag.run(value);
+                        }/>
                     <datalist id=ids.id("filter-tag-options")>
                         {move || tag_options.get().into_iter().map(|t| view! { <option value=t></option> }).collect_view()}
                     </datalist>
