@@ -107,6 +107,26 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter over calls already known: `counted` answered calls (the times they count
+    /// from, any order), `in_flight` grants still awaiting their answer, and a block (Retry-After)
+    /// until `blocked_until`. This is how a budget shared with other clients is judged: their
+    /// calls, read from a common ledger, fill the windows exactly as this client's own would.
+    pub fn from_calls(
+        limits: RateLimits,
+        mut counted: Vec<u64>,
+        in_flight: Vec<u64>,
+        blocked_until: u64,
+    ) -> Self {
+        counted.sort_unstable();
+        Self {
+            limits,
+            calls: counted.into(),
+            in_flight,
+            blocked_until,
+            last_now: 0,
+        }
+    }
+
     /// A limiter with the documented budget.
     pub fn documented() -> Self {
         Self::new(RateLimits::DOCUMENTED)
