@@ -1,15 +1,19 @@
 //! `DefenderClient`: core's requests and decoders + a transport + a token provider + one rate
-//! limiter shared by every call of the client.
+//! budget shared by every call of the client and, in a browser, by every client of the origin
+//! (crate::budget).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use defender_tags_core::api::{self, ApiError, ApiRequest};
 
+use defender_tags_core::throttle::Acquire;
+
 use crate::abort::AbortHandle;
+use crate::budget::{self, LedgerStore, SharedBudget};
 use crate::config::ClientConfig;
 use crate::error::ClientError;
-use crate::policy::{Decision, Policy};
+use crate::policy::{Decision, Policy, as_ms};
 use crate::token::{TokenProvider, TokenRequest};
 use crate::transport::{HttpRequest, HttpResponse, Transport};
 
@@ -26,11 +30,17 @@ pub(crate) struct Inner {
     tokens: Box<dyn TokenProvider>,
     pub transport: Rc<dyn Transport>,
     policy: RefCell<Policy>,
+    /// The budget shared with the other clients of this browser; `None` where there is no
+    /// store (then `policy`'s limiter is the only one).
+    budget: Option<Rc<SharedBudget>>,
+    /// Whether `policy` took over from a shared budget whose store failed.
+    fell_back: Cell<bool>,
     /// Sum and count of finished call durations (real ms), for the ETA.
     timing: RefCell<(f64, u32)>,
 }
 
 /// A Defender for Endpoint API client. Cheap to clone (clones share the limiter); `!Send`.
+/// In a browser every client of the same API shares one rate budget (see [`crate::budget`]).
 #[derive(Clone)]
 pub struct DefenderClient {
     pub(crate) inner: Rc<Inner>,
@@ -45,20 +55,51 @@ impl std::fmt::Debug for DefenderClient {
 }
 
 impl DefenderClient {
-    /// A client over the runtime's global `fetch`. Natively (no `fetch`), every call fails with
-    /// a `Network` error; use [`with_transport`](Self::with_transport) there.
+    /// A client over the runtime's global `fetch`, sharing its rate budget through the
+    /// runtime's IndexedDB where there is one (else with no other client). Natively (no
+    /// `fetch`), every call fails with a `Network` error; use
+    /// [`with_transport`](Self::with_transport) there.
     pub fn new(config: ClientConfig, tokens: impl TokenProvider + 'static) -> Self {
-        Self::with_transport(config, tokens, Rc::new(crate::default_transport()))
+        Self::with_budget_store(
+            config,
+            tokens,
+            Rc::new(crate::default_transport()),
+            budget::default_store(),
+        )
     }
 
-    /// A client over any [`Transport`] (tests, custom runtimes).
+    /// A client over any [`Transport`] (tests, custom runtimes), with a rate limiter of its own.
     pub fn with_transport(
         config: ClientConfig,
         tokens: impl TokenProvider + 'static,
         transport: Rc<dyn Transport>,
     ) -> Self {
+        Self::with_budget_store(config, tokens, transport, None)
+    }
+
+    /// A client over any [`Transport`] that shares its rate budget with every client given the
+    /// same `store` (and the same API base URL and time scale); `None` keeps it to itself.
+    pub fn with_budget_store(
+        config: ClientConfig,
+        tokens: impl TokenProvider + 'static,
+        transport: Rc<dyn Transport>,
+        store: Option<Rc<dyn LedgerStore>>,
+    ) -> Self {
         let api_origin = config.base_url.as_str().to_owned();
         let policy = Policy::new(config.jitter_seed, config.max_attempts);
+        let budget = store.map(|store| {
+            // Unanswered longer than the fetch timeout plus a token allowance, a call of this
+            // client can only belong to a client that is gone.
+            let flight_real_ms = u64::from(config.timeout_ms) + TOKEN_ALLOWANCE_MS;
+            let max_flight_ms = as_ms((flight_real_ms as f64 * config.scale()).ceil());
+            Rc::new(SharedBudget::new(
+                store,
+                budget::ledger_key(&api_origin, config.scale()),
+                budget::client_id(config.jitter_seed),
+                config.budget_scope.clone(),
+                max_flight_ms,
+            ))
+        });
         Self {
             inner: Rc::new(Inner {
                 config,
@@ -66,9 +107,29 @@ impl DefenderClient {
                 tokens: Box::new(tokens),
                 transport,
                 policy: RefCell::new(policy),
+                budget,
+                fell_back: Cell::new(false),
                 timing: RefCell::new((0.0, 0)),
             }),
         }
+    }
+
+    /// The shared budget while its store works. The first time it is found failed, this
+    /// client's limiter takes over from the last ledger it read, so the calls it knew of keep
+    /// their slots.
+    fn shared(&self) -> Option<&Rc<SharedBudget>> {
+        let budget = self.inner.budget.as_ref()?;
+        if budget.active() {
+            return Some(budget);
+        }
+        if !self.inner.fell_back.replace(true) {
+            let now = as_ms(self.api_now());
+            self.inner
+                .policy
+                .borrow_mut()
+                .replace_limiter(budget.fallback_limiter(now));
+        }
+        None
     }
 
     /// The configuration this client was built with.
@@ -76,10 +137,14 @@ impl DefenderClient {
         &self.inner.config
     }
 
-    /// Calls counted in the current (minute, hour) rate windows.
+    /// Calls counted in the current (minute, hour) rate windows: with a shared budget, those of
+    /// every client sharing it, as of this client's last look at the ledger.
     pub fn rate_usage(&self) -> (u32, u32) {
         let now = self.api_now();
-        self.inner.policy.borrow_mut().usage(now)
+        match self.shared() {
+            Some(shared) => shared.usage(as_ms(now)),
+            None => self.inner.policy.borrow_mut().usage(now),
+        }
     }
 
     /// Mean real duration of the calls finished so far.
@@ -129,7 +194,15 @@ impl DefenderClient {
                 return None;
             }
             let now = self.api_now();
-            let waited = self.inner.policy.borrow_mut().acquire(now);
+            let waited = match self.shared() {
+                Some(shared) => match shared.try_begin(as_ms(now)).await {
+                    Some(Acquire::Granted) => Ok(as_ms(now)),
+                    Some(Acquire::Wait { ms }) => Err(ms),
+                    // The store failed: ask again, from this client's own limiter.
+                    None => continue,
+                },
+                None => self.inner.policy.borrow_mut().acquire(now),
+            };
             match waited {
                 Ok(granted) => return Some(granted),
                 Err(api_ms) => {
@@ -250,13 +323,17 @@ impl DefenderClient {
             if write && uncertain.is_none() && error.may_have_applied() {
                 uncertain = Some(error.clone());
             }
-            let decision = inner.policy.borrow_mut().decide(
+            let (decision, blocked) = inner.policy.borrow_mut().decide(
                 &error,
                 attempt,
                 refreshed,
                 self.api_now(),
                 inner.transport.now_ms(),
             );
+            // A Retry-After pauses every client of this budget, not only this one.
+            if let (Some(until), Some(shared)) = (blocked, self.shared()) {
+                shared.block(until);
+            }
             match decision {
                 Decision::GiveUp => {
                     return match (response, &uncertain) {
@@ -319,6 +396,14 @@ struct Slot<'a> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let now = self.client.api_now();
+        if let Some(shared) = self.client.shared() {
+            if self.sent {
+                shared.settle(self.granted, as_ms(now));
+            } else {
+                shared.cancel(self.granted);
+            }
+            return;
+        }
         let mut policy = self.client.inner.policy.borrow_mut();
         if self.sent {
             policy.settle(self.granted, now);
@@ -327,6 +412,10 @@ impl Drop for Slot<'_> {
         }
     }
 }
+
+/// Real milliseconds a granted call may wait for its token before it is sent (a silent
+/// refresh); beyond them plus the timeout, other clients no longer keep its slot.
+const TOKEN_ALLOWANCE_MS: u64 = 30_000;
 
 /// Core's decoder shape: `(status, headers, body)`.
 pub(crate) type Decoder<T> = fn(u16, &[(String, String)], &[u8]) -> Result<T, ApiError>;

@@ -1,6 +1,7 @@
 //! Client configuration.
 
 use defender_tags_core::cloud::BaseUrl;
+use defender_tags_core::throttle::BudgetScope;
 
 /// Default per-request timeout: long enough for a 10,000-machine page, short enough to notice a
 /// dead connection.
@@ -43,6 +44,12 @@ pub struct ClientConfig {
     /// Calls a bulk run (`run_plan`) keeps in flight at once; 0 is read as 1, anything above
     /// [`MAX_IN_FLIGHT_CAP`] as the cap. Every call still takes its own rate-limit slot.
     pub max_in_flight: u32,
+    /// The tenant and application whose rate budget this client spends, when the caller knows
+    /// them (only GUIDs are kept; see `BudgetScope::new`). Clients of one browser share the
+    /// budget of one API (crate::budget); a known tenant or application keeps this client from
+    /// waiting for calls of another one. Unknown (the default) shares with every client of the
+    /// same API.
+    pub budget_scope: BudgetScope,
 }
 
 impl ClientConfig {
@@ -57,6 +64,7 @@ impl ClientConfig {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             jitter_seed: 0x5eed,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            budget_scope: BudgetScope::unknown(),
         }
     }
 

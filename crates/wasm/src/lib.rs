@@ -11,6 +11,7 @@
 //! crate does I/O and bookkeeping only. Tokens are asked for per request and never kept.
 
 pub mod abort;
+pub mod budget;
 pub mod client;
 pub mod config;
 pub mod edge;
@@ -39,6 +40,7 @@ mod client_tests;
 mod testutil;
 
 pub use abort::AbortHandle;
+pub use budget::{LedgerStore, MemoryLedgerStore};
 pub use client::DefenderClient;
 pub use config::ClientConfig;
 pub use error::ClientError;

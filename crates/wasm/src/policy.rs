@@ -26,7 +26,7 @@ pub(crate) struct Policy {
     retry: RetryPolicy,
 }
 
-fn as_ms(api_now: f64) -> u64 {
+pub(crate) fn as_ms(api_now: f64) -> u64 {
     // `as` saturates (and maps NaN to 0); a clock never needs more than u64 milliseconds.
     api_now.max(0.0) as u64
 }
@@ -65,6 +65,11 @@ impl Policy {
         self.limiter.cancel(granted);
     }
 
+    /// Carries on with `limiter` (the shared budget's last view when its store failed).
+    pub fn replace_limiter(&mut self, limiter: RateLimiter) {
+        self.limiter = limiter;
+    }
+
     /// Calls in the current (minute, hour) windows.
     pub fn usage(&mut self, api_now: f64) -> (u32, u32) {
         let usage = self.limiter.usage(as_ms(api_now));
@@ -72,8 +77,8 @@ impl Policy {
     }
 
     /// Core's retry decision for `error` after attempt `attempt`. `real_now` (epoch ms) resolves
-    /// an HTTP-date Retry-After; a 429's Retry-After also blocks the shared limiter, so other
-    /// calls of this client wait too.
+    /// an HTTP-date Retry-After; a 429's Retry-After also blocks the limiter, so other calls of
+    /// this client wait too, and is returned (API time) for the budget shared with other clients.
     pub fn decide(
         &mut self,
         error: &ClientError,
@@ -81,27 +86,30 @@ impl Policy {
         already_refreshed: bool,
         api_now: f64,
         real_now: f64,
-    ) -> Decision {
+    ) -> (Decision, Option<u64>) {
+        let mut blocked = None;
         let kind = match error {
             ClientError::Api(e) => {
                 if let Some(retry_after) = e.retry_after() {
-                    self.limiter.block_until(
-                        as_ms(api_now).saturating_add(retry_after.delay_ms(as_ms(real_now))),
-                    );
+                    let until =
+                        as_ms(api_now).saturating_add(retry_after.delay_ms(as_ms(real_now)));
+                    self.limiter.block_until(until);
+                    blocked = Some(until);
                 }
                 FailureKind::of(e, as_ms(real_now))
             }
             ClientError::Network { .. } => FailureKind::Network,
             ClientError::Timeout { .. } => FailureKind::Timeout,
-            _ => return Decision::GiveUp,
+            _ => return (Decision::GiveUp, blocked),
         };
-        match self
+        let decision = match self
             .retry
             .decide(kind, attempt, already_refreshed, &mut self.backoff)
         {
             RetryDecision::Retry { after_ms } => Decision::Retry { api_ms: after_ms },
             RetryDecision::RefreshTokenAndRetry => Decision::RefreshToken,
             RetryDecision::GiveUp => Decision::GiveUp,
-        }
+        };
+        (decision, blocked)
     }
 }
