@@ -28,6 +28,7 @@ pub fn router(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_emulator/token", post(token))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
         .route("/_emulator/stats", get(stats))
+        .route("/_emulator/calls", get(calls))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/machines", get(all_machines))
         .route("/_emulator/machines/{id}", get(machine))
@@ -208,6 +209,11 @@ async fn put_faults(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
 
 async fn stats(State(st): State<Arc<AppState>>) -> Response {
     Json(st.stats.snapshot()).into_response()
+}
+
+/// The calls the rate limiter accepted, oldest first, with the time scale their windows run at.
+async fn calls(State(st): State<Arc<AppState>>) -> Response {
+    Json(json!({ "time_scale": st.limiter.scale(), "calls": st.stats.accepted() })).into_response()
 }
 
 /// Regenerates every tenant's machines, or only the `?tenant=` one's; the rest of the state

@@ -36,10 +36,28 @@ pub struct StatsSnapshot {
     pub tag_changes: u64,
 }
 
+/// One call the rate limiter let through (`GET /_emulator/calls`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AcceptedCall {
+    /// Endpoint name.
+    pub endpoint: &'static str,
+    /// The caller's tenant (`tid`).
+    pub tenant: String,
+    /// The caller's application (`appid`/`azp`).
+    pub app: String,
+    /// Arrival, Unix epoch milliseconds (real time; windows are `60,000 / time scale` long).
+    pub at_ms: u64,
+}
+
+/// How many accepted calls `/_emulator/calls` keeps (the oldest are dropped first): more than an
+/// hour's budget of two applications.
+pub const CALL_LOG_LIMIT: usize = 5_000;
+
 /// Thread-safe counters.
 #[derive(Debug, Default)]
 pub struct Stats {
     inner: Mutex<StatsSnapshot>,
+    accepted: Mutex<std::collections::VecDeque<AcceptedCall>>,
 }
 
 impl Stats {
@@ -80,6 +98,21 @@ impl Stats {
         s.tag_changes += changes;
     }
 
+    /// Logs a call the rate limiter accepted (what a budget test counts windows over).
+    pub fn record_accepted(&self, call: AcceptedCall) {
+        let mut log = self.accepted.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() >= CALL_LOG_LIMIT {
+            log.pop_front();
+        }
+        log.push_back(call);
+    }
+
+    /// The accepted calls logged, oldest first.
+    pub fn accepted(&self) -> Vec<AcceptedCall> {
+        let log = self.accepted.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter().cloned().collect()
+    }
+
     /// A copy of the counters.
     pub fn snapshot(&self) -> StatsSnapshot {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -88,5 +121,9 @@ impl Stats {
     /// Zeroes everything.
     pub fn clear(&self) {
         *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = StatsSnapshot::default();
+        self.accepted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }

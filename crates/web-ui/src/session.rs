@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use defender_tags_core::cloud::BaseUrl;
+use defender_tags_core::throttle::BudgetScope;
 use defender_tags_wasm::{AccessToken, ClientConfig, DefenderClient, TokenError, TokenRequest};
 use leptos::prelude::*;
 
@@ -147,8 +148,9 @@ pub async fn start(state: AppState) {
     if diagnosing {
         msal::hold_redirects(false);
     }
-    let access = match first_token {
-        Ok(t) => Access::new(t.scp, t.roles),
+    let (access, token_tenant) = match first_token {
+        // The rate budget is per application + tenant: the token's tenant id names it below.
+        Ok(t) => (Access::new(t.scp, t.roles), t.tid),
         Err(AuthError::SignInRequired(_)) => {
             state.session.0.set(Session::Failed(format!(
                 "the sign-in of {} has expired or was revoked: sign in again.",
@@ -184,6 +186,9 @@ pub async fn start(state: AppState) {
     };
     let mut client_config = ClientConfig::new(base);
     client_config.scopes = resolved.scopes.clone();
+    // This tab shares its rate budget only with clients that may spend the same one (ids only;
+    // the token itself is not kept).
+    client_config.budget_scope = BudgetScope::new(Some(&token_tenant), Some(&resolved.client_id));
     let client = DefenderClient::new(client_config, |request: TokenRequest| async move {
         let info = msal::get_token(request.force_refresh)
             .await

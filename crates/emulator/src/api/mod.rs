@@ -277,6 +277,14 @@ fn process(
         ));
     }
 
+    st.stats.record_accepted(crate::stats::AcceptedCall {
+        endpoint: endpoint.name(),
+        tenant: caller.tenant.clone(),
+        app: caller.app.clone(),
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    });
     authorize(&caller, endpoint)?;
 
     let Some(tenant) = st.tenant(&caller.tenant) else {
