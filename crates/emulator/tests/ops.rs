@@ -81,6 +81,26 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
         "100 + the 429 + another app + after waiting"
     );
     assert_eq!(s["endpoints"]["getMachine"]["calls"], 1);
+    // The call log holds the accepted calls only (not the 429), with who made them and when.
+    let log: Value = emu
+        .http
+        .get(format!("{}/_emulator/calls", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["time_scale"], 10.0);
+    let calls = log["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 102, "100 + getMachine + another app + after waiting (no 429)");
+    let apps: std::collections::BTreeSet<&str> =
+        calls.iter().map(|c| c["app"].as_str().unwrap()).collect();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    assert!(calls.iter().all(|c| c["tenant"].as_str().is_some_and(|t| !t.is_empty())));
+    let at: Vec<u64> = calls.iter().map(|c| c["at_ms"].as_u64().unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(calls[101]["endpoint"], "listMachines");
     // Reset clears the windows and the stats.
     emu.http
         .post(format!("{}/_emulator/reset", emu.url))
@@ -93,6 +113,16 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
             .unwrap()
             .is_empty()
     );
+    let log: Value = emu
+        .http
+        .get(format!("{}/_emulator/calls", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["calls"].as_array().map(Vec::len), Some(0));
     emu.stop().await;
 }
 
