@@ -93,11 +93,19 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
         .unwrap();
     assert_eq!(log["time_scale"], 10.0);
     let calls = log["calls"].as_array().unwrap();
-    assert_eq!(calls.len(), 102, "100 + getMachine + another app + after waiting (no 429)");
+    assert_eq!(
+        calls.len(),
+        102,
+        "100 + getMachine + another app + after waiting (no 429)"
+    );
     let apps: std::collections::BTreeSet<&str> =
         calls.iter().map(|c| c["app"].as_str().unwrap()).collect();
     assert_eq!(apps.len(), 2, "{apps:?}");
-    assert!(calls.iter().all(|c| c["tenant"].as_str().is_some_and(|t| !t.is_empty())));
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["tenant"].as_str().is_some_and(|t| !t.is_empty()))
+    );
     let at: Vec<u64> = calls.iter().map(|c| c["at_ms"].as_u64().unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "oldest first");
     assert_eq!(calls[101]["endpoint"], "listMachines");

@@ -2,6 +2,8 @@
 //! hold) updating one ledger at once lose nothing, and a window one of them filled is full for
 //! the other.
 #![cfg(target_arch = "wasm32")]
+// wasm_bindgen_test functions are tests clippy does not recognise as such.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -22,7 +24,10 @@ async fn read(store: &IdbLedgerStore, key: &str) -> BudgetLedger {
     let copy = Rc::new(std::cell::RefCell::new(BudgetLedger::new()));
     let out = copy.clone();
     store
-        .update(key, Box::new(move |l: &mut BudgetLedger| *out.borrow_mut() = l.clone()))
+        .update(
+            key,
+            Box::new(move |l: &mut BudgetLedger| *out.borrow_mut() = l.clone()),
+        )
         .await
         .expect("IndexedDB works in Chromium");
     copy.take()
@@ -90,7 +95,13 @@ async fn a_window_one_connection_filled_is_full_for_the_other() {
     b.update(
         &key,
         Box::new(move |ledger: &mut BudgetLedger| {
-            out.set(Some(ledger.try_begin(2, &scope, RateLimits::DOCUMENTED, now + 5, 60_000)));
+            out.set(Some(ledger.try_begin(
+                2,
+                &scope,
+                RateLimits::DOCUMENTED,
+                now + 5,
+                60_000,
+            )));
         }),
     )
     .await

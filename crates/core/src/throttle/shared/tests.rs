@@ -188,17 +188,17 @@ struct SimClient {
     made: usize,
 }
 
-/// Interleaved clients over one ledger, some of them dying with calls in flight, some receiving
-/// Retry-After. Returns (budget, sent, counted-until) of every call and the blocks.
-fn simulate(
-    seed: u64,
-    limits: RateLimits,
-    calls_per_client: usize,
-) -> (
+/// What a simulation saw: (real budget, sent, counted until) per call; (scope, from, until) per
+/// block; (scope, at) per grant.
+type Simulated = (
     Vec<((usize, usize), u64, u64)>,
     Vec<(BudgetScope, u64, u64)>,
     Vec<(BudgetScope, u64)>,
-) {
+);
+
+/// Interleaved clients over one ledger, some of them dying with calls in flight, some receiving
+/// Retry-After.
+fn simulate(seed: u64, limits: RateLimits, calls_per_client: usize) -> Simulated {
     let tenants = [T1, T2];
     let apps = [A1, A2];
     let mut rng = Rng(seed | 1);
