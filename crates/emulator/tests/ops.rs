@@ -95,8 +95,8 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
     let calls = log["calls"].as_array().unwrap();
     assert_eq!(
         calls.len(),
-        102,
-        "100 + getMachine + another app + after waiting (no 429)"
+        103,
+        "100 + getMachine + another app + after waiting (not the 429)"
     );
     let apps: std::collections::BTreeSet<&str> =
         calls.iter().map(|c| c["app"].as_str().unwrap()).collect();
@@ -108,7 +108,8 @@ async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
     );
     let at: Vec<u64> = calls.iter().map(|c| c["at_ms"].as_u64().unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "oldest first");
-    assert_eq!(calls[101]["endpoint"], "listMachines");
+    assert_eq!(calls[100]["endpoint"], "getMachine");
+    assert_eq!(calls[102]["endpoint"], "listMachines");
     // Reset clears the windows and the stats.
     emu.http
         .post(format!("{}/_emulator/reset", emu.url))
