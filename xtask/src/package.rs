@@ -325,7 +325,9 @@ const report = await client.runPlan(plan, { onProgress: p => console.log(p), sig
 
 Or `DefenderClient.fromMsal(msalInstance, { account, scopes })`. Failures reject with a
 `DefenderError` (`code`, `status`, `retryAfter`, `machineId`). Rate limits (100/min, 1,500/h),
-Retry-After, retries and a single token refresh on 401 are handled for you.
+Retry-After, retries and a single token refresh on 401 are handled for you. In a browser every
+client of the same `baseUrl` (other tabs, the embedded views) shares one budget through IndexedDB,
+so together they stay inside it; where there is no IndexedDB (Node) each client paces itself.
 
 ## Edge proxy
 
