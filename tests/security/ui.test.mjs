@@ -66,8 +66,9 @@ async function storageRows(page) {
     const dbs = indexedDB.databases ? await indexedDB.databases() : [];
     for (const db of dbs) {
       rows.push(["indexedDB", db.name ?? "", ""]);
-      // Our own database (run journal, activity log): every record is scanned.
-      if (db.name !== "defender-tags") continue;
+      // Our own databases (run journal, activity log; the shared rate budget): every record is
+      // scanned.
+      if (db.name !== "defender-tags" && db.name !== "defender-tags-rate-budget") continue;
       const open = await new Promise((resolve, reject) => {
         const r = indexedDB.open(db.name);
         r.onsuccess = () => resolve(r.result);
@@ -130,8 +131,10 @@ test("the token goes to the API origin only; our code stores and logs none of it
       assert.match(key, /accesstoken/i, `token found in a non-MSAL sessionStorage entry ${key}`);
     }
     assert.ok(rows.some(([w, , v]) => w === "indexedDB:defender-tags" && v.includes("security-scan")), "the scan read our IndexedDB records");
+    // The rate budget the tabs share (crates/wasm/src/budget.rs): call times and ids, scanned too.
+    assert.ok(rows.some(([w, k, v]) => w === "indexedDB:defender-tags-rate-budget" && k.startsWith("v1|") && v.includes('"calls"')), "the scan read the shared rate budget");
     for (const [where, key] of rows.filter(([w]) => w === "indexedDB")) {
-      assert.match(key, /msal|^defender-tags$/i, `unexpected IndexedDB database ${key} (${where})`);
+      assert.match(key, /msal|^defender-tags$|^defender-tags-rate-budget$/i, `unexpected IndexedDB database ${key} (${where})`);
     }
     for (const text of page.consoleText) {
       assert.ok(!signatures.some((s) => text.includes(s)), `token in the console: ${text.slice(0, 120)}`);
