@@ -298,9 +298,21 @@ pub(crate) fn client_id(seed: u64) -> u64 {
 }
 
 #[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// One connection for every client of this page (or worker).
+    static STORE: std::cell::OnceCell<Option<Rc<IdbLedgerStore>>> = const { std::cell::OnceCell::new() };
+}
+
+#[cfg(target_arch = "wasm32")]
 /// The browser's store, if this runtime has a usable IndexedDB.
 pub(crate) fn default_store() -> Option<Rc<dyn LedgerStore>> {
-    IdbLedgerStore::new().map(|s| Rc::new(s) as Rc<dyn LedgerStore>)
+    STORE
+        .with(|store| {
+            store
+                .get_or_init(|| IdbLedgerStore::new().map(Rc::new))
+                .clone()
+        })
+        .map(|s| s as Rc<dyn LedgerStore>)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
