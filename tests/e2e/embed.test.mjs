@@ -75,7 +75,8 @@ test("the whole manager on another origin runs an imported bulk change", async (
   await page.keyboard.press("ArrowRight");
   assert.equal(await page.getByRole("tab", { name: "Tag inventory" }).getAttribute("aria-selected"), "true");
   // Ids are unique per mount: each embedded mount prefixes its own (`dt<N>-`).
-  assert.match(await page.evaluate(() => document.activeElement?.id), /^dt\d+-dt-tab-inventory$/);
+  // (The manager renders in a shadow root of #manager: the document's focus is its host.)
+  assert.match(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.id), /^dt\d+-dt-tab-inventory$/);
   await page.getByTestId("inventory-summary").waitFor({ timeout: 30_000 });
   await page.getByRole("tab", { name: "Activity" }).click();
   assert.equal(await page.getByTestId("activity-row").count(), 1);

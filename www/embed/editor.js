@@ -1,5 +1,5 @@
 // Hosts one machine's tag editor in #editor (the machine from ?machine=, else the first listed).
-import init, { mountTagEditor } from "../pkg/web_ui.js";
+import init, { mountTagEditor } from "../ui/defender_tags_ui.js";
 import { api, carryQuery, demoGetToken, machineParam, say, timeScale } from "./embed-demo.js";
 
 async function firstMachine() {

@@ -1,5 +1,5 @@
 // Hosts the whole tag manager (bulk change, inventory, machine tags, activity) in #manager.
-import init, { mountTagManager } from "../pkg/web_ui.js";
+import init, { mountTagManager } from "../ui/defender_tags_ui.js";
 import { api, carryQuery, demoGetToken, say, timeScale } from "./embed-demo.js";
 
 carryQuery();

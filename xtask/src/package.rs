@@ -6,14 +6,19 @@
 //!   package.json          exports: bundlers (ESM), browsers without a bundler (`./web`), Node
 //!   bundler/…             wasm-bindgen --target bundler
 //!   web/…                 wasm-bindgen --target web (init() / initSync())
-//!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk)
+//!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk;
+//!                         its declarations renamed .d.cts to match)
+//!   ui/…                  the embed entry `defender-tags-wasm/ui` (mountTagEditor, mountTagManager):
+//!                         the web-ui crate's embed binary, wasm-bindgen --target web
 //!   bin/defender-tags-proxy.mjs   the edge proxy as a Node server (`npx defender-tags-proxy`)
 //!   worker/index.mjs, worker/wrangler.toml   the edge proxy as a Cloudflare Workers module
 //!   README.md
 //! ```
 //! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
 //! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
-//! The generated `.d.ts` is then compiled against a small TypeScript consumer with `tsc --noEmit`.
+//! The generated declarations are then compiled against TypeScript consumers (crates/wasm/ts) with
+//! `tsc --noEmit`, resolving the package by name under `node10`, `node16` and `bundler` module
+//! resolution (`exports` for the last two, `typesVersions` for node10).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +35,7 @@ const SHIPPED_DIR: &str = "crates/wasm/npm";
 pub fn run(ctx: &Ctx) -> Result<PathBuf, String> {
     let out = ctx.target.join("pkg");
     build(ctx, &out)?;
+    site::embed_ui(ctx, site::Profile::Release, &out.join("ui"), true)?;
     check_types(ctx, &out)?;
     embed_demo(ctx, &out)?;
     report_sizes(&out)?;
@@ -159,6 +165,13 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
   "type": "module",
   "sideEffects": ["./bundler/{NAME}.js", "./bundler/{NAME}_bg.js"],
   "types": "./bundler/{NAME}.d.ts",
+  "typesVersions": {{
+    "*": {{
+      "web": ["./web/{NAME}.d.ts"],
+      "node": ["./node/{NAME}.d.cts"],
+      "ui": ["./ui/{UI}.d.ts"]
+    }}
+  }},
   "bin": {{
     "defender-tags-proxy": "./bin/defender-tags-proxy.mjs"
   }},
@@ -173,18 +186,24 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
       "default": "./web/{NAME}.js"
     }},
     "./node": {{
-      "types": "./node/{NAME}.d.ts",
+      "types": "./node/{NAME}.d.cts",
       "default": "./node/{NAME}.cjs"
     }},
+    "./ui": {{
+      "types": "./ui/{UI}.d.ts",
+      "default": "./ui/{UI}.js"
+    }},
     "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm",
+    "./ui/{UI}_bg.wasm": "./ui/{UI}_bg.wasm",
     "./worker": "./worker/index.mjs"
   }},
   "engines": {{
     "node": ">=20"
   }},
-  "files": ["bundler", "web", "node", "bin", "worker", "README.md"]
+  "files": ["bundler", "web", "node", "ui", "bin", "worker", "README.md"]
 }}
-"#
+"#,
+        UI = site::UI_NAME,
     );
     // The nodejs glue is CommonJS; in a "type": "module" package it needs the .cjs extension.
     let node_dir = out.join("node");
@@ -193,52 +212,93 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
         node_dir.join(format!("{NAME}.cjs")),
     )
     .map_err(|e| format!("cannot rename the Node glue: {e}"))?;
+    // Its declarations describe a CommonJS file: `.d.cts`, or node16/nodenext type-check it as ESM.
+    fs::rename(
+        node_dir.join(format!("{NAME}.d.ts")),
+        node_dir.join(format!("{NAME}.d.cts")),
+    )
+    .map_err(|e| format!("cannot rename the Node declarations: {e}"))?;
     fs::write(out.join("package.json"), json).map_err(|e| format!("cannot write package.json: {e}"))
 }
 
-/// Compiles `crates/wasm/ts/consumer.ts` against the generated declarations.
+/// The module settings the consumers are compiled under: (name, `module`, `moduleResolution`).
+const RESOLUTIONS: [(&str, &str, &str); 3] = [
+    ("node10", "es2022", "node10"),
+    ("node16", "node16", "node16"),
+    ("bundler", "es2022", "bundler"),
+];
+
+/// Compiles the consumers in `crates/wasm/ts` against the package as a portal would install it
+/// (`node_modules/defender-tags-wasm` linked to `out`), once per entry of [`RESOLUTIONS`], and
+/// checks the public declarations for `any`.
 fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
     let tsc = ctx.node_bin(TOOLS_DIR).join("tsc");
-    let consumer = ctx.root.join(TOOLS_DIR).join("ts").join("consumer.ts");
-    let check_dir = ctx.target.join("pkg-typecheck");
-    fs::create_dir_all(&check_dir)
-        .map_err(|e| format!("cannot create {}: {e}", check_dir.display()))?;
-    let tsconfig = format!(
-        r#"{{
+    let sources = ctx.root.join(TOOLS_DIR).join("ts");
+    let check_root = ctx.target.join("pkg-typecheck");
+    if check_root.exists() {
+        fs::remove_dir_all(&check_root)
+            .map_err(|e| format!("cannot clear {}: {e}", check_root.display()))?;
+    }
+    for (name, module, resolution) in RESOLUTIONS {
+        let dir = check_root.join(name);
+        let modules = dir.join("node_modules");
+        fs::create_dir_all(&modules)
+            .map_err(|e| format!("cannot create {}: {e}", modules.display()))?;
+        link_dir(out, &modules.join("defender-tags-wasm"))?;
+        // ESM consumers (node16 reads "type" to decide; the others ignore it).
+        fs::write(
+            dir.join("package.json"),
+            r#"{ "type": "module", "private": true }"#,
+        )
+        .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+        let mut files = Vec::new();
+        for consumer in ["consumer.ts", "consumer-ui.ts"] {
+            let text = fs::read_to_string(sources.join(consumer))
+                .map_err(|e| format!("cannot read {consumer}: {e}"))?;
+            fs::write(dir.join(consumer), text)
+                .map_err(|e| format!("cannot write {consumer}: {e}"))?;
+            files.push(format!("\"{consumer}\""));
+        }
+        let tsconfig = format!(
+            r#"{{
   "compilerOptions": {{
     "strict": true,
     "noEmit": true,
     "target": "es2022",
-    "module": "es2022",
-    "moduleResolution": "bundler",
+    "module": "{module}",
+    "moduleResolution": "{resolution}",
     "lib": ["es2022", "dom", "esnext.disposable"],
     "skipLibCheck": false,
-    "types": [],
-    "paths": {{
-      "defender-tags-wasm": ["{bundler}"],
-      "defender-tags-wasm/web": ["{web}"]
-    }}
+    "types": []
   }},
-  "files": ["{consumer}"]
+  "files": [{files}]
 }}
 "#,
-        bundler = json_path(&out.join("bundler").join(format!("{NAME}.d.ts"))),
-        web = json_path(&out.join("web").join(format!("{NAME}.d.ts"))),
-        consumer = json_path(&consumer),
-    );
-    let config = check_dir.join("tsconfig.json");
-    fs::write(&config, tsconfig).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-    ctx::run(Command::new(&tsc).arg("-p").arg(&config))?;
+            files = files.join(", "),
+        );
+        let config = dir.join("tsconfig.json");
+        fs::write(&config, tsconfig)
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        eprintln!("type-checking the consumers with moduleResolution {resolution}");
+        ctx::run(Command::new(&tsc).arg("-p").arg(&config))?;
+    }
     // No `any` in the public API: the declarations are checked textually as well.
-    for dir in ["bundler", "web"] {
-        let dts = out.join(dir).join(format!("{NAME}.d.ts"));
+    for dts in [
+        out.join("bundler").join(format!("{NAME}.d.ts")),
+        out.join("web").join(format!("{NAME}.d.ts")),
+        out.join("ui").join(format!("{}.d.ts", site::UI_NAME)),
+    ] {
         let text =
             fs::read_to_string(&dts).map_err(|e| format!("cannot read {}: {e}", dts.display()))?;
         // `InitOutput` (web target) lists the raw wasm exports that wasm-bindgen's glue calls;
         // it is not API a portal uses, and wasm-bindgen types its externrefs as `any`.
+        // The `IntoUnderlying*` classes are wasm-streams' own (the UI reaches it through
+        // gloo-net): its glue calls them, a portal never does.
         let mut in_raw_exports = false;
         let public = text.lines().filter(|l| {
-            if l.starts_with("export interface InitOutput") {
+            if l.starts_with("export interface InitOutput")
+                || l.starts_with("export class IntoUnderlying")
+            {
                 in_raw_exports = true;
             } else if in_raw_exports && l.starts_with('}') {
                 in_raw_exports = false;
@@ -251,6 +311,24 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `link` becomes a symbolic link to `target` (as `npm link` or a workspace install makes one).
+fn link_dir(target: &Path, link: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, link).map_err(|e| {
+            format!(
+                "cannot link {} to {}: {e}",
+                link.display(),
+                target.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        site::copy_dir(target, link)
+    }
 }
 
 /// True for `: any`, `<any>`, `any[]`, `| any` and the like (not for words containing "any").
@@ -268,13 +346,6 @@ fn contains_any_type(line: &str) -> bool {
     })
 }
 
-fn json_path(path: &Path) -> String {
-    path.display()
-        .to_string()
-        .replace('\\', "/")
-        .replace('"', "\\\"")
-}
-
 fn gzip_size(path: &Path) -> Result<u64, String> {
     let out = Command::new("gzip")
         .args(["-9", "-c"])
@@ -288,9 +359,20 @@ fn gzip_size(path: &Path) -> Result<u64, String> {
 }
 
 fn report_sizes(out: &Path) -> Result<(), String> {
+    let raw = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let ui_wasm = out.join("ui").join(format!("{}_bg.wasm", site::UI_NAME));
+    let ui_glue = out.join("ui").join(format!("{}.js", site::UI_NAME));
+    let (uw, uj) = (gzip_size(&ui_wasm)?, gzip_size(&ui_glue)?);
+    eprintln!(
+        "package ui entry: wasm {} B ({} B gzip), glue {} B ({} B gzip); total {:.1} KiB gzip",
+        raw(&ui_wasm),
+        uw,
+        raw(&ui_glue),
+        uj,
+        (uw + uj) as f64 / 1024.0
+    );
     let wasm = out.join("web").join(format!("{NAME}_bg.wasm"));
     let glue = out.join("web").join(format!("{NAME}.js"));
-    let raw = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let (gw, gj) = (gzip_size(&wasm)?, gzip_size(&glue)?);
     eprintln!(
         "package: {} — wasm {} B ({} B gzip), web glue {} B ({} B gzip); embeddable total {:.1} KB gzip (goal <= 80 KB)",

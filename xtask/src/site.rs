@@ -6,6 +6,7 @@
 //! index.html app.css auth.js boot.js favicon.svg   from www/ (www/embed/ too, if present)
 //! msal-browser.min.js                              www/node_modules/@azure/msal-browser/lib/
 //! pkg/web_ui.js pkg/web_ui_bg.wasm                 wasm-bindgen --target web of the web-ui binary
+//! ui/defender_tags_ui.js ui/defender_tags_ui_bg.wasm   the embed build (mount functions only)
 //! ```
 
 use std::fs;
@@ -42,6 +43,14 @@ impl Profile {
 /// The web-ui crate's binary (`src/main.rs` mounts the app; wasm-bindgen makes `main` the start
 /// function, so `boot.js` only has to call `init()`).
 const WEB_UI_WASM: &str = "defender-tags-web-ui.wasm";
+
+/// The web-ui crate's embed binary (`src/embed_main.rs`): the same library, a `main` that mounts
+/// nothing, so the link keeps only what `mountTagManager` / `mountTagEditor` reach. Linked in the
+/// same cargo run as the app (its only extra cost is its own LTO link).
+const EMBED_WASM: &str = "defender-tags-web-ui-embed.wasm";
+
+/// The embed build's file stem, in the site's `ui/` and the npm package's `ui/`.
+pub const UI_NAME: &str = "defender_tags_ui";
 
 /// Leptos' `erase_components` cfg: every component and reactive `{move || …}` child becomes an
 /// `AnyView` / shared closure instead of its own deeply nested static view type, so tachys and
@@ -112,6 +121,7 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
     if profile == Profile::Release {
         wasm_opt(ctx, &pkg.join("web_ui_bg.wasm"))?;
     }
+    embed_ui(ctx, profile, &stage.join("ui"), false)?;
     copy_dir(&www, &stage)?;
     embed_client(ctx, profile, &stage)?;
     fs::copy(&msal, stage.join("msal-browser.min.js"))
@@ -132,6 +142,39 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         size / 1024
     );
     Ok(site)
+}
+
+/// Builds the embed entry into `out` (`defender_tags_ui.js`, `_bg.wasm`, and with `typescript`
+/// the `.d.ts`): wasm-bindgen `--target web` of the embed binary, plus wasm-opt in release. The
+/// cargo run is a no-op when [`build`] has just linked it. Handles are weak refs: a handle the
+/// host drops frees its few bytes, and the component stays (crates/web-ui/src/embed/lifecycle.rs).
+pub fn embed_ui(ctx: &Ctx, profile: Profile, out: &Path, typescript: bool) -> Result<(), String> {
+    ctx::run(
+        ctx.cargo()
+            .args(["build", "--target", WASM_TARGET])
+            .args(SPA_PACKAGE)
+            .args(["--bin", EMBED_WASM.trim_end_matches(".wasm")])
+            .args(["--config", SPA_RUSTFLAGS])
+            .args(profile.cargo_args()),
+    )?;
+    let wasm = ctx
+        .target
+        .join(WASM_TARGET)
+        .join(profile.dir())
+        .join(EMBED_WASM);
+    let mut bindgen = Command::new(wasm_bindgen());
+    bindgen.args(["--target", "web", "--weak-refs", "--out-name", UI_NAME]);
+    if !typescript {
+        bindgen.arg("--no-typescript");
+    }
+    if profile == Profile::Dev {
+        bindgen.arg("--debug");
+    }
+    ctx::run(bindgen.arg("--out-dir").arg(out).arg(&wasm))?;
+    if profile == Profile::Release {
+        wasm_opt(ctx, &out.join(format!("{UI_NAME}_bg.wasm")))?;
+    }
+    Ok(())
 }
 
 /// The bare-client embedding example (`www/embed/index.html`) imports the client package's web

@@ -203,3 +203,74 @@ fn api_code(e: &ApiError) -> &'static str {
         _ => "api_error",
     }
 }
+
+/// Every `code` a [`ClientError`] can carry: the JS `DefenderError.code` union
+/// (`DefenderErrorCode` in js/types.rs). Tests keep the three in step: this list, the literals of
+/// [`ClientError::code`] and the TypeScript union.
+pub const ERROR_CODES: [&str; 16] = [
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "bad_request",
+    "too_many_requests",
+    "server_error",
+    "unexpected_status",
+    "undecodable",
+    "api_error",
+    "token_unavailable",
+    "network",
+    "cors_refused",
+    "timeout",
+    "aborted",
+    "foreign_origin",
+    "invalid_input",
+];
+
+#[cfg(test)]
+mod code_tests {
+    use super::ERROR_CODES;
+    use std::collections::BTreeSet;
+
+    /// The string literals returned by the arms of `fn code` and `fn api_code` in this file.
+    fn literals_in(source: &str, function: &str) -> BTreeSet<String> {
+        let start = source.find(function).expect("function in source");
+        let body = &source[start..];
+        let end = body
+            .find("\n    }\n")
+            .or_else(|| body.find("\n}\n"))
+            .expect("end");
+        body[..end]
+            .lines()
+            .filter_map(|l| l.split("=> \"").nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_code_list_matches_the_code_functions() {
+        let source = include_str!("error.rs");
+        let mut used = literals_in(source, "pub fn code(&self)");
+        used.extend(literals_in(source, "fn api_code(e: &ApiError)"));
+        let listed: BTreeSet<String> = ERROR_CODES.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(used, listed, "ERROR_CODES and the code() arms differ");
+        assert!(used.len() >= 15, "parsed too few codes: {used:?}");
+    }
+
+    #[test]
+    fn the_typescript_union_lists_every_code() {
+        let ts = include_str!("js/types.rs");
+        let line = ts
+            .lines()
+            .find(|l| l.starts_with("export type DefenderErrorCode ="))
+            .expect("DefenderErrorCode in js/types.rs");
+        let union: BTreeSet<String> = line
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        let listed: BTreeSet<String> = ERROR_CODES.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(union, listed, "the TypeScript union and ERROR_CODES differ");
+    }
+}

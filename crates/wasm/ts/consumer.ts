@@ -4,7 +4,9 @@ import {
   DefenderClient,
   EdgeProxy,
   handleRequest,
+  isDefenderError,
   type DefenderError,
+  type DefenderErrorCode,
   type Machine,
   type MachinePage,
   type Progress,
@@ -57,13 +59,17 @@ export async function portal(): Promise<number> {
   const fromMsal = DefenderClient.fromMsal(msal, { account, scopes: ["https://api.securitycenter.microsoft.com/.default"] });
   try {
     await fromMsal.getMachine("not-a-machine");
-  } catch (e) {
-    const err = e as DefenderError;
-    const code: string = err.code;
+  } catch (e: unknown) {
+    if (!isDefenderError(e)) throw e;
+    const err: DefenderError = e;
+    const code: DefenderErrorCode = err.code;
+    // `code` is a union of literals: a typo is a compile error, and a switch can be exhaustive.
+    const hint = code === "cors_refused" ? "deploy the edge proxy" : code === "too_many_requests" ? "wait" : "";
     const status: number | undefined = err.status;
     const retry: number | undefined = err.retryAfter;
     const machine: string | undefined = err.machineId;
-    console.log(code, status, retry, machine);
+    const asError: Error = err;
+    console.log(code, hint, status, retry, machine, asError.message);
   }
 
   await init();

@@ -42,6 +42,33 @@ impl Ids {
     }
 }
 
+/// The element with id `id` in the same tree as `near`: the document for the app, the mount's
+/// shadow root for an embedded component (where `document.getElementById` cannot see).
+pub fn element_near(near: &web_sys::Node, id: &str) -> Option<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast as _;
+    let root = near.get_root_node();
+    let found = if let Some(doc) = root.dyn_ref::<web_sys::Document>() {
+        doc.get_element_by_id(id)
+    } else if let Some(fragment) = root.dyn_ref::<web_sys::DocumentFragment>() {
+        fragment.get_element_by_id(id)
+    } else {
+        None
+    };
+    found.and_then(|e| e.dyn_into().ok())
+}
+
+/// Focuses the element with id `id` in the tree of the event's target (see [`element_near`]).
+pub fn focus_near(ev: &web_sys::Event, id: &str) {
+    use wasm_bindgen::JsCast as _;
+    if let Some(el) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+        .and_then(|n| element_near(&n, id))
+    {
+        let _ = el.focus();
+    }
+}
+
 /// The mount's [`Ids`]; bare ids where none is provided (a component mounted alone in a test).
 pub fn use_ids() -> Ids {
     use_context::<Ids>().unwrap_or_else(Ids::root)

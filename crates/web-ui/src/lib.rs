@@ -101,13 +101,19 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
-/// Mounts [`App`] into `#app` (replacing the static "Loading" text). A page without `#app`
-/// embeds parts of the app instead (`mountTagManager` / `mountTagEditor`, see [`embed`]), so
-/// nothing is mounted there.
+/// The attribute marking the app's own shell element in `www/index.html`
+/// (`<div id="app" data-defender-tags-app>`). The app mounts only there: a host page that loads
+/// this bundle for any other reason keeps its own `#app`.
+pub const SHELL_MARKER: &str = "data-defender-tags-app";
+
+/// Mounts [`App`] into the shell element [`SHELL_MARKER`] names (replacing its static "Loading"
+/// text); on any other page nothing is mounted. Embedding uses the embed build's explicit mount
+/// calls instead (`mountTagManager` / `mountTagEditor`, see [`embed`]).
 pub fn mount() {
+    let selector = format!("div#app[{SHELL_MARKER}]");
     let target = web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("app"))
+        .and_then(|d| d.query_selector(&selector).ok().flatten())
         .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok());
     if let Some(el) = target {
         el.set_inner_html("");

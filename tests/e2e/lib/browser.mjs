@@ -19,11 +19,12 @@ export function screenshotDir() {
   return dir;
 }
 
-export async function launch() {
+/** Headless Chromium; `extraArgs` adds command-line switches (e.g. `--js-flags=--expose-gc`). */
+export async function launch({ extraArgs = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", ...extraArgs],
   });
 }
 
@@ -64,6 +65,26 @@ export async function seriousA11yViolations(page) {
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
   });
   return result.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+/**
+ * Runs axe-core on the embedded components: `hosts` are selectors of shadow hosts, each checked
+ * inside its shadow root. Returns { violations (serious and critical), checkedInShadow (how many
+ * passing checks looked at nodes inside a shadow root, so a run that saw nothing there fails) }.
+ */
+export async function shadowA11y(page, hosts) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (hosts) => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run({ include: hosts.map((h) => [[h, ".dt-root"]]) }, { resultTypes: ["violations", "passes"] });
+    const inShadow = (n) => Array.isArray(n.target[0]);
+    return {
+      violations: r.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)).slice(0, 5) })),
+      checkedInShadow: r.passes.reduce((n, p) => n + p.nodes.filter(inShadow).length, 0),
+    };
+  }, hosts);
 }
 
 /**

@@ -114,3 +114,17 @@ pub(crate) fn error_value(e: &ClientError, machine_id: Option<&str>) -> JsValue 
     }
     value
 }
+
+/// `isDefenderError(value)`: an `Error` this package made (its name, and a `code` from
+/// [`crate::error::ERROR_CODES`]). Declared in types.rs (`value is DefenderError`).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = isDefenderError, skip_typescript)]
+pub fn is_defender_error(value: &JsValue) -> bool {
+    let Some(error) = value.dyn_ref::<js_sys::Error>() else {
+        return false;
+    };
+    error.name() == "DefenderError"
+        && Reflect::get(value, &JsValue::from_str("code"))
+            .ok()
+            .and_then(|c| c.as_string())
+            .is_some_and(|c| crate::error::ERROR_CODES.contains(&c.as_str()))
+}

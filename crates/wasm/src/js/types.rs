@@ -122,18 +122,22 @@ export interface Machine {
     [extra: string]: unknown;
 }
 
-/** Every promise of this package rejects with a DefenderError. */
+/** The stable codes of DefenderError (crates/wasm/src/error.rs ERROR_CODES; a test keeps them equal). */
+export type DefenderErrorCode = "unauthorized" | "forbidden" | "not_found" | "bad_request" | "too_many_requests" | "server_error" | "unexpected_status" | "undecodable" | "api_error" | "token_unavailable" | "network" | "cors_refused" | "timeout" | "aborted" | "foreign_origin" | "invalid_input";
+
+/** Every promise of this package rejects with a DefenderError: a real `Error` (its `name` is
+ *  "DefenderError"); tell it apart with `isDefenderError(e)`. */
 export interface DefenderError extends Error {
     name: "DefenderError";
-    /** Stable code: unauthorized, forbidden, not_found, bad_request, too_many_requests,
-     *  server_error, unexpected_status, undecodable, network, cors_refused, timeout, aborted,
-     *  foreign_origin, token_unavailable, invalid_input. */
-    code: string;
+    code: DefenderErrorCode;
     status?: number;
     /** Seconds, from the API's Retry-After on a 429. */
     retryAfter?: number;
     machineId?: string;
 }
+
+/** True for the errors this package rejects with (narrowing `unknown` in a `catch`). */
+export function isDefenderError(value: unknown): value is DefenderError;
 "#;
 
 #[wasm_bindgen]

@@ -75,8 +75,8 @@ pub fn MachineTable(
         let count = total.get();
         cursor.get().unwrap_or(0).min(count.saturating_sub(1))
     });
-    let on_focusin = move |_: leptos::ev::FocusEvent| {
-        if let Some(p) = focused_row_index() {
+    let on_focusin = move |ev: leptos::ev::FocusEvent| {
+        if let Some(p) = focused_row_index(ev.target()) {
             cursor.set(Some(p));
         }
     };
@@ -84,7 +84,7 @@ pub fn MachineTable(
         let count = total.get_untracked();
         let Some(current) = cursor
             .get_untracked()
-            .or_else(focused_row_index)
+            .or_else(|| focused_row_index(ev.target()))
             .filter(|_| count > 0)
         else {
             return;
@@ -113,7 +113,11 @@ pub fn MachineTable(
             }
         }
         measure();
-        request_animation_frame(move || focus_row(target));
+        request_animation_frame(move || {
+            if let Some(el) = scroller.get_untracked() {
+                focus_row(&el, target);
+            }
+        });
     };
 
     let headers = SortKey::ALL
@@ -174,24 +178,27 @@ pub fn MachineTable(
 /// Rows Page Up / Page Down move by.
 const PAGE_ROWS: i64 = 10;
 
-/// Position (0-based) of the result whose link has the focus, from its row's `aria-rowindex`.
-fn focused_row_index() -> Option<usize> {
-    let active = web_sys::window()?.document()?.active_element()?;
+/// Position (0-based) of the result whose link has the focus (the focus or key event's target),
+/// from its row's `aria-rowindex`. Read from the event, not `document.activeElement`, which is
+/// only the shadow host when the table is inside an embedded component's shadow root.
+fn focused_row_index(target: Option<web_sys::EventTarget>) -> Option<usize> {
+    let active: web_sys::Element = wasm_bindgen::JsCast::dyn_into(target?).ok()?;
     let row = active.closest("[role=row][aria-rowindex]").ok()??;
     let index: usize = row.get_attribute("aria-rowindex")?.parse().ok()?;
     // Row 1 is the header.
     index.checked_sub(2)
 }
 
-/// Focuses the link of the result at `position`, if rendered.
-fn focus_row(position: usize) {
+/// Focuses the link of the result at `position`, if rendered inside `table`.
+fn focus_row(table: &web_sys::Element, position: usize) {
     let selector = format!(
         "[role=row][aria-rowindex=\"{}\"] .machine-link",
         position + 2
     );
-    if let Some(el) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.query_selector(&selector).ok().flatten())
+    if let Some(el) = table
+        .query_selector(&selector)
+        .ok()
+        .flatten()
         .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
     {
         let _ = el.focus();

@@ -3,15 +3,18 @@
 //! (one machine's tag chips), each in the host's element, with the host's token callback.
 //!
 //! ```js
-//! import init, { mountTagEditor } from "./pkg/web_ui.js";
+//! import init, { mountTagEditor } from "defender-tags-wasm/ui";
 //! await init();
 //! const handle = await mountTagEditor(document.getElementById("tags"), {
 //!   baseUrl: "https://api.security.microsoft.com",   // or the portal's edge proxy
 //!   machineId: "…40 hex…",
 //!   getToken: async ({ scopes, forceRefresh }) => portal.token(scopes, forceRefresh),
 //! });
-//! handle.unmount();
+//! handle.unmount();   // or remove the element: the component goes with it
 //! ```
+//!
+//! Each component renders into an open shadow root of the host's element, with its own
+//! stylesheet ([`style`]); the host themes it through `--dt-*` custom properties only.
 //!
 //! Options: `baseUrl` (required), `getToken` (required; called before every request, the token is
 //! never kept), `scopes`, `timeScale` (emulator only), `user` (`{ name, username }`, else read
@@ -44,6 +47,8 @@ use crate::settings::Settings;
 use crate::state::{AppState, Session, User};
 
 mod claims;
+mod lifecycle;
+pub mod style;
 mod views;
 
 #[cfg(target_arch = "wasm32")]
@@ -72,6 +77,46 @@ pub struct EmbedOptions {
     pub machine_id: Option<String>,
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const MOUNT_OPTIONS_TS: &'static str = r#"
+/** What a component asks `getToken` for: scopes, and `forceRefresh` after a 401. */
+export interface TokenRequestInfo {
+    scopes: string[];
+    forceRefresh: boolean;
+}
+
+/** Options of both mount functions. */
+export interface MountOptions {
+    /** The Defender API, or the portal's edge proxy (an origin, or a path under one: "https://portal.contoso.com/defender/"). */
+    baseUrl: string;
+    /** Called before every request; the token is never kept. */
+    getToken: (request: TokenRequestInfo) => Promise<string> | string;
+    /** Token scopes (default: the cloud's ".default" scope). */
+    scopes?: string[];
+    /** API time per real time, for emulators started with --time-scale (default 1). */
+    timeScale?: number;
+    /** Who is signed in, for display and the activity log (default: read from the token). */
+    user?: { name: string; username: string };
+    /** Permissions to assume, e.g. ["Machine.Read"] (default: the token's scp / roles). */
+    permissions?: string[];
+}
+
+/** Options of `mountTagEditor`: one machine, by its 40-hex id. */
+export interface EditorOptions extends MountOptions {
+    machineId: string;
+}
+"#;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `MountOptions` (read member by member: it holds a function).
+    #[wasm_bindgen(typescript_type = "MountOptions")]
+    pub type MountOptionsJs;
+    /// `EditorOptions`.
+    #[wasm_bindgen(typescript_type = "EditorOptions")]
+    pub type EditorOptionsJs;
+}
+
 /// Why mounting failed (the JS promise rejects with this message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmbedError {
@@ -81,28 +126,48 @@ pub enum EmbedError {
     /// The first token could not be obtained.
     #[error("getToken failed: {0}")]
     Token(String),
+    /// The element cannot hold the component.
+    #[error("element: {0}")]
+    Element(String),
 }
 
-/// A mounted manager or editor; `unmount()` removes it.
+/// A mounted manager or editor; `unmount()` removes it. The handle only names the mount: the
+/// component stays mounted when the handle is dropped or garbage-collected, until `unmount()` or
+/// until its element is removed from the page (see [`lifecycle`]).
 #[wasm_bindgen::prelude::wasm_bindgen]
+#[derive(Debug)]
 pub struct EmbedHandle {
-    mounted: Option<Box<dyn std::any::Any>>,
-}
-
-impl std::fmt::Debug for EmbedHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbedHandle")
-            .field("mounted", &self.mounted.is_some())
-            .finish()
-    }
+    id: u32,
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl EmbedHandle {
-    /// Removes the mounted view (its reactive state is disposed with it).
-    pub fn unmount(&mut self) {
-        self.mounted = None;
+    /// Removes the mounted view (its reactive state is disposed with it) and empties its shadow
+    /// root; the element can be mounted into again. Unmounting twice does nothing.
+    pub fn unmount(&self) {
+        lifecycle::unmount(self.id);
     }
+
+    /// Whether the component is still mounted (false after `unmount()` or once its element left
+    /// the page).
+    #[wasm_bindgen::prelude::wasm_bindgen(getter)]
+    pub fn mounted(&self) -> bool {
+        lifecycle::is_mounted(self.id)
+    }
+}
+
+/// Called by the embed binary's `main` (src/embed_main.rs): a binary links a library's code only
+/// when it uses something in it, and the exports here (the mount functions, the handle) are used
+/// only from JavaScript. Referencing this module keeps them; LTO still drops what they do not
+/// reach (the app's shell and router).
+pub fn keep_exports() {
+    std::hint::black_box(mounted_components as fn() -> u32);
+}
+
+/// How many embedded components are mounted on this page (diagnostics and tests).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = mountedComponents)]
+pub fn mounted_components() -> u32 {
+    u32::try_from(lifecycle::count()).unwrap_or(u32::MAX)
 }
 
 struct Prepared {
@@ -217,16 +282,31 @@ fn provide(p: &Prepared) {
     ))));
 }
 
+/// Mounts `view` in a shadow root of `element`, styled by [`style::CSS`], and registers it.
+#[cfg(target_arch = "wasm32")]
 fn mount(
     element: web_sys::HtmlElement,
     class: &'static str,
     view: impl FnOnce() -> AnyView + 'static,
-) -> EmbedHandle {
-    element.set_class_name(format!("{} embed-root {class}", element.class_name()).trim());
-    let handle = leptos::mount::mount_to(element, view);
-    EmbedHandle {
-        mounted: Some(Box::new(handle)),
-    }
+) -> Result<EmbedHandle, EmbedError> {
+    let host: web_sys::Element = element.into();
+    let root = lifecycle::shadow_root_for(&host).map_err(|e| EmbedError::Element(e.to_string()))?;
+    let dom = |e: wasm_bindgen::JsValue| {
+        EmbedError::Element(defender_tags_wasm::fetch::js_error_text(&e))
+    };
+    style::adopt(&root).map_err(dom)?;
+    let container: web_sys::HtmlElement = host
+        .owner_document()
+        .ok_or_else(|| EmbedError::Element("the element has no document".into()))?
+        .create_element("div")
+        .map_err(dom)?
+        .unchecked_into();
+    container.set_class_name(&format!("{} {class}", lifecycle::ROOT_CLASS));
+    root.append_child(&container).map_err(dom)?;
+    let handle = leptos::mount::mount_to(container, view);
+    Ok(EmbedHandle {
+        id: lifecycle::register(host, root, Box::new(handle)),
+    })
 }
 
 /// Mounts the tag manager (bulk change, tag inventory, a machine's tags, activity) into
@@ -236,13 +316,13 @@ fn mount(
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagManager)]
 pub async fn mount_tag_manager(
     element: web_sys::HtmlElement,
-    options: wasm_bindgen::JsValue,
+    options: MountOptionsJs,
 ) -> Result<EmbedHandle, wasm_bindgen::JsError> {
-    let prepared = prepare(options).await?;
+    let prepared = prepare(options.into()).await?;
     Ok(mount(element, "embed-manager-root", move || {
         provide(&prepared);
         view! { <EmbeddedManager/> }.into_any()
-    }))
+    })?)
 }
 
 /// Mounts one machine's tag editor (`options.machineId`) into `element`.
@@ -250,13 +330,13 @@ pub async fn mount_tag_manager(
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = mountTagEditor)]
 pub async fn mount_tag_editor(
     element: web_sys::HtmlElement,
-    options: wasm_bindgen::JsValue,
+    options: EditorOptionsJs,
 ) -> Result<EmbedHandle, wasm_bindgen::JsError> {
-    let prepared = prepare(options).await?;
+    let prepared = prepare(options.into()).await?;
     let id_text = prepared.options.machine_id.clone().unwrap_or_default();
     let id =
         MachineId::parse(&id_text).map_err(|e| EmbedError::Options(format!("machineId: {e}")))?;
-    Ok(mount(element, "embed-editor", move || {
+    Ok(mount(element, "embed-editor-root", move || {
         provide(&prepared);
         view! {
             <div class="embed-editor" data-testid="embedded-editor">
@@ -265,5 +345,5 @@ pub async fn mount_tag_editor(
             </div>
         }
         .into_any()
-    }))
+    })?)
 }

@@ -1,7 +1,6 @@
 //! The embedded views: the tabbed manager, the machine lookup and one machine's editor.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast as _;
 
 use defender_tags_core::{Machine, MachineId, MachineRef};
 use defender_tags_wasm::DefenderClient;
@@ -74,11 +73,7 @@ pub fn EmbeddedManager() -> impl IntoView {
                 ev.prevent_default();
                 let to = Tab::ALL[next];
                 tab.set(to);
-                if let Some(el) = document().get_element_by_id(&ids.id(to.id()))
-                    && let Ok(el) = el.dyn_into::<web_sys::HtmlElement>()
-                {
-                    let _ = el.focus();
-                }
+                crate::ids::focus_near(&ev, &ids.id(to.id()));
             };
             view! {
                 <button type="button" role="tab" class="tab" id=ids.id(t.id()) aria-controls=ids.id("dt-embed-panel")

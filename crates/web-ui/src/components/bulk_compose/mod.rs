@@ -75,9 +75,7 @@ pub fn BulkCompose(
                         ev.prevent_default();
                         let other = if s == BulkSource::Search { BulkSource::Import } else { BulkSource::Search };
                         on_source.run(other);
-                        if let Some(el) = document().get_element_by_id(&ids.id(&format!("tab-{}", other.as_param()))) {
-                            let _ = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).map(|e| e.focus());
-                        }
+                        crate::ids::focus_near(&ev, &ids.id(&format!("tab-{}", other.as_param())));
                     }
                 }>
                 {label}
