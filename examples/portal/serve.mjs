@@ -16,6 +16,9 @@
 //   /                         public/ (the host page, its script and its own styles)
 //   /vendor/defender-tags/    the package's ui/ and web/ folders (what a bundler would copy)
 //   POST /portal/token        the portal's back end handing its signed-in user a token
+//   /defender/...             the edge proxy again, inside this server, under a path of the
+//                             portal's own origin (the package's EdgeProxy with a publicUrl
+//                             that carries the path): `baseUrl: "<portal>/defender/"`
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +26,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -81,8 +85,32 @@ async function serveFile(pathname, res) {
   res.writeHead(404, { "content-type": "text/plain" }).end("not found");
 }
 
+const { EdgeProxy } = createRequire(import.meta.url)(path.resolve(opts.pkg, "node", "defender_tags.cjs"));
+/** The proxy mounted at /defender/ (set once the portal knows its own URL). */
+let mounted;
+
+/** Answers a request under /defender/ with the mounted proxy (Fetch API in, node:http out). */
+async function defender(req, res) {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  const request = new Request(new URL(req.url, portalUrl), { method: req.method, headers, body: hasBody ? Buffer.concat(chunks) : undefined });
+  const response = await mounted.handle(request);
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  res.end(Buffer.from(await response.arrayBuffer()));
+  process.stderr.write(`defender: ${req.method} ${new URL(req.url, portalUrl).pathname} ${response.status}\n`);
+}
+
 const portal = createServer(async (req, res) => {
   const url = new URL(req.url, "http://portal");
+  if (url.pathname.startsWith("/defender/")) {
+    await defender(req, res).catch((e) => res.writeHead(500).end(String(e.message)));
+    return;
+  }
   if (req.method === "POST" && url.pathname === "/portal/token") {
     // The portal's back end: it knows its user and asks the identity provider for a Defender
     // token; the page only ever sees that token, never a secret.
@@ -105,6 +133,7 @@ const portal = createServer(async (req, res) => {
 });
 await new Promise((resolve) => portal.listen(Number(opts.port), "127.0.0.1", resolve));
 const portalUrl = `http://127.0.0.1:${portal.address().port}`;
+mounted = new EdgeProxy({ apiBaseUrl: api, allowedOrigins: [portalUrl], publicUrl: `${portalUrl}/defender` }, "handler");
 
 // The edge proxy: the package's own Node server, allowing exactly the portal's origin.
 const dir = mkdtempSync(path.join(tmpdir(), "dt-portal-proxy-"));

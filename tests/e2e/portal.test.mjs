@@ -228,6 +228,25 @@ test("the manager lists more than 10,000 machines through the proxy", { skip }, 
   assert.deepEqual(page.problems, []);
 });
 
+test("a proxy under a path of the portal: the client and the manager keep the prefix through every page", { skip }, async () => {
+  const prefixed = `${portal.url}/defender/`;
+  const page = await newPage(browser);
+  await page.goto(`${portal.url}/?proxy=${encodeURIComponent(prefixed)}&machine=${machine.id}`);
+  await page.getByTestId("embedded-manager").waitFor({ timeout: 30_000 });
+  const listed = await apiListCount();
+  assert.equal(await page.evaluate((url) => window.portal.listAll(url), prefixed), listed, "the client lists every machine");
+  await page.getByRole("tab", { name: "Tag inventory" }).click();
+  const summary = page.getByTestId("inventory-summary");
+  await summary.waitFor({ timeout: 120_000 });
+  const m = /on ([\d,]+) machines/.exec(await summary.textContent());
+  assert.equal(Number(m?.[1].replaceAll(",", "")), listed);
+  // Every page, the next-link ones included, went to /defender/api/...: nothing left the prefix.
+  const lines = portal.log().split("\n").filter((l) => l.startsWith("defender: "));
+  assert.ok(lines.filter((l) => /GET \/defender\/api\/machines 200$/.test(l)).length >= 4, lines.join("\n"));
+  assert.deepEqual(lines.filter((l) => !/ 200$/.test(l)), []);
+  assert.deepEqual(page.problems, []);
+});
+
 test("axe finds no serious violations inside the shadow roots; focus and labels work there", { skip }, async () => {
   const page = await newPage(browser);
   await page.goto(pageUrl());

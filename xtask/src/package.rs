@@ -17,7 +17,7 @@
 //! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
 //! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
 //! The generated declarations are then compiled against TypeScript consumers (crates/wasm/ts) with
-//! `tsc --noEmit`, resolving the package by name under `node10`, `node16` and `bundler` module
+//! `tsc --noEmit`, resolving the package by name under `node10`, `node16`, `nodenext` and `bundler` module
 //! resolution (`exports` for the last two, `typesVersions` for node10).
 
 use std::fs;
@@ -222,9 +222,10 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
 }
 
 /// The module settings the consumers are compiled under: (name, `module`, `moduleResolution`).
-const RESOLUTIONS: [(&str, &str, &str); 3] = [
+const RESOLUTIONS: [(&str, &str, &str); 4] = [
     ("node10", "es2022", "node10"),
     ("node16", "node16", "node16"),
+    ("nodenext", "nodenext", "nodenext"),
     ("bundler", "es2022", "bundler"),
 ];
 

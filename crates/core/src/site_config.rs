@@ -410,7 +410,8 @@ fn parse_origin(input: &str) -> Result<BaseUrl, String> {
         BaseUrlError::InvalidPort { port } => {
             format!("port {port:?} is invalid; use a number from 1 to 65535")
         }
-        BaseUrlError::UnexpectedPath { path } => {
+        // `BaseUrl::parse` takes no path at all; listed so a new error cannot go unmapped.
+        BaseUrlError::UnexpectedPath { path } | BaseUrlError::InvalidPrefix { path, .. } => {
             format!("has the path {path:?}; give only the origin (scheme://host[:port])")
         }
         BaseUrlError::QueryOrFragment => {

@@ -53,8 +53,10 @@ pub struct ProxyConfig {
     /// Upstream timeout in milliseconds (default 30000).
     #[tsify(optional)]
     pub timeout_ms: Option<u32>,
-    /// The proxy's origin as clients reach it (e.g. behind a TLS-terminating load balancer);
-    /// next-page links are rewritten onto it. Default: the origin of each request's URL.
+    /// The proxy's URL as clients reach it (e.g. behind a TLS-terminating load balancer): its
+    /// origin, plus the path it is mounted under, if any (`https://portal.contoso.com/defender`;
+    /// only requests below that path are proxied). Next-page links are rewritten onto it.
+    /// Default: the origin of each request's URL.
     #[tsify(optional)]
     pub public_url: Option<String>,
     /// Node server only: where to listen (default `127.0.0.1:8787`).
@@ -194,7 +196,23 @@ async fn handle(request: Request, config: &ProxySettings) -> Result<Response, Js
     };
 
     let url = Url::new(&request.url())?;
-    let path = url.pathname();
+    let full_path = url.pathname();
+    // Mounted under a path (`publicUrl` https://portal/defender): the routes are below it, and
+    // nothing outside it is proxied.
+    let path = match &config.public_url {
+        Some(public) => match public.strip_prefix(&full_path) {
+            Some(rest) => rest.to_owned(),
+            None => {
+                return error_response(
+                    404,
+                    "PathRefused",
+                    "not under the proxy's publicUrl path",
+                    &cors(None),
+                );
+            }
+        },
+        None => full_path,
+    };
     let method = request.method();
 
     if method.eq_ignore_ascii_case("OPTIONS") {

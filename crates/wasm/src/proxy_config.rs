@@ -167,7 +167,9 @@ impl ProxySettings {
             },
         };
         let public_url = map.get("publicUrl").and_then(|v| {
-            string(v, "publicUrl", &mut errors).and_then(|s| base_url(s, "publicUrl", &mut errors))
+            // The proxy may be mounted under a path (`https://portal.contoso.com/defender`).
+            string(v, "publicUrl", &mut errors)
+                .and_then(|s| prefixed_url(s, "publicUrl", &mut errors))
         });
         let listen = match usage {
             ConfigUse::Server => listen(map.get("listen"), &mut errors),
@@ -203,9 +205,23 @@ fn string<'v>(
     }
 }
 
+/// [`base_url`], with a path prefix allowed.
+fn prefixed_url(text: &str, field: &str, errors: &mut Vec<ProxyConfigError>) -> Option<BaseUrl> {
+    url_field(BaseUrl::parse_prefixed(text), text, field, errors)
+}
+
 /// `BaseUrl`'s own messages start with "API base URL"; name the field instead.
 fn base_url(text: &str, field: &str, errors: &mut Vec<ProxyConfigError>) -> Option<BaseUrl> {
-    match BaseUrl::parse(text) {
+    url_field(BaseUrl::parse(text), text, field, errors)
+}
+
+fn url_field(
+    parsed: Result<BaseUrl, BaseUrlError>,
+    text: &str,
+    field: &str,
+    errors: &mut Vec<ProxyConfigError>,
+) -> Option<BaseUrl> {
+    match parsed {
         Ok(url) => Some(url),
         Err(e) => {
             let message = e.to_string();

@@ -53,7 +53,14 @@ async function probe(url) {
   }
 }
 
-window.portal = { start, mountEditor, probe, mountedComponents, handles: [] };
+/** Lists every machine from `url` with the client package (following next-page links). */
+async function listAll(url) {
+  await initClient();
+  const client = new DefenderClient({ baseUrl: url, getToken, timeScale: 60 });
+  return (await client.listAllMachines()).length;
+}
+
+window.portal = { start, mountEditor, probe, listAll, mountedComponents, handles: [] };
 if (params.get("manual") !== "1") {
   start().catch((e) => say(`Could not load the Defender tags: ${e.message ?? e}`));
 }

@@ -45,8 +45,10 @@ pub enum NextLinkError {
         /// Our origin.
         base: String,
     },
-    /// The link is not an absolute URL under `/api/`.
-    #[error("the API's next-page link {link:?} is not an absolute URL under /api/")]
+    /// The link is not an absolute URL under `/api/` (under the base's path prefix, if any).
+    #[error(
+        "the API's next-page link {link:?} is not an absolute URL under /api/ (below the base URL's path prefix, if any)"
+    )]
     Malformed {
         /// The link.
         link: String,
@@ -73,6 +75,9 @@ pub fn request_from_next_link(link: &str, base: &BaseUrl) -> Result<ApiRequest, 
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
+    // Under a prefixed base (a proxy at `https://portal/defender`), the link must stay under the
+    // prefix; the request keeps only the API path, and `ApiRequest::url` puts the prefix back.
+    let path = base.strip_prefix(path).ok_or_else(malformed)?;
     if !path.starts_with("/api/") || path.contains("/../") || path.ends_with("/..") {
         return Err(malformed());
     }

@@ -1,4 +1,5 @@
-//! `BaseUrl`: the validated API origin.
+//! `BaseUrl`: the validated API origin, with an optional path prefix (an edge proxy mounted
+//! under a path of a portal, `https://portal.contoso.com/defender`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,12 +12,19 @@ use super::{KnownHost, known_host};
 /// The origin of the API: `https://host[:port]`, validated. `http` is accepted only for
 /// loopback (`localhost`, `127.0.0.1`, `[::1]`), i.e. the emulator, so a token never crosses the
 /// network in clear text. A trailing `/` or `/api` is accepted and dropped (paths are added by
-/// [`crate::api`]); any other path, a query, a fragment or credentials are rejected.
+/// [`crate::api`]); a query, a fragment or credentials are rejected. [`BaseUrl::parse`] takes an
+/// origin only; [`BaseUrl::parse_prefixed`] also a path prefix, kept in front of every request
+/// path (`https://portal/defender` + `/api/machines`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BaseUrl {
     https: bool,
     host: String,
     port: Option<u16>,
+    /// `""`, or the prefix without a trailing slash: `/defender`.
+    prefix: String,
+    /// `scheme://host[:port]`.
+    origin: String,
+    /// `origin` + `prefix`.
     text: String,
 }
 
@@ -77,11 +85,34 @@ pub enum BaseUrlError {
     /// A `?query` or `#fragment`.
     #[error("API base URL must not contain a query (?...) or fragment (#...)")]
     QueryOrFragment,
+    /// A path prefix that is not plain segments.
+    #[error("API base URL path {path:?} is not a usable prefix: {reason}")]
+    InvalidPrefix {
+        /// The path.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
+/// Longest accepted path prefix, in bytes.
+const MAX_PREFIX: usize = 200;
+
 impl BaseUrl {
-    /// Validates and normalises (lowercase scheme and host, default port dropped).
+    /// Validates and normalises an origin (lowercase scheme and host, default port dropped).
     pub fn parse(input: &str) -> Result<Self, BaseUrlError> {
+        Self::parse_with(input, false)
+    }
+
+    /// Like [`BaseUrl::parse`], and a path prefix is allowed: plain segments of letters, digits
+    /// and `-._~` (no `.`/`..`, no empty or percent-encoded segment), at most 200 bytes. A
+    /// trailing `/` or `/api` is dropped as for an origin: `https://portal/defender/` and
+    /// `https://portal/defender/api` both give the prefix `/defender`.
+    pub fn parse_prefixed(input: &str) -> Result<Self, BaseUrlError> {
+        Self::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, allow_prefix: bool) -> Result<Self, BaseUrlError> {
         let input = input.trim();
         if input.is_empty() {
             return Err(BaseUrlError::Empty);
@@ -123,12 +154,18 @@ impl BaseUrl {
         if remainder.contains(['?', '#']) {
             return Err(BaseUrlError::QueryOrFragment);
         }
-        if !matches!(remainder, "" | "/" | "/api" | "/api/") {
+        let prefix = if matches!(remainder, "" | "/" | "/api" | "/api/") {
+            String::new()
+        } else if allow_prefix {
+            parse_prefix(remainder)?
+        } else {
             return Err(BaseUrlError::UnexpectedPath {
                 path: remainder.to_owned(),
             });
-        }
-        let url = Self::build(https, host, port);
+        };
+        let mut url = Self::build(https, host, port);
+        url.text.push_str(&prefix);
+        url.prefix = prefix;
         if !url.https && !url.is_loopback() {
             return Err(BaseUrlError::InsecureHttp { host: url.host });
         }
@@ -137,7 +174,7 @@ impl BaseUrl {
 
     fn build(https: bool, host: String, port: Option<u16>) -> Self {
         let scheme = if https { "https" } else { "http" };
-        let text = match port {
+        let origin = match port {
             Some(p) => format!("{scheme}://{host}:{p}"),
             None => format!("{scheme}://{host}"),
         };
@@ -145,7 +182,9 @@ impl BaseUrl {
             https,
             host,
             port,
-            text,
+            prefix: String::new(),
+            text: origin.clone(),
+            origin,
         }
     }
 
@@ -153,9 +192,27 @@ impl BaseUrl {
         Self::build(true, host.to_owned(), None)
     }
 
-    /// `scheme://host[:port]`, without a trailing slash.
+    /// `scheme://host[:port]` and the path prefix, if any, without a trailing slash: request
+    /// paths (`/api/...`) are appended to it.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// `scheme://host[:port]`, without the path prefix.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The path prefix (`/defender`), or `""`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `path` (`/defender/api/machines`) without this base's prefix (`/api/machines`); `None`
+    /// when it is not under the prefix.
+    pub fn strip_prefix<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.prefix.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
     }
 
     /// The lowercase host (IPv6 literals keep their brackets).
@@ -191,8 +248,41 @@ impl BaseUrl {
         };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let origin = format!("{scheme}://{}", &rest[..end]);
-        BaseUrl::parse(&origin).is_ok_and(|o| o == *self)
+        BaseUrl::parse(&origin).is_ok_and(|o| o.origin == self.origin)
     }
+}
+
+/// The normalised path prefix of `path` (which is not `""`, `/` or `/api[/]`).
+fn parse_prefix(path: &str) -> Result<String, BaseUrlError> {
+    let bad = |reason| {
+        Err(BaseUrlError::InvalidPrefix {
+            path: path.to_owned(),
+            reason,
+        })
+    };
+    if path.len() > MAX_PREFIX {
+        return bad("longer than 200 characters");
+    }
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix("/api").unwrap_or(trimmed);
+    let Some(segments) = trimmed.strip_prefix('/') else {
+        return bad("it must start with '/'");
+    };
+    for segment in segments.split('/') {
+        if segment.is_empty() {
+            return bad("it has an empty segment ('//')");
+        }
+        if segment == "." || segment == ".." {
+            return bad("'.' and '..' segments are not allowed");
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        {
+            return bad("only letters, digits, '-', '.', '_' and '~' are allowed in its segments");
+        }
+    }
+    Ok(trimmed.to_owned())
 }
 
 fn split_host_port(authority: &str) -> Result<(String, Option<&str>), BaseUrlError> {
@@ -373,6 +463,54 @@ mod tests {
         assert!(m("http://evil.example").contains("use https"));
         assert!(m("api.security.microsoft.com").contains("start it with https://"));
         assert!(m("https://x.com:99999").contains("1 to 65535"));
+    }
+
+    #[test]
+    fn a_prefix_is_kept_only_where_allowed() {
+        let u = BaseUrl::parse_prefixed("HTTPS://Portal.Contoso.com/defender/").unwrap();
+        assert_eq!(u.as_str(), "https://portal.contoso.com/defender");
+        assert_eq!(u.origin(), "https://portal.contoso.com");
+        assert_eq!(u.prefix(), "/defender");
+        assert_eq!(
+            BaseUrl::parse_prefixed("https://p.example/a/b-c/api/")
+                .unwrap()
+                .as_str(),
+            "https://p.example/a/b-c"
+        );
+        // Without a path both parsers agree.
+        assert_eq!(
+            BaseUrl::parse_prefixed("https://x.com/api"),
+            BaseUrl::parse("https://x.com/api")
+        );
+        assert_eq!(BaseUrl::parse("https://x.com").unwrap().prefix(), "");
+        // The origin parser still refuses any path.
+        assert!(matches!(
+            BaseUrl::parse("https://portal.contoso.com/defender"),
+            Err(BaseUrlError::UnexpectedPath { .. })
+        ));
+        assert!(u.same_origin("https://portal.contoso.com/defender/api/machines"));
+        assert!(u.same_origin("https://portal.contoso.com/api/machines"));
+        assert_eq!(u.strip_prefix("/defender/api/x"), Some("/api/x"));
+        assert_eq!(u.strip_prefix("/defenders/api/x"), None);
+        assert_eq!(u.strip_prefix("/api/x"), None);
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused_with_the_reason() {
+        let e = |s: &str| match BaseUrl::parse_prefixed(s) {
+            Err(BaseUrlError::InvalidPrefix { reason, .. }) => reason,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert!(e("https://x.com/a//b").contains("empty segment"));
+        assert!(e("https://x.com/a/../b").contains("'..'"));
+        assert!(e("https://x.com/a/./b").contains("'.'"));
+        assert!(e("https://x.com/a%2Fb").contains("only letters"));
+        assert!(e("https://x.com/a b").contains("only letters"));
+        assert!(e(&format!("https://x.com/{}", "a".repeat(201))).contains("200"));
+        assert_eq!(
+            BaseUrl::parse_prefixed("https://x.com/a?b"),
+            Err(BaseUrlError::QueryOrFragment)
+        );
     }
 
     #[test]

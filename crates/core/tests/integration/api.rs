@@ -307,6 +307,36 @@ fn lean_bulk_decode_rejects_a_malformed_reply_as_a_whole() {
 }
 
 #[test]
+fn a_prefixed_base_keeps_its_prefix_for_requests_and_next_links() {
+    let base = BaseUrl::parse_prefixed("https://portal.contoso.com/defender/").unwrap();
+    let q = ListQuery::new().with_top(2).unwrap();
+    let first = api::list_machines(&q);
+    assert!(
+        first
+            .url(&base)
+            .starts_with("https://portal.contoso.com/defender/api/machines?"),
+        "{}",
+        first.url(&base)
+    );
+    let mut page: ODataList<u8> = ODataList::new(vec![1, 2]);
+    page.next_link = Some("https://portal.contoso.com/defender/api/machines?$top=2&$skip=2".into());
+    let Some(NextPage::Link(req)) = api::next_page(&q, &page, &base).unwrap() else {
+        panic!("expected a link");
+    };
+    assert_eq!(req.path, "/api/machines");
+    assert_eq!(
+        req.url(&base),
+        "https://portal.contoso.com/defender/api/machines?$top=2&$skip=2"
+    );
+    // A link that left the prefix (same origin, other path) is not followed.
+    page.next_link = Some("https://portal.contoso.com/api/machines?$skip=2".into());
+    let e = api::next_page(&q, &page, &base).unwrap_err();
+    assert!(e.to_string().contains("not an absolute URL under"), "{e}");
+    page.next_link = Some("https://portal.contoso.com/defender-x/api/machines".into());
+    assert!(api::next_page(&q, &page, &base).is_err());
+}
+
+#[test]
 fn paging_follows_same_origin_links_else_skips() {
     let q = ListQuery::new().with_top(2).unwrap();
     let mut page: ODataList<u8> = ODataList::new(vec![1, 2]);

@@ -240,6 +240,31 @@ mod next_link {
     }
 
     #[test]
+    fn a_public_url_with_a_path_keeps_the_link_under_that_path() {
+        let public = BaseUrl::parse_prefixed("https://portal.contoso.com/defender/").unwrap();
+        let forwarded = get("/api/machines", &[("$top", "2")]).unwrap();
+        let body = page(&format!(r#""{UPSTREAM}/api/machines?$top=2&$skip=2""#));
+        let link = link_of(&rewrite(&body, &forwarded, Some(&public)).unwrap()).unwrap();
+        assert_eq!(
+            link,
+            "https://portal.contoso.com/defender/api/machines?$top=2&$skip=2"
+        );
+        // A client whose base URL is the prefixed proxy follows it, and stays on the prefix.
+        let followed = api::request_from_next_link(&link, &public).unwrap();
+        assert_eq!(
+            followed.url(&public),
+            "https://portal.contoso.com/defender/api/machines?$top=2&$skip=2"
+        );
+        // An opaque upstream link becomes the $skip continuation, on the prefix too.
+        let body = page(&format!(r#""{UPSTREAM}/api/machines?$skiptoken=opaque""#));
+        let link = link_of(&rewrite(&body, &forwarded, Some(&public)).unwrap()).unwrap();
+        assert!(
+            link.starts_with("https://portal.contoso.com/defender/api/machines?"),
+            "{link}"
+        );
+    }
+
+    #[test]
     fn an_upstream_link_moves_to_the_public_origin_and_the_rest_stays_byte_for_byte() {
         let (_, public) = bases();
         let forwarded = get("/api/machines", &[("$top", "2")]).unwrap();

@@ -51,7 +51,10 @@ fn config_from(options: &JsValue) -> Result<ClientConfig, ClientError> {
         .map(|c| cloud_from(&c))
         .transpose()?;
     let base_url = match opt_string(options, "baseUrl")? {
-        Some(url) => BaseUrl::parse(&url).map_err(|e| ClientError::invalid("baseUrl", e))?,
+        // A proxy may live under a path of the portal (`https://portal/defender/`).
+        Some(url) => {
+            BaseUrl::parse_prefixed(&url).map_err(|e| ClientError::invalid("baseUrl", e))?
+        }
         None => cloud.unwrap_or(Cloud::Commercial).base_url(),
     };
     let mut config = ClientConfig::new(base_url);

@@ -39,6 +39,31 @@ fn a_full_server_config_is_read_and_normalised() {
 }
 
 #[test]
+fn public_url_may_carry_a_path_and_api_base_url_may_not() {
+    let s = server(&format!(
+        r#"{{"apiBaseUrl":"{API}","allowedOrigins":["{PORTAL}"],"publicUrl":"{PORTAL}/defender/"}}"#
+    ))
+    .unwrap();
+    let public = s.public_url.unwrap();
+    assert_eq!(public.as_str(), "https://portal.contoso.com/defender");
+    assert_eq!(public.prefix(), "/defender");
+    let (field, message) = only_error(
+        &format!(r#"{{"apiBaseUrl":"{API}/v2","allowedOrigins":["{PORTAL}"]}}"#),
+        ConfigUse::Server,
+    );
+    assert_eq!(field, "apiBaseUrl");
+    assert!(message.contains("/v2"), "{message}");
+    let (field, message) = only_error(
+        &format!(
+            r#"{{"apiBaseUrl":"{API}","allowedOrigins":["{PORTAL}"],"publicUrl":"{PORTAL}/a/../b"}}"#
+        ),
+        ConfigUse::Server,
+    );
+    assert_eq!(field, "publicUrl");
+    assert!(message.contains("'..'"), "{message}");
+}
+
+#[test]
 fn defaults_listen_on_loopback_8787() {
     let s = server(&format!(
         r#"{{"apiBaseUrl":"{API}","allowedOrigins":["{PORTAL}"]}}"#

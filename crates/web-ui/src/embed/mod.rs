@@ -190,7 +190,7 @@ async fn prepare(options: wasm_bindgen::JsValue) -> Result<Prepared, EmbedError>
         })?;
     let parsed: EmbedOptions =
         serde_wasm_bindgen::from_value(options).map_err(|e| EmbedError::Options(e.to_string()))?;
-    let base = BaseUrl::parse(&parsed.base_url)
+    let base = BaseUrl::parse_prefixed(&parsed.base_url)
         .map_err(|e| EmbedError::Options(format!("baseUrl: {e}")))?;
     let mut config = ClientConfig::new(base);
     if let Some(scopes) = parsed.scopes.clone() {

@@ -106,4 +106,15 @@ mod tests {
         }
         assert!(props.iter().all(|p| p.starts_with("--dt-") && p.len() > 5));
     }
+
+    #[test]
+    fn the_embedding_guide_documents_every_theme_property() {
+        let guide = include_str!("../../../../docs/embedding.md");
+        for p in theme_properties() {
+            assert!(
+                guide.contains(&format!("| `{p}` |")),
+                "{p} is not in docs/embedding.md's theming table"
+            );
+        }
+    }
 }
