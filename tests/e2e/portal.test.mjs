@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import { startEmulator } from "./lib/emulator.mjs";
 import { launch, newPage, screenshot, shadowA11y } from "./lib/browser.mjs";
 import { allMachines, eventually } from "./lib/bulk.mjs";
@@ -245,6 +246,20 @@ test("a proxy under a path of the portal: the client and the manager keep the pr
   assert.ok(lines.filter((l) => /GET \/defender\/api\/machines 200$/.test(l)).length >= 4, lines.join("\n"));
   assert.deepEqual(lines.filter((l) => !/ 200$/.test(l)), []);
   assert.deepEqual(page.problems, []);
+});
+
+test("a proxy mounted under a path answers nothing outside it", { skip }, async () => {
+  const { EdgeProxy } = createRequire(import.meta.url)(path.join(pkg, "node", "defender_tags.cjs"));
+  const proxy = new EdgeProxy({ apiBaseUrl: emu.url, publicUrl: "https://portal.contoso.com/defender" }, "handler");
+  const headers = { authorization: "Bearer not-checked-before-the-path" };
+  for (const outside of ["/api/machines", "/defender-x/api/machines", "/other/defender/api/machines"]) {
+    const res = await proxy.handle(new Request(`https://portal.contoso.com${outside}`, { headers }));
+    assert.equal(res.status, 404, outside);
+    assert.equal((await res.json()).error.code, "PathRefused", outside);
+  }
+  // Below the path, the same request is routed (and reaches the emulator, which wants a real token).
+  const inside = await proxy.handle(new Request("https://portal.contoso.com/defender/api/machines", { headers }));
+  assert.equal(inside.status, 401);
 });
 
 test("axe finds no serious violations inside the shadow roots; focus and labels work there", { skip }, async () => {

@@ -407,10 +407,32 @@ const report = await client.runPlan(plan, { onProgress: p => console.log(p), sig
 ```
 
 Or `DefenderClient.fromMsal(msalInstance, { account, scopes })`. Failures reject with a
-`DefenderError` (`code`, `status`, `retryAfter`, `machineId`). Rate limits (100/min, 1,500/h),
-Retry-After, retries and a single token refresh on 401 are handled for you. In a browser every
-client of the same `baseUrl` (other tabs, the embedded views) shares one budget through IndexedDB,
-so together they stay inside it; where there is no IndexedDB (Node) each client paces itself.
+`DefenderError`, a real `Error` (`code` from the `DefenderErrorCode` union, `status`, `retryAfter`,
+`machineId`); `isDefenderError(e)` narrows a caught value. `baseUrl` may carry a path when the
+edge proxy lives under one (`https://portal.contoso.com/defender/`); every request and next-page
+link stays below it. Rate limits (100/min, 1,500/h), Retry-After, retries and a single token
+refresh on 401 are handled for you. In a browser every client of the same `baseUrl` (other tabs,
+the embedded views) shares one budget through IndexedDB, so together they stay inside it; where
+there is no IndexedDB (Node) each client paces itself.
+
+## Components: `defender-tags-wasm/ui`
+
+The ready-made tag editor (one machine) and tag manager (bulk change, tag inventory, a machine's
+tags, activity), mounted into elements of your page:
+
+```js
+import init, { mountTagEditor, mountTagManager } from "defender-tags-wasm/ui";
+await init();
+const editor = await mountTagEditor(document.getElementById("tags"), { baseUrl, getToken, machineId });
+await mountTagManager(document.getElementById("defender"), { baseUrl, getToken });
+editor.unmount();
+```
+
+`init()` mounts nothing and the components never touch the page's URL. Each renders in an open
+shadow root of its element with its own styles (nothing leaks either way; theme it with the
+`--dt-*` custom properties) and stays mounted until `unmount()` or until the element is removed
+from the page, whether or not you keep the handle. The embedding guide (docs/embedding.md in the
+repository) covers the sizes, theming variables, the host page's CSP and token patterns.
 
 ## Edge proxy
 
@@ -440,7 +462,7 @@ Configuration (`proxy.json` for the Node server; the same keys for `handleReques
   "allowedOrigins": ["https://portal.contoso.com"],   // required (not for handleRequest); exact origins, as browsers send them
   "listen": { "host": "127.0.0.1", "port": 8787 },     // Node server only; these are the defaults; port 0 = any free port
   "timeoutMs": 30000,                                  // optional upstream timeout, 1 to 300000
-  "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's origin as clients see it
+  "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's URL as clients see it (may end in the path it is mounted under)
 }
 ```
 

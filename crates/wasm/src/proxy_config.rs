@@ -9,7 +9,7 @@
 //!   "allowedOrigins": ["https://portal.contoso.com"],   // exact origins of the calling pages
 //!   "listen": { "host": "127.0.0.1", "port": 8787 },     // Node server only; these are the defaults
 //!   "timeoutMs": 30000,                                  // optional upstream timeout
-//!   "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's origin as clients see it
+//!   "publicUrl": "https://defender-proxy.contoso.com"   // optional: the proxy's URL as clients see it (may end in the path it is mounted under)
 //! }
 //! ```
 

@@ -16,10 +16,11 @@
 //! Each component renders into an open shadow root of the host's element, with its own
 //! stylesheet ([`style`]); the host themes it through `--dt-*` custom properties only.
 //!
-//! Options: `baseUrl` (required), `getToken` (required; called before every request, the token is
-//! never kept), `scopes`, `timeScale` (emulator only), `user` (`{ name, username }`, else read
-//! from the token), `permissions` (e.g. `["Machine.Read"]`, else read from the token's `scp` /
-//! `roles`), `machineId` (editor). No routing: the host page's URL is left alone.
+//! Options: `baseUrl` (required; an origin, or a path under one for a proxy mounted there),
+//! `getToken` (required; called before every request, the token is never kept), `scopes`,
+//! `timeScale` (emulator only), `user` (`{ name, username }`, else read from the token),
+//! `permissions` (e.g. `["Machine.Read"]`, else read from the token's `scp` / `roles`),
+//! `machineId` (editor). No routing: the host page's URL is left alone.
 
 // The JS entry points (`prepare`, the mount functions) exist only on wasm32, where the host's
 // JavaScript is; natively only the logic (claims) is compiled and tested, so what only they use
