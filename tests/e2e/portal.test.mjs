@@ -201,6 +201,16 @@ test("components stay mounted with their handles collected, and go on unmount() 
   }, machine.id);
   assert.deepEqual(unmounted, { during: { mounted: true, count: 3, children: 1 }, after: { mounted: false, count: 2, children: 0 } });
 
+  // Moving an element within one task keeps its component.
+  const moved = await page.evaluate(async () => {
+    const editor = document.getElementById("editor");
+    const parent = editor.parentElement;
+    document.body.append(editor);
+    parent.append(editor);
+    await new Promise((r) => setTimeout(r, 200));
+    return { count: window.portal.mountedComponents(), children: editor.shadowRoot.childElementCount };
+  });
+  assert.deepEqual(moved, { count: 2, children: 1 });
   // Removing the element takes its component with it.
   await page.evaluate(() => document.getElementById("manager").remove());
   await page.waitForFunction(() => window.portal.mountedComponents() === 1, null, { timeout: 5_000 });
