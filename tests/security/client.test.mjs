@@ -100,7 +100,11 @@ const CONFIGS = [
   ["config: ftp base URL", { baseUrl: "ftp://api.security.microsoft.com" }, /baseUrl/],
   ["config: plain http off loopback", { baseUrl: "http://api.security.microsoft.com" }, /baseUrl.*(http|secure)/i],
   ["config: credentials in the URL", { baseUrl: "https://user:pw@api.security.microsoft.com" }, /baseUrl.*credential/i],
-  ["config: a path in the base URL", { baseUrl: "https://api.security.microsoft.com/evil" }, /baseUrl.*path/i],
+  // A plain path prefix is allowed (an edge proxy under a portal's path, issue 17); paths that
+  // could step out of it or be read two ways are not.
+  ["config: a '..' segment in the base URL's path", { baseUrl: "https://portal.contoso.com/defender/../evil" }, /baseUrl.*path.*'\.\.'/i],
+  ["config: an encoded slash in the base URL's path", { baseUrl: "https://portal.contoso.com/defender%2Fevil" }, /baseUrl.*path/i],
+  ["config: an empty segment in the base URL's path", { baseUrl: "https://portal.contoso.com//defender" }, /baseUrl.*path.*empty/i],
   ["config: query in the base URL", { baseUrl: "https://api.security.microsoft.com/?x=1" }, /baseUrl.*query/i],
   ["config: unknown cloud", { cloud: "mars" }, /cloud/],
   ["config: empty scopes", { scopes: [] }, /scopes/],
