@@ -195,11 +195,22 @@ test("components stay mounted with their handles collected, and go on unmount() 
     document.body.append(slot);
     const handle = await window.portal.mountEditor(slot, id);
     const during = { mounted: handle.mounted, count: window.portal.mountedComponents(), children: slot.shadowRoot.childElementCount };
+    const twice = await window.portal.mountEditor(slot, id).then(() => "mounted twice", (e) => String(e.message ?? e));
     handle.unmount();
     handle.unmount(); // twice does nothing
-    return { during, after: { mounted: handle.mounted, count: window.portal.mountedComponents(), children: slot.shadowRoot.childElementCount } };
+    const after = { mounted: handle.mounted, count: window.portal.mountedComponents(), children: slot.shadowRoot.childElementCount };
+    // The emptied element takes a new component.
+    const again = await window.portal.mountEditor(slot, id);
+    const remounted = { mounted: again.mounted, count: window.portal.mountedComponents() };
+    again.unmount();
+    return { during, twice, after, remounted };
   }, machine.id);
-  assert.deepEqual(unmounted, { during: { mounted: true, count: 3, children: 1 }, after: { mounted: false, count: 2, children: 0 } });
+  assert.deepEqual(unmounted, {
+    during: { mounted: true, count: 3, children: 1 },
+    twice: "element: a component is already mounted in this element; call unmount() on its handle first",
+    after: { mounted: false, count: 2, children: 0 },
+    remounted: { mounted: true, count: 3 },
+  });
 
   // Moving an element within one task keeps its component.
   const moved = await page.evaluate(async () => {
