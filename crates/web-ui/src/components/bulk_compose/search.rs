@@ -71,16 +71,21 @@ pub(super) fn SearchSource(
     // only its part of it (as on the Machines page); the text narrows the listing here.
     let wanted = Memo::new(move |_| search.with(|s| s.query.clone()));
     let server = Memo::new(move |_| wanted.with(MachineQuery::server_part));
-    let results = LocalResource::new(move || {
+    // An effect rather than a `LocalResource`, for the reason given on the Machines page: a
+    // listing is started for every key, and only the current key's answer is kept.
+    let results = RwSignal::new(None::<(MachineQuery, Result<Arc<Vec<Machine>>, UiError>)>);
+    Effect::new(move |_| {
         let s = server.get();
         let b = backend.get();
-        async move {
+        leptos::task::spawn_local(async move {
             let r = match b {
                 Some(b) => b.0.search(s.clone(), now_ms()).await.map(Arc::new),
                 None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
             };
-            (s, r)
-        }
+            if server.try_get_untracked().as_ref() == Some(&s) {
+                results.try_set(Some((s, r)));
+            }
+        });
     });
     // The tag box's suggestions and "did you mean" read the shared catalog: feed it from the
     // whole tenant's listing, or from whatever is listed while nothing fuller is known.

@@ -94,11 +94,16 @@ fn MachineSearch() -> impl IntoView {
     // search runs and the older results stay visible (and narrowed) meanwhile.
     // A finished bulk run (UI part 2) changed tags on the server: list again.
     let runs_finished = state.bulk.runs_finished();
-    let results = LocalResource::new(move || {
+    // Not a `LocalResource`: a key that changed while its previous listing was still loading
+    // was sometimes never listed (two filter changes in quick succession left the page
+    // "updating" for good). Every key change starts a listing; an answer is kept only while it
+    // answers the current key, so a slow older answer never replaces a newer one.
+    let results = RwSignal::new(None::<(MachineQuery, Result<Arc<Loaded>, UiError>)>);
+    Effect::new(move |_| {
         runs_finished.track();
         let key = server_key.get();
         let backend = backend.get();
-        async move {
+        leptos::task::spawn_local(async move {
             let result = match backend {
                 Some(backend) => backend
                     .0
@@ -110,8 +115,10 @@ fn MachineSearch() -> impl IntoView {
                     "Not signed in.",
                 )),
             };
-            (key, result)
-        }
+            if server_key.try_get_untracked().as_ref() == Some(&key) {
+                results.try_set(Some((key, result)));
+            }
+        });
     });
     // Tags and machine groups across the tenant (for autocomplete and the group filter). While
     // the search is unfiltered its own results are the whole tenant; only once a filter is used
