@@ -70,6 +70,9 @@ test("a read-only token warns at the write step only, with the fix", async () =>
 test("an expired session fails at 'signed in' without leaving the page", async () => {
   const page = await newPage(browser);
   await signIn(page, emu.url, "admin");
+  // The search page's listing takes its token after sign-in; let it finish first, or it meets
+  // the refused refresh below and (rightly, outside a run) redirects to sign in.
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
   const refuse = (route) =>
     route.fulfill({
       status: 400,
