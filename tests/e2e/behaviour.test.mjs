@@ -294,3 +294,28 @@ test("an imported name shared by several machines is settled by picking one, or 
   await screenshot(page, "51-import-picked");
   assert.deepEqual(page.problems, []);
 });
+
+test("rights up front: a reader is told on the bulk and inventory pages what they cannot do and why, inventory actions are disabled, and an empty search names the device groups", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "reader");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  // A machine the reader cannot see (no such id, or outside their device groups) finds nothing, and says why it may not.
+  await page.getByLabel("Search machines").fill("f".repeat(40));
+  await page.locator(".empty").filter({ hasText: /outside the device groups your Defender role covers/ }).waitFor({ timeout: 10_000 });
+
+  await page.goto(`${emu.url}/bulk`);
+  const banner = page.getByTestId("read-only-banner");
+  await banner.waitFor();
+  assert.match(await banner.textContent(), /you can look and preview, but not run bulk changes\. That needs Machine\.ReadWrite \(you have Machine\.Read\)/);
+
+  await page.goto(`${emu.url}/inventory`);
+  await page.getByTestId("portal-breakers").waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId("read-only-banner").textContent(), /but not remove or merge tags/);
+  assert.match(await page.getByTestId("inventory-scope").textContent(), /the machines your sign-in can see/);
+  const actions = page.getByRole("button", { name: /^Remove everywhere|^Merge into/ });
+  assert.ok((await actions.count()) > 0);
+  for (const b of await actions.all()) assert.equal(await b.isDisabled(), true, await b.textContent());
+  assert.match(await actions.first().getAttribute("title"), /Read-only sign-in/);
+  await screenshot(page, "52-reader-inventory");
+  assert.deepEqual(page.problems, []);
+});
