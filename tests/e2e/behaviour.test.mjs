@@ -132,6 +132,8 @@ test("keyboard: skip link, '/' to search, the table is one tab stop, opening a m
   await page.locator(".body-row:not([hidden]) .machine-link[tabindex='0']").focus();
   await page.keyboard.press("ArrowDown");
   await page.keyboard.press("ArrowDown");
+  // Focus follows the arrows in the next frame (the row may first have to be rendered).
+  await page.waitForFunction(() => document.activeElement?.closest("[role=row]")?.getAttribute("aria-rowindex") === "4");
   assert.ok((await active()).inTable);
   await page.keyboard.press("Tab");
   assert.equal((await active()).inTable, false, "Tab leaves the table in one step");

@@ -127,9 +127,10 @@ pub struct NoticeCtx(pub RwSignal<Option<Notice>>);
 
 impl NoticeCtx {
     fn show(&self, kind: NoticeKind, text: String, undo: Option<SingleChange>) {
-        let serial = self
-            .0
-            .with_untracked(|n| n.as_ref().map_or(0, |n| n.serial.wrapping_add(1)));
+        // Unique over the page's life, not derived from the notice shown: after a notice was
+        // cleared, the next one must not share the serial that an older dismiss timer waits for.
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.0.set(Some(Notice {
             kind,
             text,
