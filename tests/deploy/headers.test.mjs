@@ -135,6 +135,9 @@ test("the page boots in Chromium under the sub-path, with no CSP report", async 
   for (const p of [BASE_PATH, `${BASE_PATH}settings`]) {
     await page.goto(nginx.origin + p);
     await booted(page);
+    // The shell renders before config.json has answered; leaving now would abort that request
+    // (a failure of this test's making, not of the deployment).
+    await page.waitForLoadState("networkidle");
     assert.equal(new URL(page.url()).pathname.startsWith(BASE_PATH), true, page.url());
   }
   assert.deepEqual(page.problems, []);
