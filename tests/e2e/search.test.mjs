@@ -109,3 +109,79 @@ test("tag filter (exact and prefix) finds tagged machines", async () => {
   await page.waitForURL(/tagmode=prefix/);
   assert.deepEqual(page.problems, []);
 });
+
+/** Machines as the API lists them to `persona` (every page). */
+async function listedMachines(base, persona) {
+  const res = await fetch(`${base}/_emulator/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ persona }) });
+  const token = (await res.json()).access_token;
+  const all = [];
+  for (let skip = 0; ; skip += 10_000) {
+    const page = await fetch(`${base}/api/machines?$top=10000&$skip=${skip}`, { headers: { authorization: `Bearer ${token}` } });
+    const value = (await page.json()).value;
+    all.push(...value);
+    if (value.length < 10_000) break;
+  }
+  return all;
+}
+
+/** What the search box should find, written out independently of the app: core's rules. */
+function expected(machines, text) {
+  const t = text.trim();
+  const addrs = (m) => [m.lastIpAddress, ...(m.ipAddresses ?? []).map((a) => a.ipAddress)].filter(Boolean);
+  let hit;
+  if (t.includes(":")) {
+    const canonical = (a) => { try { return new URL(`http://[${a}]/`).hostname; } catch { return null; } };
+    const want = canonical(t);
+    hit = (m) => addrs(m).some((a) => a.includes(":") && canonical(a) === want);
+  } else if (/^\d{1,3}(\.\d{1,3}){0,3}\.?$/.test(t) && t.includes(".")) {
+    hit = (m) => addrs(m).some((a) => a.startsWith(t));
+  } else {
+    const needle = t.toLowerCase();
+    hit = (m) => (m.computerDnsName ?? "").toLowerCase().includes(needle) || (needle.length >= 8 && m.id.includes(needle));
+  }
+  const names = machines.filter(hit).map((m) => m.computerDnsName ?? "");
+  return names.sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
+}
+
+test("at 6,000 machines (whole-column scans), substring, Wi-Fi, VPN, IPv6 and id-part searches find exactly what the API's machines hold, typed or pasted", async () => {
+  const big = await startEmulator({ machines: 6000, seed: 7 });
+  try {
+    const machines = await listedMachines(big.url, "admin");
+    assert.ok(machines.length >= 5000, `listed ${machines.length}`);
+    const page = await newPage(browser);
+    await signIn(page, big.url, "admin");
+    await page.getByTestId("results-summary").filter({ hasText: new RegExp(`^${machines.length} machines`) }).waitFor({ timeout: 60_000 });
+    const box = page.getByLabel("Search machines");
+    const withV6 = machines.find((m) => m.ipAddresses.some((a) => (a.ipAddress ?? "").startsWith("2001:db8:")));
+    const v6 = withV6.ipAddresses.find((a) => (a.ipAddress ?? "").startsWith("2001:db8:")).ipAddress;
+    const cases = [
+      ["srv-00", "the middle of server names"],
+      ["-LT-01", "part of laptop names, another case"],
+      ["192.168.3.", "the start of Wi-Fi addresses (never a last IP)"],
+      ["10.200.1", "the start of VPN addresses"],
+      [v6.toUpperCase(), "a global IPv6 address in another spelling"],
+      [machines[1234].id.slice(14, 24), "ten characters from the middle of an id"],
+    ];
+    for (const [text, why] of cases) {
+      const want = expected(machines, text);
+      assert.ok(want.length > 0, `${why}: the dataset has matches for ${text}`);
+      for (const how of ["pasted", "typed"]) {
+        await box.fill("");
+        await page.getByTestId("results-summary").filter({ hasText: new RegExp(`^${machines.length} machines`) }).waitFor();
+        if (how === "pasted") await box.fill(text);
+        else await box.pressSequentially(text);
+        const summaryRe = new RegExp(`^${want.length} machines?\\b`);
+        await page.getByTestId("results-summary").filter({ hasText: summaryRe }).waitFor({ timeout: 10_000 }).catch(() => {});
+        assert.match(await summary(page), summaryRe, `${why} (${how}: ${text})`);
+        const shown = await visibleNames(page);
+        assert.deepEqual(shown.map((n) => n.toLowerCase()), want.slice(0, shown.length).map((n) => n.toLowerCase()), `${why} (${how}): the first rows in name order`);
+      }
+    }
+    const scans = await page.evaluate(() => performance.getEntriesByName("dt-narrow-scan").length);
+    assert.ok(scans >= cases.length, `the whole-column scan answered (${scans} times)`);
+    await screenshot(page, "52-search-at-scale");
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await big.stop();
+  }
+});

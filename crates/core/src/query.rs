@@ -643,9 +643,13 @@ impl Matcher {
     /// Whether a machine id (lowercase hex) contains the needle of a [`TextQuery::NamePart`] of
     /// at least [`MIN_ID_PART`] characters.
     pub fn id_part_matches(&self, id: &str) -> bool {
-        matches!(self.text, TextQuery::NamePart(_))
-            && self.needle.len() >= MIN_ID_PART
-            && id.contains(&self.needle)
+        self.searches_ids() && id.contains(&self.needle)
+    }
+
+    /// Whether the text is also looked for in machine ids (a [`TextQuery::NamePart`] of at least
+    /// [`MIN_ID_PART`] characters).
+    pub fn searches_ids(&self) -> bool {
+        matches!(self.text, TextQuery::NamePart(_)) && self.needle.len() >= MIN_ID_PART
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use defender_tags_core::Machine;
 use defender_tags_core::query::{MachineQuery, Matcher, TextQuery};
 
-use crate::table::Loaded;
+use memchr::memmem::Finder;
+
+use crate::table::{Loaded, MachineSet};
 
 /// A short description of what the search box's text is taken to mean, shown under it.
 pub fn describe(text: &TextQuery) -> String {
@@ -49,11 +51,46 @@ pub fn narrow_within(
         .collect()
 }
 
+/// Listings at least this large are searched by whole-column scans when the candidates are
+/// many (see [`narrow_loaded`]); smaller ones always test candidate by candidate (a few thousand
+/// short strings take microseconds either way).
+pub const SCAN_MIN_MACHINES: usize = 2_000;
+
 /// [`narrow_within`] over a [`Loaded`] listing, with the same answer, faster: the search box's
 /// text is checked against the listing's packed, pre-folded columns (see
 /// [`crate::table::FoldedColumn`]) before any machine is touched, and only the other filters
 /// (usually none) look at the machines themselves.
+///
+/// Two ways, same answer: with many candidates (a first keystroke, a text that no earlier
+/// result covers) each column is scanned once, start to end, and the matching machines marked;
+/// with few (typing on from a narrow result) only the candidates' values are tested. Both use
+/// one substring searcher built per call.
 pub fn narrow_loaded(
+    query: &MachineQuery,
+    loaded: &Loaded,
+    candidates: &[u32],
+    now_ms: i64,
+) -> Vec<u32> {
+    let way = if uses_scan(loaded.len(), candidates.len()) {
+        Way::Scan
+    } else {
+        Way::PerCandidate
+    };
+    narrow_loaded_by(way, query, loaded, candidates, now_ms)
+}
+
+/// How [`narrow_loaded`] looks at the columns (the answer is the same either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// One pass over each whole column, marking the machines hit.
+    Scan,
+    /// Each candidate's own values.
+    PerCandidate,
+}
+
+/// [`narrow_loaded`], the way chosen by the caller (tests hold both ways to the same answer).
+pub fn narrow_loaded_by(
+    way: Way,
     query: &MachineQuery,
     loaded: &Loaded,
     candidates: &[u32],
@@ -62,6 +99,7 @@ pub fn narrow_loaded(
     // Each column test has core's semantics for that kind of text (see `Matcher::text_matches`):
     // a folded part of the name (or a long part of the id), a folded prefix or the canonical
     // form of any address.
+    #[derive(Clone, Copy, PartialEq)]
     enum Column {
         NamePart,
         IpPrefix,
@@ -77,6 +115,40 @@ pub fn narrow_loaded(
         }
     };
     let needle = matcher.needle();
+    let finder = Finder::new(needle.as_bytes());
+    let with_ids = column == Column::NamePart && matcher.searches_ids();
+    let rest = |i: usize| {
+        loaded
+            .machines
+            .get(i)
+            .is_some_and(|m| matcher.rest_matches(m))
+    };
+    if way == Way::Scan {
+        let hits = match column {
+            Column::NamePart => {
+                let mut hits = MachineSet::empty(loaded.len());
+                loaded.names.scan(&finder, false, |i| hits.insert(i));
+                if with_ids {
+                    // Ids are not packed (4 MB more at 100k machines, against the memory goal):
+                    // read in storage order, which is the order they were allocated in.
+                    for (i, m) in loaded.machines.iter().enumerate() {
+                        if finder.find(m.id.as_str().as_bytes()).is_some() {
+                            hits.insert(i);
+                        }
+                    }
+                }
+                hits
+            }
+            Column::IpPrefix => loaded.ips.machines_with(needle, false),
+            Column::IpExact => loaded.ips.machines_with(needle, true),
+        };
+        return candidates
+            .iter()
+            .copied()
+            .filter(|&i| hits.contains(i as usize) && rest(i as usize))
+            .collect();
+    }
+    let has = |hay: &str| finder.find(hay.as_bytes()).is_some();
     candidates
         .iter()
         .copied()
@@ -84,22 +156,22 @@ pub fn narrow_loaded(
             let i = i as usize;
             let text_ok = match column {
                 Column::NamePart => {
-                    loaded.names.get(i).contains(needle)
-                        || loaded
-                            .machines
-                            .get(i)
-                            .is_some_and(|m| matcher.id_part_matches(m.id.as_str()))
+                    has(loaded.names.get(i))
+                        || (with_ids && loaded.machines.get(i).is_some_and(|m| has(m.id.as_str())))
                 }
                 Column::IpPrefix => loaded.ips.values(i).any(|a| a.starts_with(needle)),
                 Column::IpExact => loaded.ips.values(i).any(|a| a == needle),
             };
-            text_ok
-                && loaded
-                    .machines
-                    .get(i)
-                    .is_some_and(|m| matcher.rest_matches(m))
+            text_ok && rest(i)
         })
         .collect()
+}
+
+/// Whether [`narrow_loaded`] scans whole columns: for a large listing when the candidates are at
+/// least an eighth of it (below that, testing each candidate's value costs less than a pass
+/// over every value).
+pub fn uses_scan(listing: usize, candidates: usize) -> bool {
+    listing >= SCAN_MIN_MACHINES && candidates.saturating_mul(8) >= listing
 }
 
 /// Earlier narrowings of the same listing and order, newest last, so retyping or deleting back
@@ -412,7 +484,14 @@ mod tests {
             "not",
         ];
         let id = ms[7].id.to_string();
-        for text in texts.iter().copied().chain([id.as_str()]) {
+        // A long part of an id (searched in ids too) and one of a name's parts that long.
+        let id_part = id[20..30].to_uppercase();
+        for text in
+            texts
+                .iter()
+                .copied()
+                .chain([id.as_str(), id_part.as_str(), "stanbul", "00000000"])
+        {
             for risk in [None, Some(RiskScore::High)] {
                 let s = MachineQuery {
                     text: text.into(),
@@ -421,14 +500,20 @@ mod tests {
                 };
                 let want = narrow(&s, &ms, NOW_MS);
                 let all: Vec<u32> = (0..ms.len() as u32).collect();
-                assert_eq!(
-                    narrow_loaded(&s, &loaded, &all, NOW_MS),
-                    want,
-                    "{text:?} {risk:?}"
-                );
                 let mut want_rev = want.clone();
                 want_rev.reverse();
-                assert_eq!(narrow_loaded(&s, &loaded, &reversed, NOW_MS), want_rev);
+                for way in [Way::Scan, Way::PerCandidate] {
+                    assert_eq!(
+                        narrow_loaded_by(way, &s, &loaded, &all, NOW_MS),
+                        want,
+                        "{text:?} {risk:?} {way:?}"
+                    );
+                    assert_eq!(
+                        narrow_loaded_by(way, &s, &loaded, &reversed, NOW_MS),
+                        want_rev,
+                        "{text:?} {risk:?} {way:?} reversed"
+                    );
+                }
             }
         }
         // Interface addresses are found, exactly and by prefix (five names carry them).

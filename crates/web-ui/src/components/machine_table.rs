@@ -54,7 +54,9 @@ pub fn MachineTable(
     // Back to the top when the result set changes (a new search), not when it is re-sorted.
     Effect::new(move |prev: Option<usize>| {
         let n = total.get();
-        if prev.is_some_and(|p| p != n) {
+        // Only when scrolled: writing `scrollTop` forces a synchronous layout, which per
+        // keystroke would cost more than the narrowing.
+        if prev.is_some_and(|p| p != n) && scroll_top.get_untracked() > 0.0 {
             if let Some(el) = scroller.get_untracked() {
                 el.set_scroll_top(0);
             }

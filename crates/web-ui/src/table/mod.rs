@@ -16,7 +16,7 @@ mod row;
 mod sort;
 mod window;
 
-pub use columns::{AddressColumn, FoldedColumn};
+pub use columns::{AddressColumn, FoldedColumn, MachineSet};
 pub use row::{RowView, format_age, humanize};
 pub use sort::{SortDir, SortKey};
 pub use window::{MAX_SLOTS, OVERSCAN_ROWS, ROW_HEIGHT_PX, Window, content_height_px};
@@ -32,6 +32,7 @@ pub struct Loaded {
     pub names: FoldedColumn,
     /// Every machine's addresses (the search box).
     pub ips: AddressColumn,
+
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
     duplicates: Vec<bool>,

@@ -1,10 +1,11 @@
 //! The search page's narrowing pipeline: every loaded machine sorted once per listing and sort
 //! order, then narrowed per keystroke from the narrowest earlier result it refines (see
-//! `crate::query`), with `performance` marks the benchmark reads (`dt-sort`, `dt-narrow`).
+//! `crate::query`), with `performance` marks the benchmark and tests read (`dt-sort`, `dt-narrow`,
+//! `dt-narrow-scan`).
 
 use std::sync::Arc;
 
-use defender_tags_core::query::MachineQuery;
+use defender_tags_core::query::{MachineQuery, TextQuery, classify};
 use leptos::prelude::*;
 
 use crate::query;
@@ -78,6 +79,14 @@ pub(super) fn narrowed_rows(
             let candidates = history
                 .with_value(|h| h.as_ref().and_then(|(_, h)| h.base_for(&s)))
                 .unwrap_or_else(|| ordered.order.clone());
+            let text_needs_columns = matches!(
+                classify(&s.text),
+                TextQuery::NamePart(_) | TextQuery::IpPrefix(_) | TextQuery::IpAddress(_)
+            );
+            if text_needs_columns && query::uses_scan(ordered.loaded.0.len(), candidates.len()) {
+                // Tells the tests (and a profile) that the whole-column scan answered.
+                perf_mark("dt-narrow-scan");
+            }
             Arc::new(query::narrow_loaded(
                 &s,
                 &ordered.loaded.0,
