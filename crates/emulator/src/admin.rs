@@ -248,6 +248,7 @@ async fn reset(State(st): State<Arc<AppState>>, Query(q): Query<TenantQuery>) ->
     }
     st.stats.clear();
     st.limiter.clear();
+    st.hunting_limiter.clear();
     st.grants.lock().unwrap_or_else(|e| e.into_inner()).clear();
     *st.faults.lock().unwrap_or_else(|e| e.into_inner()) =
         FaultState::new(st.config.faults.clone());
@@ -329,7 +330,7 @@ async fn info(
     let personas: Vec<_> = personas::PERSONAS
         .iter()
         .map(|p| json!({ "name": p.name, "username": p.username(td.tenant()), "oid": p.oid,
-                         "permissions": p.permissions, "groups": p.groups, "description": p.description }))
+                         "permissions": p.permissions, "graph_permissions": p.graph_permissions, "groups": p.groups, "description": p.description }))
         .collect();
     let tenants: Vec<_> = st
         .tenants()

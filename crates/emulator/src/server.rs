@@ -221,7 +221,11 @@ fn load_or_generate(specs: Vec<TenantSpec>, data: Option<&Path>) -> Result<Loade
 fn router(st: Arc<AppState>) -> Router {
     let mut api = Router::new()
         .route("/api", any(api::dispatch))
-        .route("/api/{*rest}", any(api::dispatch));
+        .route("/api/{*rest}", any(api::dispatch))
+        // Microsoft Graph's advanced hunting on the same origin: the emulator is the demo's
+        // Graph origin too (crates/emulator/README.md, "Advanced hunting").
+        .route("/v1.0/{*rest}", any(crate::hunting::dispatch))
+        .route("/V1.0/{*rest}", any(crate::hunting::dispatch));
     if let Some(cors) = api_cors(&st.config.cors_origins) {
         api = api.layer(cors);
     }

@@ -173,6 +173,9 @@ pub struct AppState {
     pub dormant: Vec<TenantIn>,
     /// Rate limiter.
     pub limiter: RateLimiter,
+    /// Advanced hunting's own quota (45 calls/min, 1,500/h per tenant + app), on the same
+    /// scaled clock.
+    pub hunting_limiter: RateLimiter,
     /// Fault injection.
     pub faults: Mutex<FaultState>,
     /// Counters.
@@ -197,6 +200,11 @@ impl AppState {
         tenants: Vec<(TenantSpec, Vec<Machine>)>,
     ) -> Self {
         let limiter = RateLimiter::new(config.time_scale);
+        let hunting_limiter = RateLimiter::with_limits(
+            config.time_scale,
+            crate::hunting::PER_MINUTE,
+            crate::hunting::PER_HOUR,
+        );
         let faults = Mutex::new(FaultState::new(config.faults.clone()));
         Self {
             config,
@@ -211,6 +219,7 @@ impl AppState {
                 .collect(),
             dormant: Vec::new(),
             limiter,
+            hunting_limiter,
             faults,
             stats: Stats::default(),
             grants: Mutex::new(Grants::default()),

@@ -22,7 +22,6 @@ impl Catalog for One {
 }
 
 fn device_info() -> Table {
-    let s = |v: &str| Val::Str(v.to_owned());
     #[allow(clippy::too_many_arguments)]
     fn row(
         ago: Duration,
@@ -48,7 +47,6 @@ fn device_info() -> Table {
             s(manual),
         ]
     }
-    let _ = s;
     Table {
         columns: vec![
             ("Timestamp".into(), Type::DateTime),
