@@ -248,3 +248,160 @@ async fn the_call_quota_answers_429_with_retry_after() {
     assert_eq!(emu.get("/api/machines?$top=1", &api).await.status, 200);
     emu.stop().await;
 }
+
+async fn put_sources(emu: &Emu, body: Value) -> Reply {
+    emu.send(
+        emu.http
+            .put(format!("{}/_emulator/tag-sources", emu.url))
+            .json(&body),
+    )
+    .await
+}
+
+fn tags_of(m: &Value) -> Vec<String> {
+    m["machineTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn registry_and_rule_tags_come_back_after_an_api_removal() {
+    let emu = Emu::start().await;
+    let raw = emu.raw_machines().await;
+    let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+    let recent: Vec<&Value> = raw
+        .iter()
+        .filter(|m| last_seen(m) >= cutoff && m["osPlatform"] == "Ubuntu")
+        .collect();
+    let linux = recent[0];
+    let kiosk_id = id(raw
+        .iter()
+        .find(|m| last_seen(m) >= cutoff && m["osPlatform"] != "Ubuntu")
+        .unwrap());
+    let linux_id = id(linux);
+
+    // Bad sources are refused whole.
+    assert_eq!(
+        put_sources(&emu, json!({"registry": {"nope": "X"}}))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        put_sources(&emu, json!({"rules": [{"tag": "X"}]}))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        put_sources(
+            &emu,
+            json!({"rules": [{"tag": " X", "osPlatform": "Linux"}]})
+        )
+        .await
+        .status,
+        400
+    );
+
+    let r = put_sources(
+        &emu,
+        json!({"registry": {kiosk_id.clone(): "Kiosk-Reg"},
+               "rules": [{"tag": "Linux-Fleet", "osPlatform": "ubuntu"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["added"].as_u64().unwrap() >= 2);
+    assert!(tags_of(&emu.raw_machine(&kiosk_id).await).contains(&"Kiosk-Reg".to_owned()));
+    assert!(tags_of(&emu.raw_machine(&linux_id).await).contains(&"Linux-Fleet".to_owned()));
+
+    // Provenance through hunting tells the sources apart.
+    let g = graph_token(&emu, "admin").await;
+    let ids = [
+        MachineId::parse(&kiosk_id).unwrap(),
+        MachineId::parse(&linux_id).unwrap(),
+    ];
+    let q = hunting::provenance_queries(&ids);
+    let p = decode_provenance(&decode(&hunt(&emu, &g, q[0].as_str()).await).unwrap()).unwrap();
+    use defender_tags_core::hunting::TagSource;
+    assert_eq!(
+        p.sources_of(&ids[0], "Kiosk-Reg"),
+        Some(vec![TagSource::Registry])
+    );
+    assert_eq!(
+        p.sources_of(&ids[1], "Linux-Fleet"),
+        Some(vec![TagSource::Rule])
+    );
+    assert!(!p.machines[&ids[0]].removal_sticks("Kiosk-Reg"));
+    for t in tags_of(linux) {
+        assert_eq!(
+            p.sources_of(&ids[1], &t),
+            Some(vec![TagSource::Manual]),
+            "{t}"
+        );
+    }
+
+    // Removing them through the API is accepted ...
+    let api = emu.token("admin").await;
+    for (id, tag) in [(&kiosk_id, "Kiosk-Reg"), (&linux_id, "Linux-Fleet")] {
+        let r = emu
+            .post(
+                &format!("/api/machines/{id}/tags"),
+                &api,
+                json!({"Value": tag, "Action": "Remove"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(!tags_of(&emu.raw_machine(id).await).contains(&tag.to_owned()));
+    }
+    // ... and does not stick: the next sync puts them back.
+    let r = emu
+        .send(
+            emu.http
+                .post(format!("{}/_emulator/tag-sources/sync", emu.url)),
+        )
+        .await;
+    assert_eq!(r.body["added"], 2, "{}", r.text);
+    assert!(tags_of(&emu.raw_machine(&kiosk_id).await).contains(&"Kiosk-Reg".to_owned()));
+    assert!(tags_of(&emu.raw_machine(&linux_id).await).contains(&"Linux-Fleet".to_owned()));
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn the_scheduled_sync_runs_on_the_scaled_clock() {
+    // One emulated day lasts about 0.2 s: rules run every ~9 ms, registry values every ~0.2 s.
+    let emu = Emu::with(defender_tags_emulator::Config {
+        time_scale: 432_000.0,
+        ..Default::default()
+    })
+    .await;
+    let raw = emu.raw_machines().await;
+    let target = id(raw.iter().find(|m| recent(m)).unwrap());
+    let r = put_sources(&emu, json!({"registry": {target.clone(): "Kiosk-Reg"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let api = emu.token("admin").await;
+    let removed = emu
+        .post(
+            &format!("/api/machines/{target}/tags"),
+            &api,
+            json!({"Value": "Kiosk-Reg", "Action": "Remove"}),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    assert!(!tags_of(&removed.body).contains(&"Kiosk-Reg".to_owned()));
+    let mut back = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if tags_of(&emu.raw_machine(&target).await).contains(&"Kiosk-Reg".to_owned()) {
+            back = true;
+            break;
+        }
+    }
+    assert!(
+        back,
+        "the registry tag came back at a scheduled device report"
+    );
+    emu.stop().await;
+}

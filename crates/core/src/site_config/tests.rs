@@ -83,7 +83,10 @@ fn graph_origin_and_scope_are_configurable_per_tenant() {
     .unwrap();
     assert_eq!(c.tenants[0].graph_base.as_str(), "http://127.0.0.1:8080");
     assert_eq!(c.tenants[0].graph_scope, crate::cloud::GRAPH_SCOPE);
-    assert_eq!(c.tenants[1].graph_base.as_str(), "https://graph.microsoft.us");
+    assert_eq!(
+        c.tenants[1].graph_base.as_str(),
+        "https://graph.microsoft.us"
+    );
     assert_eq!(
         c.tenants[1].graph_scope,
         "https://graph.microsoft.us/ThreatHunting.Read.All"

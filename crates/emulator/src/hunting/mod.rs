@@ -8,6 +8,7 @@
 //! the scaled clock like the API's.
 
 pub mod kql;
+pub mod sources;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +30,7 @@ use crate::ratelimit::RateKey;
 use crate::state::{AppState, Scope, TenantData};
 use crate::web;
 use kql::{Catalog, Table, Type, Val};
+use sources::TagSources;
 
 /// Hunting calls per rolling minute (the retired Defender hunting API's documented quota,
 /// assumed for Graph: docs/defender-api.md §14).
@@ -185,7 +187,8 @@ fn handle(
         )
     })?;
     let now = OffsetDateTime::now_utc();
-    let table = device_info(tenant, &Scope::new(caller.groups.clone()), now);
+    let sources = st.tag_sources(tenant.id());
+    let table = device_info(tenant, &Scope::new(caller.groups.clone()), &sources, now);
     let result = kql::run(&query, &Tables(table), now)
         .map_err(|e| GraphError::bad_request(e.describe(&query)))?;
     if result.rows.len() > MAX_ROWS {
@@ -333,10 +336,14 @@ pub const DEVICE_INFO_COLUMNS: [(&str, Type); 15] = [
 /// The `DeviceInfo` table the caller sees: for every machine in its device groups and seen in
 /// the last [`LOOKBACK_DAYS`] days, two reports — one a day before `lastSeen` (when that is
 /// still inside the window) and one at `lastSeen` — so `summarize arg_max(Timestamp, *) by
-/// DeviceId` has something to do. The machine's current `machineTags` are its manual tags; the
-/// emulator has no registry value or asset rules, so `RegistryDeviceTag` is empty and
-/// `DeviceDynamicTags` is `[]`.
-pub fn device_info(tenant: &TenantData, scope: &Scope, now: OffsetDateTime) -> Table {
+/// DeviceId` has something to do. The tag columns split the machine's current `machineTags` by
+/// [`TagSources`]: its registry value, the tags of the rules it matches, and the rest (manual).
+pub fn device_info(
+    tenant: &TenantData,
+    scope: &Scope,
+    sources: &TagSources,
+    now: OffsetDateTime,
+) -> Table {
     let cutoff = now - Duration::days(LOOKBACK_DAYS);
     let store = tenant.read();
     let mut rows = Vec::new();
@@ -347,9 +354,9 @@ pub fn device_info(tenant: &TenantData, scope: &Scope, now: OffsetDateTime) -> T
         }
         let earlier = seen - Duration::days(1);
         if earlier >= cutoff {
-            rows.push(row(m, earlier));
+            rows.push(row(m, sources, earlier));
         }
-        rows.push(row(m, seen));
+        rows.push(row(m, sources, seen));
     }
     Table {
         columns: DEVICE_INFO_COLUMNS
@@ -360,9 +367,12 @@ pub fn device_info(tenant: &TenantData, scope: &Scope, now: OffsetDateTime) -> T
     }
 }
 
-fn row(m: &Machine, at: OffsetDateTime) -> Vec<Val> {
+fn row(m: &Machine, sources: &TagSources, at: OffsetDateTime) -> Vec<Val> {
     let s = |v: &Option<String>| Val::Str(v.clone().unwrap_or_default());
-    let tags = Value::from(m.machine_tags.clone()).to_string();
+    let (manual, registry, rules) = sources.split(m);
+    // The manual and dynamic columns hold JSON array text (docs/defender-api.md §14).
+    let manual = Value::from(manual).to_string();
+    let rules = Value::from(rules).to_string();
     vec![
         Val::DateTime(at),
         Val::Str(m.id.as_str().to_owned()),
@@ -381,9 +391,9 @@ fn row(m: &Machine, at: OffsetDateTime) -> Vec<Val> {
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default(),
         ),
-        Val::Str(String::new()),
-        Val::Str(tags),
-        Val::Str("[]".to_owned()),
+        Val::Str(registry.unwrap_or_default().to_owned()),
+        Val::Str(manual),
+        Val::Str(rules),
     ]
 }
 
