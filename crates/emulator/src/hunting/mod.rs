@@ -48,11 +48,6 @@ pub const PERMISSION: &str = "ThreatHunting.Read.All";
 /// The stats name of the endpoint.
 pub const ENDPOINT: &str = "runHuntingQuery";
 
-/// Whether a path is Graph's (`/v1.0/...`).
-pub fn is_graph_path(path: &str) -> bool {
-    path.len() >= 5 && path[..5].eq_ignore_ascii_case("/v1.0") && path[5..].starts_with('/')
-}
-
 /// Graph's error shape: `{"error": {"code", "message", "innerError": {date, request-id}}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphError {

@@ -82,11 +82,16 @@ pub enum Expr {
 /// String operators (word forms), positive spelling.
 const WORD_OPS: [&str; 4] = ["has", "contains", "startswith", "endswith"];
 
+/// Deepest nesting of parentheses and `not(...)` accepted: recursion is bounded so a hostile
+/// query cannot overflow the stack.
+pub const MAX_DEPTH: usize = 64;
+
 struct P {
     toks: Vec<Spanned>,
     i: usize,
     end: usize,
     now: OffsetDateTime,
+    depth: usize,
 }
 
 /// Parses `src`; `now` fixes `ago()`.
@@ -98,6 +103,7 @@ pub fn parse(src: &str, now: OffsetDateTime) -> Result<Query, KqlError> {
         i: 0,
         end,
         now,
+        depth: 0,
     };
     let table = p.ident("a table name")?;
     let mut ops = Vec::new();
@@ -293,6 +299,16 @@ impl P {
     }
 
     fn expr(&mut self) -> Result<Expr, KqlError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err_here(&format!("at most {MAX_DEPTH} levels of nesting")));
+        }
+        let out = self.or_expr();
+        self.depth -= 1;
+        out
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, KqlError> {
         let mut left = self.and_expr()?;
         while self.peek_ident() == Some("or") {
             self.i += 1;

@@ -456,3 +456,37 @@ fn errors_name_their_position() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let q = format!(
+        "DeviceInfo | where {}OSBuild == 1{}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let e = run(&q, &One(device_info()), NOW).expect_err("too deep");
+    assert!(
+        e.describe(&q).contains("levels of nesting"),
+        "{}",
+        e.describe(&q)
+    );
+    let ok = format!(
+        "DeviceInfo | where {}OSBuild == 20348{} | count",
+        "(".repeat(60),
+        ")".repeat(60)
+    );
+    assert_eq!(rows_of(&ok), ["1"]);
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_text_is_answered_never_a_panic(
+        q in "(DeviceInfo|\\||where|project|summarize|arg_max|by|count|take|distinct|sort|\\(|\\)|,|\\*|==|=~|!~|!=|<|>=|has|!in|in~|contains|ago|datetime|1d|2026-12-01|\"x\"|'y'|@\"z|OSBuild|DeviceName|Timestamp|not|and|or|isempty|-?[0-9]{1,3}| |\\PC){0,40}"
+    ) {
+        if let Err(e) = run(&q, &One(device_info()), NOW) {
+            let (line, col) = e.line_col(&q);
+            proptest::prop_assert!(line >= 1 && col >= 1);
+            proptest::prop_assert!(e.pos <= q.chars().count());
+        }
+    }
+}
