@@ -54,7 +54,9 @@ impl Rule {
         let name_ok = self.name_prefix.as_ref().is_none_or(|p| {
             m.computer_dns_name
                 .as_deref()
-                .is_some_and(|n| n.len() >= p.len() && n[..p.len()].eq_ignore_ascii_case(p))
+                .and_then(|n| n.get(..p.len()))
+                // `get` is None off a character boundary: a name that cannot start with `p`.
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
         });
         let os_ok = self.os_platform.as_ref().is_none_or(|os| {
             m.os_platform
@@ -150,5 +152,62 @@ impl TagSources {
             .filter(|t| Some(*t) != registry && !rules.contains(t))
             .collect();
         (manual, registry, rules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(name: &str, os: &str, tags: &[&str]) -> Machine {
+        let mut m: Machine = serde_json::from_value(serde_json::json!({
+            "id": "1e5bc9d7e413ddd7902c2932e418702b84d0cc07",
+            "computerDnsName": name,
+            "osPlatform": os,
+            "machineTags": tags,
+        }))
+        .expect("machine");
+        m.machine_tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        m
+    }
+
+    #[test]
+    fn rules_match_every_condition_given() {
+        let both = Rule {
+            tag: "Kiosks".into(),
+            name_prefix: Some("KIOSK-".into()),
+            os_platform: Some("windows11".into()),
+        };
+        assert!(both.matches(&machine("kiosk-01.contoso.com", "Windows11", &[])));
+        assert!(!both.matches(&machine("kiosk-01.contoso.com", "Ubuntu", &[])));
+        assert!(!both.matches(&machine("pc-01.contoso.com", "Windows11", &[])));
+        // A prefix cut inside a multi-byte character is no match, not a panic.
+        let prefix = Rule {
+            tag: "X".into(),
+            name_prefix: Some("ab".into()),
+            os_platform: None,
+        };
+        assert!(!prefix.matches(&machine("aé.contoso.com", "Windows11", &[])));
+    }
+
+    #[test]
+    fn sources_are_validated_and_split_a_machines_tags() {
+        let id = "1E5BC9D7E413DDD7902C2932E418702B84D0CC07";
+        let s: TagSources = serde_json::from_value(serde_json::json!({
+            "registry": { id: "Reg" },
+            "rules": [{"tag": "Fleet", "osPlatform": "Ubuntu"}],
+        }))
+        .expect("shape");
+        let s = s.validate().expect("valid");
+        assert_eq!(s.registry_tag(&id.to_lowercase()), Some("Reg"));
+        let m = machine("lnx.contoso.com", "Ubuntu", &["VIP", "Reg", "Fleet"]);
+        assert_eq!(s.split(&m), (vec!["VIP"], Some("Reg"), vec!["Fleet"]));
+        let bad: TagSources =
+            serde_json::from_value(serde_json::json!({"rules": [{"tag": "T"}]})).expect("shape");
+        assert!(bad.validate().unwrap_err().contains("no condition"));
+        assert!(
+            serde_json::from_value::<TagSources>(serde_json::json!({"rulez": []})).is_err(),
+            "unknown keys are refused"
+        );
     }
 }
