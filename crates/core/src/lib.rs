@@ -41,6 +41,7 @@
 pub mod api;
 pub mod cloud;
 pub mod fresh;
+pub mod hunting;
 pub mod import;
 pub mod inventory;
 pub mod model;

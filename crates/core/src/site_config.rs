@@ -40,6 +40,8 @@ const ROOT_KEYS: &[&str] = &[
     "cloud",
     "apiBaseUrl",
     "scope",
+    "graphBaseUrl",
+    "graphScope",
     "authority",
     "basePath",
     "lockSettings",
@@ -47,7 +49,16 @@ const ROOT_KEYS: &[&str] = &[
 ];
 
 /// Keys of an entry of `tenants`.
-const TENANT_KEYS: &[&str] = &["id", "name", "cloud", "apiBaseUrl", "scope", "authority"];
+const TENANT_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "cloud",
+    "apiBaseUrl",
+    "scope",
+    "graphBaseUrl",
+    "graphScope",
+    "authority",
+];
 
 /// Longest tenant display name, in characters (it has to fit the tenant switcher).
 pub const MAX_TENANT_NAME_CHARS: usize = 64;
@@ -80,6 +91,11 @@ pub struct TenantConfig {
     pub api_base: BaseUrl,
     /// The token scope to request.
     pub scope: String,
+    /// The Microsoft Graph origin for advanced hunting (default: the cloud's Graph host;
+    /// the emulator names itself). Graph tokens go to this origin only.
+    pub graph_base: BaseUrl,
+    /// The Graph token scope (default: the cloud's `https://{graph host}/.default`).
+    pub graph_scope: String,
     /// The MSAL authority URL: `{authority_origin}/{id}` for Entra ID, and
     /// `{authority_origin}/{id}/v2.0` for a loopback authority (the emulator).
     pub authority: String,
@@ -140,6 +156,8 @@ struct Defaults {
     cloud: Option<Cloud>,
     api_base: Option<BaseUrl>,
     scope: Option<String>,
+    graph_base: Option<BaseUrl>,
+    graph_scope: Option<String>,
     authority: Option<BaseUrl>,
 }
 
@@ -196,7 +214,11 @@ impl Walk {
     }
 
     fn api_base(&mut self, obj: &Map<String, Value>, path: &str) -> Option<BaseUrl> {
-        let s = self.string(obj, "apiBaseUrl", path)?;
+        self.base_url(obj, "apiBaseUrl", path)
+    }
+
+    fn base_url(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<BaseUrl> {
+        let s = self.string(obj, key, path)?;
         match BaseUrl::parse(s) {
             Ok(url) => Some(url),
             Err(e) => {
@@ -207,7 +229,11 @@ impl Walk {
     }
 
     fn scope(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
-        let s = self.string(obj, "scope", path)?;
+        self.scope_of(obj, "scope", path)
+    }
+
+    fn scope_of(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+        let s = self.string(obj, key, path)?;
         // One model of a valid scope: the cloud configuration's.
         match CloudConfig::new(Cloud::Commercial).with_scope(s) {
             Ok(c) => Some(c.scope),
@@ -267,6 +293,14 @@ impl Walk {
             .scope
             .or_else(|| top.scope.clone())
             .unwrap_or_else(|| cloud.default_scope().to_owned());
+        let graph_base = own
+            .graph_base
+            .or_else(|| top.graph_base.clone())
+            .unwrap_or_else(|| cloud.graph_base_url());
+        let graph_scope = own
+            .graph_scope
+            .or_else(|| top.graph_scope.clone())
+            .unwrap_or_else(|| cloud.graph_scope().to_owned());
         let (authority_origin, loopback) = match own.authority.or_else(|| top.authority.clone()) {
             Some(origin) => (origin.as_str().to_owned(), origin.is_loopback()),
             None => (cloud.login_host().to_owned(), false),
@@ -284,6 +318,8 @@ impl Walk {
             cloud,
             api_base,
             scope,
+            graph_base,
+            graph_scope,
             authority,
             authority_origin,
         }
@@ -295,6 +331,8 @@ impl Walk {
             cloud: self.cloud(obj, &format!("{prefix}cloud")),
             api_base: self.api_base(obj, &format!("{prefix}apiBaseUrl")),
             scope: self.scope(obj, &format!("{prefix}scope")),
+            graph_base: self.base_url(obj, "graphBaseUrl", &format!("{prefix}graphBaseUrl")),
+            graph_scope: self.scope_of(obj, "graphScope", &format!("{prefix}graphScope")),
             authority: self.authority(obj, &format!("{prefix}authority")),
         }
     }

@@ -34,6 +34,11 @@ pub fn router(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/_emulator/machines/{id}", get(machine))
         .route("/_emulator/info", get(info))
         .route("/_emulator/sessions/expire", post(expire_sessions))
+        .route(
+            "/_emulator/tag-sources",
+            get(get_tag_sources).put(put_tag_sources),
+        )
+        .route("/_emulator/tag-sources/sync", post(sync_tag_sources))
         .layer(middleware::from_fn_with_state(st, loopback_only))
 }
 
@@ -248,6 +253,13 @@ async fn reset(State(st): State<Arc<AppState>>, Query(q): Query<TenantQuery>) ->
     }
     st.stats.clear();
     st.limiter.clear();
+    st.hunting_limiter.clear();
+    {
+        let mut sources = st.tag_sources.lock().unwrap_or_else(|e| e.into_inner());
+        for td in &chosen {
+            sources.remove(td.id());
+        }
+    }
     st.grants.lock().unwrap_or_else(|e| e.into_inner()).clear();
     *st.faults.lock().unwrap_or_else(|e| e.into_inner()) =
         FaultState::new(st.config.faults.clone());
@@ -329,7 +341,7 @@ async fn info(
     let personas: Vec<_> = personas::PERSONAS
         .iter()
         .map(|p| json!({ "name": p.name, "username": p.username(td.tenant()), "oid": p.oid,
-                         "permissions": p.permissions, "groups": p.groups, "description": p.description }))
+                         "permissions": p.permissions, "graph_permissions": p.graph_permissions, "groups": p.groups, "description": p.description }))
         .collect();
     let tenants: Vec<_> = st
         .tenants()
@@ -360,4 +372,48 @@ async fn info(
         "personas": personas,
     }))
     .into_response()
+}
+
+/// `GET /_emulator/tag-sources[?tenant=]`: the tenant's registry values and rules.
+async fn get_tag_sources(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    match q.pick(&st) {
+        Ok(td) => Json(st.tag_sources(td.id())).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// `PUT /_emulator/tag-sources[?tenant=]` with `{"registry": {id: tag}, "rules": [{"tag",
+/// "namePrefix"?, "osPlatform"?}]}`: replaces the tenant's sources, then syncs at once (the
+/// devices report their values, the rules run), as a new registry value or rule would.
+async fn put_tag_sources(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TenantQuery>,
+    body: Bytes,
+) -> Response {
+    let td = match q.pick(&st) {
+        Ok(td) => td,
+        Err(resp) => return resp,
+    };
+    let sources = match serde_json::from_slice::<crate::hunting::sources::TagSources>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(crate::hunting::sources::TagSources::validate)
+    {
+        Ok(s) => s,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    st.tag_sources
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(td.id().to_owned(), sources.clone());
+    let added = st.sync_tag_sources(true);
+    Json(json!({ "sources": sources, "added": added })).into_response()
+}
+
+/// `POST /_emulator/tag-sources/sync`: a sync now (rules and registry), without waiting for
+/// the scheduled ones.
+async fn sync_tag_sources(State(st): State<Arc<AppState>>) -> Response {
+    Json(json!({ "added": st.sync_tag_sources(true) })).into_response()
 }

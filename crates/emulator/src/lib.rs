@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod dataset;
 pub mod faults;
+pub mod hunting;
 pub mod persist;
 pub mod ratelimit;
 mod rng;

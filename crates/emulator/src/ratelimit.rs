@@ -61,6 +61,8 @@ struct Calls {
 #[derive(Debug)]
 pub struct RateLimiter {
     scale: f64,
+    per_minute: usize,
+    per_hour: usize,
     minute: Duration,
     hour: Duration,
     calls: Mutex<HashMap<RateKey, Calls>>,
@@ -69,6 +71,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter whose windows are `scale` times shorter than real ones.
     pub fn new(scale: f64) -> Self {
+        Self::with_limits(scale, PER_MINUTE, PER_HOUR)
+    }
+
+    /// The same with other budgets (advanced hunting's quota is 45/min and 1,500/h).
+    pub fn with_limits(scale: f64, per_minute: usize, per_hour: usize) -> Self {
         let scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
@@ -76,10 +83,17 @@ impl RateLimiter {
         };
         Self {
             scale,
+            per_minute: per_minute.max(1),
+            per_hour: per_hour.max(1),
             minute: Duration::from_secs_f64(60.0 / scale).saturating_sub(GRACE),
             hour: Duration::from_secs_f64(3600.0 / scale).saturating_sub(GRACE),
             calls: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Calls per rolling minute and hour.
+    pub fn limits(&self) -> (usize, usize) {
+        (self.per_minute, self.per_hour)
     }
 
     /// The time scale.
@@ -94,7 +108,7 @@ impl RateLimiter {
         prune(&mut calls.minute, now, self.minute);
         prune(&mut calls.hour, now, self.hour);
         let mut wait: Option<(Duration, Window)> = None;
-        if calls.minute.len() >= PER_MINUTE
+        if calls.minute.len() >= self.per_minute
             && let Some(oldest) = calls.minute.front()
         {
             wait = Some((
@@ -102,7 +116,7 @@ impl RateLimiter {
                 Window::Minute,
             ));
         }
-        if calls.hour.len() >= PER_HOUR
+        if calls.hour.len() >= self.per_hour
             && let Some(oldest) = calls.hour.front()
         {
             let w = (*oldest + self.hour).saturating_duration_since(now);

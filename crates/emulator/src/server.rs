@@ -163,6 +163,7 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServeError> {
     }
     let app = router(state.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(sync_tag_sources(state.clone(), stop_rx.clone()));
     let task = tokio::spawn(run(listener, app, stop_rx, state.clone()));
     Ok(ServerHandle {
         addr,
@@ -218,10 +219,33 @@ fn load_or_generate(specs: Vec<TenantSpec>, data: Option<&Path>) -> Result<Loade
     })
 }
 
+/// The scheduled syncs of tag sources on the scaled clock: the rules run every emulated hour,
+/// the devices report their registry values every 24th run (crate::hunting::sources).
+async fn sync_tag_sources(st: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    use crate::hunting::sources::{RULE_RUNS_PER_REGISTRY_SYNC, RULE_SYNC_SECS};
+    let period = st
+        .limiter
+        .real_duration(RULE_SYNC_SECS)
+        .max(Duration::from_millis(10));
+    let mut runs: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        runs += 1;
+        st.sync_tag_sources(runs.is_multiple_of(RULE_RUNS_PER_REGISTRY_SYNC));
+    }
+}
+
 fn router(st: Arc<AppState>) -> Router {
     let mut api = Router::new()
         .route("/api", any(api::dispatch))
-        .route("/api/{*rest}", any(api::dispatch));
+        .route("/api/{*rest}", any(api::dispatch))
+        // Microsoft Graph's advanced hunting on the same origin: the emulator is the demo's
+        // Graph origin too (crates/emulator/README.md, "Advanced hunting").
+        .route("/v1.0/{*rest}", any(crate::hunting::dispatch))
+        .route("/V1.0/{*rest}", any(crate::hunting::dispatch));
     if let Some(cors) = api_cors(&st.config.cors_origins) {
         api = api.layer(cors);
     }

@@ -4,7 +4,7 @@
 //!
 //! A `config.json` in the `--static` directory wins (a bundle built for this emulator by
 //! `cargo xtask dist`); otherwise the emulator describes itself: the demo client id, every tenant
-//! it serves, and its own origin as both the sign-in authority and the API.
+//! it serves, and its own origin as the sign-in authority, the API and the Graph origin.
 
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub fn describe(st: &AppState, origin: &str) -> Value {
         "tenants": tenants,
         "authority": origin,
         "apiBaseUrl": origin,
+        // The emulator also serves Graph's advanced hunting call (crates/emulator/README.md).
+        "graphBaseUrl": origin,
         "basePath": "/",
     })
 }

@@ -173,6 +173,12 @@ pub struct AppState {
     pub dormant: Vec<TenantIn>,
     /// Rate limiter.
     pub limiter: RateLimiter,
+    /// Advanced hunting's own quota (45 calls/min, 1,500/h per tenant + app), on the same
+    /// scaled clock.
+    pub hunting_limiter: RateLimiter,
+    /// Registry values and dynamic rules per tenant id (`/_emulator/tag-sources`; empty unless
+    /// set).
+    pub tag_sources: Mutex<HashMap<String, crate::hunting::sources::TagSources>>,
     /// Fault injection.
     pub faults: Mutex<FaultState>,
     /// Counters.
@@ -197,6 +203,11 @@ impl AppState {
         tenants: Vec<(TenantSpec, Vec<Machine>)>,
     ) -> Self {
         let limiter = RateLimiter::new(config.time_scale);
+        let hunting_limiter = RateLimiter::with_limits(
+            config.time_scale,
+            crate::hunting::PER_MINUTE,
+            crate::hunting::PER_HOUR,
+        );
         let faults = Mutex::new(FaultState::new(config.faults.clone()));
         Self {
             config,
@@ -211,6 +222,8 @@ impl AppState {
                 .collect(),
             dormant: Vec::new(),
             limiter,
+            hunting_limiter,
+            tag_sources: Mutex::new(HashMap::new()),
             faults,
             stats: Stats::default(),
             grants: Mutex::new(Grants::default()),
@@ -218,6 +231,39 @@ impl AppState {
             session_generation: AtomicU64::new(0),
             tokens_not_before: AtomicI64::new(0),
         }
+    }
+
+    /// A copy of the tag sources of tenant `id` (empty when none were set).
+    pub fn tag_sources(&self, id: &str) -> crate::hunting::sources::TagSources {
+        self.tag_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// One sync of every tenant's tag sources: the rules run, and with `registry` the devices
+    /// report their registry values. Returns the tags added back.
+    pub fn sync_tag_sources(&self, registry: bool) -> usize {
+        let all = self
+            .tag_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut added = 0;
+        for (id, sources) in &all {
+            let Some(t) = self.tenant(id) else { continue };
+            let mut store = t.write();
+            added += sources.run_rules(&mut store);
+            if registry {
+                added += sources.sync_registry(&mut store);
+            }
+        }
+        if added > 0 {
+            self.mark_dirty();
+        }
+        added
     }
 
     /// Every served tenant, the demo tenant first.

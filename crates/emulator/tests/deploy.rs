@@ -50,6 +50,7 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
             ],
             "authority": emu.url,
             "apiBaseUrl": emu.url,
+            "graphBaseUrl": emu.url,
             "basePath": "/",
         })
     );
@@ -76,6 +77,8 @@ async fn config_json_describes_the_emulator_on_the_origin_used() {
     for t in &parsed.tenants {
         assert_eq!(t.authority, format!("{}/{}/v2.0", emu.url, t.id));
         assert_eq!(t.api_base.as_str(), emu.url);
+        // The emulator is the Graph origin too (advanced hunting).
+        assert_eq!(t.graph_base.as_str(), emu.url);
     }
     assert_eq!(parsed.connect_src(), vec![emu.url.as_str()]);
 

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use defender_tags_core::api::{self, ApiError, ApiRequest};
 
-use defender_tags_core::throttle::Acquire;
+use defender_tags_core::throttle::{Acquire, RateLimiter};
 
 use crate::abort::AbortHandle;
 use crate::budget::{self, LedgerStore, SharedBudget};
@@ -27,7 +27,7 @@ pub(crate) struct CallCtx<'a> {
 pub(crate) struct Inner {
     pub config: ClientConfig,
     pub api_origin: String,
-    tokens: Box<dyn TokenProvider>,
+    pub(crate) tokens: Box<dyn TokenProvider>,
     pub transport: Rc<dyn Transport>,
     policy: RefCell<Policy>,
     /// The budget shared with the other clients of this browser; `None` where there is no
@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     fell_back: Cell<bool>,
     /// Sum and count of finished call durations (real ms), for the ETA.
     timing: RefCell<(f64, u32)>,
+    /// Advanced hunting's own budget (core's `HUNTING_LIMITS`), apart from the API's.
+    pub(crate) hunting: RefCell<RateLimiter>,
 }
 
 /// A Defender for Endpoint API client. Cheap to clone (clones share the limiter); `!Send`.
@@ -110,6 +112,7 @@ impl DefenderClient {
                 budget,
                 fell_back: Cell::new(false),
                 timing: RefCell::new((0.0, 0)),
+                hunting: RefCell::new(defender_tags_core::hunting::hunting_rate_limiter()),
             }),
         }
     }
@@ -153,11 +156,11 @@ impl DefenderClient {
         (n > 0).then(|| sum / f64::from(n))
     }
 
-    fn api_now(&self) -> f64 {
+    pub(crate) fn api_now(&self) -> f64 {
         self.inner.transport.now_ms() * self.inner.config.scale()
     }
 
-    fn to_real_ms(&self, api_ms: u64) -> u64 {
+    pub(crate) fn to_real_ms(&self, api_ms: u64) -> u64 {
         // `as` saturates; the ceil keeps a 1 ms API wait from becoming a 0 ms busy loop.
         (api_ms as f64 / self.inner.config.scale()).ceil() as u64
     }

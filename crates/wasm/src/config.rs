@@ -50,6 +50,12 @@ pub struct ClientConfig {
     /// waiting for calls of another one. Unknown (the default) shares with every client of the
     /// same API.
     pub budget_scope: BudgetScope,
+    /// The Microsoft Graph origin for advanced hunting (`run_hunting_query`), when configured:
+    /// the second and last origin a token may go to, and only the Graph token (asked for with
+    /// [`graph_scopes`](Self::graph_scopes)). `None`: hunting is refused before anything is sent.
+    pub graph_base_url: Option<BaseUrl>,
+    /// Scopes passed to the token provider for the Graph token.
+    pub graph_scopes: Vec<String>,
 }
 
 impl ClientConfig {
@@ -65,6 +71,8 @@ impl ClientConfig {
             jitter_seed: 0x5eed,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             budget_scope: BudgetScope::unknown(),
+            graph_base_url: None,
+            graph_scopes: vec![defender_tags_core::cloud::GRAPH_SCOPE.to_owned()],
         }
     }
 

@@ -2,6 +2,7 @@
 //! runtime error messages, and `TokenError` holds only the provider's own message.
 
 use defender_tags_core::api::ApiError;
+use defender_tags_core::hunting::HuntingError;
 use defender_tags_core::throttle::RetryAfter;
 
 use crate::token::TokenError;
@@ -69,6 +70,9 @@ pub enum ClientError {
         /// The earlier attempt's failure that may have applied the change.
         earlier: Box<ClientError>,
     },
+    /// Advanced hunting (Microsoft Graph) failed, or its answer cannot be used.
+    #[error(transparent)]
+    Hunting(HuntingError),
     /// A caller-supplied value (tag, machine id, option) is invalid; nothing was sent.
     #[error("invalid {field}: {reason}")]
     InvalidInput {
@@ -140,6 +144,7 @@ impl ClientError {
         match self {
             Self::AfterUncertain { last_error, .. } => last_error.code(),
             Self::Api(e) => api_code(e),
+            Self::Hunting(e) => hunting_code(e),
             Self::Token(_) => "token_unavailable",
             Self::Network { .. } => "network",
             Self::CorsRefused { .. } => "cors_refused",
@@ -154,6 +159,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status()),
+            Self::Hunting(e) => Some(e.status()),
             Self::AfterUncertain { last_error, .. } => last_error.status(),
             _ => None,
         }
@@ -164,6 +170,10 @@ impl ClientError {
         match self {
             Self::AfterUncertain { last_error, .. } => last_error.retry_after_secs(),
             Self::Api(e) => e.retry_after().and_then(|r| match r {
+                RetryAfter::Seconds(s) => Some(s),
+                RetryAfter::At(_) => None,
+            }),
+            Self::Hunting(e) => e.retry_after().and_then(|r| match r {
                 RetryAfter::Seconds(s) => Some(s),
                 RetryAfter::At(_) => None,
             }),
@@ -181,8 +191,10 @@ impl ClientError {
             Self::Aborted { last_error } => {
                 last_error.as_ref().is_some_and(|e| e.may_have_applied())
             }
-            // A refused preflight means the request itself was never sent.
-            Self::Token(_)
+            // A refused preflight means the request itself was never sent; a hunting query
+            // changes nothing.
+            Self::Hunting(_)
+            | Self::Token(_)
             | Self::ForeignOrigin { .. }
             | Self::InvalidInput { .. }
             | Self::CorsRefused { .. } => false,
@@ -204,10 +216,25 @@ fn api_code(e: &ApiError) -> &'static str {
     }
 }
 
+fn hunting_code(e: &HuntingError) -> &'static str {
+    match e {
+        HuntingError::BadQuery { .. } => "bad_query",
+        HuntingError::Unauthorized { .. } => "unauthorized",
+        HuntingError::MissingPermission { .. } => "forbidden",
+        HuntingError::Throttled { .. } => "too_many_requests",
+        HuntingError::Server { .. } => "server_error",
+        HuntingError::UnexpectedStatus { .. } => "unexpected_status",
+        HuntingError::Undecodable { .. } => "undecodable",
+        HuntingError::TooManyRows { .. } => "too_many_rows",
+        HuntingError::ResponseTooLarge { .. } => "response_too_large",
+        _ => "api_error",
+    }
+}
+
 /// Every `code` a [`ClientError`] can carry: the JS `DefenderError.code` union
 /// (`DefenderErrorCode` in js/types.rs). Tests keep the three in step: this list, the literals of
 /// [`ClientError::code`] and the TypeScript union.
-pub const ERROR_CODES: [&str; 16] = [
+pub const ERROR_CODES: [&str; 19] = [
     "unauthorized",
     "forbidden",
     "not_found",
@@ -224,6 +251,9 @@ pub const ERROR_CODES: [&str; 16] = [
     "aborted",
     "foreign_origin",
     "invalid_input",
+    "bad_query",
+    "too_many_rows",
+    "response_too_large",
 ];
 
 #[cfg(test)]
@@ -252,6 +282,7 @@ mod code_tests {
         let source = include_str!("error.rs");
         let mut used = literals_in(source, "pub fn code(&self)");
         used.extend(literals_in(source, "fn api_code(e: &ApiError)"));
+        used.extend(literals_in(source, "fn hunting_code(e: &HuntingError)"));
         let listed: BTreeSet<String> = ERROR_CODES.iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(used, listed, "ERROR_CODES and the code() arms differ");
         assert!(used.len() >= 15, "parsed too few codes: {used:?}");

@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod edge;
 pub mod error;
+pub mod hunting;
 pub mod machines;
 mod plan_adapter;
 mod policy;
@@ -36,6 +37,8 @@ pub mod proxy;
 
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod hunting_tests;
 #[cfg(test)]
 mod testutil;
 

@@ -167,7 +167,7 @@ where
         .map(|(_, v)| v.as_ref())
 }
 
-fn error_details(body: &[u8]) -> Option<ErrorBody> {
+pub(crate) fn error_details(body: &[u8]) -> Option<ErrorBody> {
     if let Ok(env) = serde_json::from_slice::<ErrorEnvelope>(body) {
         return Some(env.error);
     }

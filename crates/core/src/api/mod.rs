@@ -6,6 +6,7 @@ pub mod encode;
 mod paging;
 mod request;
 
+pub(crate) use decode::error_details;
 pub use decode::{
     ApiError, decode_error, decode_list_machines, decode_machine, decode_machines,
     decode_tagged_machine, decode_tagged_machines, header,

@@ -114,6 +114,39 @@ impl Cloud {
     }
 }
 
+/// The Microsoft Graph scope requested for advanced hunting on the commercial cloud and GCC.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+impl Cloud {
+    /// The Microsoft Graph host of the cloud, where advanced hunting lives
+    /// (`/v1.0/security/runHuntingQuery`; docs/defender-api.md §14). GCC shares the commercial
+    /// host. The gov hosts are Graph's national-cloud hosts; that hunting answers there is
+    /// **unconfirmed**. (Microsoft's China cloud, `microsoftgraph.chinacloudapi.cn`, has no
+    /// Defender for Endpoint cloud here, so it is not a [`Cloud`].)
+    pub fn graph_host(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => "graph.microsoft.com",
+            Cloud::GccHigh => "graph.microsoft.us",
+            Cloud::DoD => "dod-graph.microsoft.us",
+        }
+    }
+
+    /// The Graph origin of the cloud.
+    pub fn graph_base_url(self) -> BaseUrl {
+        BaseUrl::from_trusted_https_host(self.graph_host())
+    }
+
+    /// The Graph token scope of the cloud (`https://{graph host}/.default`; the delegated
+    /// permission it must carry is `ThreatHunting.Read.All`).
+    pub fn graph_scope(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => GRAPH_SCOPE,
+            Cloud::GccHigh => "https://graph.microsoft.us/.default",
+            Cloud::DoD => "https://dod-graph.microsoft.us/.default",
+        }
+    }
+}
+
 impl fmt::Display for Cloud {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

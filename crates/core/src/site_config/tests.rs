@@ -65,8 +65,39 @@ fn each_cloud_has_its_hosts_and_scope() {
         assert_eq!(t.cloud, cloud);
         assert_eq!(t.api_base, cloud.base_url());
         assert_eq!(t.scope, cloud.default_scope());
+        assert_eq!(t.graph_base, cloud.graph_base_url());
+        assert_eq!(t.graph_scope, cloud.graph_scope());
         assert_eq!(t.authority, format!("{}/{TENANT_GUID}", cloud.login_host()));
     }
+}
+
+#[test]
+fn graph_origin_and_scope_are_configurable_per_tenant() {
+    let c = SiteConfig::parse(&format!(
+        r#"{{"clientId": "{CLIENT}", "graphBaseUrl": "http://127.0.0.1:8080",
+             "tenants": [{{"id": "{TENANT_GUID}"}},
+                         {{"id": "fabrikam.com", "cloud": "gcc-high",
+                           "graphBaseUrl": "https://graph.microsoft.us",
+                           "graphScope": "https://graph.microsoft.us/ThreatHunting.Read.All"}}]}}"#
+    ))
+    .unwrap();
+    assert_eq!(c.tenants[0].graph_base.as_str(), "http://127.0.0.1:8080");
+    assert_eq!(c.tenants[0].graph_scope, crate::cloud::GRAPH_SCOPE);
+    assert_eq!(
+        c.tenants[1].graph_base.as_str(),
+        "https://graph.microsoft.us"
+    );
+    assert_eq!(
+        c.tenants[1].graph_scope,
+        "https://graph.microsoft.us/ThreatHunting.Read.All"
+    );
+    let errors = SiteConfig::parse(&format!(
+        r#"{{"clientId": "{CLIENT}", "tenant": "{TENANT_GUID}", "graphBaseUrl": "http://graph.example.test",
+             "graphScope": ""}}"#
+    ))
+    .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["graphBaseUrl", "graphScope"]);
 }
 
 #[test]

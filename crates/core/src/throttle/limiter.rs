@@ -22,6 +22,14 @@ impl RateLimits {
         per_hour: 1_500,
     };
 
+    /// The advanced hunting budget: 45 calls/min and 1,500 calls/h per tenant (the retired
+    /// Defender hunting API's documented quota, assumed for Graph's `runHuntingQuery`; see
+    /// `crate::hunting::HUNTING_LIMITS`).
+    pub const HUNTING: RateLimits = RateLimits {
+        per_minute: 45,
+        per_hour: 1_500,
+    };
+
     /// Custom budgets (e.g. a safety margin, or the emulator's). Zero is raised to one, so the
     /// limiter can always make progress.
     pub fn new(per_minute: u32, per_hour: u32) -> Self {

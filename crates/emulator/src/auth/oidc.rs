@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::grants::s256;
 use super::personas::{self, Persona};
-use super::tokens::{TOKEN_TTL_SECS, issuer_for, mint_access, mint_id};
+use super::tokens::{
+    MintOverrides, TOKEN_TTL_SECS, audience_for_scope, issuer_for, mint_access_with, mint_id,
+};
 use crate::state::{AppState, TenantData};
 use crate::tenants::Tenant;
 use crate::web;
@@ -350,13 +352,17 @@ pub async fn token(
                     "The app persona is missing.",
                 );
             };
-            match mint_access(
+            match mint_access_with(
                 &st.keys,
                 &origin,
                 td.tenant(),
                 app,
                 client_id,
                 TOKEN_TTL_SECS,
+                MintOverrides {
+                    audience: Some(audience_for_scope(scope).to_owned()),
+                    permissions: None,
+                },
             ) {
                 Ok(at) => token_json(json!({
                     "token_type": "Bearer",
@@ -405,13 +411,19 @@ fn user_tokens(
     nonce: Option<String>,
 ) -> Response {
     let tenant = issued.tenant.tenant();
-    let access = mint_access(
+    // A scope naming Microsoft Graph gets a Graph token (with the persona's Graph
+    // permissions), as Entra ID issues one token per resource.
+    let access = mint_access_with(
         &st.keys,
         issued.origin,
         tenant,
         persona,
         client_id,
         TOKEN_TTL_SECS,
+        MintOverrides {
+            audience: Some(audience_for_scope(scope).to_owned()),
+            permissions: None,
+        },
     );
     let id = mint_id(&st.keys, issued.origin, tenant, persona, client_id, nonce);
     let (Ok(access), Ok(id)) = (access, id) else {

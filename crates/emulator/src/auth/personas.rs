@@ -25,6 +25,9 @@ pub struct Persona {
     pub kind: PersonaKind,
     /// Permissions (`roles` for apps, `scp` for users).
     pub permissions: &'static [&'static str],
+    /// Microsoft Graph permissions of its Graph tokens (advanced hunting needs
+    /// `ThreatHunting.Read.All`; `reader` has none, to show the refusal).
+    pub graph_permissions: &'static [&'static str],
     /// Device groups (`rbacGroupId`) the identity may see; `None` = all.
     pub groups: Option<&'static [i64]>,
     /// One line for the sign-in page and banner.
@@ -43,6 +46,7 @@ pub static PERSONAS: [Persona; 4] = [
         oid: "0a0a0a0a-1111-4000-8000-000000000001",
         kind: PersonaKind::App,
         permissions: &["Machine.ReadWrite.All"],
+        graph_permissions: &["ThreatHunting.Read.All"],
         groups: None,
         description: "application token, roles Machine.ReadWrite.All, all device groups",
     },
@@ -52,6 +56,7 @@ pub static PERSONAS: [Persona; 4] = [
         oid: "0a0a0a0a-2222-4000-8000-000000000002",
         kind: PersonaKind::User,
         permissions: &["Machine.ReadWrite"],
+        graph_permissions: &["ThreatHunting.Read.All"],
         groups: Some(&[101, 102, 103]),
         description: "user, scp Machine.ReadWrite, device groups Finance, HR and Engineering only",
     },
@@ -61,6 +66,7 @@ pub static PERSONAS: [Persona; 4] = [
         oid: "0a0a0a0a-3333-4000-8000-000000000003",
         kind: PersonaKind::User,
         permissions: &["Machine.Read"],
+        graph_permissions: &[],
         groups: None,
         description: "user, scp Machine.Read (read-only), all device groups",
     },
@@ -70,6 +76,7 @@ pub static PERSONAS: [Persona; 4] = [
         oid: "0a0a0a0a-4444-4000-8000-000000000004",
         kind: PersonaKind::User,
         permissions: &["Machine.ReadWrite"],
+        graph_permissions: &["ThreatHunting.Read.All"],
         groups: None,
         description: "user, scp Machine.ReadWrite, all device groups",
     },

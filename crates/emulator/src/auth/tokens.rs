@@ -17,6 +17,30 @@ pub const ACCEPTED_AUDIENCES: [&str; 3] = [
     "https://api.security.microsoft.com",
     "fc780465-2017-40d4-a0c5-307022471b92",
 ];
+/// Microsoft Graph's resource, the audience of the tokens advanced hunting accepts.
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+/// Audiences Graph accepts: its resource URI and its application id.
+pub const GRAPH_AUDIENCES: [&str; 2] = [GRAPH_AUDIENCE, "00000003-0000-0000-c000-000000000000"];
+
+/// Whether `aud` names Microsoft Graph.
+pub fn is_graph_audience(aud: &str) -> bool {
+    GRAPH_AUDIENCES
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(aud.trim_end_matches('/')))
+}
+
+/// The audience a token request's `scope` asks for: Graph when any scope names Graph's
+/// resource (`https://graph.microsoft.com/.default`, `.../ThreatHunting.Read.All`), else the
+/// Defender API. One token has one audience, as with Entra ID.
+pub fn audience_for_scope(scope: &str) -> &'static str {
+    let graph = scope.split_whitespace().any(|s| {
+        let s = s.to_ascii_lowercase();
+        s.starts_with("https://graph.microsoft.com/")
+            || s.starts_with("00000003-0000-0000-c000-000000000000/")
+    });
+    if graph { GRAPH_AUDIENCE } else { API_AUDIENCE }
+}
+
 /// Token lifetime: "The expiration time of the token is one hour" (docs/defender-api.md §8).
 pub const TOKEN_TTL_SECS: i64 = 3599;
 
@@ -158,12 +182,14 @@ pub fn mint_access_with(
     overrides: MintOverrides,
 ) -> Result<String, MintError> {
     let iat = now();
+    let graph = overrides.audience.as_deref().is_some_and(is_graph_audience);
     let perms: Vec<String> = overrides.permissions.unwrap_or_else(|| {
-        persona
-            .permissions
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        let base = if graph {
+            persona.graph_permissions
+        } else {
+            persona.permissions
+        };
+        base.iter().map(|s| (*s).to_owned()).collect()
     });
     let (roles, scp, name, upn, idtyp) = match persona.kind {
         PersonaKind::App => (Some(perms), None, None, None, "app"),
@@ -262,6 +288,26 @@ pub fn verify(
     origins: &[String],
     tenants: &[&str],
 ) -> Result<Caller, TokenError> {
+    verify_for(
+        keys,
+        token,
+        origins,
+        tenants,
+        &ACCEPTED_AUDIENCES,
+        API_AUDIENCE,
+    )
+}
+
+/// [`verify`] for another resource: `audiences` are accepted, `resource` is named in the
+/// refusal.
+pub fn verify_for(
+    keys: &SigningKeys,
+    token: &str,
+    origins: &[String],
+    tenants: &[&str],
+    audiences: &[&str],
+    resource: &str,
+) -> Result<Caller, TokenError> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = 0;
     validation.validate_aud = false; // checked below: a wrong audience is a 403, not a 401
@@ -287,12 +333,12 @@ pub fn verify(
             c.iss
         )));
     }
-    if !ACCEPTED_AUDIENCES
+    if !audiences
         .iter()
         .any(|a| a.eq_ignore_ascii_case(c.aud.trim_end_matches('/')))
     {
         return Err(TokenError::WrongAudience(format!(
-            "The token audience {:?} does not match the resource {API_AUDIENCE}",
+            "The token audience {:?} does not match the resource {resource}",
             c.aud
         )));
     }
@@ -416,5 +462,29 @@ mod tests {
         assert_eq!(c.kind, PersonaKind::User);
         assert_eq!(c.permissions, vec!["Machine.ReadWrite"]);
         assert_eq!(c.groups, Some(vec![101, 102, 103]));
+    }
+
+    #[test]
+    fn a_graph_scope_gets_a_graph_token() {
+        assert_eq!(
+            audience_for_scope("openid profile https://graph.microsoft.com/.default"),
+            GRAPH_AUDIENCE
+        );
+        assert_eq!(
+            audience_for_scope("https://graph.microsoft.com/ThreatHunting.Read.All offline_access"),
+            GRAPH_AUDIENCE
+        );
+        assert_eq!(
+            audience_for_scope("https://api.securitycenter.microsoft.com/.default"),
+            API_AUDIENCE
+        );
+        assert_eq!(audience_for_scope("openid profile"), API_AUDIENCE);
+        // A look-alike host is not Graph.
+        assert_eq!(
+            audience_for_scope("https://graph.microsoft.com.evil.example/.default"),
+            API_AUDIENCE
+        );
+        assert!(is_graph_audience("https://graph.microsoft.com/"));
+        assert!(!is_graph_audience(API_AUDIENCE));
     }
 }

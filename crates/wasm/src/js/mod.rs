@@ -88,6 +88,27 @@ fn config_from(options: &JsValue) -> Result<ClientConfig, ClientError> {
         }
         config.max_in_flight = n;
     }
+    // Graph (advanced hunting): its own origin and scopes. Without `graphBaseUrl`, the cloud's
+    // Graph host when the client talks to the cloud directly; with a custom `baseUrl` (a proxy,
+    // an emulator) Graph must be named, so no token goes to a host nobody configured.
+    config.graph_base_url = match opt_string(options, "graphBaseUrl")? {
+        Some(url) => {
+            Some(BaseUrl::parse(&url).map_err(|e| ClientError::invalid("graphBaseUrl", e))?)
+        }
+        None if opt_string(options, "baseUrl")?.is_none() => {
+            Some(cloud.unwrap_or(Cloud::Commercial).graph_base_url())
+        }
+        None => None,
+    };
+    if let Some(cloud) = cloud {
+        config.graph_scopes = vec![cloud.graph_scope().to_owned()];
+    }
+    if let Some(scopes) = opt_strings(options, "graphScopes")? {
+        if scopes.is_empty() {
+            return Err(ClientError::invalid("graphScopes", "must not be empty"));
+        }
+        config.graph_scopes = scopes;
+    }
     // Jitter only needs to differ between clients, not to be unpredictable.
     config.jitter_seed = js_sys::Date::now() as u64;
     Ok(config)
@@ -330,6 +351,22 @@ impl JsDefenderClient {
                 )
                 .await;
             to_js(&report)
+        })
+    }
+
+    /// Runs an advanced hunting query through Microsoft Graph (`graphBaseUrl`, a token for
+    /// `graphScopes` from the same `getToken`); resolves to its columns, rows and the machines
+    /// it names.
+    #[wasm_bindgen(js_name = runHuntingQuery, unchecked_return_type = "Promise<HuntingResult>")]
+    pub fn run_hunting_query(&self, query: String) -> Promise {
+        self.spawn(|client| async move {
+            let query = defender_tags_core::hunting::HuntingQuery::parse(&query)
+                .map_err(|e| reject(&ClientError::invalid("query", e)))?;
+            let result = client
+                .run_hunting_query(&query)
+                .await
+                .map_err(|e| reject(&e))?;
+            to_js(&crate::hunting::result_json(&result))
         })
     }
 

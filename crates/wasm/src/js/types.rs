@@ -30,6 +30,10 @@ export interface DefenderClientOptions {
     timeScale?: number;
     /** Calls `runPlan` keeps in flight at once, 1-8 (default 2); each still counts against the rate limits. */
     maxInFlight?: number;
+    /** Microsoft Graph origin for `runHuntingQuery` (default: the cloud's Graph host when `baseUrl` is not given; required with a custom `baseUrl`). Graph tokens go there only. */
+    graphBaseUrl?: string;
+    /** Scopes `getToken` is asked for when a Graph token is needed (default `https://graph.microsoft.com/.default`, or the cloud's). */
+    graphScopes?: string[];
 }
 
 /** The part of an MSAL.js PublicClientApplication the client uses. */
@@ -46,6 +50,34 @@ export interface MsalOptions {
     timeoutMs?: number;
     timeScale?: number;
     maxInFlight?: number;
+    graphBaseUrl?: string;
+    graphScopes?: string[];
+}
+
+/** A column of a hunting answer. */
+export interface HuntingColumn {
+    name: string;
+    /** string, datetime, long, real, bool, guid, timespan, dynamic, or the service's own name. */
+    type: string;
+}
+
+/** A machine a hunting answer names: by `id` (the DeviceId column) or else by `name`. */
+export interface HuntedDevice {
+    id?: string;
+    name?: string;
+    deviceName: string | null;
+    /** 1-based row of its first appearance. */
+    row: number;
+}
+
+/** What `runHuntingQuery` resolves to. `devices` is null (with `deviceError`) when the answer keeps neither DeviceId nor DeviceName. */
+export interface HuntingResult {
+    columns: HuntingColumn[];
+    rows: Record<string, unknown>[];
+    devices: HuntedDevice[] | null;
+    deviceError?: string;
+    skippedRows?: number;
+    duplicateRows?: number;
 }
 
 /** One page request of `listMachines`. Pass `cursor` from a previous page to continue. */
@@ -123,7 +155,7 @@ export interface Machine {
 }
 
 /** The stable codes of DefenderError (crates/wasm/src/error.rs ERROR_CODES; a test keeps them equal). */
-export type DefenderErrorCode = "unauthorized" | "forbidden" | "not_found" | "bad_request" | "too_many_requests" | "server_error" | "unexpected_status" | "undecodable" | "api_error" | "token_unavailable" | "network" | "cors_refused" | "timeout" | "aborted" | "foreign_origin" | "invalid_input";
+export type DefenderErrorCode = "unauthorized" | "forbidden" | "not_found" | "bad_request" | "too_many_requests" | "server_error" | "unexpected_status" | "undecodable" | "api_error" | "token_unavailable" | "network" | "cors_refused" | "timeout" | "aborted" | "foreign_origin" | "invalid_input" | "bad_query" | "too_many_rows" | "response_too_large";
 
 /** Every promise of this package rejects with a DefenderError: a real `Error` (its `name` is
  *  "DefenderError"); tell it apart with `isDefenderError(e)`. */
