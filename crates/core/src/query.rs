@@ -80,6 +80,13 @@ pub fn is_linux_platform(platform: &str) -> bool {
 /// inside ids and would flood a name search with unrelated machines.
 pub const MIN_ID_PART: usize = 8;
 
+/// Whether a folded name part is also looked for in machine ids: from [`MIN_ID_PART`]
+/// characters, and only when every one is a hex digit (ids are lowercase hex, so any other
+/// character rules every id out, and the ids need not be read).
+pub fn looks_in_ids(folded: &str) -> bool {
+    folded.len() >= MIN_ID_PART && folded.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// `10.`, `10.1.2`: at most four groups of one to three digits, starting with a digit,
 /// containing a dot; only the last group may be empty.
 fn looks_like_ipv4_prefix(t: &str) -> bool {
@@ -133,8 +140,7 @@ impl TextQuery {
             // only when the shorter also reaches it.
             (TextQuery::NamePart(a), TextQuery::NamePart(b)) => {
                 let (a, b) = (fold(a), fold(b));
-                b.contains(&a)
-                    && (a.chars().count() >= MIN_ID_PART || b.chars().count() < MIN_ID_PART)
+                b.contains(&a) && (a.chars().count() >= MIN_ID_PART || !looks_in_ids(&b))
             }
             (TextQuery::IpPrefix(a), TextQuery::IpPrefix(b)) => fold(b).starts_with(&fold(a)),
             // An IPv4 address parses only in its canonical spelling, so the addresses equal to
@@ -649,7 +655,7 @@ impl Matcher {
     /// Whether the text is also looked for in machine ids (a [`TextQuery::NamePart`] of at least
     /// [`MIN_ID_PART`] characters).
     pub fn searches_ids(&self) -> bool {
-        matches!(self.text, TextQuery::NamePart(_)) && self.needle.len() >= MIN_ID_PART
+        matches!(self.text, TextQuery::NamePart(_)) && looks_in_ids(&self.needle)
     }
 }
 
@@ -928,6 +934,11 @@ mod tests {
             "the longer text also matches ids"
         );
         assert!(q("1234abcd").refines_to(&q("1234abcde")));
+        assert!(
+            q("sales-w").refines_to(&q("sales-ws")),
+            "not hex: the longer text cannot match an id"
+        );
+        assert!(q("1234ABC").refines_to(&q("1234ABC-")));
         assert!(q("10.1.").refines_to(&q("10.1.2.3")));
         assert!(!q("10.1.2.3").refines_to(&q("10.1.2.30")));
         assert!(!q("10").refines_to(&q("10.")));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use defender_tags_core::Machine;
-use defender_tags_core::query::{MachineQuery, Matcher, TextQuery};
+use defender_tags_core::query::{MachineQuery, Matcher, TextQuery, fold};
 
 use memchr::memmem::Finder;
 
@@ -18,7 +18,7 @@ pub fn describe(text: &TextQuery) -> String {
         TextQuery::MachineId(_) => "Machine id".to_owned(),
         TextQuery::IpAddress(ip) => format!("IP address {ip}"),
         TextQuery::IpPrefix(ip) => format!("Any IP address starting with {ip}"),
-        TextQuery::NamePart(p) if p.chars().count() >= defender_tags_core::query::MIN_ID_PART => {
+        TextQuery::NamePart(p) if defender_tags_core::query::looks_in_ids(&fold(p)) => {
             format!("Computer names or machine ids containing \u{201c}{p}\u{201d}")
         }
         TextQuery::NamePart(p) => format!("Computer names containing \u{201c}{p}\u{201d}"),
@@ -241,7 +241,9 @@ mod tests {
             describe(&classify("web")),
             "Computer names containing \u{201c}web\u{201d}"
         );
-        assert!(describe(&classify("4e156817")).contains("or machine ids"));
+        assert!(describe(&classify("4E156817")).contains("or machine ids"));
+        // Not hex: no id can contain it.
+        assert!(!describe(&classify("sales-ws")).contains("ids"));
     }
 
     #[test]
