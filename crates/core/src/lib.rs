@@ -47,6 +47,7 @@ pub mod model;
 pub mod odata;
 pub mod plan;
 pub mod query;
+pub mod rules;
 pub mod site_config;
 pub mod throttle;
 pub mod wire;
