@@ -57,7 +57,8 @@ pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region
 pub use import::{ImportError, ImportRefused, ImportResult, ImportRow, parse_machine_list};
 pub use inventory::{Inventory, inventory};
 pub use model::{
-    DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
+    DeviceValue, DeviceValueError, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId,
+    MachineIdError,
     MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
     TagError, TagWarning, TaggedMachine,
 };

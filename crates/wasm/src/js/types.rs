@@ -69,6 +69,9 @@ export interface RunOptions {
     signal?: AbortSignal;
 }
 
+/** A value `setDeviceValue` accepts (case-sensitive). */
+export type DeviceValue = "Low" | "Normal" | "High";
+
 /** A rule's source in a rules file: a saved search (the search page's query string) or a list. */
 export type RuleSource =
     | { kind: "filter"; query: string }
