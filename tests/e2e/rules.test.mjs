@@ -80,7 +80,7 @@ test("an exact rule: dry run, run, a machine stops matching, the next dry run re
   assert.deepEqual(tagged, finance.map((m) => m.id).sort(), "exactly the matching machines carry the rule's tag");
 
   // The list shows when the rule last ran and with what result.
-  await eventually(async () => /applied/.test(await row(page, "Finance copy").getByTestId("rule-last-run").textContent()), "last run shown");
+  await eventually(async () => new RegExp(`: ${finance.length} changed$`).test(await row(page, "Finance copy").getByTestId("rule-last-run").textContent()), "last run shown");
 
   // Another tool removes Finance from one machine: it no longer matches.
   const gone = finance[0];

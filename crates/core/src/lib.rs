@@ -58,9 +58,8 @@ pub use import::{ImportError, ImportRefused, ImportResult, ImportRow, parse_mach
 pub use inventory::{Inventory, inventory};
 pub use model::{
     DeviceValue, DeviceValueError, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId,
-    MachineIdError,
-    MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
-    TagError, TagWarning, TaggedMachine,
+    MachineIdError, MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore,
+    Tag, TagAction, TagError, TagWarning, TaggedMachine,
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};

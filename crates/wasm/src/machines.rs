@@ -179,8 +179,8 @@ impl DefenderClient {
         id: &MachineId,
         value: &DeviceValue,
     ) -> Result<Machine, ClientError> {
-        let request = api::set_device_value(id, value)
-            .map_err(|e| ClientError::invalid("deviceValue", e))?;
+        let request =
+            api::set_device_value(id, value).map_err(|e| ClientError::invalid("deviceValue", e))?;
         self.call(
             &request,
             with_response(api::decode_machine),

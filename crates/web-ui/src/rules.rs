@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use defender_tags_core::Machine;
 use defender_tags_core::rules::{
-    self, FieldProblem, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile,
-    RulesFileError, parse_rules_file,
+    self, FieldProblem, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile, RulesFileError,
+    parse_rules_file,
 };
 use defender_tags_core::{MachineRef, Tag};
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,10 @@ impl RuleDraft {
             },
             source,
         });
-        parse_rules_file(&serde_json::json!({ "version": rules::RULES_SCHEMA_VERSION, "rules": docs }).to_string())
+        parse_rules_file(
+            &serde_json::json!({ "version": rules::RULES_SCHEMA_VERSION, "rules": docs })
+                .to_string(),
+        )
     }
 }
 
@@ -138,8 +141,10 @@ pub fn job_for(plan: &RulePlan, machines: &[Machine]) -> Job {
             .filter_map(|o| Some((o.id.clone(), (*tags.get(&o.id)?).clone())))
             .collect(),
     };
+    // The add step always (its "already in place" is part of the preview); the remove step
+    // only when it removes something, so a run's report is not split over an empty step.
     let mut steps = vec![step(&plan.add)];
-    if let Some(remove) = &plan.remove {
+    if let Some(remove) = plan.remove.as_ref().filter(|r| !r.is_empty()) {
         steps.push(step(remove));
     }
     let summary = plan.summary();
@@ -155,7 +160,10 @@ pub fn job_for(plan: &RulePlan, machines: &[Machine]) -> Job {
             plan.tag,
             plural(summary.adds, "machine", "machines"),
             if plan.mode == RuleMode::Exact {
-                format!(", remove it from {}", plural(summary.removes, "machine", "machines"))
+                format!(
+                    ", remove it from {}",
+                    plural(summary.removes, "machine", "machines")
+                )
             } else {
                 String::new()
             }
@@ -220,7 +228,8 @@ fn storage() -> Option<web_sys::Storage> {
 /// The tenant's saved rules. A stored file that no longer reads (edited by hand, or written by
 /// a newer version) is reported, not dropped: the page shows the error and keeps the text.
 pub fn load(tenant: &str) -> Result<RulesFile, (String, RulesFileError)> {
-    let Some(text) = storage().and_then(|s| s.get_item(&format!("{RULES_KEY}{tenant}")).ok().flatten())
+    let Some(text) =
+        storage().and_then(|s| s.get_item(&format!("{RULES_KEY}{tenant}")).ok().flatten())
     else {
         return Ok(RulesFile::default());
     };
@@ -290,7 +299,9 @@ mod tests {
         let e = draft("linux", "M", "os=Ubuntu").add_to(&file).unwrap_err();
         assert_eq!(e.rule_field(), Some((2, "name")));
         assert_eq!(field_message(&e), "A rule with this name exists already.");
-        let e = draft("Other", "M", "os=Ubuntu&sen=1d").add_to(&file).unwrap_err();
+        let e = draft("Other", "M", "os=Ubuntu&sen=1d")
+            .add_to(&file)
+            .unwrap_err();
         assert_eq!(e.rule_field(), Some((2, "source.query")));
         assert!(without(&file, "Linux").rules.is_empty());
     }
@@ -300,16 +311,20 @@ mod tests {
         let file = draft("Linux", "L", "os=Ubuntu")
             .add_to(&RulesFile::default())
             .unwrap();
-        let ms = [
-            machine(1, "Ubuntu", &[]),
-            machine(2, "Windows11", &["L"]),
-        ];
+        let ms = [machine(1, "Ubuntu", &[]), machine(2, "Windows11", &["L"])];
         let plan = plan_rules(&file, &ms, 0);
         let job = job_for(&plan.rules[0], &ms);
         assert_eq!(job.steps.len(), 2);
         assert_eq!(job.steps[0].plan.action, defender_tags_core::TagAction::Add);
-        assert_eq!(job.steps[1].before.get(&ms[1].id), Some(&vec!["L".to_owned()]));
+        assert_eq!(
+            job.steps[1].before.get(&ms[1].id),
+            Some(&vec!["L".to_owned()])
+        );
         assert_eq!(rule_of(&job), Some("Linux"));
-        assert!(job.title.contains("remove it from 1 machine"), "{}", job.title);
+        assert!(
+            job.title.contains("remove it from 1 machine"),
+            "{}",
+            job.title
+        );
     }
 }

@@ -121,9 +121,14 @@ pub fn plan_rules(
     // One crossing for the whole array (see `plan::states_through_json`).
     let text = js_sys::JSON::stringify(&machines)
         .map(String::from)
-        .map_err(|_| reject(&ClientError::invalid("machines", "must be an array of machines")))?;
-    let machines: Vec<Machine> = serde_json::from_str(&text)
-        .map_err(|e| reject(&ClientError::invalid("machines", e)))?;
+        .map_err(|_| {
+            reject(&ClientError::invalid(
+                "machines",
+                "must be an array of machines",
+            ))
+        })?;
+    let machines: Vec<Machine> =
+        serde_json::from_str(&text).map_err(|e| reject(&ClientError::invalid("machines", e)))?;
     Ok(RulesPlan {
         plan: rules::plan_rules(&file, &machines, now_ms),
     })

@@ -129,10 +129,7 @@ fn RulesView() -> impl IntoView {
             let machines = match machines {
                 Ok(m) => m,
                 Err(e) => {
-                    error.try_set(Some(format!(
-                        "Could not list the machines: {}",
-                        e.message
-                    )));
+                    error.try_set(Some(format!("Could not list the machines: {}", e.message)));
                     return;
                 }
             };
@@ -142,7 +139,12 @@ fn RulesView() -> impl IntoView {
             };
             let blocking = saved::conflicts_of(&planned.conflicts, &name);
             if !blocking.is_empty() {
-                conflicts.try_set(blocking.iter().map(|c| saved::describe_conflict(c)).collect());
+                conflicts.try_set(
+                    blocking
+                        .iter()
+                        .map(|c| saved::describe_conflict(c))
+                        .collect(),
+                );
                 error.try_set(Some(format!(
                     "Rule \u{201c}{name}\u{201d} conflicts with another rule on {}: nothing can run until the rules agree (change a source or a tag, or delete a rule).",
                     crate::bulk::job::plural(blocking.len(), "machine", "machines")
@@ -189,7 +191,10 @@ fn RulesView() -> impl IntoView {
                 Ok(next) => {
                     if store(next) {
                         form_error.set(None);
-                        notice.set(Some(format!("Saved rule \u{201c}{}\u{201d}.", draft.name.trim())));
+                        notice.set(Some(format!(
+                            "Saved rule \u{201c}{}\u{201d}.",
+                            draft.name.trim()
+                        )));
                         name.set(String::new());
                         tag.set(String::new());
                         source.set(String::new());
@@ -202,7 +207,9 @@ fn RulesView() -> impl IntoView {
 
     let export = move |_| {
         let text = file.with_untracked(RulesFile::to_json);
-        if let Err(e) = crate::download::save_text("defender-tags-rules.json", "application/json", &text) {
+        if let Err(e) =
+            crate::download::save_text("defender-tags-rules.json", "application/json", &text)
+        {
             error.set(Some(e.to_string()));
         }
     };
@@ -212,7 +219,11 @@ fn RulesView() -> impl IntoView {
             let input = ev
                 .target()
                 .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
-            let Some(file_obj) = input.as_ref().and_then(|i| i.files()).and_then(|f| f.get(0)) else {
+            let Some(file_obj) = input
+                .as_ref()
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0))
+            else {
                 return;
             };
             if let Some(i) = &input {
@@ -221,7 +232,10 @@ fn RulesView() -> impl IntoView {
             }
             // A rules file is small; a large one is a wrong file, refused before reading it.
             if file_obj.size() > 8.0 * 1024.0 * 1024.0 {
-                error.set(Some(format!("{} is larger than 8 MB: not a rules file.", file_obj.name())));
+                error.set(Some(format!(
+                    "{} is larger than 8 MB: not a rules file.",
+                    file_obj.name()
+                )));
                 return;
             }
             let store = store.clone();
