@@ -20,12 +20,11 @@ after(async () => {
 
 async function openFirstMachine(page) {
   await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
-  const link = page.locator(".body-row:not([hidden]) .machine-link").first();
-  const name = (await link.textContent()).trim();
-  await link.click();
+  await page.locator(".body-row:not([hidden]) .machine-link").first().click();
   await page.getByTestId("machine-panel").waitFor();
-  const machines = await emu.get("/_emulator/machines");
-  return machines.find((m) => m.computerDnsName === name);
+  // By id: computer names are not unique in the seeded tenant.
+  const id = (await page.getByTestId("machine-panel").locator(".machine-id").textContent()).trim();
+  return emu.get(`/_emulator/machines/${id}`);
 }
 
 const calls = async () => (await emu.get("/_emulator/stats")).endpoints?.setDeviceValue?.calls ?? 0;

@@ -68,8 +68,7 @@ pub fn MachinePanel(
                     {row("Health", m.health_status.as_ref().map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())))}
                     {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
-                    <DeviceValueRow id=m.id.clone() current=shown_value.get().or(m.device_value.clone())
-                        on_set=Callback::new(move |v| shown_value.set(Some(v)))/>
+                    <DeviceValueRow id=m.id.clone() listed=m.device_value.clone() set_here=shown_value/>
                     {row("Machine group", crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()))}
                     <div class="detail"><dt>"Last seen"</dt><dd>
                         <time datetime=m.last_seen.map(defender_tags_core::model::datetime::format_datetime).unwrap_or_default()
@@ -124,16 +123,22 @@ pub fn MachinePanel(
 #[component]
 fn DeviceValueRow(
     id: MachineId,
-    current: Option<DeviceValue>,
-    /// Called with the value once the API confirmed it.
-    on_set: Callback<DeviceValue>,
+    /// The value in the listing.
+    listed: Option<DeviceValue>,
+    /// The value set from this panel, once the API confirmed it (owned by the panel, so it
+    /// outlives a re-render of the details).
+    set_here: RwSignal<Option<DeviceValue>>,
 ) -> impl IntoView {
+    let current = set_here.get_untracked().or(listed.clone());
     let ids = crate::ids::use_ids();
     let state = crate::components::top_bar::use_app_state();
     let can_edit = crate::components::read_only::can_edit();
-    let shown = current
-        .as_ref()
-        .map_or_else(|| "\u{2014}".to_owned(), |v| v.as_str().to_owned());
+    let shown = move || {
+        set_here
+            .get()
+            .or_else(|| listed.clone())
+            .map_or_else(|| "\u{2014}".to_owned(), |v| v.as_str().to_owned())
+    };
     let choice = RwSignal::new(
         current
             .clone()
@@ -143,8 +148,8 @@ fn DeviceValueRow(
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<String>);
     let unchanged = {
-        let current = current.clone();
-        move || current.as_ref() == Some(&choice.get())
+        let listed = current.clone();
+        move || set_here.get().or_else(|| listed.clone()).as_ref() == Some(&choice.get())
     };
     let set = move |_| {
         let Some(backend) = state.backend.0.get_untracked() else {
@@ -161,7 +166,7 @@ fn DeviceValueRow(
             match result {
                 Ok(()) => {
                     message.try_set(Some(format!("Device value set to {value}.")));
-                    on_set.run(value);
+                    set_here.try_set(Some(value));
                 }
                 Err(e) => {
                     message.try_set(Some(format!("Not changed: {}", e.message)));
