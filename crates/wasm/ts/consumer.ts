@@ -127,7 +127,7 @@ export async function scheduledRules(client: DefenderClient, text: string): Prom
   let applied = 0;
   for (let i = 0; i < plan.ruleCount; i += 1) {
     for (const step of plan.steps(i)) {
-      const report: RunReport = await client.runPlan(step);
+      const report: RunReport = await client.runPlan(step, {});
       applied += report.outcomes.filter((o) => o.status === "applied").length;
     }
   }

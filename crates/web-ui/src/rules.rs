@@ -226,14 +226,15 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 /// The tenant's saved rules. A stored file that no longer reads (edited by hand, or written by
-/// a newer version) is reported, not dropped: the page shows the error and keeps the text.
-pub fn load(tenant: &str) -> Result<RulesFile, (String, RulesFileError)> {
+/// a newer version) is reported, not dropped: the page shows the error, and the stored text
+/// stays until a rule is saved.
+pub fn load(tenant: &str) -> Result<RulesFile, RulesFileError> {
     let Some(text) =
         storage().and_then(|s| s.get_item(&format!("{RULES_KEY}{tenant}")).ok().flatten())
     else {
         return Ok(RulesFile::default());
     };
-    parse_rules_file(&text).map_err(|e| (text, e))
+    parse_rules_file(&text)
 }
 
 /// Saves the tenant's rules.

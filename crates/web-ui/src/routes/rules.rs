@@ -54,7 +54,7 @@ fn RulesView() -> impl IntoView {
     let tenant = crate::site::tenant_scope();
     let (initial, load_error) = match saved::load(&tenant) {
         Ok(f) => (f, None),
-        Err((_, e)) => (
+        Err(e) => (
             RulesFile::default(),
             Some(format!(
                 "The saved rules of this tenant could not be read ({e}); saving a rule replaces them."
