@@ -21,6 +21,7 @@ const PAGES = [
   ["/", (p) => p.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor()],
   ["/bulk", (p) => p.getByTestId("bulk-match-summary").filter({ hasText: /matching machines selected/ }).waitFor({ timeout: 60_000 })],
   ["/inventory", (p) => p.getByTestId("portal-breakers").waitFor({ timeout: 60_000 })],
+  ["/rules", (p) => p.getByRole("heading", { name: "Saved rules" }).waitFor()],
   ["/activity", (p) => p.getByTestId("activity-scope").waitFor()],
   ["/settings", (p) => p.getByRole("heading", { name: "Settings" }).waitFor()],
   ["/check", (p) => p.getByRole("heading", { level: 1 }).first().waitFor()],

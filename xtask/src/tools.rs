@@ -6,8 +6,9 @@ use std::process::Command;
 
 use crate::ctx::{self, Ctx};
 
-/// Folders whose `package-lock.json` xtask installs with `npm ci`: these plus every `tests/*`.
-const NPM_DIRS: [&str; 2] = ["www", "crates/wasm"];
+/// Folders whose `package-lock.json` xtask installs with `npm ci`: these plus every `tests/*`
+/// (`examples/rules` for its msal-node, which tests/node runs the script with).
+const NPM_DIRS: [&str; 3] = ["www", "crates/wasm", "examples/rules"];
 
 fn npm_dirs(ctx: &Ctx) -> Vec<std::path::PathBuf> {
     let mut dirs: Vec<_> = NPM_DIRS.iter().map(|d| ctx.root.join(d)).collect();

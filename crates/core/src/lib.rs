@@ -48,6 +48,7 @@ pub mod model;
 pub mod odata;
 pub mod plan;
 pub mod query;
+pub mod rules;
 pub mod site_config;
 pub mod throttle;
 pub mod wire;
@@ -57,9 +58,9 @@ pub use cloud::{BaseUrl, BaseUrlError, Cloud, CloudConfig, DEFAULT_SCOPE, Region
 pub use import::{ImportError, ImportRefused, ImportResult, ImportRow, parse_machine_list};
 pub use inventory::{Inventory, inventory};
 pub use model::{
-    DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId, MachineIdError,
-    MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore, Tag, TagAction,
-    TagError, TagWarning, TaggedMachine,
+    DeviceValue, DeviceValueError, ExposureLevel, HealthStatus, IpAddress, Machine, MachineId,
+    MachineIdError, MachineRef, MachineRefError, OnboardingStatus, OperationalStatus, RiskScore,
+    Tag, TagAction, TagError, TagWarning, TaggedMachine,
 };
 pub use odata::{CmpOp, Field, Filter, Literal, ODataError};
 pub use plan::{ExpectedOutcome, MachineState, Plan, PlannedCall, plan};

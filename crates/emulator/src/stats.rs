@@ -28,7 +28,7 @@ pub struct EndpointStats {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StatsSnapshot {
     /// Per endpoint name (`listMachines`, `getMachine`, `findByTag`, `tagMachine`,
-    /// `bulkTagMachines`, `unknown`).
+    /// `bulkTagMachines`, `setDeviceValue`, `unknown`).
     pub endpoints: BTreeMap<&'static str, EndpointStats>,
     /// Machine-tag operations accepted (one per machine per successful tag call).
     pub tag_operations: u64,

@@ -728,3 +728,67 @@ async fn unknown_non_api_path_is_a_json_404_without_static_dir() {
     r.error(404, "NotFound");
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn set_device_value_is_exact_scoped_and_needs_write() {
+    let emu = Emu::start().await;
+    let t = emu.token("app").await;
+    let raw = emu.raw_machines().await;
+    let m = raw
+        .iter()
+        .find(|m| recent(m) && m["deviceValue"] != "High")
+        .unwrap();
+    let path = format!("/api/machines/{}/setDeviceValue", id(m));
+
+    let r = emu.post(&path, &t, json!({"DeviceValue": "High"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["deviceValue"], "High");
+    assert_eq!(
+        r.body["@odata.context"],
+        format!("{}/api/$metadata#Machines/$entity", emu.url)
+    );
+    assert_eq!(emu.raw_machine(&id(m)).await["deviceValue"], "High");
+
+    // Value and parameter name are case-sensitive; nothing changes on a refused call.
+    emu.post(&path, &t, json!({"DeviceValue": "low"}))
+        .await
+        .error(400, "InvalidInput");
+    emu.post(&path, &t, json!({"deviceValue": "Low"}))
+        .await
+        .error(400, "InvalidRequestBody");
+    emu.post(&path, &t, json!({}))
+        .await
+        .error(400, "MissingRequiredParameter");
+    let reader = emu.token("reader").await;
+    emu.post(&path, &reader, json!({"DeviceValue": "Low"}))
+        .await
+        .error(403, "Forbidden");
+    assert_eq!(emu.raw_machine(&id(m)).await["deviceValue"], "High");
+
+    // The analyst sees device groups 101-103 only: another group's machine is not found.
+    let analyst = emu.token("analyst").await;
+    let other = raw
+        .iter()
+        .find(|m| recent(m) && !(101..=103).contains(&group(m)))
+        .unwrap();
+    emu.post(
+        &format!("/api/machines/{}/setDeviceValue", id(other)),
+        &analyst,
+        json!({"DeviceValue": "Low"}),
+    )
+    .await
+    .error(404, "ResourceNotFound");
+    let old = raw.iter().find(|m| !recent(m)).unwrap();
+    emu.post(
+        &format!("/api/machines/{}/setDeviceValue", id(old)),
+        &t,
+        json!({"DeviceValue": "Low"}),
+    )
+    .await
+    .error(403, "DisallowedOperation");
+    let stats = emu
+        .send(emu.http.get(format!("{}/_emulator/stats", emu.url)))
+        .await;
+    assert_eq!(stats.body["endpoints"]["setDeviceValue"]["calls"], 7);
+    emu.stop().await;
+}

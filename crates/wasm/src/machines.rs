@@ -2,7 +2,7 @@
 
 use defender_tags_core::api::{self, ListQuery, NextLinkError, NextPage};
 use defender_tags_core::cloud::BaseUrl;
-use defender_tags_core::model::{Machine, MachineId, MachineRef, Tag, TagAction};
+use defender_tags_core::model::{DeviceValue, Machine, MachineId, MachineRef, Tag, TagAction};
 use defender_tags_core::odata::Filter;
 use defender_tags_core::wire::{MAX_PAGE_SIZE, ODataList};
 
@@ -164,6 +164,23 @@ impl DefenderClient {
         action: TagAction,
     ) -> Result<Machine, ClientError> {
         let request = api::set_tag(id, tag, action);
+        self.call(
+            &request,
+            with_response(api::decode_machine),
+            &CallCtx::default(),
+        )
+        .await
+    }
+
+    /// `POST /api/machines/{id}/setDeviceValue`: returns the updated machine. One call per
+    /// machine (there is no bulk form); a value the API would refuse is refused here, unsent.
+    pub async fn set_device_value(
+        &self,
+        id: &MachineId,
+        value: &DeviceValue,
+    ) -> Result<Machine, ClientError> {
+        let request =
+            api::set_device_value(id, value).map_err(|e| ClientError::invalid("deviceValue", e))?;
         self.call(
             &request,
             with_response(api::decode_machine),

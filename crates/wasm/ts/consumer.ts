@@ -13,6 +13,11 @@ import {
   type RunReport,
   type PlanSummary,
   type ProxyConfig,
+  type RulesDocument,
+  type RulesDryRun,
+  type DeviceValue,
+  parseRules,
+  planRules,
 } from "defender-tags-wasm";
 import init, { DefenderClient as WebClient } from "defender-tags-wasm/web";
 
@@ -109,4 +114,25 @@ export async function edgeService(request: Request, json: string): Promise<Respo
   );
   const response: Response = await worker.handle(request);
   return response;
+}
+
+export async function scheduledRules(client: DefenderClient, text: string): Promise<number> {
+  const doc: RulesDocument = parseRules(text);
+  const first = doc.rules[0];
+  const query: string = first?.source.kind === "filter" ? first.source.query : "";
+  const machines: Machine[] = await client.listAllMachines();
+  const plan = planRules(text, machines, { nowMs: Date.now() });
+  const dry: RulesDryRun = plan.summary();
+  if (!dry.mayRun) return dry.conflicts.map((c) => `${c.addingRule} vs ${c.removingRule}`).length;
+  let applied = 0;
+  for (let i = 0; i < plan.ruleCount; i += 1) {
+    for (const step of plan.steps(i)) {
+      const report: RunReport = await client.runPlan(step, {});
+      applied += report.outcomes.filter((o) => o.status === "applied").length;
+    }
+  }
+  const value: DeviceValue = "High";
+  const changed: Machine = await client.setDeviceValue(machines[0].id, value);
+  void [query, changed.deviceValue];
+  return applied + dry.rules.reduce((n, r) => n + r.adds + r.removes, 0);
 }

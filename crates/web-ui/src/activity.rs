@@ -611,6 +611,14 @@ impl Backend for Logged {
         })
     }
 
+    fn set_device_value(
+        &self,
+        id: MachineId,
+        value: defender_tags_core::DeviceValue,
+    ) -> LocalBoxFuture<'static, Result<(), UiError>> {
+        self.inner.0.set_device_value(id, value)
+    }
+
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
         self.inner.0.bulk()
     }

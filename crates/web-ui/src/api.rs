@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
-use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+use defender_tags_core::{DeviceValue, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
 use crate::access::Access;
@@ -138,6 +138,20 @@ pub trait Backend {
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>>;
+    /// Sets one machine's device value (one API call; there is no bulk form).
+    fn set_device_value(
+        &self,
+        id: MachineId,
+        value: DeviceValue,
+    ) -> LocalBoxFuture<'static, Result<(), UiError>> {
+        let _ = (id, value);
+        Box::pin(async {
+            Err(UiError::new(
+                UiErrorKind::Invalid,
+                "Device values cannot be changed here.",
+            ))
+        })
+    }
     /// Runs bulk plans (UI part 2, `crate::bulk`); `None` where the backend cannot.
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
         None
@@ -224,6 +238,21 @@ impl Backend for ClientBackend {
         Box::pin(async move {
             this.client
                 .set_tag(&id, &tag, action)
+                .await
+                .map(|_| ())
+                .map_err(|e| UiError::from_client(&e, true, &this.access))
+        })
+    }
+
+    fn set_device_value(
+        &self,
+        id: MachineId,
+        value: DeviceValue,
+    ) -> LocalBoxFuture<'static, Result<(), UiError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            this.client
+                .set_device_value(&id, &value)
                 .await
                 .map(|_| ())
                 .map_err(|e| UiError::from_client(&e, true, &this.access))

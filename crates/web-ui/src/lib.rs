@@ -17,6 +17,7 @@ pub mod ids;
 pub mod msal;
 pub mod query;
 pub mod routes;
+pub mod rules;
 pub mod search;
 pub mod session;
 pub mod settings;
@@ -92,6 +93,7 @@ pub fn Shell() -> impl IntoView {
                     <Route path=path!("/") view=routes::search::SearchPage/>
                     <Route path=path!("/bulk") view=routes::bulk::BulkPage/>
                     <Route path=path!("/inventory") view=routes::inventory::InventoryPage/>
+                    <Route path=path!("/rules") view=routes::rules::RulesPage/>
                     <Route path=path!("/activity") view=routes::activity::ActivityPage/>
                     <Route path=path!("/settings") view=routes::settings::SettingsPage/>
                     <Route path=path!("/check") view=routes::check::CheckPage/>

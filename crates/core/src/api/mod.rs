@@ -14,5 +14,5 @@ pub use decode::{
 pub use paging::{NextLinkError, NextPage, next_page, request_from_next_link};
 pub use request::{
     ApiRequest, FindByTagError, ListQuery, ListQueryError, Method, bulk_request, bulk_set_tag,
-    find_by_tag, get_machine, list_machines, set_tag,
+    find_by_tag, get_machine, list_machines, set_device_value, set_tag,
 };

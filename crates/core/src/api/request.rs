@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::encode::{encode_path_segment, encode_query_component};
 use crate::cloud::BaseUrl;
-use crate::model::{MachineId, MachineRef, Tag, TagAction};
+use crate::model::{DeviceValue, DeviceValueError, MachineId, MachineRef, Tag, TagAction};
 use crate::odata::{Filter, render};
 use crate::wire::{BulkBodyError, BulkTagBody, MAX_PAGE_SIZE};
 
@@ -275,6 +275,27 @@ pub fn set_tag(id: &MachineId, tag: &Tag, action: TagAction) -> ApiRequest {
         format!("/api/machines/{}/tags", encode_path_segment(id.as_str())),
         body,
     )
+}
+
+/// `POST /api/machines/{id}/setDeviceValue` with `{"DeviceValue": "Low"|"Normal"|"High"}`
+/// (docs/defender-api.md §6). There is no bulk form: one call per machine.
+pub fn set_device_value(
+    id: &MachineId,
+    value: &DeviceValue,
+) -> Result<ApiRequest, DeviceValueError> {
+    if !value.is_settable() {
+        return Err(DeviceValueError::NotSettable {
+            found: value.as_str().to_owned(),
+        });
+    }
+    let body = format!("{{\"DeviceValue\":{}}}", Value::from(value.as_str()));
+    Ok(ApiRequest::post_json(
+        format!(
+            "/api/machines/{}/setDeviceValue",
+            encode_path_segment(id.as_str())
+        ),
+        body,
+    ))
 }
 
 /// `POST /api/machines/AddOrRemoveTagForMultipleMachines` for an already validated body.

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
 
 macro_rules! string_enum {
     (
@@ -186,6 +187,42 @@ impl DeviceValue {
     }
 }
 
+/// A device value that `setDeviceValue` does not accept.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DeviceValueError {
+    /// Not exactly `Low`, `Normal` or `High` (the API compares case-sensitively).
+    #[error("device value {found:?} is not one of Low, Normal, High (exact spelling)")]
+    NotSettable {
+        /// What was given.
+        found: String,
+    },
+}
+
+impl DeviceValue {
+    /// The values `setDeviceValue` accepts, from lowest to highest.
+    pub const SETTABLE: [DeviceValue; 3] = [Self::Low, Self::Normal, Self::High];
+
+    /// Reads a value to *set*: exactly `Low`, `Normal` or `High`. Stricter than decoding a
+    /// machine (which keeps any spelling), because the API refuses other spellings and a
+    /// refused call should be caught before it costs a slot of the rate budget.
+    pub fn parse_settable(s: &str) -> Result<Self, DeviceValueError> {
+        match s {
+            "Low" => Ok(Self::Low),
+            "Normal" => Ok(Self::Normal),
+            "High" => Ok(Self::High),
+            other => Err(DeviceValueError::NotSettable {
+                found: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Whether this value can be sent to `setDeviceValue`.
+    pub fn is_settable(&self) -> bool {
+        !matches!(self, Self::Other(_))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +239,15 @@ mod tests {
         let v: HealthStatus = serde_json::from_str("\"Quarantined\"").unwrap();
         assert_eq!(v, HealthStatus::Other("Quarantined".into()));
         assert_eq!(serde_json::to_string(&v).unwrap(), "\"Quarantined\"");
+    }
+
+    #[test]
+    fn settable_values_are_exact() {
+        assert_eq!(DeviceValue::parse_settable("High"), Ok(DeviceValue::High));
+        for bad in ["high", "HIGH", " High", "Critical", ""] {
+            assert!(DeviceValue::parse_settable(bad).is_err(), "{bad:?}");
+        }
+        assert!(!DeviceValue::Other("Critical".into()).is_settable());
     }
 
     #[test]

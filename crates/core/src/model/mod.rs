@@ -8,7 +8,8 @@ mod tag;
 mod wire_str;
 
 pub use enums::{
-    DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, OperationalStatus, RiskScore,
+    DeviceValue, DeviceValueError, ExposureLevel, HealthStatus, OnboardingStatus,
+    OperationalStatus, RiskScore,
 };
 pub use id::{MACHINE_ID_LEN, MachineId, MachineIdError};
 pub use machine::{

@@ -373,3 +373,26 @@ fn paging_follows_same_origin_links_else_skips() {
         "without $top a page under 10,000 is the last"
     );
 }
+
+#[test]
+fn set_device_value_body_is_pascal_case_and_refuses_unknown_values() {
+    use defender_tags_core::{DeviceValue, DeviceValueError};
+    let req = api::set_device_value(&id(1), &DeviceValue::High).unwrap();
+    assert_eq!(req.method, Method::Post);
+    assert_eq!(req.path, format!("/api/machines/{}/setDeviceValue", id(1)));
+    assert_eq!(req.body.as_deref(), Some(r#"{"DeviceValue":"High"}"#));
+    let odd = DeviceValue::from_wire("Critical");
+    assert_eq!(
+        api::set_device_value(&id(1), &odd),
+        Err(DeviceValueError::NotSettable {
+            found: "Critical".into()
+        })
+    );
+    // A lower-case spelling decodes leniently from a machine, but is never sent as typed.
+    assert_eq!(
+        DeviceValue::parse_settable("high"),
+        Err(DeviceValueError::NotSettable {
+            found: "high".into()
+        })
+    );
+}

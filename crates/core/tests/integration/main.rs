@@ -12,4 +12,5 @@ mod model;
 mod odata;
 mod plan;
 mod query;
+mod rules;
 mod throttle;

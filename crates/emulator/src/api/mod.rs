@@ -1,6 +1,7 @@
 //! The Defender API under `/api` (and `/api/v1.0`): routing (case-insensitive, as ASP.NET
 //! routes are), fault injection, token checks, rate limits, statistics.
 
+mod device_value;
 mod errors;
 mod machines;
 mod odata;
@@ -45,6 +46,8 @@ pub enum Endpoint {
     Tag,
     /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`.
     Bulk,
+    /// `POST /api/machines/{id}/setDeviceValue`.
+    DeviceValue,
     /// Anything else under `/api`.
     Unknown,
 }
@@ -58,19 +61,20 @@ impl Endpoint {
             Self::FindByTag => "findByTag",
             Self::Tag => "tagMachine",
             Self::Bulk => "bulkTagMachines",
+            Self::DeviceValue => "setDeviceValue",
             Self::Unknown => "unknown",
         }
     }
 
     fn method(self) -> Method {
         match self {
-            Self::Tag | Self::Bulk => Method::POST,
+            Self::Tag | Self::Bulk | Self::DeviceValue => Method::POST,
             _ => Method::GET,
         }
     }
 
     fn writes(self) -> bool {
-        matches!(self, Self::Tag | Self::Bulk)
+        matches!(self, Self::Tag | Self::Bulk | Self::DeviceValue)
     }
 }
 
@@ -103,6 +107,9 @@ fn route(path: &str) -> Route {
         }
         [m, id] if is(m, "machines") => (Endpoint::Get, Some(decode(id))),
         [m, id, t] if is(m, "machines") && is(t, "tags") => (Endpoint::Tag, Some(decode(id))),
+        [m, id, v] if is(m, "machines") && is(v, "setDeviceValue") => {
+            (Endpoint::DeviceValue, Some(decode(id)))
+        }
         _ => (Endpoint::Unknown, None),
     };
     Route {
@@ -163,7 +170,7 @@ async fn handle(
     if endpoint == Endpoint::Unknown {
         return Err(ApiError::general_not_found(format!(
             "No API resource matches {}. Supported: /api/machines, /api/machines/{{id}}, \
-             /api/machines/findbytag, /api/machines/{{id}}/tags, \
+             /api/machines/findbytag, /api/machines/{{id}}/tags, /api/machines/{{id}}/setDeviceValue, \
              /api/machines/AddOrRemoveTagForMultipleMachines",
             uri.path()
         )));
@@ -314,6 +321,10 @@ fn process(
         Endpoint::Bulk => {
             let body = json_body(headers, body)?;
             tags::tag_many(&ctx, &body)
+        }
+        Endpoint::DeviceValue => {
+            let body = json_body(headers, body)?;
+            device_value::set(&ctx, r.key.as_deref().unwrap_or_default(), &body)
         }
         Endpoint::Unknown => Err(ApiError::general_not_found("Not found")),
     }

@@ -17,7 +17,7 @@ use super::machines::{Entity, resolve};
 use super::{Ctx, ok_json};
 use crate::config::RETENTION_DAYS;
 
-fn parse_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn parse_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(ApiError::invalid_body(
@@ -30,7 +30,7 @@ fn parse_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// The field `name`, exactly spelt. A differently-cased spelling is reported as such.
-fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Result<&'a Value, ApiError> {
+pub(super) fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Result<&'a Value, ApiError> {
     if let Some(v) = o.get(name) {
         return Ok(v);
     }
@@ -76,7 +76,7 @@ fn tag_and_action(o: &Map<String, Value>) -> Result<(String, TagAction), ApiErro
     Ok((value, action))
 }
 
-fn beyond_retention(m: &Machine) -> ApiError {
+pub(super) fn beyond_retention(m: &Machine) -> ApiError {
     let seen = m.last_seen.map_or_else(
         || "never".to_owned(),
         defender_tags_core::model::datetime::format_datetime,

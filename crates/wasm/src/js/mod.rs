@@ -6,6 +6,7 @@
 
 mod convert;
 mod plan;
+mod rules;
 mod tokens;
 mod types;
 
@@ -15,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use defender_tags_core::cloud::{BaseUrl, Cloud};
-use defender_tags_core::model::{MachineId, MachineRef, Tag, TagAction};
+use defender_tags_core::model::{DeviceValue, MachineId, MachineRef, Tag, TagAction};
 use defender_tags_core::odata;
 
 use crate::abort::AbortHandle;
@@ -30,6 +31,7 @@ use convert::{
     error_value, opt_function, opt_number, opt_string, opt_strings, opt_u32, prop, to_js,
 };
 pub use plan::BulkPlan;
+pub use rules::{RulesPlan, parse_rules, plan_rules};
 pub use types::*;
 
 fn cloud_from(name: &str) -> Result<Cloud, ClientError> {
@@ -291,6 +293,27 @@ impl JsDefenderClient {
     #[wasm_bindgen(js_name = removeTag, unchecked_return_type = "Promise<Machine>")]
     pub fn remove_tag(&self, machine_id: String, tag: String) -> Promise {
         self.set_tag(machine_id, tag, TagAction::Remove)
+    }
+
+    /// Sets a machine's device value (`"Low"`, `"Normal"` or `"High"`, exact spelling); resolves
+    /// to the updated machine. One API call per machine: there is no bulk form.
+    #[wasm_bindgen(js_name = setDeviceValue, unchecked_return_type = "Promise<Machine>")]
+    pub fn set_device_value(
+        &self,
+        machine_id: String,
+        #[wasm_bindgen(unchecked_param_type = "DeviceValue")] value: String,
+    ) -> Promise {
+        self.spawn(|client| async move {
+            let fail = |e: &ClientError| error_value(e, Some(&machine_id));
+            let id = parse_id(&machine_id).map_err(|e| fail(&e))?;
+            let value = DeviceValue::parse_settable(&value)
+                .map_err(|e| fail(&ClientError::invalid("deviceValue", e)))?;
+            let machine = client
+                .set_device_value(&id, &value)
+                .await
+                .map_err(|e| fail(&e))?;
+            to_js(&machine)
+        })
     }
 
     fn set_tag(&self, machine_id: String, tag: String, action: TagAction) -> Promise {

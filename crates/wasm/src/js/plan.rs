@@ -21,6 +21,10 @@ impl BulkPlan {
     pub(crate) fn inner(&self) -> &Plan {
         &self.plan
     }
+
+    pub(crate) fn from_plan(plan: Plan) -> Self {
+        Self { plan }
+    }
 }
 
 #[wasm_bindgen]

@@ -101,6 +101,69 @@ export interface RunOptions {
     signal?: AbortSignal;
 }
 
+/** A value `setDeviceValue` accepts (case-sensitive). */
+export type DeviceValue = "Low" | "Normal" | "High";
+
+/** A rule's source in a rules file: a saved search (the search page's query string) or a list. */
+export type RuleSource =
+    | { kind: "filter"; query: string }
+    | { kind: "import"; machines: string[] };
+
+/** One rule of a rules file: `add` tags what matches; `exact` also untags what no longer matches. */
+export interface RuleDocument {
+    name: string;
+    tag: string;
+    mode: "add" | "exact";
+    source: RuleSource;
+}
+
+/** A rules file (schema version 1), as `parseRules` returns it. */
+export interface RulesDocument {
+    version: 1;
+    rules: RuleDocument[];
+}
+
+/** One rule's dry run. */
+export interface RuleDryRun {
+    name: string;
+    tag: string;
+    mode: "add" | "exact";
+    /** Machines the source matched. */
+    matched: number;
+    /** Machines that will get the tag. */
+    adds: number;
+    /** Machines that will lose it (exact rules). */
+    removes: number;
+    /** Matched machines that already carry it. */
+    alreadyInPlace: number;
+    /** Imported entries that name no visible machine, or several. */
+    cannotResolve: number;
+    /** API calls the run needs. */
+    calls: number;
+    /** Ids of the machines that will get the tag. */
+    adding: string[];
+    /** Ids of the machines that will lose it. */
+    removing: string[];
+    unresolved: { input: string; candidates: number }[];
+}
+
+/** Two rules that disagree about a machine: one adds the tag, an exact rule removes it. */
+export interface RuleConflict {
+    tag: string;
+    machineId: string;
+    machineName: string | null;
+    addingRule: string;
+    removingRule: string;
+}
+
+/** `RulesPlan.summary()`: nothing may run while `conflicts` is not empty (`mayRun`). */
+export interface RulesDryRun {
+    rules: RuleDryRun[];
+    conflicts: RuleConflict[];
+    mayRun: boolean;
+    nothingToDo: boolean;
+}
+
 /** A machine for `planBulk`: an id (or computer name) and, when known, its current tags. */
 export interface PlanMachine {
     id?: string;

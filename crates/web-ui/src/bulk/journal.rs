@@ -196,6 +196,7 @@ fn kind_from(s: &str) -> JobKind {
         JobKind::Merge,
         JobKind::Undo,
         JobKind::Resume,
+        JobKind::Rule,
     ]
     .into_iter()
     .find(|k| k.as_str() == s)

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use defender_tags_core::{Machine, MachineId};
+use defender_tags_core::{DeviceValue, Machine, MachineId};
 
 use crate::components::tag_editor::TagEditor;
 use crate::state::now_ms;
@@ -56,6 +56,8 @@ pub fn MachinePanel(
     let row = |label: &'static str, value: String| {
         view! { <div class="detail"><dt>{label}</dt><dd>{value}</dd></div> }
     };
+    // The value set from this panel, shown until the listing is read again.
+    let shown_value = RwSignal::new(None::<DeviceValue>);
     let details = move || {
         machine.get().map(|m| {
             let text = |s: Option<&str>| s.unwrap_or("\u{2014}").to_owned();
@@ -66,7 +68,7 @@ pub fn MachinePanel(
                     {row("Health", m.health_status.as_ref().map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())))}
                     {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
-                    {row("Device value", text(m.device_value.as_ref().map(|v| v.as_str())))}
+                    <DeviceValueRow id=m.id.clone() listed=m.device_value.clone() set_here=shown_value/>
                     {row("Machine group", crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()))}
                     <div class="detail"><dt>"Last seen"</dt><dd>
                         <time datetime=m.last_seen.map(defender_tags_core::model::datetime::format_datetime).unwrap_or_default()
@@ -113,5 +115,102 @@ pub fn MachinePanel(
             }}
             {details}
         </aside>
+    }
+}
+
+/// The device value with a control to change it (one API call). A read-only sign-in sees the
+/// value and why it cannot change it, before anything is sent.
+#[component]
+fn DeviceValueRow(
+    id: MachineId,
+    /// The value in the listing.
+    listed: Option<DeviceValue>,
+    /// The value set from this panel, once the API confirmed it (owned by the panel, so it
+    /// outlives a re-render of the details).
+    set_here: RwSignal<Option<DeviceValue>>,
+) -> impl IntoView {
+    let current = set_here.get_untracked().or(listed.clone());
+    let ids = crate::ids::use_ids();
+    let state = crate::components::top_bar::use_app_state();
+    let can_edit = crate::components::read_only::can_edit();
+    let shown = move || {
+        set_here
+            .get()
+            .or_else(|| listed.clone())
+            .map_or_else(|| "\u{2014}".to_owned(), |v| v.as_str().to_owned())
+    };
+    let choice = RwSignal::new(
+        current
+            .clone()
+            .filter(DeviceValue::is_settable)
+            .unwrap_or(DeviceValue::Normal),
+    );
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<String>);
+    let unchanged = {
+        let listed = current.clone();
+        move || set_here.get().or_else(|| listed.clone()).as_ref() == Some(&choice.get())
+    };
+    let set = move |_| {
+        let Some(backend) = state.backend.0.get_untracked() else {
+            message.set(Some("Sign in to change the device value.".to_owned()));
+            return;
+        };
+        let value = choice.get_untracked();
+        let id = id.clone();
+        busy.set(true);
+        message.set(None);
+        leptos::task::spawn_local(async move {
+            let result = backend.0.set_device_value(id, value.clone()).await;
+            busy.try_set(false);
+            match result {
+                Ok(()) => {
+                    message.try_set(Some(format!("Device value set to {value}.")));
+                    set_here.try_set(Some(value));
+                }
+                Err(e) => {
+                    message.try_set(Some(format!("Not changed: {}", e.message)));
+                }
+            }
+        });
+    };
+    view! {
+        <div class="detail device-value" data-testid="device-value">
+            <dt>"Device value"</dt>
+            <dd>
+                <span data-testid="device-value-current">{shown}</span>
+                {move || if can_edit.get() {
+                    let set = set.clone();
+                    view! {
+                        <span class="inline-row device-value-edit">
+                            <label for=ids.id("device-value-choice") class="visually-hidden">"New device value"</label>
+                            <select id=ids.id("device-value-choice") data-testid="device-value-choice"
+                                on:change=move |ev| {
+                                    if let Ok(v) = DeviceValue::parse_settable(&event_target_value(&ev)) {
+                                        choice.set(v);
+                                    }
+                                }>
+                                {DeviceValue::SETTABLE.iter().map(|v| {
+                                    let v = v.clone();
+                                    let selected = choice.get_untracked() == v;
+                                    view! { <option value=v.as_str().to_owned() selected=selected>{v.as_str().to_owned()}</option> }
+                                }).collect_view()}
+                            </select>
+                            <button type="button" class="btn btn-small" data-testid="device-value-set"
+                                disabled={let unchanged = unchanged.clone(); move || busy.get() || unchanged()}
+                                on:click=set
+                                title="One API call for this machine">"Set"</button>
+                        </span>
+                    }.into_any()
+                } else {
+                    view! {
+                        <span class="hint" data-testid="device-value-read-only">
+                            " Read-only sign-in: changing the device value needs Machine.ReadWrite."
+                        </span>
+                    }.into_any()
+                }}
+                <span class="small" role="status" data-testid="device-value-message">{move || message.get()}</span>
+            </dd>
+        </div>
     }
 }

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod check;
 pub mod inventory;
 pub mod not_found;
+pub mod rules;
 pub mod search;
 pub mod settings;
 
@@ -31,6 +32,10 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         path: "/inventory",
         label: "Tag inventory",
+    },
+    NavItem {
+        path: "/rules",
+        label: "Tag rules",
     },
     NavItem {
         path: "/activity",

@@ -30,6 +30,8 @@ pub enum JobKind {
     Undo,
     /// Finish what a stopped or interrupted run left.
     Resume,
+    /// Run a saved tag rule (`crate::rules`): add, then for an exact rule remove.
+    Rule,
 }
 
 impl JobKind {
@@ -41,6 +43,7 @@ impl JobKind {
             JobKind::Merge => "merge",
             JobKind::Undo => "undo",
             JobKind::Resume => "resume",
+            JobKind::Rule => "rule",
         }
     }
 }

@@ -1,0 +1,331 @@
+//! Saved tag rules in the browser: the tenant's rules file (core's schema, so an export is what
+//! the headless script reads), when each rule last ran, and the bulk [`Job`] a rule's dry run
+//! becomes. Parsing, planning and conflicts are core's (`defender_tags_core::rules`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use defender_tags_core::Machine;
+use defender_tags_core::rules::{
+    self, FieldProblem, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile, RulesFileError,
+    parse_rules_file,
+};
+use defender_tags_core::{MachineRef, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::bulk::job::{Job, JobKind, Step, plural};
+use crate::bulk::resolve::{Unresolved, UnresolvedReason};
+
+/// localStorage key prefix of a tenant's rules file (JSON, no secrets).
+const RULES_KEY: &str = "defender-tags.rules:";
+/// localStorage key prefix of a tenant's last run per rule.
+const RUNS_KEY: &str = "defender-tags.rule-runs:";
+/// What a rule job's `source` starts with; the rule's name follows.
+pub const SOURCE_PREFIX: &str = "Rule: ";
+
+/// How a rule's last run ended (shown in the list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    /// When it finished (Unix epoch ms).
+    pub at_ms: i64,
+    /// The report's one-line outcome ("12 applied, 3 already in place").
+    pub outcome: String,
+    /// Whether every machine ended as planned.
+    pub ok: bool,
+}
+
+/// What the form asks for, before validation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleDraft {
+    /// Name.
+    pub name: String,
+    /// Tag.
+    pub tag: String,
+    /// `add` or `exact`.
+    pub exact: bool,
+    /// Filter (search query string) or imported list.
+    pub import: bool,
+    /// The search query (`os=Windows11`) or one machine per line.
+    pub source: String,
+}
+
+impl RuleDraft {
+    /// The draft as a validated rule, through the same checks as a rules file (the rule is
+    /// added to `file` and the whole file re-read), so a rule the form accepts always exports
+    /// and imports.
+    pub fn add_to(&self, file: &RulesFile) -> Result<RulesFile, RulesFileError> {
+        let source = if self.import {
+            rules::SourceDoc::Import {
+                machines: self
+                    .source
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            }
+        } else {
+            rules::SourceDoc::Filter {
+                query: self.source.trim().trim_start_matches('?').to_owned(),
+            }
+        };
+        let mut docs: Vec<rules::RuleDoc> = file.rules.iter().map(rules::RuleDoc::from).collect();
+        docs.push(rules::RuleDoc {
+            name: self.name.clone(),
+            tag: self.tag.clone(),
+            mode: if self.exact {
+                RuleMode::Exact
+            } else {
+                RuleMode::Add
+            },
+            source,
+        });
+        parse_rules_file(
+            &serde_json::json!({ "version": rules::RULES_SCHEMA_VERSION, "rules": docs })
+                .to_string(),
+        )
+    }
+}
+
+/// `file` without the rule named `name`.
+pub fn without(file: &RulesFile, name: &str) -> RulesFile {
+    RulesFile {
+        rules: file
+            .rules
+            .iter()
+            .filter(|r| r.name != name)
+            .cloned()
+            .collect(),
+    }
+}
+
+/// How a source reads in the list.
+pub fn describe_source(source: &RuleSource) -> String {
+    match source {
+        RuleSource::Filter(q) => format!("Search: {}", q.to_query_string()),
+        RuleSource::Import(list) => format!(
+            "Imported list: {}",
+            plural(list.len(), "machine", "machines")
+        ),
+    }
+}
+
+/// The conflicts a run of `rule` must wait for: those it takes part in.
+pub fn conflicts_of<'a>(conflicts: &'a [RuleConflict], rule: &str) -> Vec<&'a RuleConflict> {
+    conflicts
+        .iter()
+        .filter(|c| c.adding_rule == rule || c.removing_rule == rule)
+        .collect()
+}
+
+/// A conflict as a sentence.
+pub fn describe_conflict(c: &RuleConflict) -> String {
+    format!(
+        "{}: rule \u{201c}{}\u{201d} adds \u{201c}{}\u{201d}, rule \u{201c}{}\u{201d} removes it",
+        c.machine_name.as_deref().unwrap_or(c.machine_id.as_str()),
+        c.adding_rule,
+        c.tag,
+        c.removing_rule
+    )
+}
+
+/// The bulk job that runs one rule's dry run: add, then (exact) remove, each step recording
+/// the listed machines' tags as its before-state, so the report's undo works as for any run.
+pub fn job_for(plan: &RulePlan, machines: &[Machine]) -> Job {
+    let tags: HashMap<_, _> = machines.iter().map(|m| (&m.id, &m.machine_tags)).collect();
+    let step = |p: &defender_tags_core::plan::Plan| Step {
+        plan: p.clone(),
+        before: p
+            .outcomes
+            .iter()
+            .filter_map(|o| Some((o.id.clone(), (*tags.get(&o.id)?).clone())))
+            .collect(),
+    };
+    // The add step always (its "already in place" is part of the preview); the remove step
+    // only when it removes something, so a run's report is not split over an empty step.
+    let mut steps = vec![step(&plan.add)];
+    if let Some(remove) = plan.remove.as_ref().filter(|r| !r.is_empty()) {
+        steps.push(step(remove));
+    }
+    let summary = plan.summary();
+    let mode = match plan.mode {
+        RuleMode::Add => "add",
+        RuleMode::Exact => "exact",
+    };
+    Job {
+        kind: JobKind::Rule,
+        title: format!(
+            "Rule \u{201c}{}\u{201d} ({mode}): add \u{201c}{}\u{201d} to {}{}",
+            plan.name,
+            plan.tag,
+            plural(summary.adds, "machine", "machines"),
+            if plan.mode == RuleMode::Exact {
+                format!(
+                    ", remove it from {}",
+                    plural(summary.removes, "machine", "machines")
+                )
+            } else {
+                String::new()
+            }
+        ),
+        source: format!("{SOURCE_PREFIX}{}", plan.name),
+        steps,
+        unresolved: plan
+            .unresolved
+            .iter()
+            .map(|u| Unresolved {
+                line: 0,
+                text: u.input.clone(),
+                reason: if u.candidates == 0 {
+                    UnresolvedReason::Unknown
+                } else {
+                    UnresolvedReason::Ambiguous(Vec::new())
+                },
+            })
+            .collect(),
+    }
+}
+
+/// The rule a job ran, from its `source`.
+pub fn rule_of(job: &Job) -> Option<&str> {
+    (job.kind == JobKind::Rule)
+        .then(|| job.source.strip_prefix(SOURCE_PREFIX))
+        .flatten()
+}
+
+/// Whether a tag typed in the form is sendable (inline check before saving).
+pub fn tag_problem(tag: &str) -> Option<String> {
+    Tag::parse(tag).err().map(|e| e.to_string())
+}
+
+/// Whether an imported line names a machine (inline check).
+pub fn line_problem(line: &str) -> Option<String> {
+    MachineRef::parse(line).err().map(|e| e.to_string())
+}
+
+/// A rules-file error about field `field` of rule `number`, as the form shows it.
+pub fn field_message(e: &RulesFileError) -> String {
+    match e {
+        RulesFileError::Rule {
+            problem: FieldProblem::DuplicateName { .. },
+            ..
+        } => "A rule with this name exists already.".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()?.local_storage().ok().flatten()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
+/// The tenant's saved rules. A stored file that no longer reads (edited by hand, or written by
+/// a newer version) is reported, not dropped: the page shows the error, and the stored text
+/// stays until a rule is saved.
+pub fn load(tenant: &str) -> Result<RulesFile, RulesFileError> {
+    let Some(text) =
+        storage().and_then(|s| s.get_item(&format!("{RULES_KEY}{tenant}")).ok().flatten())
+    else {
+        return Ok(RulesFile::default());
+    };
+    parse_rules_file(&text)
+}
+
+/// Saves the tenant's rules.
+pub fn save(tenant: &str, file: &RulesFile) -> Result<(), String> {
+    storage()
+        .ok_or_else(|| "This browser does not allow saving rules (localStorage).".to_owned())?
+        .set_item(&format!("{RULES_KEY}{tenant}"), &file.to_json())
+        .map_err(|_| "Could not save the rules (localStorage is full or blocked).".to_owned())
+}
+
+/// Each rule's last run in this tenant.
+pub fn load_runs(tenant: &str) -> BTreeMap<String, LastRun> {
+    storage()
+        .and_then(|s| s.get_item(&format!("{RUNS_KEY}{tenant}")).ok().flatten())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Records `run` as rule `name`'s last run; false if it was recorded already.
+pub fn record_run(tenant: &str, name: &str, run: LastRun) -> bool {
+    let mut runs = load_runs(tenant);
+    if runs.get(name) == Some(&run) {
+        return false;
+    }
+    runs.insert(name.to_owned(), run);
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&runs)) {
+        // A full storage forgets the time of the last run only; the run itself is journaled.
+        let _ = s.set_item(&format!("{RUNS_KEY}{tenant}"), &text);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use defender_tags_core::MachineId;
+    use defender_tags_core::rules::plan_rules;
+
+    fn machine(n: u8, os: &str, tags: &[&str]) -> Machine {
+        let mut m = Machine::new(MachineId::parse(&format!("{n:02x}").repeat(20)).unwrap());
+        m.computer_dns_name = Some(format!("host{n}"));
+        m.os_platform = Some(os.into());
+        m.machine_tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        m
+    }
+
+    fn draft(name: &str, tag: &str, source: &str) -> RuleDraft {
+        RuleDraft {
+            name: name.into(),
+            tag: tag.into(),
+            exact: true,
+            import: false,
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn a_draft_is_validated_as_part_of_the_file() {
+        let file = draft("Linux", "L", "?os=Ubuntu")
+            .add_to(&RulesFile::default())
+            .unwrap();
+        assert_eq!(file.rules.len(), 1);
+        let e = draft("linux", "M", "os=Ubuntu").add_to(&file).unwrap_err();
+        assert_eq!(e.rule_field(), Some((2, "name")));
+        assert_eq!(field_message(&e), "A rule with this name exists already.");
+        let e = draft("Other", "M", "os=Ubuntu&sen=1d")
+            .add_to(&file)
+            .unwrap_err();
+        assert_eq!(e.rule_field(), Some((2, "source.query")));
+        assert!(without(&file, "Linux").rules.is_empty());
+    }
+
+    #[test]
+    fn a_rule_plan_becomes_an_add_then_remove_job() {
+        let file = draft("Linux", "L", "os=Ubuntu")
+            .add_to(&RulesFile::default())
+            .unwrap();
+        let ms = [machine(1, "Ubuntu", &[]), machine(2, "Windows11", &["L"])];
+        let plan = plan_rules(&file, &ms, 0);
+        let job = job_for(&plan.rules[0], &ms);
+        assert_eq!(job.steps.len(), 2);
+        assert_eq!(job.steps[0].plan.action, defender_tags_core::TagAction::Add);
+        assert_eq!(
+            job.steps[1].before.get(&ms[1].id),
+            Some(&vec!["L".to_owned()])
+        );
+        assert_eq!(rule_of(&job), Some("Linux"));
+        assert!(
+            job.title.contains("remove it from 1 machine"),
+            "{}",
+            job.title
+        );
+    }
+}

@@ -1,0 +1,150 @@
+// Tag rules (issue #13): create an exact rule, dry-run it (the bulk preview), run it (the bulk
+// run and report), change a machine so it no longer matches and see the next dry run propose
+// exactly its removal; conflicting rules block the dry run; export and import the rules file,
+// and a bad file is refused naming the rule and field. Every claim is checked against the
+// emulator's own state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startEmulator } from "./lib/emulator.mjs";
+import { launch, newPage, screenshot, seriousA11yViolations, signIn } from "./lib/browser.mjs";
+import { allMachines, downloadText, eventually, runAndWait, statNumber } from "./lib/bulk.mjs";
+
+let emu;
+let browser;
+let dir;
+before(async () => {
+  emu = await startEmulator({ machines: 600, extraArgs: ["--time-scale", "60"] });
+  browser = await launch();
+  dir = await mkdtemp(path.join(tmpdir(), "dt-rules-e2e-"));
+});
+after(async () => {
+  await browser?.close();
+  await emu?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const SOURCE_TAG = "Finance";
+const RULE_TAG = "e2e-rule-finance";
+const DAY = 86_400_000;
+const recent = (m) => Date.parse(m.lastSeen) > Date.now() - 180 * DAY;
+
+async function openRules(page) {
+  await page.goto(`${emu.url}/rules`);
+  await page.getByRole("heading", { name: "Saved rules" }).waitFor();
+}
+
+async function addRule(page, { name, tag, mode = "exact", query }) {
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Tag", { exact: true }).fill(tag);
+  await page.getByLabel("Mode").selectOption(mode);
+  await page.getByLabel(/^Search/).fill(query);
+  await page.getByTestId("rule-save").click();
+  await row(page, name).waitFor();
+}
+
+const row = (page, name) => page.locator(`[data-testid=rule-row][data-rule="${name}"]`);
+
+async function dryRun(page, name) {
+  await row(page, name).getByTestId("rule-dry-run").click();
+  await page.getByTestId("bulk-preview").waitFor({ timeout: 30_000 });
+}
+
+/** Token for the emulator's API (for changing a machine as another tool would). */
+async function apiToken() {
+  return (await emu.post("/_emulator/token", { persona: "app" })).access_token;
+}
+
+test("an exact rule: dry run, run, a machine stops matching, the next dry run removes exactly it", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openRules(page);
+  await page.getByTestId("rules-empty").waitFor();
+  await addRule(page, { name: "Finance copy", tag: RULE_TAG, query: `tag=${SOURCE_TAG}` });
+  await screenshot(page, "rules-01-saved");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: rules page");
+
+  const finance = (await allMachines(emu)).filter((m) => recent(m) && m.machineTags.some((t) => t.toLowerCase() === "finance"));
+  assert.ok(finance.length > 3, `enough Finance machines (${finance.length})`);
+  await dryRun(page, "Finance copy");
+  assert.equal(await statNumber(page, "preview-will-change"), finance.length);
+  assert.equal(await statNumber(page, "preview-already"), 0);
+  assert.match(await page.getByTestId("bulk-preview").locator("h2").textContent(), /Rule “Finance copy” \(exact\)/);
+  await screenshot(page, "rules-02-dry-run");
+
+  await runAndWait(page);
+  await screenshot(page, "rules-03-report");
+  const tagged = (await allMachines(emu)).filter((m) => m.machineTags.includes(RULE_TAG)).map((m) => m.id).sort();
+  assert.deepEqual(tagged, finance.map((m) => m.id).sort(), "exactly the matching machines carry the rule's tag");
+
+  // The list shows when the rule last ran and with what result.
+  await eventually(async () => new RegExp(`: ${finance.length} changed$`).test(await row(page, "Finance copy").getByTestId("rule-last-run").textContent()), "last run shown");
+
+  // Another tool removes Finance from one machine: it no longer matches.
+  const gone = finance[0];
+  const token = await apiToken();
+  for (const t of gone.machineTags.filter((t) => t.toLowerCase() === "finance")) {
+    const res = await fetch(`${emu.url}/api/machines/${gone.id}/tags`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ Value: t, Action: "Remove" }),
+    });
+    assert.equal(res.status, 200);
+  }
+
+  await dryRun(page, "Finance copy");
+  assert.equal(await statNumber(page, "preview-will-change"), 1, "only the removal");
+  assert.equal(await statNumber(page, "preview-already"), finance.length - 1);
+  const lines = page.getByTestId("list-will-change").locator("li");
+  assert.equal(await lines.count(), 1);
+  assert.match(await lines.first().textContent(), new RegExp(gone.id));
+  assert.match(await lines.first().textContent(), /Remove/);
+  await screenshot(page, "rules-04-removal");
+  await runAndWait(page);
+  assert.ok(!(await emu.get(`/_emulator/machines/${gone.id}`)).machineTags.includes(RULE_TAG), "the tag was removed");
+  await page.close();
+});
+
+test("conflicting rules block the dry run; export and import the rules; a bad file names rule and field", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openRules(page);
+  await addRule(page, { name: "Ubuntu exact", tag: "e2e-conflict", query: "os=Ubuntu" });
+  await addRule(page, { name: "Finance add", tag: "e2e-conflict", mode: "add", query: `tag=${SOURCE_TAG}` });
+  await row(page, "Ubuntu exact").getByTestId("rule-dry-run").click();
+  await page.getByTestId("rule-conflicts").waitFor();
+  assert.match(await page.getByTestId("rules-error").textContent(), /conflicts with another rule/);
+  assert.match(await page.getByTestId("rule-conflicts").textContent(), /rule “Finance add” adds “e2e-conflict”, rule “Ubuntu exact” removes it/);
+  assert.equal(await page.getByTestId("bulk-preview").count(), 0, "no preview, so nothing can run");
+  await screenshot(page, "rules-05-conflict");
+
+  // Export, delete, import: the rules come back exactly.
+  const exported = JSON.parse(await downloadText(page, page.getByTestId("rules-export")));
+  assert.equal(exported.version, 1);
+  const names = exported.rules.map((r) => r.name);
+  assert.ok(names.includes("Ubuntu exact") && names.includes("Finance add"), names.join(", "));
+  assert.deepEqual(exported.rules.find((r) => r.name === "Ubuntu exact").source, { kind: "filter", query: "os=Ubuntu" });
+  for (const name of names) await row(page, name).getByTestId("rule-delete").click();
+  await page.getByTestId("rules-empty").waitFor();
+  const good = path.join(dir, "rules.json");
+  await writeFile(good, JSON.stringify(exported));
+  await page.getByTestId("rules-import").setInputFiles(good);
+  for (const name of names) await row(page, name).waitFor();
+  assert.match(await page.getByTestId("rules-notice").textContent(), new RegExp(`Imported ${names.length} rules`));
+
+  // A bad file changes nothing and says which rule and field.
+  const bad = path.join(dir, "bad.json");
+  await writeFile(bad, JSON.stringify({ version: 1, rules: [{ name: "Broken", tag: " padded ", mode: "add", source: { kind: "filter", query: "os=Ubuntu" } }] }));
+  await page.getByTestId("rules-import").setInputFiles(bad);
+  await eventually(async () => /rule 1 \("Broken"\): tag/.test(await page.getByTestId("rules-error").textContent()), "bad file refused");
+  assert.equal(await page.getByTestId("rule-row").count(), names.length, "rules unchanged");
+  const future = path.join(dir, "future.json");
+  await writeFile(future, JSON.stringify({ version: 2, rules: [] }));
+  await page.getByTestId("rules-import").setInputFiles(future);
+  await eventually(async () => /schema version 2/.test(await page.getByTestId("rules-error").textContent()), "unknown version refused");
+  assert.equal(await page.getByTestId("rule-row").count(), names.length, "rules unchanged");
+  await screenshot(page, "rules-06-bad-import");
+  await page.close();
+});
