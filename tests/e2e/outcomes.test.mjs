@@ -243,6 +243,8 @@ test("the activity log outlives the tab, per user and tenant, with a retention s
     // Retention: a setting that sticks.
     assert.equal(await again.getByTestId("activity-retention").inputValue(), "90");
     await again.getByTestId("activity-retention").selectOption("30");
+    // The page says "Saved" once IndexedDB has it (a reload before that would lose it).
+    await again.getByTestId("activity-retention-saved").filter({ hasText: "Saved" }).waitFor({ timeout: 10_000 });
     await again.reload();
     await again.getByTestId("activity-row").first().waitFor({ timeout: 20_000 });
     assert.equal(await again.getByTestId("activity-retention").inputValue(), "30");

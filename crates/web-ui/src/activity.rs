@@ -363,6 +363,9 @@ pub struct Activity {
     durable: RwSignal<Option<Scope>>,
     /// Days entries are kept in the durable log.
     retention: RwSignal<u32>,
+    /// The retention last confirmed written to IndexedDB by [`Activity::set_retention`] (the
+    /// page says "Saved" only then: a reload before the write would lose the change).
+    retention_saved: RwSignal<Option<u32>>,
 }
 
 /// The mount's [`Activity`] (panics outside `AppState::provide`'s owner, like `expect_context`).
@@ -378,6 +381,7 @@ impl Activity {
             mount: StoredValue::new(mount.to_owned()),
             durable: RwSignal::new(None),
             retention: RwSignal::new(DEFAULT_RETENTION_DAYS),
+            retention_saved: RwSignal::new(None),
         }
     }
 
@@ -389,6 +393,11 @@ impl Activity {
     /// Days the durable log keeps an entry.
     pub fn retention(&self) -> RwSignal<u32> {
         self.retention
+    }
+
+    /// The retention last confirmed stored by [`Activity::set_retention`].
+    pub fn retention_saved(&self) -> RwSignal<Option<u32>> {
+        self.retention_saved
     }
 
     /// Keeps the log of `scope` (a signed-in user in a tenant) in IndexedDB: reads back what
@@ -438,9 +447,17 @@ impl Activity {
         };
         let cutoff = now_ms() - i64::from(days) * DAY_MS;
         self.log.update(|l| l.entries.retain(|e| e.at_ms >= cutoff));
+        self.retention_saved.set(None);
+        let saved = self.retention_saved;
         leptos::task::spawn_local(async move {
             if let Ok(store) = Store::open().await {
-                let _ = store.put(&retention_key(&scope), &days.to_string()).await;
+                if store
+                    .put(&retention_key(&scope), &days.to_string())
+                    .await
+                    .is_ok()
+                {
+                    saved.try_set(Some(days));
+                }
                 let _ = store
                     .delete_range(&durable_prefix(&scope), &durable_key(&scope, cutoff, 0))
                     .await;

@@ -85,6 +85,9 @@ pub fn ActivityView() -> impl IntoView {
                         <option value=d.to_string()>{match d { 365 => "1 year".to_owned(), 3650 => "10 years".to_owned(), d => format!("{d} days") }}</option>
                     }).collect_view()}
                 </select>
+                <span class="muted" role="status" data-testid="activity-retention-saved">
+                    {move || (activity.retention_saved().get() == Some(retention.get())).then_some("Saved")}
+                </span>
             })}
             <Show when=move || !confirming.get()>
                 <button type="button" class="btn btn-quiet" data-testid="activity-clear" prop:disabled=empty on:click=move |_| confirming.set(true)>"Clear log\u{2026}"</button>
