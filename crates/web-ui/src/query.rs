@@ -127,7 +127,7 @@ pub fn narrow_loaded_by(
         let hits = match column {
             Column::NamePart => {
                 let mut hits = MachineSet::empty(loaded.len());
-                loaded.names.scan(&finder, false, |i| hits.insert(i));
+                loaded.names.scan(&finder, |i| hits.insert(i));
                 if with_ids {
                     // Ids are not packed (4 MB more at 100k machines, against the memory goal):
                     // read in storage order, which is the order they were allocated in.

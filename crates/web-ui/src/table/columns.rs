@@ -36,13 +36,6 @@ impl MachineSet {
             .get(index / 64)
             .is_some_and(|w| w & (1 << (index % 64)) != 0)
     }
-
-    /// Adds every member of `other`.
-    pub fn union_with(&mut self, other: &MachineSet) {
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a |= b;
-        }
-    }
 }
 
 /// One text column of every loaded machine, case-folded the way core's OData matching folds
@@ -72,16 +65,6 @@ impl FoldedColumn {
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
     }
 
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Whether there are no values.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// Start offset in the buffer of value `index`.
     fn start(&self, index: usize) -> usize {
         index
@@ -90,11 +73,11 @@ impl FoldedColumn {
             .map_or(0, |&e| e as usize)
     }
 
-    /// Calls `hit` with the index of every value that contains `finder`'s needle (`at_start`:
-    /// that starts with it), in ascending order, each at most once: one pass over the packed
+    /// Calls `hit` with the index of every value that contains `finder`'s needle, in ascending
+    /// order, each at most once: one pass over the packed
     /// buffer. A match that runs across the end of a value is not one (values are packed with
     /// no separator), so the search goes on from the next byte.
-    pub fn scan(&self, finder: &Finder<'_>, at_start: bool, mut hit: impl FnMut(usize)) {
+    pub fn scan(&self, finder: &Finder<'_>, mut hit: impl FnMut(usize)) {
         let hay = self.text.as_bytes();
         let len = finder.needle().len();
         let mut value = 0usize;
@@ -111,12 +94,8 @@ impl FoldedColumn {
                 return;
             };
             let end = end as usize;
-            if found + len <= end && (!at_start || found == self.start(value)) {
+            if found + len <= end {
                 hit(value);
-                pos = end;
-                value += 1;
-            } else if at_start {
-                // Only a match at a value's start counts: skip to the next value.
                 pos = end;
                 value += 1;
             } else {
@@ -140,11 +119,7 @@ impl FoldedColumn {
     /// The folded value at `index` (empty when missing or out of range).
     pub fn get(&self, index: usize) -> &str {
         let end = self.ends.get(index).map_or(0, |&e| e as usize);
-        let start = match index.checked_sub(1) {
-            Some(prev) => self.ends.get(prev).map_or(0, |&e| e as usize),
-            None => 0,
-        };
-        self.text.get(start..end).unwrap_or("")
+        self.text.get(self.start(index)..end).unwrap_or("")
     }
 }
 
@@ -221,18 +196,18 @@ mod tests {
         FoldedColumn::new(values.iter().map(|v| Some(v.as_str())))
     }
 
-    fn scanned(col: &FoldedColumn, needle: &str, at_start: bool) -> Vec<usize> {
+    fn scanned(col: &FoldedColumn, needle: &str) -> Vec<usize> {
         let mut hits = Vec::new();
-        col.scan(&Finder::new(needle.as_bytes()), at_start, |i| hits.push(i));
+        col.scan(&Finder::new(needle.as_bytes()), |i| hits.push(i));
         hits
     }
 
     #[test]
     fn a_match_across_two_values_is_not_a_match() {
         let col = column(&["ab".into(), "cd".into(), "".into(), "bc".into()]);
-        assert_eq!(scanned(&col, "bc", false), vec![3]);
-        assert_eq!(scanned(&col, "c", true), vec![1]);
-        assert!(scanned(&col, "dbc", false).is_empty());
+        assert_eq!(scanned(&col, "bc"), vec![3]);
+        assert_eq!(scanned(&col, "c"), vec![1, 3]);
+        assert!(scanned(&col, "dbc").is_empty());
     }
 
     proptest! {
@@ -242,16 +217,12 @@ mod tests {
         fn scanning_equals_testing_each_value(
             values in proptest::collection::vec("[ab.1\u{212A}-]{0,6}", 0..40),
             needle in "[ab.1k-]{1,3}",
-            at_start in any::<bool>(),
         ) {
             let col = column(&values);
             let want: Vec<usize> = (0..values.len())
-                .filter(|&i| {
-                    let v = col.get(i);
-                    if at_start { v.starts_with(&needle) } else { v.contains(&needle) }
-                })
+                .filter(|&i| col.get(i).contains(&needle))
                 .collect();
-            prop_assert_eq!(scanned(&col, &needle, at_start), want);
+            prop_assert_eq!(scanned(&col, &needle), want);
         }
     }
 }
