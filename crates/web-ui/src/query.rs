@@ -70,7 +70,7 @@ pub fn narrow_loaded(
     loaded: &Loaded,
     candidates: &[u32],
     now_ms: i64,
-) -> Vec<u32> {
+) -> Narrowed {
     let way = if uses_scan(loaded.len(), candidates.len()) {
         Way::Scan
     } else {
@@ -88,6 +88,15 @@ pub enum Way {
     PerCandidate,
 }
 
+/// What [`narrow_loaded`] found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narrowed {
+    /// The matching candidates, in the candidates' order.
+    pub rows: Vec<u32>,
+    /// Whether whole columns were scanned (the search page marks it for tests and profiles).
+    pub scanned: bool,
+}
+
 /// [`narrow_loaded`], the way chosen by the caller (tests hold both ways to the same answer).
 pub fn narrow_loaded_by(
     way: Way,
@@ -95,7 +104,7 @@ pub fn narrow_loaded_by(
     loaded: &Loaded,
     candidates: &[u32],
     now_ms: i64,
-) -> Vec<u32> {
+) -> Narrowed {
     // Each column test has core's semantics for that kind of text (see `Matcher::text_matches`):
     // a folded part of the name (or a long part of the id), a folded prefix or the canonical
     // form of any address.
@@ -111,7 +120,10 @@ pub fn narrow_loaded_by(
         TextQuery::IpPrefix(_) => Column::IpPrefix,
         TextQuery::IpAddress(_) => Column::IpExact,
         TextQuery::Empty | TextQuery::MachineId(_) => {
-            return narrow_within(query, &loaded.machines, candidates, now_ms);
+            return Narrowed {
+                rows: narrow_within(query, &loaded.machines, candidates, now_ms),
+                scanned: false,
+            };
         }
     };
     let needle = matcher.needle();
@@ -142,14 +154,18 @@ pub fn narrow_loaded_by(
             Column::IpPrefix => loaded.ips.machines_with(needle, false),
             Column::IpExact => loaded.ips.machines_with(needle, true),
         };
-        return candidates
+        let rows = candidates
             .iter()
             .copied()
             .filter(|&i| hits.contains(i as usize) && rest(i as usize))
             .collect();
+        return Narrowed {
+            rows,
+            scanned: true,
+        };
     }
     let has = |hay: &str| finder.find(hay.as_bytes()).is_some();
-    candidates
+    let rows = candidates
         .iter()
         .copied()
         .filter(|&i| {
@@ -164,7 +180,11 @@ pub fn narrow_loaded_by(
             };
             text_ok && rest(i)
         })
-        .collect()
+        .collect();
+    Narrowed {
+        rows,
+        scanned: false,
+    }
 }
 
 /// Whether [`narrow_loaded`] scans whole columns: for a large listing when the candidates are at
@@ -506,12 +526,12 @@ mod tests {
                 want_rev.reverse();
                 for way in [Way::Scan, Way::PerCandidate] {
                     assert_eq!(
-                        narrow_loaded_by(way, &s, &loaded, &all, NOW_MS),
+                        narrow_loaded_by(way, &s, &loaded, &all, NOW_MS).rows,
                         want,
                         "{text:?} {risk:?} {way:?}"
                     );
                     assert_eq!(
-                        narrow_loaded_by(way, &s, &loaded, &reversed, NOW_MS),
+                        narrow_loaded_by(way, &s, &loaded, &reversed, NOW_MS).rows,
                         want_rev,
                         "{text:?} {risk:?} {way:?} reversed"
                     );
@@ -526,7 +546,7 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(
-                narrow_loaded(&s, &loaded, &all, NOW_MS).len(),
+                narrow_loaded(&s, &loaded, &all, NOW_MS).rows.len(),
                 5 * ips.len()
             );
         }
@@ -535,7 +555,47 @@ mod tests {
             text: "k-".into(),
             ..Default::default()
         };
-        assert_eq!(narrow_loaded(&k, &loaded, &[18, 24], NOW_MS), vec![18, 24]);
+        assert_eq!(
+            narrow_loaded(&k, &loaded, &[18, 24], NOW_MS),
+            Narrowed {
+                rows: vec![18, 24],
+                scanned: false
+            }
+        );
+    }
+
+    #[test]
+    fn narrowing_says_when_it_scanned_whole_columns() {
+        let ms: Vec<Machine> = (0..SCAN_MIN_MACHINES as u32)
+            .map(|n| {
+                machine(
+                    n,
+                    &format!("host-{n:05}"),
+                    &format!("10.0.{}.{}", n / 256, n % 256),
+                )
+            })
+            .collect();
+        let loaded = Loaded::new(ms);
+        let all: Vec<u32> = (0..SCAN_MIN_MACHINES as u32).collect();
+        let q = |t: &str| MachineQuery {
+            text: t.into(),
+            ..Default::default()
+        };
+        // Many candidates and a column text: scanned.
+        let many = narrow_loaded(&q("host-0001"), &loaded, &all, NOW_MS);
+        assert!(many.scanned);
+        assert_eq!(many.rows, (10..20).collect::<Vec<u32>>());
+        assert!(narrow_loaded(&q("10.0.1."), &loaded, &all, NOW_MS).scanned);
+        // Few candidates: each one's own value, same answer.
+        let few = narrow_loaded(&q("host-0001"), &loaded, &many.rows, NOW_MS);
+        assert!(!few.scanned);
+        assert_eq!(few.rows, many.rows);
+        // No column text (empty, a whole id): never a column scan.
+        assert!(!narrow_loaded(&q(""), &loaded, &all, NOW_MS).scanned);
+        let id = loaded.machines[7].id.as_str().to_owned();
+        let by_id = narrow_loaded(&q(&id), &loaded, &all, NOW_MS);
+        assert!(!by_id.scanned);
+        assert_eq!(by_id.rows, vec![7]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use defender_tags_core::query::{MachineQuery, TextQuery, classify};
+use defender_tags_core::query::MachineQuery;
 use leptos::prelude::*;
 
 use crate::query;
@@ -79,20 +79,12 @@ pub(super) fn narrowed_rows(
             let candidates = history
                 .with_value(|h| h.as_ref().and_then(|(_, h)| h.base_for(&s)))
                 .unwrap_or_else(|| ordered.order.clone());
-            let text_needs_columns = matches!(
-                classify(&s.text),
-                TextQuery::NamePart(_) | TextQuery::IpPrefix(_) | TextQuery::IpAddress(_)
-            );
-            if text_needs_columns && query::uses_scan(ordered.loaded.0.len(), candidates.len()) {
+            let narrowed = query::narrow_loaded(&s, &ordered.loaded.0, &candidates, now_ms());
+            if narrowed.scanned {
                 // Tells the tests (and a profile) that the whole-column scan answered.
                 perf_mark("dt-narrow-scan");
             }
-            Arc::new(query::narrow_loaded(
-                &s,
-                &ordered.loaded.0,
-                &candidates,
-                now_ms(),
-            ))
+            Arc::new(narrowed.rows)
         });
         history.update_value(|h| {
             if let Some((_, h)) = h {
