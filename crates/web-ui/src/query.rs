@@ -141,13 +141,7 @@ pub fn narrow_loaded_by(
                 let mut hits = MachineSet::empty(loaded.len());
                 loaded.names.scan(&finder, |i| hits.insert(i));
                 if with_ids {
-                    // Ids are not packed (4 MB more at 100k machines, against the memory goal):
-                    // read in storage order, which is the order they were allocated in.
-                    for (i, m) in loaded.machines.iter().enumerate() {
-                        if finder.find(m.id.as_str().as_bytes()).is_some() {
-                            hits.insert(i);
-                        }
-                    }
+                    loaded.ids.mark_containing(needle, &mut hits);
                 }
                 hits
             }

@@ -12,11 +12,13 @@ use std::collections::HashMap;
 use defender_tags_core::Machine;
 
 mod columns;
+mod id_column;
 mod row;
 mod sort;
 mod window;
 
 pub use columns::{AddressColumn, FoldedColumn, MachineSet};
+pub use id_column::IdColumn;
 pub use row::{RowView, format_age, humanize};
 pub use sort::{SortDir, SortKey};
 pub use window::{MAX_SLOTS, OVERSCAN_ROWS, ROW_HEIGHT_PX, Window, content_height_px};
@@ -32,6 +34,8 @@ pub struct Loaded {
     pub names: FoldedColumn,
     /// Every machine's addresses (the search box).
     pub ips: AddressColumn,
+    /// Every machine's id, packed (the search box's id-part search).
+    pub ids: IdColumn,
 
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
@@ -43,6 +47,7 @@ impl Loaded {
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
         let ips = AddressColumn::new(&machines);
+        let ids = IdColumn::new(&machines);
         let mut name_counts: HashMap<&str, u32> = HashMap::new();
         for i in 0..machines.len() {
             let key = names.get(i);
@@ -63,6 +68,7 @@ impl Loaded {
             machines,
             names,
             ips,
+            ids,
             duplicates,
         }
     }
