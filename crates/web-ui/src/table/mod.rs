@@ -47,8 +47,9 @@ impl Loaded {
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
         let ips = AddressColumn::new(&machines);
-        let ids = IdColumn::new(&machines);
-        let mut name_counts: HashMap<&str, u32> = HashMap::new();
+        // Sized up front: growing it would hold the old and the new table at once, and wasm
+        // memory never shrinks below its high-water mark.
+        let mut name_counts: HashMap<&str, u32> = HashMap::with_capacity(machines.len());
         for i in 0..machines.len() {
             let key = names.get(i);
             if !key.is_empty() {
@@ -64,6 +65,8 @@ impl Loaded {
             })
             .collect();
         drop(name_counts);
+        // After the counts are freed, so it can take their place in memory.
+        let ids = IdColumn::new(&machines);
         Self {
             machines,
             names,
