@@ -183,6 +183,7 @@ pub fn job_for(plan: &RulePlan, machines: &[Machine]) -> Job {
                 },
             })
             .collect(),
+        device_value: None,
     }
 }
 

@@ -235,12 +235,15 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 })}
             </div>
             <p data-testid="preview-calls">
-                {format!(
-                    "{} API call{} (up to 500 machines each), plus {} to re-read the machines' current tags just before sending. Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
-                    thousands(calls as u64),
-                    if calls == 1 { "" } else { "s" },
-                    if steps == 1 { "one".to_owned() } else { format!("one per step ({steps})") }
-                )}
+                {match &job.device_value {
+                    Some(plan) => crate::bulk::job::device_value_cost(plan),
+                    None => format!(
+                        "{} API call{} (up to 500 machines each), plus {} to re-read the machines' current tags just before sending. Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
+                        thousands(calls as u64),
+                        if calls == 1 { "" } else { "s" },
+                        if steps == 1 { "one".to_owned() } else { format!("one per step ({steps})") }
+                    ),
+                }}
             </p>
             {(!preview.warnings.is_empty()).then(|| view! {
                 <ul class="warning-list" data-testid="preview-warnings">
@@ -255,7 +258,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
             })}
             <UnresolvedLines title="Cannot resolve" items=preview.cannot_resolve.clone() testid="list-unresolved"/>
             {move || (!can_edit()).then(|| view! {
-                <p class="warning-text">"Your sign-in is read-only (Machine.Read): you can preview, but not run, tag changes."</p>
+                <p class="warning-text">"Your sign-in is read-only (Machine.Read): you can preview, but not run, changes."</p>
             })}
             <p class="error-text" role="alert">{move || error.get()}</p>
             <div class="form-actions">
@@ -383,6 +386,9 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
         .sum::<usize>();
     let verifying = bulk.verifying();
     let recheck = bulk.recheck();
+    // A device-value run has no tag to re-read its machines by: its unknown results are
+    // checked in the machine panel, and its undo leaves them out.
+    let device_value = record.job.device_value.is_some();
     let runner = move || {
         state
             .backend
@@ -412,9 +418,15 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                 .map(|r| Line {
                     id: r.id.clone(),
                     name: r.name.clone(),
-                    step: match &r.error {
-                        Some(e) => format!("{} {} \u{2014} {e}", r.action, r.tag),
-                        None => format!("{} \u{201c}{}\u{201d}", r.action, r.tag),
+                    step: {
+                        let change = match &r.previous {
+                            Some(previous) => format!("Device value {previous} \u{2192} {}", r.tag),
+                            None => format!("{} \u{201c}{}\u{201d}", r.action, r.tag),
+                        };
+                        match &r.error {
+                            Some(e) => format!("{change} \u{2014} {e}"),
+                            None => change,
+                        }
                     },
                 })
                 .collect();
@@ -444,7 +456,18 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
             {(!record.job.unresolved.is_empty()).then(|| view! {
                 <UnresolvedLines title="Not part of the run" items=record.job.unresolved.clone() testid="report-unresolved"/>
             })}
-            {(unknown > 0).then(|| view! {
+            {device_value.then(|| view! {
+                <p class="muted small" data-testid="report-device-value-note">
+                    "Each line shows the machine's device value before the run \u{2192} the value sent. Undo puts each changed machine back to its earlier value, one call per machine, after a preview. This run is not kept across a page reload."
+                </p>
+            })}
+            {(unknown > 0 && device_value).then(|| view! {
+                <p class="warning-text" data-testid="verify-hint">{format!(
+                    "{} may or may not have changed (a call failed after it may have been applied): open them in the machine panel to see their value; undo leaves them out.",
+                    crate::bulk::job::plural(unknown, "machine", "machines")
+                )}</p>
+            })}
+            {(unknown > 0 && !device_value).then(|| view! {
                 <p class="warning-text" data-testid="verify-hint">{format!(
                     "{} may or may not have changed (a call failed after it may have been applied). Verify re-reads them before you undo, so the undo covers every machine this run changed.",
                     crate::bulk::job::plural(unknown, "machine", "machines")
@@ -452,7 +475,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
             })}
             <p class="error-text" role="alert">{move || error.get().or_else(|| recheck.with(|r| match r { Some(Recheck::Failed(m)) => Some(m.clone()), _ => None }))}</p>
             <div class="form-actions">
-                {(unknown > 0).then(|| view! {
+                {(unknown > 0 && !device_value).then(|| view! {
                     <button type="button" class="btn btn-primary" data-testid="verify-button"
                         disabled=move || verifying.get()
                         on:click=verify>
