@@ -28,7 +28,11 @@ async fn set_device_value_is_rate_limited_like_every_endpoint() {
         .map(id)
         .take(101)
         .collect();
-    assert_eq!(targets.len(), 101, "the data set has enough recent machines");
+    assert_eq!(
+        targets.len(),
+        101,
+        "the data set has enough recent machines"
+    );
     let started = Instant::now();
     let calls: Vec<_> = targets[..100]
         .iter()
