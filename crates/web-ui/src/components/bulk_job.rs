@@ -169,6 +169,8 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
     focus_heading(heading);
     let preview = Preview::of(&job);
     let multi = job.steps.len() > 1;
+    // Each line says its step, or for a device value its change ("Normal → High").
+    let show_step = multi || job.device_value.is_some();
     let can_edit = move || state.session.0.with(Session::can_edit);
     let error = RwSignal::new(None::<String>);
     let nothing = preview.nothing_to_do();
@@ -231,7 +233,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 <Stat n=preview.already.len() label="already in place" class="stat-same" testid="preview-already".into()/>
                 <Stat n=preview.cannot_resolve.len() label="cannot resolve" class="stat-bad" testid="preview-unresolved".into()/>
                 {(!preview.unknown.is_empty()).then(|| view! {
-                    <Stat n=preview.unknown.len() label="tags unknown, sent anyway" class="stat-same" testid="preview-unknown".into()/>
+                    <Stat n=preview.unknown.len() label=if show_step && !multi { "value unknown, sent anyway" } else { "tags unknown, sent anyway" } class="stat-same" testid="preview-unknown".into()/>
                 })}
             </div>
             <p data-testid="preview-calls">
@@ -251,10 +253,10 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                     {(preview.warnings.len() > 20).then(|| view! { <li>{format!("\u{2026} and {} more warnings", preview.warnings.len() - 20)}</li> })}
                 </ul>
             })}
-            <Lines title="Will change".into() lines=preview.will_change.clone() testid="list-will-change".into() open=true show_step=multi/>
-            <Lines title="Already in place".into() lines=preview.already.clone() testid="list-already".into() show_step=multi/>
+            <Lines title="Will change".into() lines=preview.will_change.clone() testid="list-will-change".into() open=true show_step=show_step/>
+            <Lines title="Already in place".into() lines=preview.already.clone() testid="list-already".into() show_step=show_step/>
             {(!preview.unknown.is_empty()).then(|| view! {
-                <Lines title="Tags unknown (sent anyway)".into() lines=preview.unknown.clone() testid="list-unknown".into() show_step=multi/>
+                <Lines title=if show_step && !multi { "Current value unknown (sent anyway)" } else { "Tags unknown (sent anyway)" }.into() lines=preview.unknown.clone() testid="list-unknown".into() show_step=show_step/>
             })}
             <UnresolvedLines title="Cannot resolve" items=preview.cannot_resolve.clone() testid="list-unresolved"/>
             {move || (!can_edit()).then(|| view! {

@@ -141,7 +141,7 @@ pub(super) fn TagActionForm(
                     on:change=move |_| { kind.set(Kind::Tag(TagAction::Remove)); error.set(None); }/>" Remove the tag"</label>
                 <label class="radio"><input type="radio" name="bulk-action" value="DeviceValue" data-testid="bulk-device-value-choice"
                     prop:disabled=move || !editable.get()
-                    aria-describedby=ids.id("bulk-device-value-read-only")
+                    aria-describedby=move || (!editable.get()).then(|| ids.id("bulk-device-value-read-only"))
                     prop:checked=move || kind.get() == Kind::DeviceValue
                     on:change=move |_| { kind.set(Kind::DeviceValue); error.set(None); }/>" Set the device value"</label>
                 {move || (!editable.get()).then(|| view! {
