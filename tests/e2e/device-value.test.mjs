@@ -185,6 +185,7 @@ test("reader: the bulk device-value choice is disabled with its reason, and noth
   assert.equal(await choice.isDisabled(), true);
   assert.match(await page.getByTestId("bulk-device-value-read-only").textContent(), /Read-only sign-in.*Machine\.ReadWrite/);
   assert.equal(await page.getByTestId("bulk-device-value").isDisabled(), true);
+  await page.getByTestId("preview-button").scrollIntoViewIfNeeded();
   await screenshot(page, "device-value-06-bulk-reader");
   assert.equal(await calls(), callsBefore, "no setDeviceValue call");
   await page.close();
