@@ -175,6 +175,60 @@ test("admin: bulk device value over 30 machines — preview with cost and curren
   await page.close();
 });
 
+test("admin: a bulk device-value run shows progress and the budget, is cancelled midway, and resumes what is left", async () => {
+  const machines = await thirtyMachines();
+  const now = await Promise.all(machines.map((m) => emu.get(`/_emulator/machines/${m.id}`)));
+  const toChange = now.filter((m) => m.deviceValue !== "Low");
+  const n = toChange.length;
+  assert.ok(n > 4, `enough machines to cancel midway (${n})`);
+
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openBulkWithAll(page);
+  await page.getByLabel("Set the device value").check();
+  await page.getByTestId("bulk-device-value").selectOption("Low");
+  await page.getByTestId("preview-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  assert.equal(await statNumber(page, "preview-will-change"), n);
+  assert.equal(await statNumber(page, "preview-already"), 30 - n);
+
+  // Every call takes 1.5 s, so the run can be cancelled midway (two calls are in flight).
+  await emu.put("/_emulator/faults", { slow: 1.0, slow_ms: 1500 });
+  try {
+    await page.getByTestId("run-button").click();
+    await page.getByTestId("bulk-running").waitFor();
+    const midway = Array.from({ length: n - 3 }, (_, k) => k + 1).join("|");
+    await page.getByTestId("progress-counts").filter({ hasText: new RegExp(`^(${midway}) of ${n} calls`) }).waitFor({ timeout: 30_000 });
+    assert.match(await page.getByTestId("progress-budget").textContent(), /Rate budget: \d+ of 100 calls this minute, \d+ of 1,500 this hour/);
+    await screenshot(page, "device-value-07-bulk-running");
+    await page.getByTestId("cancel-button").click();
+    await page.getByTestId("bulk-report").waitFor({ timeout: 30_000 });
+  } finally {
+    await emu.put("/_emulator/faults", {});
+  }
+  assert.match(await page.getByTestId("report-headline").textContent(), new RegExp(`^Cancelled after \\d+ of ${n} calls`));
+  const applied = await statNumber(page, "count-applied");
+  const notAttempted = await statNumber(page, "count-notAttempted");
+  assert.ok(applied > 0 && applied < n, `some but not all changed (${applied} of ${n})`);
+  assert.equal(applied + notAttempted, n);
+  // The report names exactly the machines the emulator now has at Low (of those that were not).
+  const report = JSON.parse(await downloadText(page, page.getByTestId("export-json")));
+  const reported = report.machines.filter((r) => r.status === "applied").map((r) => r.machineId).sort();
+  const after = await Promise.all(toChange.map((m) => emu.get(`/_emulator/machines/${m.id}`)));
+  assert.deepEqual(reported, after.filter((m) => m.deviceValue === "Low").map((m) => m.id).sort(), "report = emulator state");
+
+  // Resume previews exactly what is left, and finishes it.
+  await page.getByTestId("resume-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  assert.equal(await statNumber(page, "preview-will-change"), n - applied);
+  await runAndWait(page);
+  assert.equal(await statNumber(page, "count-applied"), n - applied);
+  for (const m of machines) {
+    assert.equal((await emu.get(`/_emulator/machines/${m.id}`)).deviceValue, "Low", m.id);
+  }
+  await page.close();
+});
+
 test("reader: the bulk device-value choice is disabled with its reason, and nothing is sent", async () => {
   await thirtyMachines();
   const callsBefore = await calls();
