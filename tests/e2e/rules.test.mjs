@@ -148,3 +148,65 @@ test("conflicting rules block the dry run; export and import the rules; a bad fi
   await screenshot(page, "rules-06-bad-import");
   await page.close();
 });
+
+test("an imported-list rule (pasted CSV): dry run adds exactly its machines; edited in place; a bad line is refused", async () => {
+  const all = await allMachines(emu);
+  const candidates = all.filter(recent);
+  const nameCount = new Map();
+  for (const m of all) nameCount.set(m.computerDnsName, (nameCount.get(m.computerDnsName) ?? 0) + 1);
+  // Two by id, one by a computer name no other machine has, and one name nobody has.
+  const [a, b] = candidates.slice(0, 2);
+  const byName = candidates.slice(2).find((m) => m.computerDnsName && nameCount.get(m.computerDnsName) === 1);
+  assert.ok(a && b && byName, "machines to list");
+  const listed = [a, b, byName];
+  const csv = ["machine,tag", `${a.id},ignored`, `${b.id},`, byName.computerDnsName, "no-such-host-e2e"].join("\n");
+
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openRules(page);
+  await page.getByLabel("Name", { exact: true }).fill("Listed");
+  await page.getByLabel("Tag", { exact: true }).fill("e2e-listed");
+  await page.getByLabel("Mode").selectOption("add");
+  await page.getByLabel("Machines from").selectOption("import");
+  // A line that is no machine: refused, naming the rule, the field and the line.
+  await page.getByLabel(/^Machine ids or computer names/).fill(`${a.id}\nbad name with spaces`);
+  await page.getByTestId("rule-save").click();
+  await eventually(async () => /rule 1 \("Listed"\): source\.machines line 2:/.test(await page.getByTestId("rule-form-error").textContent()), "bad line refused");
+  assert.equal(await row(page, "Listed").count(), 0, "nothing saved");
+
+  await page.getByLabel(/^Machine ids or computer names/).fill(csv);
+  await page.getByTestId("rule-save").click();
+  await row(page, "Listed").waitFor();
+  assert.match(await row(page, "Listed").textContent(), /Imported list: 4 machines/);
+  await dryRun(page, "Listed");
+  assert.equal(await statNumber(page, "preview-will-change"), 3);
+  assert.equal(await statNumber(page, "preview-already"), 0);
+  assert.equal(await statNumber(page, "preview-unresolved"), 1);
+  const adds = await page.getByTestId("list-will-change").locator("li").allTextContents();
+  assert.deepEqual(
+    listed.map((m) => adds.some((l) => l.includes(m.id))),
+    [true, true, true],
+    adds.join("\n"),
+  );
+  assert.match(await page.getByTestId("bulk-preview").locator("h2").textContent(), /Rule “Listed” \(add\): add “e2e-listed” to 3 machines/);
+  assert.match(await page.getByTestId("list-unresolved").textContent(), /no-such-host-e2e/);
+  await screenshot(page, "rules-07-import-dry-run");
+  await page.getByTestId("back-button").click();
+
+  // Edit in place: new name, tag and mode; the list keeps one rule.
+  await row(page, "Listed").getByTestId("rule-edit").click();
+  assert.match(await page.getByTestId("rule-form-title").textContent(), /Edit rule “Listed”/);
+  assert.equal(await page.getByLabel(/^Machine ids or computer names/).inputValue(), [a.id, b.id, byName.computerDnsName, "no-such-host-e2e"].join("\n"));
+  await page.getByLabel("Name", { exact: true }).fill("Listed v2");
+  await page.getByLabel("Tag", { exact: true }).fill("e2e-listed-2");
+  await page.getByLabel("Mode").selectOption("exact");
+  await page.getByTestId("rule-save").click();
+  await row(page, "Listed v2").waitFor();
+  assert.equal(await row(page, "Listed").count(), 0, "renamed, not copied");
+  assert.match(await row(page, "Listed v2").textContent(), /e2e-listed-2.*Exact/);
+  await dryRun(page, "Listed v2");
+  assert.equal(await statNumber(page, "preview-will-change"), 3);
+  assert.match(await page.getByTestId("bulk-preview").locator("h2").textContent(), /Rule “Listed v2” \(exact\): add “e2e-listed-2”/);
+  await screenshot(page, "rules-08-edited");
+  await page.close();
+});

@@ -40,6 +40,7 @@
 
 pub mod api;
 pub mod cloud;
+pub mod device_value;
 pub mod fresh;
 pub mod hunting;
 pub mod import;

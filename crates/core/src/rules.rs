@@ -166,6 +166,15 @@ pub enum FieldProblem {
     /// The field is not part of the schema (usually a typo).
     #[error("is not a field of a rule (known: name, tag, mode, source)")]
     Unknown,
+    /// A line of a pasted list or CSV (read by [`crate::import::parse_machine_list`]) is not
+    /// a machine.
+    #[error("line {line}: {reason}")]
+    ListLine {
+        /// 1-based line of the pasted text.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Why a rules file is refused. Every variant that concerns a rule names it and the field.

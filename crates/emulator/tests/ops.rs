@@ -9,6 +9,64 @@ use common::*;
 use defender_tags_emulator::{Config, FaultConfig};
 use serde_json::{Value, json};
 
+/// `setDeviceValue` has no bulk form, so a bulk change is one call per machine: it must draw on
+/// the same 100/min budget as every endpoint, 429 and Retry-After included.
+#[tokio::test]
+async fn set_device_value_is_rate_limited_like_every_endpoint() {
+    let emu = Emu::with(Config {
+        time_scale: 10.0,
+        machines: 300,
+        ..Config::default()
+    })
+    .await;
+    let t = emu.token("app").await;
+    let targets: Vec<String> = emu
+        .raw_machines()
+        .await
+        .iter()
+        .filter(|m| recent(m))
+        .map(id)
+        .take(101)
+        .collect();
+    assert_eq!(
+        targets.len(),
+        101,
+        "the data set has enough recent machines"
+    );
+    let started = Instant::now();
+    let calls: Vec<_> = targets[..100]
+        .iter()
+        .map(|m| {
+            let req = emu
+                .http
+                .post(format!("{}/api/machines/{m}/setDeviceValue", emu.url))
+                .bearer_auth(&t)
+                .json(&json!({"DeviceValue": "High"}));
+            tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the test needs the 100 calls inside one window"
+    );
+    let r = emu
+        .post(
+            &format!("/api/machines/{}/setDeviceValue", targets[100]),
+            &t,
+            json!({"DeviceValue": "High"}),
+        )
+        .await;
+    let msg = r.error(429, "TooManyRequests");
+    assert!(msg.contains("100 calls per minute"), "{msg}");
+    assert!(r.header("retry-after").is_some());
+    let s = emu.stats().await;
+    assert_eq!(s["endpoints"]["setDeviceValue"]["throttled"], 1);
+    emu.stop().await;
+}
+
 #[tokio::test]
 async fn rate_limit_429_with_retry_after_in_emulated_seconds() {
     // Scale 10: a minute lasts 6 real seconds, so 100 quick calls fill it.

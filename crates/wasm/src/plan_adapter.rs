@@ -9,7 +9,7 @@ use defender_tags_core::model::MachineId;
 use defender_tags_core::plan::{ExpectedOutcome, Plan};
 
 use crate::report::{MachineOutcome, OutcomeStatus};
-use crate::runner::{RunSpec, SpecCall};
+use crate::runner::{RunSpec, SpecCall, SpecWhat};
 
 pub(crate) fn spec_from_plan(plan: &Plan) -> RunSpec {
     let mut index: HashMap<&MachineId, usize> = HashMap::new();
@@ -50,14 +50,16 @@ pub(crate) fn spec_from_plan(plan: &Plan) -> RunSpec {
                 call_rows.push(row);
             }
             SpecCall {
-                call: call.clone(),
+                call: call.clone().into(),
                 rows: call_rows,
             }
         })
         .collect();
     RunSpec {
-        tag: plan.tag.clone(),
-        action: plan.action,
+        what: SpecWhat::Tags {
+            tag: plan.tag.clone(),
+            action: plan.action,
+        },
         calls,
         rows,
     }

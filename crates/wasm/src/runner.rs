@@ -21,8 +21,9 @@ use std::future::Future;
 use std::task::Poll;
 
 use defender_tags_core::api;
-use defender_tags_core::model::{MachineId, Tag, TagAction, TaggedMachine};
-use defender_tags_core::plan::{Plan, PlannedCall};
+use defender_tags_core::device_value::DeviceValuePlan;
+use defender_tags_core::model::{DeviceValue, MachineId, Tag, TagAction, TaggedMachine};
+use defender_tags_core::plan::{ExpectedOutcome, Plan, PlannedCall};
 
 use crate::abort::AbortHandle;
 use crate::client::{CallCtx, DefenderClient, with_response};
@@ -31,20 +32,62 @@ use crate::progress::{self, EtaInput, Progress};
 use crate::report::{ErrorInfo, MachineOutcome, OutcomeStatus, RunReport};
 use crate::token::LocalBoxFuture;
 
+/// What one call of a run sends: a tag change (core's planned call) or one machine's device
+/// value (`setDeviceValue` has no bulk form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SpecRequest {
+    Tags(PlannedCall),
+    DeviceValue {
+        machine_id: MachineId,
+        value: DeviceValue,
+    },
+}
+
+impl SpecRequest {
+    pub(crate) fn machine_ids(&self) -> &[MachineId] {
+        match self {
+            SpecRequest::Tags(call) => call.machine_ids(),
+            SpecRequest::DeviceValue { machine_id, .. } => std::slice::from_ref(machine_id),
+        }
+    }
+}
+
+impl From<PlannedCall> for SpecRequest {
+    fn from(call: PlannedCall) -> Self {
+        SpecRequest::Tags(call)
+    }
+}
+
 /// One API call of a run and the report rows it settles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SpecCall {
-    pub call: PlannedCall,
+    pub call: SpecRequest,
     pub rows: Vec<usize>,
+}
+
+/// What a run changes, which decides when a returned machine confirms its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SpecWhat {
+    /// Adds or removes one tag.
+    Tags { tag: Tag, action: TagAction },
+    /// Sets device values (each call carries its machine's value).
+    DeviceValue,
 }
 
 /// A plan in the runner's terms: the calls, and the report rows with their initial status.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RunSpec {
-    pub tag: Tag,
-    pub action: TagAction,
+    pub what: SpecWhat,
     pub calls: Vec<SpecCall>,
     pub rows: Vec<MachineOutcome>,
+}
+
+/// What an accepted call returned.
+enum Answer {
+    /// The machines a tag call returned (id and tags).
+    Tagged(Vec<TaggedMachine>),
+    /// The device value of the machine a `setDeviceValue` call returned.
+    Valued(Option<DeviceValue>),
 }
 
 /// Errors after which no further call can succeed: stop and report the rest as not attempted.
@@ -168,6 +211,36 @@ fn settle_success(
     }
 }
 
+/// Settles the row of a `setDeviceValue` call the API accepted: `Applied` only when the machine
+/// it returned has the value sent.
+fn settle_device_value(
+    rows: &mut [MachineOutcome],
+    call: &SpecCall,
+    returned: Option<&DeviceValue>,
+) {
+    let SpecRequest::DeviceValue { value, .. } = &call.call else {
+        return;
+    };
+    let (status, error) = if returned == Some(value) {
+        (OutcomeStatus::Applied, None)
+    } else {
+        (
+            OutcomeStatus::Unknown,
+            Some(ErrorInfo {
+                code: "unconfirmed".to_owned(),
+                message: "the API accepted the call but returned the machine without the new value; re-read it"
+                    .to_owned(),
+                status: None,
+                retry_after: None,
+            }),
+        )
+    };
+    for &row in &call.rows {
+        rows[row].status = status;
+        rows[row].error = error.clone();
+    }
+}
+
 fn settle(
     rows: &mut [MachineOutcome],
     call: &SpecCall,
@@ -212,6 +285,25 @@ impl DefenderClient {
         .await
     }
 
+    /// Runs a device-value plan from core (one `setDeviceValue` per machine that changes),
+    /// paced, retried, observed and aborted exactly like [`DefenderClient::run_plan_observed`];
+    /// the report's `action` is `setDeviceValue` and its `tag` empty.
+    pub async fn run_device_value_plan_observed(
+        &self,
+        plan: &DeviceValuePlan,
+        on_progress: impl FnMut(&Progress),
+        on_settled: impl FnMut(&[MachineOutcome]),
+        abort: &AbortHandle,
+    ) -> RunReport {
+        self.run_spec(
+            spec_from_device_value_plan(plan),
+            on_progress,
+            on_settled,
+            abort,
+        )
+        .await
+    }
+
     pub(crate) async fn run_spec(
         &self,
         spec: RunSpec,
@@ -220,8 +312,7 @@ impl DefenderClient {
         abort: &AbortHandle,
     ) -> RunReport {
         let RunSpec {
-            tag,
-            action,
+            what,
             calls,
             mut rows,
         } = spec;
@@ -271,7 +362,12 @@ impl DefenderClient {
             }
             tracker.finished(call.rows.len());
             match result {
-                Ok(machines) => settle_success(&mut rows, call, &tag, action, &machines),
+                Ok(Answer::Tagged(machines)) => {
+                    if let SpecWhat::Tags { tag, action } = &what {
+                        settle_success(&mut rows, call, tag, *action, &machines);
+                    }
+                }
+                Ok(Answer::Valued(value)) => settle_device_value(&mut rows, call, value.as_ref()),
                 Err(e) => {
                     let status = if e.may_have_applied() {
                         OutcomeStatus::Unknown
@@ -289,9 +385,13 @@ impl DefenderClient {
             on_settled(&settled);
             tracker.emit(None);
         }
+        let (tag, action) = match &what {
+            SpecWhat::Tags { tag, action } => (tag.as_str().to_owned(), action.as_str().to_owned()),
+            SpecWhat::DeviceValue => (String::new(), "setDeviceValue".to_owned()),
+        };
         RunReport {
-            tag: tag.as_str().to_owned(),
-            action: action.as_str().to_owned(),
+            tag,
+            action,
             outcomes: rows,
             aborted: abort.is_aborted(),
             stopped_by,
@@ -300,35 +400,76 @@ impl DefenderClient {
         }
     }
 
-    /// Sends one planned call; returns the machines the API says it processed, as the id and
-    /// tags a report needs (core's lean decoders: the rest of each machine is never built).
-    async fn run_call(
-        &self,
-        call: &SpecCall,
-        ctx: &CallCtx<'_>,
-    ) -> Result<Vec<TaggedMachine>, ClientError> {
-        let request = call.call.to_request();
-        match call.call {
-            PlannedCall::Single { .. } => self
-                .call(&request, with_response(api::decode_tagged_machine), ctx)
-                .await
-                .map(|m| vec![m]),
-            PlannedCall::Bulk(_) => {
-                self.call(&request, with_response(api::decode_tagged_machines), ctx)
+    /// Sends one planned call; returns what the API says it processed: for tags the id and tags
+    /// a report needs (core's lean decoders: the rest of each machine is never built), for a
+    /// device value the value the returned machine has.
+    async fn run_call(&self, call: &SpecCall, ctx: &CallCtx<'_>) -> Result<Answer, ClientError> {
+        match &call.call {
+            SpecRequest::Tags(planned) => {
+                let request = planned.to_request();
+                match planned {
+                    PlannedCall::Single { .. } => self
+                        .call(&request, with_response(api::decode_tagged_machine), ctx)
+                        .await
+                        .map(|m| Answer::Tagged(vec![m])),
+                    PlannedCall::Bulk(_) => self
+                        .call(&request, with_response(api::decode_tagged_machines), ctx)
+                        .await
+                        .map(Answer::Tagged),
+                }
+            }
+            SpecRequest::DeviceValue { machine_id, value } => {
+                let request = api::set_device_value(machine_id, value)
+                    .map_err(|e| ClientError::invalid("deviceValue", e))?;
+                self.call(&request, with_response(api::decode_machine), ctx)
                     .await
+                    .map(|m| Answer::Valued(m.device_value))
             }
         }
     }
 }
 
-type CallFuture<'a> = LocalBoxFuture<'a, Result<Vec<TaggedMachine>, ClientError>>;
+/// A device-value plan in the runner's terms: one row per machine in plan order (already in
+/// place as such), one call per machine that changes.
+pub(crate) fn spec_from_device_value_plan(plan: &DeviceValuePlan) -> RunSpec {
+    let mut rows = Vec::with_capacity(plan.outcomes.len());
+    let mut calls = Vec::new();
+    for o in &plan.outcomes {
+        let row = rows.len();
+        rows.push(MachineOutcome {
+            machine: o.id.to_string(),
+            status: if o.expected == ExpectedOutcome::AlreadyInPlace {
+                OutcomeStatus::AlreadyInPlace
+            } else {
+                OutcomeStatus::NotAttempted
+            },
+            error: None,
+        });
+        if o.is_called() {
+            calls.push(SpecCall {
+                call: SpecRequest::DeviceValue {
+                    machine_id: o.id.clone(),
+                    value: o.target.clone(),
+                },
+                rows: vec![row],
+            });
+        }
+    }
+    RunSpec {
+        what: SpecWhat::DeviceValue,
+        calls,
+        rows,
+    }
+}
+
+type CallFuture<'a> = LocalBoxFuture<'a, Result<Answer, ClientError>>;
 
 /// Resolves to the first of `flying` to finish (removed from it, with its call index), or `None`
 /// when nothing is in flight. A small join set for one thread: all are polled on every wake-up,
 /// which for a handful of calls costs nothing next to a call.
 fn next_finished<'f, 'a>(
     flying: &'f mut Vec<(usize, CallFuture<'a>)>,
-) -> impl Future<Output = Option<(usize, Result<Vec<TaggedMachine>, ClientError>)>> + 'f {
+) -> impl Future<Output = Option<(usize, Result<Answer, ClientError>)>> + 'f {
     std::future::poll_fn(move |cx| {
         if flying.is_empty() {
             return Poll::Ready(None);

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use defender_tags_core::{Machine, MachineId, Tag, TagAction};
+use defender_tags_core::{DeviceValue, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::LocalBoxFuture;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -298,6 +298,52 @@ pub fn single_entry(
     }
 }
 
+/// The entry for setting one machine's device value from the machine panel. `previous` is the
+/// value the panel showed before (the change's "before", kept in the log like a tag's action).
+pub fn device_value_entry(
+    who: String,
+    machine: &MachineId,
+    name: &str,
+    previous: Option<&DeviceValue>,
+    value: &DeviceValue,
+    result: &Result<(), UiError>,
+) -> Entry {
+    let (status, outcome, error) = match result {
+        Ok(()) => ("applied", "Changed".to_owned(), None),
+        Err(e) => (
+            "failed",
+            format!("Failed: {}", e.message),
+            Some(e.message.clone()),
+        ),
+    };
+    let was = previous.map_or_else(|| "unknown".to_owned(), |p| p.as_str().to_owned());
+    Entry {
+        seq: 0,
+        at_ms: now_ms(),
+        who,
+        kind: "single".to_owned(),
+        what: format!(
+            "Set device value \u{201c}{value}\u{201d} on {} (was {was})",
+            if name.is_empty() {
+                machine.as_str()
+            } else {
+                name
+            }
+        ),
+        machines: 1,
+        outcome,
+        ok: result.is_ok(),
+        changes: vec![Change {
+            machine_id: machine.to_string(),
+            computer_name: name.to_owned(),
+            tag: value.as_str().to_owned(),
+            action: crate::bulk::job::DEVICE_VALUE_ACTION.to_owned(),
+            status: status.to_owned(),
+            error,
+        }],
+    }
+}
+
 /// The entry for a bulk run.
 pub fn run_entry(record: &RunRecord) -> Entry {
     let rows = record.rows();
@@ -569,6 +615,8 @@ pub struct Logged {
     session: RwSignal<Session>,
     activity: Activity,
     names: Rc<RefCell<std::collections::HashMap<MachineId, String>>>,
+    /// Each machine's device value as last read or set, for the log's "was".
+    values: Rc<RefCell<std::collections::HashMap<MachineId, DeviceValue>>>,
 }
 
 impl std::fmt::Debug for Logged {
@@ -584,6 +632,7 @@ pub fn logged(inner: BackendRef, session: RwSignal<Session>, activity: Activity)
         session,
         activity,
         names: Rc::default(),
+        values: Rc::default(),
     }))
 }
 
@@ -594,15 +643,21 @@ impl Backend for Logged {
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let names = self.names.clone();
+        let values = self.values.clone();
         let fut = self.inner.0.search(query, now_ms);
         Box::pin(async move {
             let result = fut.await;
             if let Ok(ms) = &result {
-                // Remembered so a log line can name the machine; bounded by the tenant size.
+                // Remembered so a log line can name the machine (and say what its device value
+                // was); bounded by the tenant size.
                 let mut names = names.borrow_mut();
+                let mut values = values.borrow_mut();
                 for m in ms {
                     if let Some(n) = &m.computer_dns_name {
                         names.insert(m.id.clone(), n.clone());
+                    }
+                    if let Some(v) = &m.device_value {
+                        values.insert(m.id.clone(), v.clone());
                     }
                 }
             }
@@ -631,9 +686,30 @@ impl Backend for Logged {
     fn set_device_value(
         &self,
         id: MachineId,
-        value: defender_tags_core::DeviceValue,
+        value: DeviceValue,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
-        self.inner.0.set_device_value(id, value)
+        let fut = self.inner.0.set_device_value(id.clone(), value.clone());
+        let session = self.session;
+        let activity = self.activity;
+        let name = self.names.borrow().get(&id).cloned().unwrap_or_default();
+        let values = self.values.clone();
+        Box::pin(async move {
+            let result = fut.await;
+            let who = session.with_untracked(who);
+            let previous = values.borrow().get(&id).cloned();
+            activity.record(device_value_entry(
+                who,
+                &id,
+                &name,
+                previous.as_ref(),
+                &value,
+                &result,
+            ));
+            if result.is_ok() {
+                values.borrow_mut().insert(id, value);
+            }
+            result
+        })
     }
 
     fn bulk(&self) -> Option<Rc<dyn crate::bulk::runner::BulkRunner>> {
@@ -652,6 +728,36 @@ mod tests {
 
     fn id(n: u8) -> MachineId {
         MachineId::parse(&format!("{n:040x}")).unwrap()
+    }
+
+    #[test]
+    fn a_device_value_change_is_logged_with_the_earlier_value() {
+        let e = device_value_entry(
+            "Ann".into(),
+            &id(1),
+            "web01",
+            Some(&DeviceValue::Normal),
+            &DeviceValue::High,
+            &Ok(()),
+        );
+        assert_eq!(
+            e.what,
+            "Set device value \u{201c}High\u{201d} on web01 (was Normal)"
+        );
+        assert!(e.ok);
+        assert_eq!(e.changes[0].action, "SetDeviceValue");
+        assert_eq!(e.changes[0].tag, "High");
+        let failed = device_value_entry(
+            "Ann".into(),
+            &id(1),
+            "",
+            None,
+            &DeviceValue::Low,
+            &Err(UiError::new(UiErrorKind::Forbidden, "no")),
+        );
+        assert!(!failed.ok);
+        assert!(failed.what.contains("(was unknown)"), "{}", failed.what);
+        assert_eq!(failed.changes[0].status, "failed");
     }
 
     fn at(ms: i64, what: &str) -> Entry {

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use defender_tags_core::Machine;
+use defender_tags_core::import::parse_machine_list;
 use defender_tags_core::rules::{
-    self, FieldProblem, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile, RulesFileError,
-    parse_rules_file,
+    self, FieldProblem, Rule, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile,
+    RulesFileError, parse_rules_file,
 };
 use defender_tags_core::{MachineRef, Tag};
 use serde::{Deserialize, Serialize};
@@ -50,27 +51,53 @@ pub struct RuleDraft {
 }
 
 impl RuleDraft {
-    /// The draft as a validated rule, through the same checks as a rules file (the rule is
-    /// added to `file` and the whole file re-read), so a rule the form accepts always exports
-    /// and imports.
+    /// The form filled from a saved rule, to edit it in place.
+    pub fn of(rule: &Rule) -> RuleDraft {
+        let (import, source) = match &rule.source {
+            RuleSource::Filter(q) => (false, q.to_query_string()),
+            RuleSource::Import(list) => (
+                true,
+                list.iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        };
+        RuleDraft {
+            name: rule.name.clone(),
+            tag: rule.tag.as_str().to_owned(),
+            exact: rule.mode == RuleMode::Exact,
+            import,
+            source,
+        }
+    }
+
+    /// The draft as a validated rule added to `file`, through the same checks as a rules file
+    /// (the whole file is re-read), so a rule the form accepts always exports and imports.
     pub fn add_to(&self, file: &RulesFile) -> Result<RulesFile, RulesFileError> {
+        self.save_in(file, None)
+    }
+
+    /// Like [`add_to`](Self::add_to), but with `replacing` set the draft takes the place (and
+    /// the position) of the rule of that name: an edit in place, which may rename it.
+    pub fn save_in(
+        &self,
+        file: &RulesFile,
+        replacing: Option<&str>,
+    ) -> Result<RulesFile, RulesFileError> {
+        let mut docs: Vec<rules::RuleDoc> = file.rules.iter().map(rules::RuleDoc::from).collect();
+        let at = replacing.and_then(|old| file.rules.iter().position(|r| r.name == old));
+        let number = at.map_or(docs.len() + 1, |i| i + 1);
         let source = if self.import {
             rules::SourceDoc::Import {
-                machines: self
-                    .source
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                machines: self.machines(number)?,
             }
         } else {
             rules::SourceDoc::Filter {
                 query: self.source.trim().trim_start_matches('?').to_owned(),
             }
         };
-        let mut docs: Vec<rules::RuleDoc> = file.rules.iter().map(rules::RuleDoc::from).collect();
-        docs.push(rules::RuleDoc {
+        let doc = rules::RuleDoc {
             name: self.name.clone(),
             tag: self.tag.clone(),
             mode: if self.exact {
@@ -79,11 +106,41 @@ impl RuleDraft {
                 RuleMode::Add
             },
             source,
-        });
+        };
+        match at {
+            Some(i) => docs[i] = doc,
+            None => docs.push(doc),
+        }
         parse_rules_file(
             &serde_json::json!({ "version": rules::RULES_SCHEMA_VERSION, "rules": docs })
                 .to_string(),
         )
+    }
+
+    /// The machines of a pasted list or CSV, read by the bulk import's parser (core's
+    /// `parse_machine_list`: one per line, or the machine column of a CSV with a header); a
+    /// line that is not a machine is refused naming the rule, the field and the line. Tag and
+    /// action columns of a CSV are not used: the rule has its own.
+    fn machines(&self, number: usize) -> Result<Vec<String>, RulesFileError> {
+        let refuse = |problem| RulesFileError::Rule {
+            number,
+            name: Some(self.name.trim().to_owned()).filter(|n| !n.is_empty()),
+            field: "source.machines".to_owned(),
+            problem,
+        };
+        let parsed = parse_machine_list(&self.source).map_err(|e| {
+            refuse(FieldProblem::ListLine {
+                line: 0,
+                reason: e.to_string(),
+            })
+        })?;
+        if let Some(e) = parsed.errors.first() {
+            return Err(refuse(FieldProblem::ListLine {
+                line: e.row,
+                reason: e.kind.to_string(),
+            }));
+        }
+        Ok(parsed.rows.iter().map(|r| r.machine.to_string()).collect())
     }
 }
 
@@ -183,6 +240,7 @@ pub fn job_for(plan: &RulePlan, machines: &[Machine]) -> Job {
                 },
             })
             .collect(),
+        device_value: None,
     }
 }
 
@@ -305,6 +363,71 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.rule_field(), Some((2, "source.query")));
         assert!(without(&file, "Linux").rules.is_empty());
+    }
+
+    #[test]
+    fn an_import_list_draft_reads_pasted_lines_or_csv_with_the_bulk_parser() {
+        let id = "ab".repeat(20);
+        let mut d = draft("Pasted", "P", &format!("host1\n{id}\n\nhost1\n"));
+        d.import = true;
+        let file = d.add_to(&RulesFile::default()).unwrap();
+        let RuleSource::Import(list) = &file.rules[0].source else {
+            panic!("an import source");
+        };
+        let names: Vec<String> = list.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            names,
+            vec!["host1".to_owned(), id.clone()],
+            "duplicates once"
+        );
+        // A CSV with a header: its machine column is read.
+        d.source = format!("machine,tag\nhost2,x\n{id},y\n");
+        let file = d.add_to(&RulesFile::default()).unwrap();
+        let RuleSource::Import(list) = &file.rules[0].source else {
+            panic!("an import source");
+        };
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].to_string(), "host2");
+        // A line that is no machine is refused naming rule, field and line.
+        d.source = "host1\nbad name with spaces\n".into();
+        let e = d.add_to(&RulesFile::default()).unwrap_err();
+        assert_eq!(e.rule_field(), Some((1, "source.machines")));
+        assert!(e.to_string().contains("line 2"), "{e}");
+        assert!(e.to_string().contains("Pasted"), "{e}");
+    }
+
+    #[test]
+    fn a_rule_is_edited_in_place_keeping_its_position() {
+        let file = draft("A", "T1", "os=Ubuntu")
+            .add_to(&RulesFile::default())
+            .unwrap();
+        let file = draft("B", "T2", "os=Windows11").add_to(&file).unwrap();
+        let mut edit = RuleDraft::of(&file.rules[0]);
+        assert_eq!(edit.source, "os=Ubuntu");
+        edit.name = "A2".into();
+        edit.tag = "T3".into();
+        edit.exact = false;
+        edit.import = true;
+        edit.source = "host9".into();
+        let next = edit.save_in(&file, Some("A")).unwrap();
+        assert_eq!(next.rules.len(), 2);
+        assert_eq!(next.rules[0].name, "A2");
+        assert_eq!(next.rules[0].tag.as_str(), "T3");
+        assert_eq!(next.rules[0].mode, RuleMode::Add);
+        assert!(matches!(&next.rules[0].source, RuleSource::Import(l) if l.len() == 1));
+        assert_eq!(next.rules[1].name, "B");
+        // Renaming onto another rule's name is refused (the form says why).
+        let mut clash = RuleDraft::of(&next.rules[0]);
+        clash.name = "b".into();
+        let e = clash.save_in(&next, Some("A2")).unwrap_err();
+        assert_eq!(field_message(&e), "A rule with this name exists already.");
+        // An unedited round trip changes nothing.
+        assert_eq!(
+            RuleDraft::of(&next.rules[1])
+                .save_in(&next, Some("B"))
+                .unwrap(),
+            next
+        );
     }
 
     #[test]

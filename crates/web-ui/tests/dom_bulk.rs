@@ -19,6 +19,7 @@
 
 use std::rc::Rc;
 
+use defender_tags_core::device_value::DeviceValuePlan;
 use defender_tags_core::plan::{ExpectedOutcome, Plan};
 use defender_tags_core::query::MachineQuery;
 use defender_tags_core::{HealthStatus, Machine, MachineId, Tag, TagAction, TaggedMachine};
@@ -201,6 +202,64 @@ impl BulkRunner for FakeRunner {
             RunReport {
                 tag: plan.tag.as_str().to_owned(),
                 action: plan.action.as_str().to_owned(),
+                outcomes,
+                aborted: false,
+                stopped_by: None,
+                calls_planned: calls,
+                calls_made: calls,
+            }
+        })
+    }
+
+    fn run_device_values(
+        &self,
+        plan: DeviceValuePlan,
+        mut on_progress: Box<dyn FnMut(&Progress)>,
+        _abort: AbortHandle,
+    ) -> LocalBoxFuture<'static, RunReport> {
+        let fake = self.fake.clone();
+        Box::pin(async move {
+            next_frame().await;
+            // One call per machine that changes; a machine the tenant no longer has is a 404.
+            let outcomes: Vec<MachineOutcome> = plan
+                .outcomes
+                .iter()
+                .map(|o| {
+                    let status = if !o.is_called() {
+                        OutcomeStatus::AlreadyInPlace
+                    } else {
+                        let mut machines = fake.machines.borrow_mut();
+                        match machines.iter_mut().find(|m| m.id == o.id) {
+                            Some(m) => {
+                                m.device_value = Some(o.target.clone());
+                                OutcomeStatus::Applied
+                            }
+                            None => OutcomeStatus::Failed,
+                        }
+                    };
+                    MachineOutcome {
+                        machine: o.id.to_string(),
+                        status,
+                        error: None,
+                    }
+                })
+                .collect();
+            let calls = plan.calls() as u32;
+            on_progress(&Progress {
+                calls_done: calls,
+                calls_total: calls,
+                machines_done: calls,
+                machines_total: calls,
+                calls_this_minute: calls,
+                calls_this_hour: calls,
+                minute_limit: 100,
+                hour_limit: 1_500,
+                eta_ms: Some(0),
+                waiting_ms: None,
+            });
+            RunReport {
+                tag: String::new(),
+                action: "setDeviceValue".to_owned(),
                 outcomes,
                 aborted: false,
                 stopped_by: None,

@@ -9,7 +9,7 @@ use defender_tags_core::model::{MachineId, Tag, TagAction};
 use defender_tags_core::plan::PlannedCall;
 use defender_tags_core::wire::BulkTagBody;
 
-use super::{RunSpec, SpecCall};
+use super::{RunSpec, SpecCall, SpecWhat};
 use crate::abort::AbortHandle;
 use crate::client::DefenderClient;
 use crate::config::ClientConfig;
@@ -45,13 +45,16 @@ fn spec() -> RunSpec {
     };
     let tag = Tag::parse("Finance").unwrap();
     RunSpec {
-        tag: tag.clone(),
-        action: TagAction::Add,
+        what: SpecWhat::Tags {
+            tag: tag.clone(),
+            action: TagAction::Add,
+        },
         calls: vec![
             SpecCall {
                 call: PlannedCall::Bulk(
                     BulkTagBody::new(tag.clone(), TagAction::Add, vec![id(1), id(2)]).unwrap(),
-                ),
+                )
+                .into(),
                 rows: vec![0, 1],
             },
             SpecCall {
@@ -59,7 +62,8 @@ fn spec() -> RunSpec {
                     machine_id: id(3),
                     tag,
                     action: TagAction::Add,
-                },
+                }
+                .into(),
                 rows: vec![2],
             },
         ],
@@ -470,14 +474,17 @@ fn bulk_spec(calls: usize) -> RunSpec {
             SpecCall {
                 call: PlannedCall::Bulk(
                     BulkTagBody::new(tag.clone(), TagAction::Add, ids).unwrap(),
-                ),
+                )
+                .into(),
                 rows: vec![first, first + 1],
             }
         })
         .collect();
     RunSpec {
-        tag,
-        action: TagAction::Add,
+        what: SpecWhat::Tags {
+            tag,
+            action: TagAction::Add,
+        },
         calls,
         rows,
     }
@@ -862,4 +869,62 @@ fn a_failure_of_the_token_provider_after_a_server_error_is_unknown() {
         report.stopped_by.as_ref().map(|e| e.code.as_str()),
         Some("token_unavailable")
     );
+}
+
+/// A device-value plan: one `setDeviceValue` per machine that changes, none for a machine
+/// already at the value; a returned machine without the value is unconfirmed, a 400 fails only
+/// its machine.
+#[test]
+fn device_value_plan_sends_one_call_per_changing_machine_and_settles_each_row() {
+    use defender_tags_core::device_value::{DeviceValuePlan, DeviceValueState};
+    use defender_tags_core::model::DeviceValue;
+    let state = |n: u8, v: DeviceValue| DeviceValueState {
+        id: id(n),
+        name: None,
+        current: Some(v),
+    };
+    let plan = DeviceValuePlan::new(
+        &DeviceValue::High,
+        &[
+            state(1, DeviceValue::Normal),
+            state(2, DeviceValue::High),
+            state(3, DeviceValue::Low),
+            state(4, DeviceValue::Normal),
+        ],
+    )
+    .unwrap();
+    let valued =
+        |n: u8, v: &str| json(200, &format!(r#"{{"id":"{}","deviceValue":"{v}"}}"#, id(n)));
+    let h = harness(vec![
+        valued(1, "High"),
+        valued(3, "Low"),
+        json(400, r#"{"error":{"code":"InvalidInput","message":"bad"}}"#),
+    ]);
+    let report = block_on(h.client.run_device_value_plan_observed(
+        &plan,
+        |_: &Progress| {},
+        |_: &[MachineOutcome]| {},
+        &AbortHandle::new(),
+    ));
+    let statuses: Vec<OutcomeStatus> = report.outcomes.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            OutcomeStatus::Applied,
+            OutcomeStatus::AlreadyInPlace,
+            OutcomeStatus::Unknown,
+            OutcomeStatus::Failed
+        ]
+    );
+    assert_eq!(report.action, "setDeviceValue");
+    assert_eq!((report.calls_planned, report.calls_made), (3, 3));
+    let sent = h.transport.sent.borrow();
+    let paths: Vec<String> = sent.iter().map(|r| r.url.clone()).collect();
+    for (k, n) in [1u8, 3, 4].iter().enumerate() {
+        assert!(
+            paths[k].ends_with(&format!("/api/machines/{}/setDeviceValue", id(*n))),
+            "{paths:?}"
+        );
+        assert_eq!(sent[k].body.as_deref(), Some(r#"{"DeviceValue":"High"}"#));
+    }
 }

@@ -16,6 +16,9 @@ struct JsonRow<'a> {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// A device-value row's value before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -167,6 +170,7 @@ pub fn report_json(record: &RunRecord) -> String {
                 action: &r.action,
                 status: status_key(r.status),
                 error: r.error.as_deref(),
+                previous: r.previous.as_deref(),
             })
             .collect(),
         unresolved: record

@@ -160,6 +160,21 @@ impl BulkFlow {
         if self.verifying.get_untracked() {
             return;
         }
+        if record.job.device_value.is_some() {
+            // What is left is the machines not confirmed, planned from the values they had;
+            // no tag to re-read them by, and setting a value twice is harmless.
+            let mut job = record.job.clone();
+            job.kind = JobKind::Resume;
+            job.title = format!("Resume \u{2014} {}", record.job.title);
+            job.source = format!("The machines of: {}", record.job.title);
+            job.unresolved = Vec::new();
+            job.device_value = record.device_value_remaining();
+            if job.device_value.is_some() {
+                self.recheck.set(None);
+                self.phase.set(Phase::Preview(Arc::new(job)));
+            }
+            return;
+        }
         self.verifying.set(true);
         let this = *self;
         leptos::task::spawn_local(async move {
@@ -324,9 +339,13 @@ impl BulkFlow {
         guard: super::guard::RunGuard,
     ) {
         let started_ms = now_ms();
+        // The journal records tag steps (re-planned from `findbytag` on resume); a device-value
+        // run is not journaled, so a page closed mid-run does not offer its report again.
         let writer = match journal {
-            Some(scope) => JournalWriter::start(scope, &job, &who, started_ms).await,
-            None => None,
+            Some(scope) if job.device_value.is_none() => {
+                JournalWriter::start(scope, &job, &who, started_ms).await
+            }
+            _ => None,
         };
         // The job as run: a later step is re-planned from a fresh read just before it starts
         // (the earlier steps may have taken minutes), so its record is what was really sent.
@@ -381,6 +400,33 @@ impl BulkFlow {
             if stop {
                 break;
             }
+        }
+        // A device-value change runs after the tag steps (a device-value job has none), through
+        // the same runner: same budget, progress, abort and report.
+        let stopped = reports.iter().any(|r| r.aborted || r.stopped_by.is_some());
+        if let Some(plan) = ran.device_value.clone()
+            && !stopped
+            && !abort.is_aborted()
+        {
+            let step_no = ran.steps.len() + 1;
+            signal.try_update(|p| {
+                if let Phase::Running { step, progress, .. } = p {
+                    *step = step_no;
+                    *progress = None;
+                }
+            });
+            let on_progress = Box::new(move |event: &Progress| {
+                signal.try_update(|p| {
+                    if let Phase::Running { progress, .. } = p {
+                        *progress = Some(event.clone());
+                    }
+                });
+            });
+            reports.push(
+                runner
+                    .run_device_values(plan, on_progress, abort.clone())
+                    .await,
+            );
         }
         let record = RunRecord {
             job: ran,

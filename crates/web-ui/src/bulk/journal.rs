@@ -434,6 +434,7 @@ pub fn rebuild(
             source: header.source.clone(),
             steps: job_steps,
             unresolved: Vec::new(),
+            device_value: None,
         },
         reports,
         who: header.who.clone(),

@@ -2,6 +2,7 @@
 //! usage. The app's backend provides it over `DefenderClient` (one client, so one rate limiter,
 //! for the whole page: searches and bulk runs share the budget).
 
+use defender_tags_core::device_value::DeviceValuePlan;
 use defender_tags_core::{Plan, Tag, TaggedMachine};
 use defender_tags_wasm::{
     AbortHandle, DefenderClient, LocalBoxFuture, MachineOutcome, Progress, RunReport,
@@ -20,6 +21,17 @@ pub trait BulkRunner {
         plan: Plan,
         on_progress: Box<dyn FnMut(&Progress)>,
         on_settled: OnSettled,
+        abort: AbortHandle,
+    ) -> LocalBoxFuture<'static, RunReport>;
+
+    /// Runs a device-value plan (one `setDeviceValue` per machine that changes) like [`run`]:
+    /// same budget, progress, abort and report.
+    ///
+    /// [`run`]: BulkRunner::run
+    fn run_device_values(
+        &self,
+        plan: DeviceValuePlan,
+        on_progress: Box<dyn FnMut(&Progress)>,
         abort: AbortHandle,
     ) -> LocalBoxFuture<'static, RunReport>;
 
@@ -56,6 +68,25 @@ impl BulkRunner for ClientRunner {
                     &plan,
                     |p: &Progress| on_progress(p),
                     |rows: &[MachineOutcome]| on_settled(rows),
+                    &abort,
+                )
+                .await
+        })
+    }
+
+    fn run_device_values(
+        &self,
+        plan: DeviceValuePlan,
+        mut on_progress: Box<dyn FnMut(&Progress)>,
+        abort: AbortHandle,
+    ) -> LocalBoxFuture<'static, RunReport> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            client
+                .run_device_value_plan_observed(
+                    &plan,
+                    |p: &Progress| on_progress(p),
+                    |_| {},
                     &abort,
                 )
                 .await

@@ -169,6 +169,8 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
     focus_heading(heading);
     let preview = Preview::of(&job);
     let multi = job.steps.len() > 1;
+    // Each line says its step, or for a device value its change ("Normal → High").
+    let show_step = multi || job.device_value.is_some();
     let can_edit = move || state.session.0.with(Session::can_edit);
     let error = RwSignal::new(None::<String>);
     let nothing = preview.nothing_to_do();
@@ -231,16 +233,19 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                 <Stat n=preview.already.len() label="already in place" class="stat-same" testid="preview-already".into()/>
                 <Stat n=preview.cannot_resolve.len() label="cannot resolve" class="stat-bad" testid="preview-unresolved".into()/>
                 {(!preview.unknown.is_empty()).then(|| view! {
-                    <Stat n=preview.unknown.len() label="tags unknown, sent anyway" class="stat-same" testid="preview-unknown".into()/>
+                    <Stat n=preview.unknown.len() label=if show_step && !multi { "value unknown, sent anyway" } else { "tags unknown, sent anyway" } class="stat-same" testid="preview-unknown".into()/>
                 })}
             </div>
             <p data-testid="preview-calls">
-                {format!(
-                    "{} API call{} (up to 500 machines each), plus {} to re-read the machines' current tags just before sending. Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
-                    thousands(calls as u64),
-                    if calls == 1 { "" } else { "s" },
-                    if steps == 1 { "one".to_owned() } else { format!("one per step ({steps})") }
-                )}
+                {match &job.device_value {
+                    Some(plan) => crate::bulk::job::device_value_cost(plan),
+                    None => format!(
+                        "{} API call{} (up to 500 machines each), plus {} to re-read the machines' current tags just before sending. Defender allows 100 calls a minute and 1,500 an hour; the run paces itself to stay inside.",
+                        thousands(calls as u64),
+                        if calls == 1 { "" } else { "s" },
+                        if steps == 1 { "one".to_owned() } else { format!("one per step ({steps})") }
+                    ),
+                }}
             </p>
             {(!preview.warnings.is_empty()).then(|| view! {
                 <ul class="warning-list" data-testid="preview-warnings">
@@ -248,14 +253,14 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                     {(preview.warnings.len() > 20).then(|| view! { <li>{format!("\u{2026} and {} more warnings", preview.warnings.len() - 20)}</li> })}
                 </ul>
             })}
-            <Lines title="Will change".into() lines=preview.will_change.clone() testid="list-will-change".into() open=true show_step=multi/>
-            <Lines title="Already in place".into() lines=preview.already.clone() testid="list-already".into() show_step=multi/>
+            <Lines title="Will change".into() lines=preview.will_change.clone() testid="list-will-change".into() open=true show_step=show_step/>
+            <Lines title="Already in place".into() lines=preview.already.clone() testid="list-already".into() show_step=show_step/>
             {(!preview.unknown.is_empty()).then(|| view! {
-                <Lines title="Tags unknown (sent anyway)".into() lines=preview.unknown.clone() testid="list-unknown".into() show_step=multi/>
+                <Lines title=if show_step && !multi { "Current value unknown (sent anyway)" } else { "Tags unknown (sent anyway)" }.into() lines=preview.unknown.clone() testid="list-unknown".into() show_step=show_step/>
             })}
             <UnresolvedLines title="Cannot resolve" items=preview.cannot_resolve.clone() testid="list-unresolved"/>
             {move || (!can_edit()).then(|| view! {
-                <p class="warning-text">"Your sign-in is read-only (Machine.Read): you can preview, but not run, tag changes."</p>
+                <p class="warning-text">"Your sign-in is read-only (Machine.Read): you can preview, but not run, changes."</p>
             })}
             <p class="error-text" role="alert">{move || error.get()}</p>
             <div class="form-actions">
@@ -383,6 +388,9 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
         .sum::<usize>();
     let verifying = bulk.verifying();
     let recheck = bulk.recheck();
+    // A device-value run has no tag to re-read its machines by: its unknown results are
+    // checked in the machine panel, and its undo leaves them out.
+    let device_value = record.job.device_value.is_some();
     let runner = move || {
         state
             .backend
@@ -412,9 +420,15 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
                 .map(|r| Line {
                     id: r.id.clone(),
                     name: r.name.clone(),
-                    step: match &r.error {
-                        Some(e) => format!("{} {} \u{2014} {e}", r.action, r.tag),
-                        None => format!("{} \u{201c}{}\u{201d}", r.action, r.tag),
+                    step: {
+                        let change = match &r.previous {
+                            Some(previous) => format!("Device value {previous} \u{2192} {}", r.tag),
+                            None => format!("{} \u{201c}{}\u{201d}", r.action, r.tag),
+                        };
+                        match &r.error {
+                            Some(e) => format!("{change} \u{2014} {e}"),
+                            None => change,
+                        }
                     },
                 })
                 .collect();
@@ -444,7 +458,18 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
             {(!record.job.unresolved.is_empty()).then(|| view! {
                 <UnresolvedLines title="Not part of the run" items=record.job.unresolved.clone() testid="report-unresolved"/>
             })}
-            {(unknown > 0).then(|| view! {
+            {device_value.then(|| view! {
+                <p class="muted small" data-testid="report-device-value-note">
+                    "Each line shows the machine's device value before the run \u{2192} the value sent. Undo puts each changed machine back to its earlier value, one call per machine, after a preview. This run is not kept across a page reload."
+                </p>
+            })}
+            {(unknown > 0 && device_value).then(|| view! {
+                <p class="warning-text" data-testid="verify-hint">{format!(
+                    "{} may or may not have changed (a call failed after it may have been applied): open them in the machine panel to see their value; undo leaves them out.",
+                    crate::bulk::job::plural(unknown, "machine", "machines")
+                )}</p>
+            })}
+            {(unknown > 0 && !device_value).then(|| view! {
                 <p class="warning-text" data-testid="verify-hint">{format!(
                     "{} may or may not have changed (a call failed after it may have been applied). Verify re-reads them before you undo, so the undo covers every machine this run changed.",
                     crate::bulk::job::plural(unknown, "machine", "machines")
@@ -452,7 +477,7 @@ fn ReportView(record: Arc<RunRecord>) -> impl IntoView {
             })}
             <p class="error-text" role="alert">{move || error.get().or_else(|| recheck.with(|r| match r { Some(Recheck::Failed(m)) => Some(m.clone()), _ => None }))}</p>
             <div class="form-actions">
-                {(unknown > 0).then(|| view! {
+                {(unknown > 0 && !device_value).then(|| view! {
                     <button type="button" class="btn btn-primary" data-testid="verify-button"
                         disabled=move || verifying.get()
                         on:click=verify>

@@ -22,7 +22,7 @@ pub fn BulkPage() -> impl IntoView {
     };
     view! {
         <div class="page bulk-page">
-            <h1>"Bulk tag change"</h1>
+            <h1>"Bulk change"</h1>
             <Show when=ready fallback=|| view! { <SignInCard/> }>
                 <BulkRoute/>
             </Show>

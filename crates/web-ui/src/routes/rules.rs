@@ -176,6 +176,28 @@ fn RulesView() -> impl IntoView {
     let import = RwSignal::new(false);
     let source = RwSignal::new(String::new());
     let form_error = RwSignal::new(None::<String>);
+    // The rule being edited in place (its saved name), or `None` for a new rule.
+    let editing = RwSignal::new(None::<String>);
+    let clear_form = move || {
+        editing.set(None);
+        name.set(String::new());
+        tag.set(String::new());
+        source.set(String::new());
+        form_error.set(None);
+    };
+    let edit = move |rule: String| {
+        let draft =
+            file.with_untracked(|f| f.rules.iter().find(|r| r.name == rule).map(RuleDraft::of));
+        if let Some(d) = draft {
+            name.set(d.name);
+            tag.set(d.tag);
+            exact.set(d.exact);
+            import.set(d.import);
+            source.set(d.source);
+            form_error.set(None);
+            editing.set(Some(rule));
+        }
+    };
     let save_rule = {
         let store = store.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -187,17 +209,15 @@ fn RulesView() -> impl IntoView {
                 import: import.get_untracked(),
                 source: source.get_untracked(),
             };
-            match draft.add_to(&file.get_untracked()) {
+            let replacing = editing.get_untracked();
+            match draft.save_in(&file.get_untracked(), replacing.as_deref()) {
                 Ok(next) => {
                     if store(next) {
-                        form_error.set(None);
                         notice.set(Some(format!(
                             "Saved rule \u{201c}{}\u{201d}.",
                             draft.name.trim()
                         )));
-                        name.set(String::new());
-                        tag.set(String::new());
-                        source.set(String::new());
+                        clear_form();
                     }
                 }
                 Err(e) => form_error.set(Some(saved::field_message(&e))),
@@ -280,6 +300,8 @@ fn RulesView() -> impl IntoView {
                 let n1 = r.name.clone();
                 let n2 = r.name.clone();
                 let n3 = r.name.clone();
+                let n4 = r.name.clone();
+                let n5 = r.name.clone();
                 let dry = dry_run;
                 let del = delete.clone();
                 view! {
@@ -297,6 +319,13 @@ fn RulesView() -> impl IntoView {
                                 aria-label=format!("Dry run of {n1}")
                                 disabled=move || busy.get().is_some()
                                 on:click=move |_| dry(n2.clone())>"Dry run"</button>
+                            <button type="button" class="btn btn-small" data-testid="rule-edit"
+                                aria-label=format!("Edit {n4}")
+                                on:click=move |ev| {
+                                    edit(n5.clone());
+                                    // To the form, where the rule now is.
+                                    crate::ids::focus_near(&ev, &ids.id("rule-name"));
+                                }>"Edit"</button>
                             <button type="button" class="btn btn-small" data-testid="rule-delete"
                                 aria-label=format!("Delete {n3}")
                                 on:click=move |_| del(n3.clone())>"Delete"</button>
@@ -350,7 +379,10 @@ fn RulesView() -> impl IntoView {
             </div>
         </section>
         <section class="card inventory-section" aria-labelledby=ids.id("rule-form-title")>
-            <h2 id=ids.id("rule-form-title")>"New rule"</h2>
+            <h2 id=ids.id("rule-form-title") data-testid="rule-form-title">{move || match editing.get() {
+                Some(n) => format!("Edit rule \u{201c}{n}\u{201d}"),
+                None => "New rule".to_owned(),
+            }}</h2>
             <form class="rule-form" on:submit=save_rule>
                 <div class="inline-row">
                     <div class="field">
@@ -379,13 +411,16 @@ fn RulesView() -> impl IntoView {
                     </div>
                 </div>
                 <div class="field">
-                    <label for=ids.id("rule-source")>{move || if import.get() { "Machine ids or computer names, one per line" } else { "Search (the search page's address after ?, e.g. os=Windows11&risk=High)" }}</label>
+                    <label for=ids.id("rule-source")>{move || if import.get() { "Machine ids or computer names, one per line, or a CSV with a machine column (as on the bulk page's import)" } else { "Search (the search page's address after ?, e.g. os=Windows11&risk=High)" }}</label>
                     <textarea id=ids.id("rule-source") rows="3" spellcheck="false" required
                         prop:value=move || source.get() on:input=move |ev| source.set(event_target_value(&ev))></textarea>
                 </div>
                 <p class="error-text" role="alert" data-testid="rule-form-error">{move || form_error.get()}</p>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" data-testid="rule-save">"Save rule"</button>
+                    {move || editing.get().is_some().then(|| view! {
+                        <button type="button" class="btn" data-testid="rule-edit-cancel" on:click=move |_| clear_form()>"Cancel edit"</button>
+                    })}
                     <span class="hint">"Saving changes no machine; a dry run shows what a run would do."</span>
                 </div>
             </form>

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use defender_tags_core::device_value::DeviceValuePlan;
 use defender_tags_core::fresh::{Drift, replan};
 use defender_tags_core::plan::{ExpectedOutcome, MachineState, Plan, PlanWarning, plan};
 use defender_tags_core::{Machine, MachineId, Tag, TagAction, TaggedMachine};
@@ -32,6 +33,8 @@ pub enum JobKind {
     Resume,
     /// Run a saved tag rule (`crate::rules`): add, then for an exact rule remove.
     Rule,
+    /// Set the device value of chosen machines (one call per machine).
+    DeviceValue,
 }
 
 impl JobKind {
@@ -44,6 +47,7 @@ impl JobKind {
             JobKind::Undo => "undo",
             JobKind::Resume => "resume",
             JobKind::Rule => "rule",
+            JobKind::DeviceValue => "device-value",
         }
     }
 }
@@ -133,6 +137,9 @@ pub struct Job {
     pub steps: Vec<Step>,
     /// Imported lines (or machines) left out, with the reason.
     pub unresolved: Vec<Unresolved>,
+    /// A device-value change, run after the tag steps (a device-value job has no tag steps;
+    /// see `device_value`).
+    pub device_value: Option<DeviceValuePlan>,
 }
 
 pub fn plural(n: usize, one: &str, many: &str) -> String {
@@ -176,6 +183,7 @@ impl Job {
             source: source.into(),
             steps: vec![Step::new(tag, action, machines)],
             unresolved,
+            device_value: None,
         }
     }
 
@@ -195,6 +203,7 @@ impl Job {
             source: "Tag inventory".to_owned(),
             steps: vec![Step::new(&t, TagAction::Remove, &carrying)],
             unresolved: Vec::new(),
+            device_value: None,
         })
     }
 
@@ -251,12 +260,14 @@ impl Job {
             source: "Tag inventory".to_owned(),
             steps,
             unresolved: Vec::new(),
+            device_value: None,
         })
     }
 
     /// API calls of all steps.
     pub fn calls(&self) -> usize {
-        self.steps.iter().map(|s| s.plan.calls.len()).sum()
+        self.steps.iter().map(|s| s.plan.calls.len()).sum::<usize>()
+            + self.device_value.as_ref().map_or(0, DeviceValuePlan::calls)
     }
 
     /// The job with step `index` re-planned from `holders`; the drift is tagged with the step.
@@ -312,9 +323,13 @@ impl StepDrift {
     }
 }
 
+mod device_value;
 mod preview;
 mod record;
 
+pub use device_value::{
+    DEVICE_VALUE_ACTION, change_text as device_value_change, cost_text as device_value_cost,
+};
 pub use preview::{Line, Preview};
 pub use record::{ReportRow, RunRecord, STATUS_ORDER, status_key, status_label};
 

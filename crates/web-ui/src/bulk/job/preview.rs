@@ -59,6 +59,18 @@ impl Preview {
                 }
             }
         }
+        if let Some(plan) = &job.device_value {
+            let (change, already, unknown) = super::device_value::preview_lines(plan);
+            p.will_change.extend(change);
+            p.already.extend(already);
+            p.unknown.extend(unknown);
+            if !plan.duplicates.is_empty() {
+                p.warnings.push(format!(
+                    "{} listed more than once; each is changed once.",
+                    plural(plan.duplicates.len(), "machine was", "machines were")
+                ));
+            }
+        }
         p
     }
 

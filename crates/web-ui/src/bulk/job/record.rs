@@ -34,6 +34,8 @@ pub struct ReportRow {
     pub status: OutcomeStatus,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// For a device-value row, the machine's value before the run (`unknown` if not known).
+    pub previous: Option<String>,
 }
 
 /// Stable spelling of a status (exports, tests).
@@ -105,6 +107,7 @@ impl RunRecord {
                     action: action.clone(),
                     status: o.status,
                     error: o.error.as_ref().map(|e| e.message.clone()),
+                    previous: None,
                 })),
                 None => rows.extend(step.plan.outcomes.iter().map(|o| ReportRow {
                     step: i + 1,
@@ -118,8 +121,17 @@ impl RunRecord {
                         OutcomeStatus::NotAttempted
                     },
                     error: None,
+                    previous: None,
                 })),
             }
+        }
+        if let Some(plan) = &self.job.device_value {
+            let index = self.job.steps.len();
+            rows.extend(super::device_value::report_rows(
+                plan,
+                self.reports.get(index),
+                index + 1,
+            ));
         }
         rows
     }
@@ -215,6 +227,9 @@ impl RunRecord {
     /// confirmed. Machines whose result is unknown are listed as not undoable (check them by
     /// hand). `None` when the run changed nothing.
     pub fn undo(&self) -> Option<Job> {
+        if self.job.device_value.is_some() {
+            return self.device_value_undo();
+        }
         let mut steps = Vec::new();
         let mut unresolved = Vec::new();
         for (step, report) in self.job.steps.iter().zip(&self.reports).rev() {
@@ -287,6 +302,7 @@ impl RunRecord {
             source: "Undo of a run in this session".to_owned(),
             steps,
             unresolved,
+            device_value: None,
         })
     }
 }

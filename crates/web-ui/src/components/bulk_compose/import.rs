@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use defender_tags_core::{Machine, Tag, TagAction};
+use defender_tags_core::Machine;
 use leptos::prelude::*;
 
 use crate::api::{UiError, UiErrorKind};
 use crate::bulk::format::thousands;
-use crate::bulk::job::Job;
 use crate::bulk::resolve::{Resolution, Unresolved, UnresolvedReason, resolve};
 use crate::components::top_bar::use_app_state;
 use crate::state::now_ms;
@@ -15,6 +14,7 @@ use defender_tags_core::import::{ImportResult, check_import_size, parse_machine_
 use defender_tags_core::query::MachineQuery;
 
 use super::TagActionForm;
+use super::tag_form::BulkChange;
 
 /// "machine: computer name …" → "Machine: computer name ….".
 fn sentence(s: &str) -> String {
@@ -179,7 +179,7 @@ pub(super) fn ImportSource() -> impl IntoView {
         });
     };
 
-    let on_preview = Callback::new(move |(tag, action): (Tag, TagAction)| {
+    let on_preview = Callback::new(move |change: BulkChange| {
         let Some(c) = checked.get_untracked() else {
             return Err("Check the list first.".to_owned());
         };
@@ -190,13 +190,11 @@ pub(super) fn ImportSource() -> impl IntoView {
             .map(|&i| &c.tenant[i])
             .collect();
         let lines = c.parsed.rows.len() + c.parsed.errors.len() + c.parsed.duplicates.len();
-        let job = Job::change(
-            &tag,
-            action,
+        let job = change.job(
             &picked,
             c.unresolved(),
             format!("Imported list ({lines} lines)"),
-        );
+        )?;
         if state.bulk.preview(job) {
             Ok(())
         } else {

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use defender_tags_core::{Machine, Tag, TagAction};
+use defender_tags_core::Machine;
 use leptos::prelude::*;
 
 use crate::api::{UiError, UiErrorKind};
 use crate::bulk::format::thousands;
-use crate::bulk::job::Job;
 use crate::bulk::selection::Selection;
 use crate::components::filter_bar::FilterBar;
 use crate::components::top_bar::use_app_state;
@@ -16,6 +15,7 @@ use crate::state::now_ms;
 use crate::table::{Window, content_height_px};
 use defender_tags_core::query::MachineQuery;
 
+use super::tag_form::BulkChange;
 use super::{PICK_LIST_PX, TagActionForm};
 
 /// Where the machines came from, for the preview, report and activity log: every match of the
@@ -216,7 +216,7 @@ pub(super) fn SearchSource(
         })
     };
 
-    let on_preview = Callback::new(move |(tag, action): (Tag, TagAction)| {
+    let on_preview = Callback::new(move |change: BulkChange| {
         let sel = current();
         let s = wanted.get_untracked();
         matching.with_untracked(|m| {
@@ -230,7 +230,7 @@ pub(super) fn SearchSource(
                 );
             }
             let source = source_text(&s, picked.len(), sel.is_all_matching());
-            let job = Job::change(&tag, action, &picked, Vec::new(), source);
+            let job = change.job(&picked, Vec::new(), source)?;
             if state.bulk.preview(job) {
                 Ok(())
             } else {
