@@ -318,11 +318,27 @@ pub fn record_run(tenant: &str, name: &str, run: LastRun) -> bool {
         return false;
     }
     runs.insert(name.to_owned(), run);
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&runs)) {
+    save_runs(tenant, &runs);
+    true
+}
+
+/// Moves rule `from`'s last run to `to`, so a rule renamed in place keeps it.
+pub fn rename_run(tenant: &str, from: &str, to: &str) {
+    let mut runs = load_runs(tenant);
+    if from == to {
+        return;
+    }
+    if let Some(run) = runs.remove(from) {
+        runs.insert(to.to_owned(), run);
+        save_runs(tenant, &runs);
+    }
+}
+
+fn save_runs(tenant: &str, runs: &BTreeMap<String, LastRun>) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(runs)) {
         // A full storage forgets the time of the last run only; the run itself is journaled.
         let _ = s.set_item(&format!("{RUNS_KEY}{tenant}"), &text);
     }
-    true
 }
 
 #[cfg(test)]

@@ -200,6 +200,7 @@ fn RulesView() -> impl IntoView {
     };
     let save_rule = {
         let store = store.clone();
+        let tenant = tenant.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let draft = RuleDraft {
@@ -213,6 +214,10 @@ fn RulesView() -> impl IntoView {
             match draft.save_in(&file.get_untracked(), replacing.as_deref()) {
                 Ok(next) => {
                     if store(next) {
+                        if let Some(old) = &replacing {
+                            saved::rename_run(&tenant, old, draft.name.trim());
+                            runs.set(saved::load_runs(&tenant));
+                        }
                         notice.set(Some(format!(
                             "Saved rule \u{201c}{}\u{201d}.",
                             draft.name.trim()
