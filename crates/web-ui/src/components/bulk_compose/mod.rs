@@ -1,17 +1,19 @@
 //! Choosing the machines of a bulk change (from a search, or an imported list) and the tag and
 //! action; "Preview" hands a job to `crate::bulk::flow`.
 //!
-//! Split by source: `search` (machines from a search) and `import` (an imported list); both end
-//! in `tag_form` (the tag and action).
+//! Split by source: `search` (machines from a search), `import` (an imported list) and
+//! `hunting` (an advanced hunting query); each ends in `tag_form` (the tag and action).
 
 use leptos::prelude::*;
 
 use crate::search::SearchState;
 
+mod hunting;
 mod import;
 mod search;
 mod tag_form;
 
+use hunting::HuntingSource;
 use import::ImportSource;
 use search::SearchSource;
 use tag_form::TagActionForm;
@@ -24,6 +26,8 @@ pub enum BulkSource {
     Search,
     /// A pasted list or a CSV file.
     Import,
+    /// The machines an advanced hunting query found.
+    Hunting,
 }
 
 impl BulkSource {
@@ -32,15 +36,16 @@ impl BulkSource {
         match self {
             BulkSource::Search => "search",
             BulkSource::Import => "import",
+            BulkSource::Hunting => "hunting",
         }
     }
 
     /// Parses the URL spelling (anything else is a search).
     pub fn from_param(s: &str) -> Self {
-        if s == "import" {
-            BulkSource::Import
-        } else {
-            BulkSource::Search
+        match s {
+            "import" => BulkSource::Import,
+            "hunting" => BulkSource::Hunting,
+            _ => BulkSource::Search,
         }
     }
 }
@@ -70,10 +75,17 @@ pub fn BulkCompose(
                 tabindex=move || if source.get() == s { "0" } else { "-1" }
                 on:click=move |_| on_source.run(s)
                 on:keydown=move |ev: web_sys::KeyboardEvent| {
-                    // Arrow keys move between the two tabs (WAI-ARIA tabs pattern).
-                    if matches!(ev.key().as_str(), "ArrowLeft" | "ArrowRight") {
+                    // Arrow keys move between the tabs, wrapping (WAI-ARIA tabs pattern).
+                    const ORDER: [BulkSource; 3] = [BulkSource::Search, BulkSource::Import, BulkSource::Hunting];
+                    let step = match ev.key().as_str() {
+                        "ArrowRight" => 1,
+                        "ArrowLeft" => ORDER.len() - 1,
+                        _ => 0,
+                    };
+                    if step > 0 {
                         ev.prevent_default();
-                        let other = if s == BulkSource::Search { BulkSource::Import } else { BulkSource::Search };
+                        let at = ORDER.iter().position(|t| *t == s).unwrap_or(0);
+                        let other = ORDER[(at + step) % ORDER.len()];
                         on_source.run(other);
                         crate::ids::focus_near(&ev, &ids.id(&format!("tab-{}", other.as_param())));
                     }
@@ -89,12 +101,14 @@ pub fn BulkCompose(
             <div role="tablist" aria-label="Where the machines come from" class="tabs">
                 {tab(BulkSource::Search, "From a search")}
                 {tab(BulkSource::Import, "Import a list")}
+                {tab(BulkSource::Hunting, "Hunting query")}
             </div>
             <div id=ids.id("bulk-source-panel") role="tabpanel"
                 aria-labelledby=move || ids.id(&format!("tab-{}", source.get().as_param()))>
                 {move || match source.get() {
                     BulkSource::Search => view! { <SearchSource search=search on_search=on_search/> }.into_any(),
                     BulkSource::Import => view! { <ImportSource/> }.into_any(),
+                    BulkSource::Hunting => view! { <HuntingSource/> }.into_any(),
                 }}
             </div>
         </section>
