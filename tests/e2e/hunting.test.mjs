@@ -135,3 +135,68 @@ test("without the hunting permission the source is disabled and says why", async
   await page.getByRole("tab", { name: "From a search" }).and(page.locator("[aria-selected=true]")).waitFor();
   assert.deepEqual(page.problems, []);
 });
+
+test("a registry tag removed through the app: warned first, comes back at the next sync, its chip says registry", async () => {
+  const all = await allMachines(emu);
+  const target = all.find((m) => inHunting(m) && m.machineTags.length > 0 && !m.machineTags.includes("IR-4711"));
+  assert.ok(target, "a machine in hunting data with a manual tag");
+  const manualTag = target.machineTags[0];
+  const REG = "Kiosk-Registry";
+  // The device's registry value sets the tag (the emulator syncs at once).
+  await emu.put("/_emulator/tag-sources", { registry: { [target.id]: REG } });
+  assert.ok((await emu.get(`/_emulator/machines/${target.id}`)).machineTags.includes(REG));
+
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openHunting(page);
+  await page.waitForFunction(() => !document.querySelector("[data-testid=hunting-query]").disabled, null, { timeout: 20_000 });
+  await runQuery(page, `DeviceInfo | where DeviceId == "${target.id}" | project DeviceId`);
+  await page.getByTestId("hunting-summary").waitFor({ timeout: 60_000 });
+  await page.getByLabel("Remove the tag").check();
+  await page.getByLabel("Tag to add or remove").fill(REG);
+  await page.getByTestId("preview-button").click();
+  await page.getByTestId("bulk-preview").waitFor();
+  assert.equal(await statNumber(page, "preview-will-change"), 1);
+  // The warning comes before the run, and says what would actually remove the tag.
+  const warning = page.getByTestId("provenance-warnings");
+  await warning.waitFor({ timeout: 30_000 });
+  assert.match(
+    await warning.textContent(),
+    /1 machine: registry tag “Kiosk-Registry”: set by the device's registry value .*will not stick.*change the registry value on the device/,
+  );
+  await screenshot(page, "hunting-06-registry-warning");
+  await runAndWait(page);
+  assert.equal(await statNumber(page, "count-applied"), 1);
+  assert.ok(!(await emu.get(`/_emulator/machines/${target.id}`)).machineTags.includes(REG), "removed through the API");
+  // The device reports its registry value again: the tag is back.
+  await emu.post("/_emulator/tag-sources/sync", {});
+  assert.ok((await emu.get(`/_emulator/machines/${target.id}`)).machineTags.includes(REG), "back after the sync");
+
+  // The machine's chips say where each tag comes from, in text.
+  await page.goto(`${emu.url}/?m=${target.id}`);
+  const panel = page.getByTestId("machine-panel");
+  await panel.waitFor({ timeout: 30_000 });
+  const chip = (tag) => panel.getByTestId("tag-chips").locator("li.chip").filter({ has: page.locator(".chip-text", { hasText: new RegExp(`^${tag.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
+  await chip(REG).getByTestId("chip-source").waitFor({ timeout: 30_000 });
+  assert.equal((await chip(REG).getByTestId("chip-source").textContent()).trim(), ", set by registry");
+  assert.equal(await chip(REG).getAttribute("data-source"), "registry");
+  assert.equal(await chip(manualTag).getAttribute("data-source"), "manual");
+  assert.match(await chip(REG).getByRole("button").getAttribute("aria-label"), /registry; removing it will not stick/);
+  await screenshot(page, "hunting-07-registry-chip");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: chips with sources");
+
+  // The inventory splits each tag's machines by source.
+  await page.goto(`${emu.url}/inventory`);
+  const row = page.getByTestId("inventory-table").locator("tbody tr").filter({ has: page.locator("th", { hasText: /^Kiosk-Registry$/ }) });
+  await row.getByTestId("inventory-by-source").filter({ hasText: /\S/ }).waitFor({ timeout: 60_000 });
+  assert.equal(await row.getByTestId("inventory-by-source").textContent(), "0 manual \u00b7 1 registry");
+  const manualRow = page.getByTestId("inventory-table").locator("tbody tr").filter({ has: page.locator("th", { hasText: new RegExp(`^${manualTag.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
+  const split = await manualRow.getByTestId("inventory-by-source").textContent();
+  const counted = [...split.matchAll(/(\d+) (manual|registry|rule|unknown)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const holders = Number((await manualRow.locator("td.num").textContent()).replace(/,/g, ""));
+  assert.ok(holders > 0);
+  assert.equal(counted, holders, `every machine with ${manualTag} is counted once (${split})`);
+  assert.match(split, /^[1-9]\d* manual/, "manual tags read as manual");
+  await screenshot(page, "hunting-08-inventory-by-source");
+  assert.deepEqual(page.problems, []);
+});

@@ -21,6 +21,7 @@ use leptos::prelude::*;
 use crate::api::BackendRef;
 use crate::hunting::{HuntingAccess, sentence};
 use crate::state::now_ms;
+use crate::table::Loaded;
 
 /// How long an answer is reused.
 pub const FRESH_MS: i64 = 10 * 60 * 1000;
@@ -57,6 +58,57 @@ impl Snapshot {
     }
 }
 
+/// How many machines carry a tag, by where it comes from on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceCounts {
+    /// Set by hand.
+    pub manual: usize,
+    /// Set by the device's registry value.
+    pub registry: usize,
+    /// Set by a dynamic rule.
+    pub rule: usize,
+    /// Not known (the machine or the tag is not in hunting data yet).
+    pub unknown: usize,
+}
+
+impl SourceCounts {
+    /// "12 manual · 3 registry · 0 rule · 1 unknown" (parts that are zero left out, except
+    /// manual).
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{} manual", self.manual)];
+        for (n, what) in [
+            (self.registry, "registry"),
+            (self.rule, "rule"),
+            (self.unknown, "unknown"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts.join(" \u{b7} ")
+    }
+}
+
+/// Per tag (exact spelling), its machines split by source, as `snap` knows them.
+pub fn counts_by_source(
+    machines: &[defender_tags_core::Machine],
+    snap: &Snapshot,
+) -> std::collections::HashMap<String, SourceCounts> {
+    let mut out: std::collections::HashMap<String, SourceCounts> = std::collections::HashMap::new();
+    for m in machines {
+        for tag in &m.machine_tags {
+            let c = out.entry(tag.clone()).or_default();
+            match snap.source_of(&m.id, tag) {
+                Some(TagSource::Manual) => c.manual += 1,
+                Some(TagSource::Registry) => c.registry += 1,
+                Some(TagSource::Rule) => c.rule += 1,
+                None => c.unknown += 1,
+            }
+        }
+    }
+    out
+}
+
 /// What is known now.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProvenanceState {
@@ -70,12 +122,46 @@ pub struct ProvenanceState {
 
 /// The page's tag provenance (in context; see `AppState::provide_for`).
 #[derive(Debug, Clone, Copy)]
-pub struct ProvenanceCtx(pub RwSignal<ProvenanceState>);
+pub struct ProvenanceCtx(
+    pub RwSignal<ProvenanceState>,
+    /// The machines the search page has loaded (asked for together when a chip needs one).
+    StoredValue<Option<Arc<Loaded>>>,
+);
 
 impl ProvenanceCtx {
     /// An empty cache.
     pub fn new() -> Self {
-        Self(RwSignal::new(ProvenanceState::default()))
+        Self(
+            RwSignal::new(ProvenanceState::default()),
+            StoredValue::new(None),
+        )
+    }
+
+    /// Remembers the machines the search page shows (nothing is asked yet).
+    pub fn set_loaded(self, loaded: Arc<Loaded>) {
+        self.1.set_value(Some(loaded));
+    }
+
+    /// [`Self::ensure`] for a chip of machine `id`: the sources of every loaded machine in the
+    /// same query when `id` is one of them, so opening machine after machine costs one call.
+    pub fn ensure_for(self, backend: Option<BackendRef>, id: &MachineId) {
+        let ids = self
+            .1
+            .with_value(|l| {
+                l.as_ref()
+                    .filter(|l| l.machines.iter().any(|m| &m.id == id))
+                    .map(|l| l.machines.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+            })
+            .unwrap_or_else(|| vec![id.clone()]);
+        // A fresh answer covering this machine is enough, whatever else is loaded.
+        let fresh = self.0.with_untracked(|s| {
+            s.snapshot
+                .as_ref()
+                .is_some_and(|snap| snap.covers(std::slice::from_ref(id), now_ms()))
+        });
+        if !fresh {
+            self.ensure(backend, ids);
+        }
     }
 
     /// Makes sure the sources of `ids` are known (or why not), with one hunting query when
@@ -95,14 +181,9 @@ impl ProvenanceCtx {
         if covered {
             return;
         }
+        // A backend without hunting (an embedded component with its own token callback) shows
+        // chips as it always did, without a note.
         let Some(hunter) = backend.and_then(|b| b.0.hunter()) else {
-            self.0.update(|s| {
-                s.unavailable = Some(
-                    "Tag sources (manual, registry, rule) are not shown: this session has no \
-                     Microsoft Graph access."
-                        .to_owned(),
-                )
-            });
             return;
         };
         self.0.update(|s| s.loading = true);
@@ -208,5 +289,27 @@ mod tests {
             "added after the report"
         );
         assert_eq!(snap.source_of(&id(2), "VIP"), None, "not in hunting data");
+
+        let machine = |n: u8, tags: &[&str]| {
+            let mut m = defender_tags_core::Machine::new(id(n));
+            m.machine_tags = tags.iter().map(|t| (*t).to_owned()).collect();
+            m
+        };
+        let counts = counts_by_source(
+            &[machine(1, &["VIP", "Kiosk", "Fleet"]), machine(2, &["VIP"])],
+            &snap,
+        );
+        assert_eq!(
+            counts["VIP"],
+            SourceCounts {
+                manual: 1,
+                unknown: 1,
+                ..SourceCounts::default()
+            }
+        );
+        assert_eq!(counts["Kiosk"].registry, 1);
+        assert_eq!(counts["Fleet"].rule, 1);
+        assert_eq!(counts["VIP"].describe(), "1 manual \u{b7} 1 unknown");
+        assert_eq!(counts["Fleet"].describe(), "0 manual \u{b7} 1 rule");
     }
 }

@@ -86,6 +86,35 @@ pub fn load(tenant: &str) -> Vec<SavedQuery> {
         .unwrap_or_default()
 }
 
+/// sessionStorage key prefix of the query being edited (kept while the preview replaces the
+/// editor, and across the sign-in redirect), per tenant.
+const DRAFT_KEY: &str = "defender-tags.hunting-draft:";
+
+fn session_storage() -> Option<web_sys::Storage> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()?.session_storage().ok().flatten()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
+/// The query last edited in this tab for the tenant.
+pub fn draft(tenant: &str) -> String {
+    session_storage()
+        .and_then(|s| s.get_item(&format!("{DRAFT_KEY}{tenant}")).ok().flatten())
+        .unwrap_or_default()
+}
+
+/// Keeps the query being edited (best effort: a full storage only loses the draft).
+pub fn keep_draft(tenant: &str, text: &str) {
+    if let Some(s) = session_storage() {
+        let _ = s.set_item(&format!("{DRAFT_KEY}{tenant}"), text);
+    }
+}
+
 /// Saves the tenant's queries.
 pub fn store(tenant: &str, list: &[SavedQuery]) -> Result<(), String> {
     let text = serde_json::to_string(list).map_err(|e| e.to_string())?;

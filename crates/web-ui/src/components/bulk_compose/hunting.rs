@@ -75,7 +75,8 @@ pub(super) fn HuntingSource() -> impl IntoView {
     let state = use_app_state();
     let tenant_scope = crate::site::tenant_scope();
     let access = RwSignal::new(None::<HuntingAccess>);
-    let text = RwSignal::new(String::new());
+    // The query survives the preview (which replaces this view) and Back.
+    let text = RwSignal::new(saved::draft(&tenant_scope));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let found = RwSignal::new(None::<Arc<Found>>);
@@ -184,6 +185,7 @@ pub(super) fn HuntingSource() -> impl IntoView {
     };
     let load_saved = move |name: String| {
         if let Some(q) = saved_list.with_untracked(|l| l.iter().find(|q| q.name == name).cloned()) {
+            saved::keep_draft(&crate::site::tenant_scope(), &q.query);
             text.set(q.query);
             save_name.set(q.name);
             found.set(None);
@@ -268,7 +270,12 @@ pub(super) fn HuntingSource() -> impl IntoView {
                     placeholder="DeviceInfo\n| where ExposureLevel == \"High\"\n| project DeviceId, DeviceName"
                     prop:disabled=move || !allowed()
                     prop:value=move || text.get()
-                    on:input=move |ev| { text.set(event_target_value(&ev)); found.set(None); }></textarea>
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        saved::keep_draft(&crate::site::tenant_scope(), &value);
+                        text.set(value);
+                        found.set(None);
+                    }></textarea>
                 <p id=ids.id("hunting-help") class="hint">
                     "Advanced hunting through Microsoft Graph: 30 days of data, at most 100,000 rows. \
                      Keep the DeviceId column (or DeviceName): each machine is used once, however many rows name it. "
