@@ -91,6 +91,9 @@ test("an incident query of about 300 machines is tagged in bulk; bad queries are
   assert.ok(rows > expected.length, `rows (${rows}) repeat machines (${expected.length})`);
   assert.match(summary, new RegExp(`${rows - expected.length} rows repeated a machine \\(used once\\)`));
   assert.equal(await page.getByTestId("hunting-rows").locator("tbody tr").count(), 50);
+  // Result cells are text: the seeded machine named `<img src=x onerror=alert(1)>` is among them.
+  assert.ok((await page.getByTestId("hunting-rows").textContent()).includes("<img src=x onerror=alert(1)>"));
+  assert.deepEqual(page.dialogs, [], "no script ran from a result cell");
   await screenshot(page, "hunting-02-result");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: hunting source");
 
@@ -123,7 +126,11 @@ test("an incident query of about 300 machines is tagged in bulk; bad queries are
 test("without the hunting permission the source is disabled and says why", async () => {
   const page = await newPage(browser);
   await signIn(page, emu.url, "reader");
-  await openHunting(page);
+  // Reached through its tab, which keeps it in the URL.
+  await page.goto(`${emu.url}/bulk`);
+  await page.getByRole("tab", { name: "Hunting query" }).click();
+  await page.waitForURL((u) => u.searchParams.get("source") === "hunting");
+  assert.equal(await page.getByRole("tab", { name: "Hunting query" }).getAttribute("aria-selected"), "true");
   const why = page.getByTestId("hunting-unavailable");
   await why.waitFor({ timeout: 20_000 });
   assert.match(await why.textContent(), /Hunting queries are unavailable\..*ThreatHunting\.Read\.All.*your Graph token has no permissions/);
