@@ -38,12 +38,10 @@ async function round(page, base, first) {
       return q && !q.disabled;
     }, null, { timeout: 60_000 });
     await page.getByLabel("Hunting query (KQL)").fill(QUERY);
-    await page.getByLabel("Tag to add or remove").fill("bench-hunting");
   } else {
-    // Back to choosing machines: the query text stays (the tag is typed again).
+    // Back to choosing machines: the query text stays.
     await page.getByTestId("back-button").click();
     await page.getByTestId("hunting-run").waitFor();
-    await page.getByLabel("Tag to add or remove").fill("bench-hunting");
   }
   const t0 = await page.evaluate(() => performance.now());
   await page.getByTestId("hunting-run").click();
@@ -53,6 +51,8 @@ async function round(page, base, first) {
   const rows = number(summary.match(/([\d,]+) rows? \u00b7/)[1]);
   const found = number((await page.getByTestId("hunting-machines").textContent()).match(/^([\d,]+)/)[1]);
   if (rows !== ROWS) throw new Error(`the query answered ${rows} rows, not ${ROWS}`);
+  // The person's typing is not counted: the tag is entered, then the clock restarts.
+  await page.getByLabel("Tag to add or remove").fill("bench-hunting");
   const t2 = await page.evaluate(() => performance.now());
   await page.getByTestId("preview-button").click();
   await page.getByTestId("bulk-preview").waitFor({ timeout: 300_000 });
