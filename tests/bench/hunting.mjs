@@ -99,7 +99,7 @@ function markdown(r) {
   const ms = (v) => `${int(v)} ms`;
   L.push(`## Hunting query → bulk preview (${int(r.rows)} rows, ${int(r.machines)} machines)`);
   L.push("");
-  L.push(`Headless Chromium, release emulator (70,000 machines), persona \`${PERSONA}\`; the query \`DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, DeviceName, Timestamp | take ${int(r.rows)}\`. "Query" is Run → result summary (the Graph call, decoding, the machines named, one listing of the tenant (70,000 machines, 10,000 per call) and resolving them against it); "preview" is Preview → the preview of tagging every machine. Goal (ours): ${ms(r.goalMs)} from query to preview.`);
+  L.push(`Headless Chromium, release emulator (70,000 machines), persona \`${PERSONA}\`; the query \`DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, DeviceName, Timestamp | take ${r.rows}\`. "Query" is Run → result summary (the Graph call, decoding, the machines named, one listing of the tenant (70,000 machines, 10,000 per call) and resolving them against it); "preview" is Preview → the preview of tagging every machine. Goal (ours): ${ms(r.goalMs)} from query to preview.`);
   L.push("");
   L.push("| Round | Query | Preview | Query → preview | Goal |");
   L.push("|---|---:|---:|---:|---|");
