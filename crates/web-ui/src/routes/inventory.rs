@@ -219,7 +219,7 @@ pub fn InventoryView(
                                             } else {
                                                 view! { <a href=href aria-label=format!("{} machines tagged {}", t.machines, t.tag)>{thousands(t.machines as u64)}</a> }.into_any()
                                             }}</td>
-                                            <td class="small" data-testid="inventory-by-source">{
+                                            <td class="by-source" data-testid="inventory-by-source">{
                                                 let tag = t.tag.clone();
                                                 move || by_source.with(|b| b.as_ref().map(|b| b.get(&tag).copied().unwrap_or_default().describe()))
                                             }</td>

@@ -67,6 +67,11 @@ pub fn BulkCompose(
     on_source: Callback<BulkSource>,
 ) -> impl IntoView {
     let ids = crate::ids::use_ids();
+    // The hunting tab only where the backend can hunt (the app; not an embedded manager with
+    // its host's token callback). Without the permission it is shown, disabled, with the reason.
+    let backend = crate::components::top_bar::use_app_state().backend.0;
+    let can_hunt =
+        Memo::new(move |_| backend.with(|b| b.as_ref().is_some_and(|b| b.0.hunter().is_some())));
     let tab = move |s: BulkSource, label: &'static str| {
         view! {
             <button type="button" role="tab" class="tab" id=ids.id(&format!("tab-{}", s.as_param()))
@@ -76,16 +81,17 @@ pub fn BulkCompose(
                 on:click=move |_| on_source.run(s)
                 on:keydown=move |ev: web_sys::KeyboardEvent| {
                     // Arrow keys move between the tabs, wrapping (WAI-ARIA tabs pattern).
-                    const ORDER: [BulkSource; 3] = [BulkSource::Search, BulkSource::Import, BulkSource::Hunting];
+                    let all = [BulkSource::Search, BulkSource::Import, BulkSource::Hunting];
+                    let order = &all[..if can_hunt.get_untracked() { 3 } else { 2 }];
                     let step = match ev.key().as_str() {
                         "ArrowRight" => 1,
-                        "ArrowLeft" => ORDER.len() - 1,
+                        "ArrowLeft" => order.len() - 1,
                         _ => 0,
                     };
                     if step > 0 {
                         ev.prevent_default();
-                        let at = ORDER.iter().position(|t| *t == s).unwrap_or(0);
-                        let other = ORDER[(at + step) % ORDER.len()];
+                        let at = order.iter().position(|t| *t == s).unwrap_or(0);
+                        let other = order[(at + step) % order.len()];
                         on_source.run(other);
                         crate::ids::focus_near(&ev, &ids.id(&format!("tab-{}", other.as_param())));
                     }
@@ -101,14 +107,15 @@ pub fn BulkCompose(
             <div role="tablist" aria-label="Where the machines come from" class="tabs">
                 {tab(BulkSource::Search, "From a search")}
                 {tab(BulkSource::Import, "Import a list")}
-                {tab(BulkSource::Hunting, "Hunting query")}
+                {move || can_hunt.get().then(|| tab(BulkSource::Hunting, "Hunting query"))}
             </div>
             <div id=ids.id("bulk-source-panel") role="tabpanel"
                 aria-labelledby=move || ids.id(&format!("tab-{}", source.get().as_param()))>
                 {move || match source.get() {
                     BulkSource::Search => view! { <SearchSource search=search on_search=on_search/> }.into_any(),
                     BulkSource::Import => view! { <ImportSource/> }.into_any(),
-                    BulkSource::Hunting => view! { <HuntingSource/> }.into_any(),
+                    BulkSource::Hunting if can_hunt.get() => view! { <HuntingSource/> }.into_any(),
+                    BulkSource::Hunting => view! { <SearchSource search=search on_search=on_search/> }.into_any(),
                 }}
             </div>
         </section>
