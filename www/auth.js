@@ -243,15 +243,19 @@ async function signOut() {
 
 /**
  * A token for the configured scopes: silently from MSAL's cache or refresh token, else by an
- * interactive redirect (InteractionRequiredAuthError). Resolves to
+ * interactive redirect (InteractionRequiredAuthError). With `otherScopes` (the Graph scope), a
+ * token for those instead, silently only (consent_required when it needs the user). Resolves to
  * { accessToken, scp: string[], roles: string[] }.
  */
-async function getToken(forceRefresh) {
+async function getToken(forceRefresh, otherScopes) {
   const account = activeAccount();
   if (!app || !account) throw new Error("not_signed_in: sign in first");
+  // A token for another resource (Microsoft Graph, for advanced hunting) is only ever asked for
+  // silently: it is optional, so it must never send the user away from the page.
+  const other = Array.isArray(otherScopes) && otherScopes.length > 0;
   try {
     const result = await app.acquireTokenSilent({
-      scopes,
+      scopes: other ? Array.from(otherScopes, String) : scopes,
       account,
       forceRefresh: !!forceRefresh,
       // Cache, then refresh token, and no hidden-iframe renewal: our pages refuse to be framed
@@ -263,6 +267,11 @@ async function getToken(forceRefresh) {
   } catch (e) {
     // An expired or revoked refresh token is answered invalid_grant, which only a new sign-in fixes.
     const needsInteraction = e instanceof globalThis.msal.InteractionRequiredAuthError || e?.errorCode === "invalid_grant";
+    if (needsInteraction && other) {
+      throw new Error(
+        `consent_required: a token for ${otherScopes.join(" ")} needs you to sign in again or an administrator's consent (${describe(e).message})`,
+      );
+    }
     if (needsInteraction) {
       if (redirectsHeld > 0) {
         // A bulk run is in flight: leaving the page now would lose its report and undo.

@@ -13,7 +13,7 @@ import { launch, newPage, booted } from "./lib/browser.mjs";
 // The policy site-config.json must produce (the contract in core's site_config).
 const CSP =
   "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
-  "font-src 'self'; connect-src 'self' https://api.security.microsoft.com https://login.microsoftonline.com; " +
+  "font-src 'self'; connect-src 'self' https://api.security.microsoft.com https://graph.microsoft.com https://login.microsoftonline.com; " +
   "frame-src 'none'; frame-ancestors https://portal.contoso.example; manifest-src 'self'; base-uri 'none'; " +
   "form-action 'self'; object-src 'none'";
 const IMMUTABLE = "public, max-age=31536000, immutable";

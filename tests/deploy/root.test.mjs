@@ -35,10 +35,11 @@ test("root bundle: index, fallback, hashed assets, other hosts' files hidden", a
   const index = await get("/");
   assert.equal(index.status, 200);
   assert.equal(index.headers.get("cache-control"), "no-cache");
-  // Both tenants' sign-in origins and the proxy, nothing else; nobody may frame the page.
+  // Both tenants' sign-in origins, the proxy and their Graph origins (advanced hunting),
+  // nothing else; nobody may frame the page.
   assert.match(
     index.headers.get("content-security-policy"),
-    /; connect-src 'self' https:\/\/defender-proxy\.contoso\.example https:\/\/login\.microsoftonline\.com https:\/\/login\.microsoftonline\.us; frame-src 'none'; frame-ancestors 'none'; /,
+    /; connect-src 'self' https:\/\/defender-proxy\.contoso\.example https:\/\/graph\.microsoft\.com https:\/\/graph\.microsoft\.us https:\/\/login\.microsoftonline\.com https:\/\/login\.microsoftonline\.us; frame-src 'none'; frame-ancestors 'none'; /,
   );
   const html = await index.text();
   assert.ok(html.includes('<meta name="defender-tags-base" content="/">'));

@@ -115,10 +115,18 @@ test("the token goes to the API origin only; our code stores and logs none of it
 
     assert.ok(bearers.length >= 2, "API calls carried a bearer token");
     const origin = new URL(emu.url).origin;
+    // The emulator is both the Defender API and the Graph origin (the machine panel's tag
+    // sources are a hunting query): each token goes to its own path only, by its audience.
+    const audience = (auth) => JSON.parse(Buffer.from(auth.replace(/^Bearer /, "").split(".")[1], "base64url").toString()).aud;
     for (const b of bearers) {
       const u = new URL(b.url);
       assert.equal(u.origin, origin, `bearer sent to ${u.origin}`);
-      assert.match(u.pathname, /^\/api\//, `bearer sent to ${u.pathname}`);
+      if (u.pathname === "/v1.0/security/runHuntingQuery") {
+        assert.equal(audience(b.auth), "https://graph.microsoft.com", "only a Graph token goes to Graph");
+      } else {
+        assert.match(u.pathname, /^\/api\//, `bearer sent to ${u.pathname}`);
+        assert.notEqual(audience(b.auth), "https://graph.microsoft.com", "the Graph token never goes to the API");
+      }
     }
     const signatures = [...new Set(bearers.map((b) => b.auth.replace(/^Bearer /, "").split(".")[2]))];
     const rows = await storageRows(page);

@@ -5,6 +5,8 @@
 //!   (`tests/bench/tagging.mjs`);
 //! - `browser`: the web UI in headless Chromium with 100k machines: search latency per keystroke,
 //!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`);
+//! - `hunting`: the bulk page's hunting source in headless Chromium, from a 50,000-row query to
+//!   its preview (`tests/bench/hunting.mjs`);
 //! - `soak`: the fault soak (`tests/soak`) at 10k machines;
 //! - `fuzz`: every cargo-fuzz target for at least 1M executions.
 //!
@@ -21,7 +23,7 @@ use std::time::Instant;
 use crate::ctx::{self, Ctx};
 use crate::{emulator, fuzz, package, site};
 
-const PARTS: [&str; 4] = ["tagging", "browser", "soak", "fuzz"];
+const PARTS: [&str; 5] = ["tagging", "browser", "hunting", "soak", "fuzz"];
 const BENCH_DIR: &str = "tests/bench";
 const SOAK_DIR: &str = "tests/soak";
 /// Machines in the benchmark's fault soak (`cargo xtask test` runs 2,000).
@@ -76,11 +78,13 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     let mut sections: Vec<report::Section> = Vec::new();
 
     // Builds: a failed build fails the parts that need it (reported in the file), not the rest.
-    let needs_emulator = wants("tagging") || wants("browser") || wants("soak");
+    let needs_emulator = wants("tagging") || wants("browser") || wants("hunting") || wants("soak");
     let emulator = needs_emulator.then(|| build_release(ctx));
     let pkg = needs_emulator.then(|| package::run(ctx));
-    let site_dir = wants("browser").then(|| site::build(ctx, site::Profile::Release));
-    let npm = (wants("tagging") || wants("browser")).then(|| ensure_npm(ctx, BENCH_DIR));
+    let site_dir =
+        (wants("browser") || wants("hunting")).then(|| site::build(ctx, site::Profile::Release));
+    let npm = (wants("tagging") || wants("browser") || wants("hunting"))
+        .then(|| ensure_npm(ctx, BENCH_DIR));
     let ready = |needs: &[(&str, Option<Result<(), String>>)]| -> Result<(), String> {
         for (what, r) in needs {
             if let Some(Err(e)) = r {
@@ -113,6 +117,13 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         let title = "Web UI in the browser";
         sections.push(match ready(&builds) {
             Ok(()) => node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            Err(e) => report::Section::from_result(title, Err(e), 0.0),
+        });
+    }
+    if wants("hunting") {
+        let title = "Hunting query to preview";
+        sections.push(match ready(&builds) {
+            Ok(()) => node_part(ctx, title, "hunting.mjs", "bench-hunting.md", &env),
             Err(e) => report::Section::from_result(title, Err(e), 0.0),
         });
     }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::api::{self, ApiRequest};
+use crate::hunting::{TagProvenance, TagSource};
 use crate::model::{Machine, MachineId, Tag, TagAction, TagWarning, eq_ignore_case};
 use crate::wire::{BulkTagBody, MAX_BULK_IDS};
 
@@ -105,6 +106,23 @@ pub enum PlanWarning {
         id: MachineId,
         /// How often it was listed.
         count: usize,
+    },
+    /// Planned removals that will not stick, one warning per source: on these machines the
+    /// device's registry value or a dynamic rule sets the tag, so it comes back (hunting data,
+    /// [`TagProvenance`]; docs/defender-api.md §14). Added by [`Plan::warn_by_provenance`].
+    #[error(
+        "{} {}: {}",
+        .machines.len(),
+        if .machines.len() == 1 { "machine" } else { "machines" },
+        .from.removal_advice(tag)
+    )]
+    RemovalWillNotStick {
+        /// The machines, in plan order.
+        machines: Vec<MachineId>,
+        /// The planned tag.
+        tag: String,
+        /// What sets it there (never [`TagSource::Manual`]).
+        from: TagSource,
     },
 }
 
@@ -202,6 +220,47 @@ pub struct Plan {
     pub outcomes: Vec<MachineOutcome>,
     /// Things to review before running.
     pub warnings: Vec<PlanWarning>,
+}
+
+impl Plan {
+    /// For a removal, warns where the tag will not stay removed because the machine's registry
+    /// value or a dynamic rule sets it: one warning per source naming its machines, as far as
+    /// `provenance` knows (a machine absent from it is not warned about: its sources are
+    /// unknown). An add is never warned about. Returns how many warnings were added.
+    pub fn warn_by_provenance(&mut self, provenance: &TagProvenance) -> usize {
+        if self.action != TagAction::Remove {
+            return 0;
+        }
+        let mut registry = Vec::new();
+        let mut rule = Vec::new();
+        for o in &self.outcomes {
+            if o.expected == ExpectedOutcome::AlreadyInPlace {
+                continue;
+            }
+            let Some(sources) = provenance.machines.get(&o.id) else {
+                continue;
+            };
+            for from in sources.sources_of(self.tag.as_str()) {
+                match from {
+                    TagSource::Registry => registry.push(o.id.clone()),
+                    TagSource::Rule => rule.push(o.id.clone()),
+                    TagSource::Manual => {}
+                }
+            }
+        }
+        let mut added = 0;
+        for (from, machines) in [(TagSource::Registry, registry), (TagSource::Rule, rule)] {
+            if !machines.is_empty() {
+                self.warnings.push(PlanWarning::RemovalWillNotStick {
+                    machines,
+                    tag: self.tag.as_str().to_owned(),
+                    from,
+                });
+                added += 1;
+            }
+        }
+        added
+    }
 }
 
 /// Plans `action` of `tag` on `machines`: duplicates merged (known tags win over unknown),
@@ -413,6 +472,76 @@ mod tests {
             name: Some(format!("ws-{n}")),
             tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
         }
+    }
+
+    #[test]
+    fn removing_a_registry_or_rule_tag_is_warned_about_with_what_would_remove_it() {
+        use crate::hunting::MachineTagSources;
+        let tag = Tag::parse("Kiosk").unwrap();
+        let on = [
+            known(1, &["Kiosk"]),
+            known(2, &["Kiosk"]),
+            known(3, &["Kiosk"]),
+            known(4, &["Kiosk"]),
+            known(5, &[]),
+        ];
+        let mut provenance = TagProvenance::default();
+        let sources = |manual: &[&str], registry: &[&str], rule: &[&str]| MachineTagSources {
+            manual: manual.iter().map(|t| (*t).to_owned()).collect(),
+            registry: registry.iter().map(|t| (*t).to_owned()).collect(),
+            rule: rule.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        provenance
+            .machines
+            .insert(id(1), sources(&[], &["Kiosk"], &[]));
+        provenance
+            .machines
+            .insert(id(2), sources(&[], &[], &["kiosk"]));
+        provenance
+            .machines
+            .insert(id(3), sources(&["Kiosk"], &[], &[]));
+        provenance
+            .machines
+            .insert(id(5), sources(&[], &["Kiosk"], &[]));
+        // Machine 4 is not in hunting data: unknown, not warned about.
+        provenance
+            .machines
+            .insert(id(6), sources(&[], &["Kiosk"], &["Kiosk"]));
+        let on = [&on[..], &[known(6, &["Kiosk"])]].concat();
+        let mut p = plan(&tag, TagAction::Remove, &on);
+        let before = p.warnings.len();
+        assert_eq!(p.warn_by_provenance(&provenance), 2);
+        let added: Vec<(Vec<MachineId>, TagSource)> = p.warnings[before..]
+            .iter()
+            .map(|w| match w {
+                PlanWarning::RemovalWillNotStick { machines, from, .. } => {
+                    (machines.clone(), *from)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            added,
+            [
+                (vec![id(1), id(6)], TagSource::Registry),
+                (vec![id(2), id(6)], TagSource::Rule)
+            ],
+            "machine 5 lacks the tag already, 3 is manual, 4 unknown"
+        );
+        let text = p.warnings[before].to_string();
+        assert!(
+            text.starts_with("2 machines: registry tag \u{201c}Kiosk\u{201d}"),
+            "{text}"
+        );
+        assert!(text.contains("change the registry value"), "{text}");
+        let text = p.warnings[before + 1].to_string();
+        assert!(
+            text.contains("remove or change the dynamic rule in the Defender portal"),
+            "{text}"
+        );
+        // Adding the tag is never warned about.
+        let mut add = plan(&tag, TagAction::Add, &on);
+        assert_eq!(add.warn_by_provenance(&provenance), 0);
     }
 
     #[test]

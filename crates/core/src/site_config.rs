@@ -670,13 +670,20 @@ impl SiteConfig {
         }
     }
 
-    /// The exact origins the page talks to besides its own: every tenant's sign-in origin and
-    /// API (or proxy) origin, deduplicated and sorted.
+    /// The exact origins the page talks to besides its own: every tenant's sign-in origin, API
+    /// (or proxy) origin and Microsoft Graph origin (advanced hunting: the bulk page's hunting
+    /// source and the tag-source chips call it from the page), deduplicated and sorted.
     pub fn connect_src(&self) -> Vec<String> {
         let set: BTreeSet<String> = self
             .tenants
             .iter()
-            .flat_map(|t| [t.authority_origin.clone(), t.api_base.as_str().to_owned()])
+            .flat_map(|t| {
+                [
+                    t.authority_origin.clone(),
+                    t.api_base.as_str().to_owned(),
+                    t.graph_base.as_str().to_owned(),
+                ]
+            })
             .collect();
         set.into_iter().collect()
     }

@@ -719,6 +719,10 @@ impl Backend for Logged {
     fn rate_usage(&self) -> Option<(u32, u32)> {
         self.inner.0.rate_usage()
     }
+
+    fn hunter(&self) -> Option<Rc<dyn crate::hunting::Hunter>> {
+        self.inner.0.hunter()
+    }
 }
 
 #[cfg(test)]

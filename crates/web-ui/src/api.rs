@@ -160,6 +160,10 @@ pub trait Backend {
     fn rate_usage(&self) -> Option<(u32, u32)> {
         None
     }
+    /// Advanced hunting (`crate::hunting`); `None` where the backend has no Graph access.
+    fn hunter(&self) -> Option<Rc<dyn crate::hunting::Hunter>> {
+        None
+    }
 }
 
 /// Shared handle to the backend in use.
@@ -177,12 +181,23 @@ impl fmt::Debug for BackendRef {
 pub struct ClientBackend {
     client: DefenderClient,
     access: Access,
+    hunter: Option<Rc<crate::hunting::ClientHunter>>,
 }
 
 impl ClientBackend {
     /// Wraps a client; `access` names permissions in error messages.
     pub fn new(client: DefenderClient, access: Access) -> Self {
-        Self { client, access }
+        Self {
+            client,
+            access,
+            hunter: None,
+        }
+    }
+
+    /// With advanced hunting through `hunter`.
+    pub fn with_hunter(mut self, hunter: crate::hunting::ClientHunter) -> Self {
+        self.hunter = Some(Rc::new(hunter));
+        self
     }
 }
 
@@ -267,6 +282,12 @@ impl Backend for ClientBackend {
 
     fn rate_usage(&self) -> Option<(u32, u32)> {
         Some(self.client.rate_usage())
+    }
+
+    fn hunter(&self) -> Option<Rc<dyn crate::hunting::Hunter>> {
+        self.hunter
+            .clone()
+            .map(|h| h as Rc<dyn crate::hunting::Hunter>)
     }
 }
 

@@ -493,6 +493,8 @@ mod tests {
             tenant_id: "11111111-2222-3333-4444-555555555555".into(),
             tenant: "11111111-2222-3333-4444-555555555555".into(),
             cloud: defender_tags_core::Cloud::Commercial,
+            graph_base: "https://graph.microsoft.com".into(),
+            graph_scope: "https://graph.microsoft.com/.default".into(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod check;
 pub mod components;
 pub mod download;
 pub mod embed;
+pub mod hunting;
 pub mod idb;
 pub mod ids;
 pub mod msal;

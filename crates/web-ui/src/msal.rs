@@ -110,6 +110,11 @@ mod js {
         pub fn sign_out() -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = getToken, catch)]
         pub fn get_token(force_refresh: bool) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = getToken, catch)]
+        pub fn get_token_for(
+            force_refresh: bool,
+            scopes: Vec<String>,
+        ) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_namespace = defenderTagsAuth, js_name = holdRedirects, catch)]
         pub fn hold_redirects(held: bool) -> Result<(), JsValue>;
     }
@@ -192,6 +197,22 @@ pub async fn get_token(force_refresh: bool) -> Result<TokenInfo, AuthError> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = force_refresh;
+        Err(AuthError::Unavailable("not running in a browser".into()))
+    }
+}
+
+/// A token for other scopes than the sign-in's (the Microsoft Graph scope of advanced hunting),
+/// silently only: a token that needs the user fails with MSAL's `consent_required` text instead
+/// of redirecting, because hunting is optional and must not send anyone away from the page.
+pub async fn get_token_for(scopes: &[String], force_refresh: bool) -> Result<TokenInfo, AuthError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let out = call(js::get_token_for(force_refresh, scopes.to_vec())).await?;
+        serde_wasm_bindgen::from_value(out).map_err(|e| AuthError::Msal(e.to_string()))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (scopes, force_refresh);
         Err(AuthError::Unavailable("not running in a browser".into()))
     }
 }

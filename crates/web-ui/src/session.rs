@@ -189,13 +189,27 @@ pub async fn start(state: AppState) {
     // This tab shares its rate budget only with clients that may spend the same one (ids only;
     // the token itself is not kept).
     client_config.budget_scope = BudgetScope::new(Some(&token_tenant), Some(&resolved.client_id));
-    let client = DefenderClient::new(client_config, |request: TokenRequest| async move {
-        let info = msal::get_token(request.force_refresh)
-            .await
+    // Advanced hunting: Microsoft Graph's origin and scope. A bad Graph origin only turns
+    // hunting off (the client refuses before asking for a token); the rest works as before.
+    let graph_scopes = vec![resolved.graph_scope.clone()];
+    client_config.graph_base_url = BaseUrl::parse(&resolved.graph_base).ok();
+    client_config.graph_scopes = graph_scopes.clone();
+    let api_scopes = resolved.scopes.clone();
+    let client = DefenderClient::new(client_config, move |request: TokenRequest| {
+        // The same callback serves both tokens; the client sends each to its own origin only.
+        let for_api = request.scopes == api_scopes;
+        async move {
+            let info = if for_api {
+                msal::get_token(request.force_refresh).await
+            } else {
+                msal::get_token_for(&request.scopes, request.force_refresh).await
+            }
             .map_err(|e| TokenError::Provider(e.to_string()))?;
-        AccessToken::new(info.access_token)
+            AccessToken::new(info.access_token)
+        }
     });
-    let backend = ClientBackend::new(client, access.clone());
+    let hunter = crate::hunting::ClientHunter::new(client.clone(), graph_scopes);
+    let backend = ClientBackend::new(client, access.clone()).with_hunter(hunter);
     // Every single-machine change made through this backend goes to the activity log.
     let backend = crate::activity::logged(
         BackendRef(Rc::new(backend)),

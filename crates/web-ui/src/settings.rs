@@ -100,6 +100,10 @@ pub struct Resolved {
     pub tenant: String,
     /// The national cloud (its portal is where machines link to).
     pub cloud: Cloud,
+    /// The Microsoft Graph origin for advanced hunting (its token goes there only).
+    pub graph_base: String,
+    /// The Graph token scope.
+    pub graph_scope: String,
 }
 
 /// The connection of an organisation's tenant (`config.json`), resolved like [`Settings`].
@@ -115,6 +119,8 @@ pub fn resolve_tenant(client_id: &str, tenant: &TenantConfig) -> Resolved {
         tenant_id: guid_or_empty(&tenant.id),
         tenant: tenant.id.clone(),
         cloud: tenant.cloud,
+        graph_base: tenant.graph_base.as_str().to_owned(),
+        graph_scope: tenant.graph_scope.clone(),
     }
 }
 
@@ -177,6 +183,9 @@ impl Settings {
                 tenant_id: guid_or_empty(&non_empty_or(&self.tenant, DEMO_TENANT)),
                 tenant: non_empty_or(&self.tenant, DEMO_TENANT),
                 cloud: Cloud::Commercial,
+                // The emulator serves Graph's hunting call on its own origin.
+                graph_base: page_origin.to_owned(),
+                graph_scope: Cloud::Commercial.graph_scope().to_owned(),
             });
         }
         let mut errors = Vec::new();
@@ -251,6 +260,8 @@ impl Settings {
             tenant_id: guid_or_empty(tenant),
             tenant: tenant.to_owned(),
             cloud: self.cloud,
+            graph_base: self.cloud.graph_base_url().as_str().to_owned(),
+            graph_scope: self.cloud.graph_scope().to_owned(),
         })
     }
 }
@@ -487,6 +498,12 @@ mod tests {
                 connect_src.contains(&cloud.login_host()),
                 "{} missing",
                 cloud.login_host()
+            );
+            let graph = cloud.graph_base_url();
+            assert!(
+                connect_src.contains(&graph.as_str()),
+                "{} missing (hunting)",
+                graph.as_str()
             );
         }
         assert!(connect_src.contains(&"'self'"));

@@ -239,6 +239,8 @@ impl AppState {
         provide_context(state.ids);
         provide_context(state.activity);
         provide_context(state.bulk);
+        // Where tags come from (advanced hunting), cached for this mount.
+        provide_context(crate::hunting::provenance::ProvenanceCtx::new());
         state
     }
 }

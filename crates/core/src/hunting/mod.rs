@@ -28,7 +28,7 @@ pub use devices::{
 pub use provenance::{
     DYNAMIC_TAGS_COLUMN, MANUAL_TAGS_COLUMN, MachineTagSources, PROVENANCE_CHUNK, ProvenanceError,
     REGISTRY_TAG_COLUMN, TagProvenance, TagSource, decode_provenance, parse_tag_list,
-    provenance_queries,
+    provenance_queries, provenance_query,
 };
 
 /// Graph's path for the call (relative to the Graph origin, e.g. `https://graph.microsoft.com`).

@@ -41,6 +41,39 @@ pub enum TagSource {
     Rule,
 }
 
+impl TagSource {
+    /// Lowercase name for chips and exports: `manual`, `registry`, `rule`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagSource::Manual => "manual",
+            TagSource::Registry => "registry",
+            TagSource::Rule => "rule",
+        }
+    }
+
+    /// What removing `tag` of this source through the API does, and what would actually
+    /// remove it (for the planner's warnings and the chips' descriptions).
+    pub fn removal_advice(self, tag: &str) -> String {
+        match self {
+            TagSource::Manual => format!(
+                "manual tag \u{201c}{tag}\u{201d}: set by hand in the portal or through the API; \
+                 removing it through the API sticks"
+            ),
+            TagSource::Registry => format!(
+                "registry tag \u{201c}{tag}\u{201d}: set by the device's registry value \
+                 (DeviceTagging\\Group); removing it through the API will not stick, it comes \
+                 back at the device's next report (about daily) \u{2014} change the registry \
+                 value on the device"
+            ),
+            TagSource::Rule => format!(
+                "rule tag \u{201c}{tag}\u{201d}: set by a dynamic (asset) rule; removing it \
+                 through the API will not stick, the rule re-applies it (about hourly) \u{2014} \
+                 remove or change the dynamic rule in the Defender portal"
+            ),
+        }
+    }
+}
+
 /// The tags of one machine by source, as hunting data saw them at its latest `DeviceInfo`
 /// report (at most [`super::LOOKBACK_DAYS`] old; hourly to daily behind the API).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -161,6 +194,33 @@ pub fn provenance_queries(ids: &[MachineId]) -> Vec<HuntingQuery> {
             ))
         })
         .collect()
+}
+
+/// The one query asking where the tags of the loaded machines `ids` come from. Up to
+/// [`PROVENANCE_CHUNK`] distinct ids, it names them (`where DeviceId in (...)`); beyond, it asks
+/// for every device of the tenant instead (`summarize arg_max(Timestamp, *) by DeviceId`, one
+/// row per device). Why not one query per chunk: 100,000 loaded machines would be 500 calls,
+/// over eleven minutes of the 45 calls/min hunting quota, for one page of chips. The
+/// tenant-wide query is one call whatever the number of machines, at most one row per device
+/// (so within [`super::MAX_ROWS`] for a tenant of up to 100,000 devices seen in 30 days;
+/// beyond, the decoder refuses the answer as too many rows and the sources stay unknown), and
+/// about 100 bytes per row (some 10 MB at 100,000, far under [`super::MAX_RESPONSE_BYTES`]).
+/// The second value says whether the query covers the whole tenant.
+pub fn provenance_query(ids: &[MachineId]) -> (HuntingQuery, bool) {
+    let mut seen = HashSet::new();
+    let distinct = ids.iter().filter(|id| seen.insert(id.as_str())).count();
+    if distinct <= PROVENANCE_CHUNK
+        && let Some(q) = provenance_queries(ids).into_iter().next()
+    {
+        return (q, false);
+    }
+    (
+        HuntingQuery(format!(
+            "DeviceInfo\n| summarize arg_max(Timestamp, *) by DeviceId\n| project DeviceId, \
+             {REGISTRY_TAG_COLUMN}, {MANUAL_TAGS_COLUMN}, {DYNAMIC_TAGS_COLUMN}"
+        )),
+        true,
+    )
 }
 
 /// A tag cell as a list: null or blank = none; a JSON array (the manual and dynamic columns

@@ -348,6 +348,30 @@ fn provenance_queries_chunk_and_dedupe() {
 }
 
 #[test]
+fn one_provenance_query_names_few_machines_and_covers_the_tenant_for_many() {
+    let ids: Vec<MachineId> = (0..(PROVENANCE_CHUNK + 1))
+        .map(|i| MachineId::parse(&format!("{i:040x}")).expect("id"))
+        .collect();
+    let mut few = ids[..PROVENANCE_CHUNK].to_vec();
+    few.push(ids[0].clone());
+    let (q, whole) = provenance_query(&few);
+    assert!(!whole, "200 distinct ids (one repeated) are named");
+    assert_eq!(q.as_str().matches('"').count(), 2 * PROVENANCE_CHUNK);
+    assert!(q.as_str().contains("where DeviceId in ("));
+    let (q, whole) = provenance_query(&ids);
+    assert!(whole, "201 ids: the whole tenant in one call");
+    assert!(!q.as_str().contains("where"), "{}", q.as_str());
+    assert!(
+        q.as_str()
+            .contains("summarize arg_max(Timestamp, *) by DeviceId")
+    );
+    for col in [REGISTRY_TAG_COLUMN, MANUAL_TAGS_COLUMN, DYNAMIC_TAGS_COLUMN] {
+        assert!(q.as_str().contains(col));
+    }
+    assert_eq!(HuntingQuery::parse(q.as_str()).as_ref(), Ok(&q));
+}
+
+#[test]
 fn provenance_by_machine_and_tag() {
     let r = result(
         &[

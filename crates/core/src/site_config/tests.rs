@@ -48,6 +48,7 @@ fn minimal_config_takes_commercial_defaults() {
         c.connect_src(),
         vec![
             "https://api.security.microsoft.com",
+            "https://graph.microsoft.com",
             "https://login.microsoftonline.com"
         ]
     );
@@ -145,6 +146,8 @@ fn tenants_inherit_top_level_values_and_may_override_them() {
         vec![
             "https://api-gov.securitycenter.microsoft.us",
             "https://defender-proxy.contoso.com",
+            "https://dod-graph.microsoft.us",
+            "https://graph.microsoft.com",
             "https://login.example.test",
             "https://login.microsoftonline.com",
         ]
@@ -164,8 +167,17 @@ fn a_loopback_authority_is_the_emulator_with_a_v2_path() {
         format!("http://127.0.0.1:4000/{TENANT_GUID}/v2.0")
     );
     assert_eq!(t.authority_origin, "http://127.0.0.1:4000");
-    // The same origin twice is one connect-src entry.
-    assert_eq!(c.connect_src(), vec!["http://127.0.0.1:4000"]);
+    // The same origin twice is one connect-src entry; Graph is the cloud's unless configured.
+    assert_eq!(
+        c.connect_src(),
+        vec!["http://127.0.0.1:4000", "https://graph.microsoft.com"]
+    );
+    let emulated = SiteConfig::parse(&format!(
+        r#"{{"clientId": "{CLIENT}", "tenant": "{TENANT_GUID}", "authority": "http://127.0.0.1:4000",
+            "apiBaseUrl": "http://127.0.0.1:4000", "graphBaseUrl": "http://127.0.0.1:4000"}}"#
+    ))
+    .unwrap();
+    assert_eq!(emulated.connect_src(), vec!["http://127.0.0.1:4000"]);
 }
 
 #[test]
@@ -179,7 +191,8 @@ fn csp_matches_the_contract() {
         c.content_security_policy(),
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; font-src 'self'; connect-src 'self' \
-         https://api.security.microsoft.com https://login.microsoftonline.com; \
+         https://api.security.microsoft.com https://graph.microsoft.com \
+         https://login.microsoftonline.com; \
          frame-src 'none'; frame-ancestors https://portal.contoso.com 'self'; \
          manifest-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
     );

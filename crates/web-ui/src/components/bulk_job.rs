@@ -253,6 +253,7 @@ fn PreviewView(job: Arc<Job>) -> impl IntoView {
                     {(preview.warnings.len() > 20).then(|| view! { <li>{format!("\u{2026} and {} more warnings", preview.warnings.len() - 20)}</li> })}
                 </ul>
             })}
+            <crate::components::tag_sources::RemovalSources job=job.clone()/>
             <Lines title="Will change".into() lines=preview.will_change.clone() testid="list-will-change".into() open=true show_step=show_step/>
             <Lines title="Already in place".into() lines=preview.already.clone() testid="list-already".into() show_step=show_step/>
             {(!preview.unknown.is_empty()).then(|| view! {

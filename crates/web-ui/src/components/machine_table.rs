@@ -253,12 +253,33 @@ fn RowSlot(
         row.with(|r| r.as_ref().map(|r| r.id.clone())) == search.with(|s| s.selected.clone())
             && row.with(Option::is_some)
     };
+    // A registry or rule tag says so in the row too, once the machine panel has read the
+    // sources (crate::hunting::provenance); manual is the panel's to say, not every row's.
+    let provenance = crate::hunting::provenance::use_provenance();
     let chips = move || {
+        let sources = provenance.and_then(|p| p.0.with(|s| s.snapshot.clone()));
         row.with(|r| {
             let tags = r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
             let more = tags.len().saturating_sub(ROW_CHIPS);
+            let id = r.as_ref().map(|r| r.id.clone());
+            let source = move |t: &str| {
+                let snap = sources.as_ref()?;
+                snap.source_of(id.as_ref()?, t)
+                    .filter(|s| *s != defender_tags_core::hunting::TagSource::Manual)
+            };
             view! {
-                {tags.into_iter().take(ROW_CHIPS).map(|t| { let title = t.clone(); view! { <span class="chip chip-small" title=title>{t}</span> } }).collect_view()}
+                {tags.into_iter().take(ROW_CHIPS).map(|t| {
+                    let from = source(&t);
+                    let title = match from {
+                        Some(s) => format!("{t} ({} tag)", s.as_str()),
+                        None => t.clone(),
+                    };
+                    view! {
+                        <span class="chip chip-small" title=title>{t}
+                            {from.map(|s| view! { <span class=format!("chip-source chip-source-{}", s.as_str())><span class="visually-hidden">", set by "</span>{s.as_str()}</span> })}
+                        </span>
+                    }
+                }).collect_view()}
                 {(more > 0).then(|| view! { <span class="chip-more">{format!("+{more}")}</span> })}
             }
         })

@@ -11,4 +11,5 @@ pub mod read_only;
 pub mod search_box;
 pub mod sign_in_card;
 pub mod tag_editor;
+pub mod tag_sources;
 pub mod top_bar;

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use defender_tags_core::hunting::TagSource;
 use defender_tags_core::{MachineId, Tag, TagAction};
 
 use crate::api::{UiError, UiErrorKind};
@@ -144,6 +145,26 @@ pub fn TagEditor(
     }
     };
 
+    // Where each tag comes from (manual, registry, rule), when this user may run hunting
+    // queries; otherwise the chips are as they were, with a one-line reason.
+    let provenance = crate::hunting::provenance::use_provenance();
+    if let Some(p) = provenance {
+        let backend = use_context::<crate::state::BackendCtx>().and_then(|b| b.0.get_untracked());
+        p.ensure_for(backend, &id);
+    }
+    let source_id = StoredValue::new(id.clone());
+    let source_of = move |tag: &str| {
+        let p = provenance?;
+        p.0.with(|s| {
+            let snap = s.snapshot.as_ref()?;
+            source_id.with_value(|id| snap.source_of(id, tag))
+        })
+    };
+    let sources_note = move || {
+        let p = provenance?;
+        p.0.with(|s| s.unavailable.clone())
+    };
+
     let root = NodeRef::<leptos::html::Section>::new();
     let chips = move || {
         let editable = can_edit.get();
@@ -151,11 +172,25 @@ pub fn TagEditor(
             .into_iter()
             .map(|t| {
                 let pending = is_pending(&t);
-                let label = format!("Remove tag {t}");
+                let source = source_of(&t);
+                let label = match source {
+                    Some(s) if s != TagSource::Manual => format!(
+                        "Remove tag {t} ({}; removing it will not stick)",
+                        s.as_str()
+                    ),
+                    _ => format!("Remove tag {t}"),
+                };
                 let t_remove = t.clone();
                 view! {
-                    <li class="chip" class:pending=pending aria-busy=pending.then_some("true")>
+                    <li class="chip" class:pending=pending aria-busy=pending.then_some("true")
+                        data-source=source.map(TagSource::as_str)
+                        title=source.map(|s| crate::hunting::sentence(&s.removal_advice(&t)))>
                         <span class="chip-text">{t.clone()}</span>
+                        {source.map(|s| view! {
+                            <span class=format!("chip-source chip-source-{}", s.as_str()) data-testid="chip-source">
+                                <span class="visually-hidden">", set by "</span>{s.as_str()}
+                            </span>
+                        })}
                         {editable.then(|| view! {
                             <button type="button" class="chip-remove" aria-label=label
                                 on:click=move |_| {
@@ -177,6 +212,9 @@ pub fn TagEditor(
                 fallback=|| view! { <p class="muted">"No tags."</p> }>
                 <ul class="chips" aria-label="Tags on this machine" data-testid="tag-chips">{chips}</ul>
             </Show>
+            {move || sources_note().map(|why| view! {
+                <p class="muted small" data-testid="tag-sources-note">{why}</p>
+            })}
             <Show when=move || can_edit.get()
                 fallback=move || view! {
                     <p class="muted small" data-testid="read-only-note">

@@ -42,11 +42,12 @@ fn BulkRoute() -> impl IntoView {
     });
     let go = move |s: SearchState, src: BulkSource| {
         let mut qs = s.to_query_string();
-        if src == BulkSource::Import {
+        if src != BulkSource::Search {
+            let param = src.as_param();
             qs = if qs.is_empty() {
-                "?source=import".to_owned()
+                format!("?source={param}")
             } else {
-                format!("{qs}&source=import")
+                format!("{qs}&source={param}")
             };
         }
         let url = format!("/bulk{qs}");

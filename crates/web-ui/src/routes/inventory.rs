@@ -71,6 +71,26 @@ pub fn InventoryView(
         Memo::new(move |_| tenant.with(|t| t.as_ref().and_then(|r| r.as_ref().ok().cloned())));
     let inventory =
         Memo::new(move |_| machines.with(|m| m.as_ref().map(|m| Arc::new(Inventory::of(m)))));
+    // Counts by source (manual, registry, rule) when this user may run hunting queries: one
+    // query for every loaded machine (crate::hunting::provenance).
+    let provenance = crate::hunting::provenance::use_provenance();
+    Effect::new(move |_| {
+        if let (Some(p), Some(ms)) = (provenance, machines.get()) {
+            p.ensure(
+                backend.get_untracked(),
+                ms.iter().map(|m| m.id.clone()).collect(),
+            );
+        }
+    });
+    let by_source = Memo::new(move |_| {
+        let p = provenance?;
+        let snap = p.0.with(|s| s.snapshot.clone())?;
+        machines.with(|m| {
+            m.as_ref()
+                .map(|m| Arc::new(crate::hunting::provenance::counts_by_source(m, &snap)))
+        })
+    });
+    let sources_note = move || provenance.and_then(|p| p.0.with(|s| s.unavailable.clone()));
     let error = RwSignal::new(None::<String>);
     let start = move |job: Result<Job, String>| match job {
         Ok(job) => {
@@ -179,9 +199,10 @@ pub fn InventoryView(
                                 </select>
                             </div>
                         </div>
+                        {move || sources_note().map(|why| view! { <p class="muted small" data-testid="inventory-sources-note">{why}</p> })}
                         <table class="inventory-table" data-testid="inventory-table">
                             <caption class="visually-hidden">"Tags and the number of machines carrying each"</caption>
-                            <thead><tr><th scope="col">"Tag"</th><th scope="col" class="num">"Machines"</th><th scope="col">"Notes"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                            <thead><tr><th scope="col">"Tag"</th><th scope="col" class="num">"Machines"</th><th scope="col">"By source"</th><th scope="col">"Notes"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {move || { let base = crate::site::base_path(); inv2.filtered(&filter.get(), sort.get()).into_iter().map(|t| {
                                     let tag = t.tag.clone();
@@ -198,6 +219,10 @@ pub fn InventoryView(
                                             } else {
                                                 view! { <a href=href aria-label=format!("{} machines tagged {}", t.machines, t.tag)>{thousands(t.machines as u64)}</a> }.into_any()
                                             }}</td>
+                                            <td class="by-source" data-testid="inventory-by-source">{
+                                                let tag = t.tag.clone();
+                                                move || by_source.with(|b| b.as_ref().map(|b| b.get(&tag).copied().unwrap_or_default().describe()))
+                                            }</td>
                                             <td class="small muted">{notes.join(", ")}</td>
                                             <td>
                                                 <button type="button" class="btn btn-small"

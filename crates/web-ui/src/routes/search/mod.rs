@@ -99,6 +99,7 @@ fn MachineSearch() -> impl IntoView {
     // "updating" for good). Every key change starts a listing; an answer is kept only while it
     // answers the current key, so a slow older answer never replaces a newer one.
     let results = RwSignal::new(None::<(MachineQuery, Result<Arc<Loaded>, UiError>)>);
+    let provenance = crate::hunting::provenance::use_provenance();
     Effect::new(move |_| {
         runs_finished.track();
         let key = server_key.get();
@@ -116,6 +117,10 @@ fn MachineSearch() -> impl IntoView {
                 )),
             };
             if server_key.try_get_untracked().as_ref() == Some(&key) {
+                if let (Ok(loaded), Some(p)) = (&result, provenance) {
+                    // The machine panel's chips ask where the tags of all of these come from.
+                    p.set_loaded(loaded.clone());
+                }
                 results.try_set(Some((key, result)));
             }
         });
