@@ -239,6 +239,10 @@ impl Backend for ClientBackend {
                     );
                 }
             }
+            // The vector grew by doubling, so up to half of it is spare room: give it back
+            // (in place, at the top of wasm memory) for the search columns built next, rather
+            // than grow memory for them; wasm memory never shrinks below its high-water mark.
+            kept.shrink_to_fit();
             Ok(kept)
         })
     }
