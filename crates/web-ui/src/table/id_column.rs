@@ -102,7 +102,8 @@ impl IdColumn {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use defender_tags_core::MachineId;
