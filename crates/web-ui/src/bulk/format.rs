@@ -1,6 +1,20 @@
 //! Text of the progress display: counts, the rate budget and the time left.
 
 use defender_tags_wasm::Progress;
+/// An error's text as a sentence: "the query ..." → "The query ....".
+pub fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => {
+            let mut out: String = first.to_uppercase().chain(chars).collect();
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}
 
 /// "1,234".
 pub fn thousands(n: u64) -> String {

@@ -19,6 +19,8 @@ use defender_tags_core::hunting::{
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
 use crate::api::{UiError, UiErrorKind};
+// Kept reachable here: the hunting modules and components spell it `crate::hunting::sentence`.
+pub use crate::bulk::format::sentence;
 
 /// Whether hunting can be used, and if not, why (one sentence for the UI).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,21 +127,6 @@ pub fn cell_text(cell: &Cell) -> String {
         Cell::Real(f) => f.to_string(),
         Cell::DateTime(d) => defender_tags_core::model::datetime::format_datetime(*d),
         Cell::Dynamic(v) => v.to_string(),
-    }
-}
-
-/// "the query ..." → "The query ....".
-pub fn sentence(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => {
-            let mut out: String = first.to_uppercase().chain(chars).collect();
-            if !out.ends_with('.') {
-                out.push('.');
-            }
-            out
-        }
-        None => String::new(),
     }
 }
 

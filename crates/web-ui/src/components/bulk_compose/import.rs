@@ -6,7 +6,7 @@ use defender_tags_core::Machine;
 use leptos::prelude::*;
 
 use crate::api::{UiError, UiErrorKind};
-use crate::bulk::format::thousands;
+use crate::bulk::format::{sentence, thousands};
 use crate::bulk::resolve::{Resolution, Unresolved, UnresolvedReason, resolve};
 use crate::components::top_bar::use_app_state;
 use crate::state::now_ms;
@@ -15,21 +15,6 @@ use defender_tags_core::query::MachineQuery;
 
 use super::TagActionForm;
 use super::tag_form::BulkChange;
-
-/// "machine: computer name …" → "Machine: computer name ….".
-fn sentence(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => {
-            let mut out: String = first.to_uppercase().chain(chars).collect();
-            if !out.ends_with('.') {
-                out.push('.');
-            }
-            out
-        }
-        None => String::new(),
-    }
-}
 
 /// The outcome of checking an imported list against the tenant.
 #[derive(Debug, Clone)]
