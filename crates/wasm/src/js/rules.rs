@@ -130,6 +130,8 @@ pub fn plan_rules(
     let machines: Vec<Machine> =
         serde_json::from_str(&text).map_err(|e| reject(&ClientError::invalid("machines", e)))?;
     Ok(RulesPlan {
-        plan: rules::plan_rules(&file, &machines, now_ms),
+        // No hunting answers here: a hunting rule is planned as blocked (nothing of it runs),
+        // and the Node script refuses a file with one before any call.
+        plan: rules::plan_rules(&file, &machines, &rules::HuntingAnswers::new(), now_ms),
     })
 }
