@@ -106,8 +106,8 @@ export type DeviceValue = "Low" | "Normal" | "High";
 
 /**
  * A rule's source in a rules file: a saved search (the search page's query string), a list, or
- * an advanced hunting query (KQL; `planRules` has no hunting answers, so such a rule is planned
- * as blocked and nothing of it runs).
+ * an advanced hunting query (KQL; run it with `runHuntingQuery` and pass its machines to `planRules` as
+ * `huntingAnswers`, else the rule is planned as blocked and nothing of it runs).
  */
 export type RuleSource =
     | { kind: "filter"; query: string }
