@@ -771,7 +771,7 @@ impl HuntingAnswers {
     /// [`HuntingResult::devices`], each machine once). A result without a device column is
     /// recorded as a failure naming the columns it has.
     pub fn insert_result(&mut self, query: &HuntingQuery, result: &HuntingResult) {
-        let answer = result
+        let answer: Result<Vec<MachineRef>, String> = result
             .devices()
             .map(|d| d.devices.into_iter().map(|d| d.machine).collect())
             .map_err(|e| e.to_string());
@@ -793,7 +793,7 @@ impl HuntingAnswers {
     pub fn get(&self, query: &HuntingQuery) -> Result<&[MachineRef], SourceUnavailable> {
         match self.answers.get(query.as_str()) {
             None => Err(SourceUnavailable::NotRun),
-            Some(Ok(list)) => Ok(list),
+            Some(Ok(list)) => Ok(list.as_slice()),
             Some(Err(reason)) => Err(SourceUnavailable::Failed {
                 reason: reason.clone(),
             }),
@@ -1157,7 +1157,7 @@ mod tests {
 
         // A result without a device column is a failure too, naming the columns it has.
         let mut no_device = HuntingAnswers::new();
-        let body = serde_json::json!({"schema": [{"name": "count_", "type": "Int64"}], "results": [{"count_": 3}]});
+        let body = serde_json::json!({"schema": [{"name": "OSPlatform", "type": "String"}], "results": [{"OSPlatform": "Linux"}]});
         let result = crate::hunting::decode_hunting_result::<&str, &str>(
             200,
             &[],
@@ -1167,7 +1167,7 @@ mod tests {
         no_device.insert_result(&q, &result);
         let r = &plan_rules(&f, &machines, &no_device, 0).rules[0];
         assert!(r.steps().is_empty());
-        assert!(r.summary().blocked.unwrap().contains("count_"));
+        assert!(r.summary().blocked.unwrap().contains("OSPlatform"));
     }
 
     #[test]

@@ -150,8 +150,8 @@ fn RulesView() -> impl IntoView {
             if !unreadable.is_empty() {
                 busy.try_set(None);
                 error.try_set(Some(format!(
-                    "Nothing was planned for \u{201c}{name}\u{201d}: {} could not be read.",
-                    crate::bulk::job::plural(unreadable.len(), "rule's source", "rules' sources")
+                    "Nothing was planned for \u{201c}{name}\u{201d}: the machines of {} could not be found (below).",
+                    crate::bulk::job::plural(unreadable.len(), "rule", "rules")
                 )));
                 blocked.try_set(unreadable);
                 return;
