@@ -1153,7 +1153,10 @@ mod tests {
         let r = &plan_rules(&f, &machines, &failed, 0).rules[0];
         assert!(r.steps().is_empty());
         let why = r.summary().blocked.unwrap();
-        assert!(why.contains("failed") && why.contains("line [1,14]"), "{why}");
+        assert!(
+            why.contains("failed") && why.contains("line [1,14]"),
+            "{why}"
+        );
 
         // A result without a device column is a failure too, naming the columns it has.
         let mut no_device = HuntingAnswers::new();

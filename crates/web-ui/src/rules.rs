@@ -553,7 +553,10 @@ mod tests {
         let e = d.add_to(&RulesFile::default()).unwrap_err();
         assert_eq!(e.rule_field(), Some((1, "source.query")));
         assert!(e.to_string().contains("hunting query is empty"), "{e}");
-        assert_eq!(SourceKind::from_value(SourceKind::Hunting.as_str()), SourceKind::Hunting);
+        assert_eq!(
+            SourceKind::from_value(SourceKind::Hunting.as_str()),
+            SourceKind::Hunting
+        );
     }
 
     #[test]
@@ -574,7 +577,11 @@ mod tests {
         ));
         let lines = blocked_rules(&plan);
         assert_eq!(lines.len(), 1);
-        assert!(lines[0].starts_with("Rule \u{201c}Incident\u{201d}: its hunting query failed"), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("Rule \u{201c}Incident\u{201d}: its hunting query failed"),
+            "{}",
+            lines[0]
+        );
         assert!(lines[0].contains("line [1,12]"), "{}", lines[0]);
         // And nothing of it would run: the holder keeps its tag.
         assert!(plan.rules[0].steps().is_empty());

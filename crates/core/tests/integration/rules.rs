@@ -1,9 +1,11 @@
 //! Rule planning properties: a run of an exact rule converges (a second dry run has nothing to
 //! do), and the plans it produces are the ones applied.
 
-use defender_tags_core::hunting::HuntingQuery;
-use defender_tags_core::rules::{HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules};
 use defender_tags_core::MachineRef;
+use defender_tags_core::hunting::HuntingQuery;
+use defender_tags_core::rules::{
+    HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules,
+};
 use defender_tags_core::{Machine, MachineId, TagAction};
 use proptest::prelude::*;
 

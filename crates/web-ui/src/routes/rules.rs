@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use defender_tags_core::query::MachineQuery;
 use defender_tags_core::hunting::HuntingQuery;
-use defender_tags_core::rules::{HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules};
+use defender_tags_core::query::MachineQuery;
+use defender_tags_core::rules::{
+    HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules,
+};
 use leptos::prelude::*;
 
 use crate::activity;
@@ -18,7 +20,7 @@ use crate::bulk::flow::{self, Phase};
 use crate::components::bulk_job::BulkJobView;
 use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
-use crate::hunting::{HuntingAccess, Hunter};
+use crate::hunting::{Hunter, HuntingAccess};
 use crate::rules::{self as saved, LastRun, RuleDraft, SourceKind};
 use crate::state::now_ms;
 
