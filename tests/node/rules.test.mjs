@@ -106,6 +106,7 @@ test("a bad rules file names the rule and field and makes no call", async () => 
   const cases = [
     [{ version: 1, rules: [{ name: "bad tag", tag: " padded", mode: "add", source: { kind: "filter", query: "os=Ubuntu" } }] }, /rule 1 \("bad tag"\): tag/],
     [{ version: 1, rules: [{ name: "old filter", tag: "T", mode: "exact", source: { kind: "filter", query: "seen=2y" } }] }, /rule 1 \("old filter"\): source\.query/],
+    [{ version: 1, rules: [{ name: "blank hunt", tag: "T", mode: "exact", source: { kind: "hunting", query: "  " } }] }, /rule 1 \("blank hunt"\): source\.query the hunting query is empty/],
     [{ version: 7, rules: [] }, /schema version 7/],
     ["{ not json", /not valid JSON/],
   ];
