@@ -102,7 +102,10 @@ impl IdColumn {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+// Two attributes, not `all(test, ...)`: clippy's allow-unwrap-in-tests only recognises a
+// plain `cfg(test)` module.
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use defender_tags_core::MachineId;
