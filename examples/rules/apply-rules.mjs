@@ -8,8 +8,13 @@
 // planned by the defender-tags-wasm package (the same planner as the web UI's dry run) and run
 // through its paced bulk runner. The report is JSON (stdout, or --report FILE).
 //
+// Hunting rules: each distinct query is run first through Microsoft Graph with a second
+// app-only token for Graph's scope (--graph-scope; the app needs ThreatHunting.Read.All), which
+// the package sends to the Graph origin only (--graph-base-url). A query that fails blocks its
+// rule (the report's `blocked` says why) and the file does not run.
+//
 // Exit codes: 0 nothing to do; 2 changed (with --dry-run: would change); 1 failed (bad rules
-// file, conflicting rules, sign-in or API failure, a machine that failed or may not have
+// file, conflicting rules, a hunting query that failed, sign-in or API failure, a machine that failed or may not have
 // changed); 64 bad command line.
 import { readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -26,6 +31,9 @@ const USAGE = `usage: apply-rules.mjs --rules FILE --tenant ID --client-id ID [o
   --authority URL      token authority (default https://login.microsoftonline.com/<tenant>)
   --base-url URL       Defender API (default https://api.security.microsoft.com)
   --scope SCOPE        token scope (default https://api.securitycenter.microsoft.com/.default)
+  --graph-base-url URL Microsoft Graph, for hunting rules (default https://graph.microsoft.com
+                       with the default --base-url; required with another --base-url)
+  --graph-scope SCOPE  Graph token scope (default https://graph.microsoft.com/.default)
   --package DIR        the built defender-tags-wasm package (default: resolve "defender-tags-wasm")
   --time-scale N       for an emulator started with --time-scale
 The client secret is read from DEFENDER_TAGS_CLIENT_SECRET (never from the command line, where
@@ -109,6 +117,8 @@ function readOptions(argv) {
         authority: { type: "string" },
         "base-url": { type: "string", default: "https://api.security.microsoft.com" },
         scope: { type: "string", default: "https://api.securitycenter.microsoft.com/.default" },
+        "graph-base-url": { type: "string" },
+        "graph-scope": { type: "string", default: "https://graph.microsoft.com/.default" },
         package: { type: "string" },
         "time-scale": { type: "string" },
         help: { type: "boolean", default: false },
@@ -133,6 +143,8 @@ function readOptions(argv) {
     authority: values.authority ?? `https://login.microsoftonline.com/${values.tenant}`,
     baseUrl: values["base-url"],
     scope: values.scope,
+    graphBaseUrl: values["graph-base-url"],
+    graphScope: values["graph-scope"],
     packageDir: values.package,
     timeScale,
   };
@@ -179,11 +191,13 @@ export async function applyRules(options, env = process.env) {
   };
   let pkg;
   let text;
+  let queries;
   try {
     pkg = loadPackage(options.packageDir);
     text = await readFile(options.rulesPath, "utf8");
     // Validated before any sign-in or call: a bad file changes nothing and costs nothing.
     pkg.parseRules(text);
+    queries = pkg.huntingQueries(text);
   } catch (e) {
     report.error = errorInfo(e);
     return done(EXIT.failed, "failed");
@@ -197,6 +211,10 @@ export async function applyRules(options, env = process.env) {
     const msal = msalClient({ ...options, secret });
     const client = new pkg.DefenderClient({
       baseUrl: options.baseUrl,
+      // Graph's origin is named only when given: the package then sends Graph tokens there and
+      // nowhere else, and refuses a hunting call when no Graph origin is configured.
+      ...(options.graphBaseUrl ? { graphBaseUrl: options.graphBaseUrl } : {}),
+      graphScopes: [options.graphScope],
       timeScale: options.timeScale,
       getToken: async ({ scopes, forceRefresh }) => {
         const result = await msal.acquireTokenByClientCredential({
@@ -208,12 +226,33 @@ export async function applyRules(options, env = process.env) {
       },
       scopes: [options.scope],
     });
+    // Each distinct query once; a failure is recorded for its rules (never "matches nothing").
+    const huntingAnswers = {};
+    for (const query of queries) {
+      try {
+        const result = await client.runHuntingQuery(query);
+        huntingAnswers[query] = result.devices
+          ? { machines: result.devices.map((d) => d.id ?? d.name) }
+          : { error: result.deviceError ?? "the query's result names no machine" };
+      } catch (e) {
+        huntingAnswers[query] = { error: String(e?.message ?? e) };
+      }
+    }
+    report.huntingQueries = queries.length;
     const machines = await client.listAllMachines();
-    const plan = pkg.planRules(text, machines);
+    const plan = pkg.planRules(text, machines, { huntingAnswers });
     const dry = plan.summary();
     report.conflicts = dry.conflicts;
     report.rules = dry.rules;
     report.machinesListed = machines.length;
+    const blocked = dry.rules.filter((r) => r.blocked);
+    if (blocked.length) {
+      report.error = {
+        code: "hunting",
+        message: blocked.map((r) => `rule "${r.name}": ${r.blocked}`).join("; ") + "; nothing was run",
+      };
+      return done(EXIT.failed, "failed");
+    }
     if (!dry.mayRun) {
       report.error = {
         code: "conflict",

@@ -1,8 +1,9 @@
 // Tag rules (issue #13): create an exact rule, dry-run it (the bulk preview), run it (the bulk
 // run and report), change a machine so it no longer matches and see the next dry run propose
 // exactly its removal; conflicting rules block the dry run; export and import the rules file,
-// and a bad file is refused naming the rule and field. Every claim is checked against the
-// emulator's own state.
+// and a bad file is refused naming the rule and field; a hunting-query rule (exact) tags exactly
+// its query's machines, and a bad query is shown per rule with nothing run. Every claim is checked
+// against the emulator's own state.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
@@ -208,5 +209,104 @@ test("an imported-list rule (pasted CSV): dry run adds exactly its machines; edi
   assert.equal(await statNumber(page, "preview-will-change"), 3);
   assert.match(await page.getByTestId("bulk-preview").locator("h2").textContent(), /Rule “Listed v2” \(exact\): add “e2e-listed-2”/);
   await screenshot(page, "rules-08-edited");
+  await page.close();
+});
+
+// DeviceInfo holds the machines seen in the last 30 days (crates/emulator/README.md).
+const inHunting = (m) => m.lastSeen && Date.parse(m.lastSeen) > Date.now() - 30 * DAY;
+
+/** Calls per endpoint group: hunting, and everything else (machines, tags). */
+async function calls() {
+  const stats = await emu.get("/_emulator/stats");
+  let other = 0;
+  for (const [name, e] of Object.entries(stats.endpoints ?? {})) if (name !== "runHuntingQuery") other += e.calls ?? 0;
+  return { hunting: stats.endpoints?.runHuntingQuery?.calls ?? 0, other, tagOps: stats.tag_operations ?? 0 };
+}
+
+async function addHuntingRule(page, { name, tag, query }) {
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Tag", { exact: true }).fill(tag);
+  await page.getByLabel("Mode").selectOption("exact");
+  // Offered once the sign-in's hunting permission is known.
+  await page.waitForFunction(() => document.querySelector("option[value=hunting]")?.disabled === false, null, { timeout: 20_000 });
+  await page.getByLabel("Machines from").selectOption("hunting");
+  await page.getByLabel(/^Hunting query/).fill(query);
+  await page.getByTestId("rule-save").click();
+  await row(page, name).waitFor();
+}
+
+test("a hunting-query rule (exact): the dry run proposes exactly its machines, the run tags them, then nothing to do", async () => {
+  const all = await allMachines(emu);
+  // An incident-style query: every highly exposed machine, each reported twice (rows repeat).
+  const expected = all.filter((m) => inHunting(m) && m.exposureLevel === "High").map((m) => m.id).sort();
+  assert.ok(expected.length > 10, `enough highly exposed machines (${expected.length})`);
+  const TAG = "e2e-hunt-exposed";
+  const query = 'DeviceInfo\n| where ExposureLevel == "High"\n| project Timestamp, DeviceId, DeviceName';
+
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openRules(page);
+  await addHuntingRule(page, { name: "Exposed", tag: TAG, query });
+  assert.match(await row(page, "Exposed").textContent(), /Hunting query: DeviceInfo…/);
+  await screenshot(page, "rules-09-hunting-saved");
+
+  const before = await calls();
+  await dryRun(page, "Exposed");
+  assert.equal((await calls()).hunting, before.hunting + 1, "the query ran once");
+  assert.equal(await statNumber(page, "preview-will-change"), expected.length);
+  assert.equal(await statNumber(page, "preview-already"), 0);
+  const adds = await page.getByTestId("list-will-change").locator("li").allTextContents();
+  assert.equal(adds.length, expected.length);
+  assert.deepEqual(adds.map((l) => expected.find((id) => l.includes(id))).filter(Boolean).sort(), expected, "exactly the query's machines");
+  assert.match(
+    await page.getByTestId("bulk-preview").locator("h2").textContent(),
+    new RegExp(`Rule “Exposed” \\(exact\\): add “${TAG}” to ${expected.length} machines, remove it from 0 machines`),
+    "adds only",
+  );
+  await screenshot(page, "rules-10-hunting-dry-run");
+
+  await runAndWait(page);
+  const tagged = (await allMachines(emu)).filter((m) => m.machineTags.includes(TAG)).map((m) => m.id).sort();
+  assert.deepEqual(tagged, expected, "exactly the query's machines carry the rule's tag");
+
+  await dryRun(page, "Exposed");
+  assert.equal(await statNumber(page, "preview-will-change"), 0, "nothing to do");
+  assert.equal(await statNumber(page, "preview-already"), expected.length);
+  await screenshot(page, "rules-11-hunting-nothing-to-do");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("a hunting rule with a syntax error: its error is shown for the rule and nothing else is called", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "admin");
+  await openRules(page);
+  await addHuntingRule(page, { name: "Typo", tag: "e2e-hunt-typo", query: 'DeviceInfo\n| where ExposureLevel == "High" andd OSPlatform == "Windows11"' });
+  await page.waitForLoadState("networkidle");
+  const before = await calls();
+  await row(page, "Typo").getByTestId("rule-dry-run").click();
+  const errors = page.getByTestId("rule-source-errors");
+  await errors.waitFor({ timeout: 30_000 });
+  assert.match(await errors.textContent(), /Rule “Typo”: its hunting query failed, so nothing of it runs: The query was refused \(400\).*line \[2,\d+\]/);
+  assert.match(await page.getByTestId("rules-error").textContent(), /Nothing was planned for “Typo”/);
+  assert.equal(await page.getByTestId("bulk-preview").count(), 0, "no preview, so nothing can run");
+  const after = await calls();
+  assert.equal(after.hunting, before.hunting + 1, "the query was sent once");
+  assert.equal(after.other, before.other, "no other call: no listing, no tag call");
+  assert.equal(after.tagOps, before.tagOps);
+  await screenshot(page, "rules-12-hunting-syntax-error");
+  assert.deepEqual(await seriousA11yViolations(page), [], "axe: rules page with a blocked rule");
+  await page.close();
+});
+
+test("without the hunting permission the hunting source is disabled and says why", async () => {
+  const page = await newPage(browser);
+  await signIn(page, emu.url, "reader");
+  await openRules(page);
+  const why = page.getByTestId("rule-hunting-unavailable");
+  await why.waitFor({ timeout: 20_000 });
+  assert.match(await why.textContent(), /ThreatHunting\.Read\.All.*your Graph token has no permissions/);
+  assert.equal(await page.locator("option[value=hunting]").isDisabled(), true);
+  await screenshot(page, "rules-13-hunting-unavailable");
   await page.close();
 });

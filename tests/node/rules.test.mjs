@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startEmulator, reset, token, loadPackage, requireEnv, apiCalls } from "./emulator.mjs";
+import { startEmulator, reset, token, loadPackage, requireEnv, apiCalls, admin } from "./emulator.mjs";
 
 const SCRIPT = fileURLToPath(new URL("../../examples/rules/apply-rules.mjs", import.meta.url));
 const TENANT = "11111111-2222-3333-4444-555555555555";
@@ -106,6 +106,7 @@ test("a bad rules file names the rule and field and makes no call", async () => 
   const cases = [
     [{ version: 1, rules: [{ name: "bad tag", tag: " padded", mode: "add", source: { kind: "filter", query: "os=Ubuntu" } }] }, /rule 1 \("bad tag"\): tag/],
     [{ version: 1, rules: [{ name: "old filter", tag: "T", mode: "exact", source: { kind: "filter", query: "seen=2y" } }] }, /rule 1 \("old filter"\): source\.query/],
+    [{ version: 1, rules: [{ name: "blank hunt", tag: "T", mode: "exact", source: { kind: "hunting", query: "  " } }] }, /rule 1 \("blank hunt"\): source\.query the hunting query is empty/],
     [{ version: 7, rules: [] }, /schema version 7/],
     ["{ not json", /not valid JSON/],
   ];
@@ -135,4 +136,58 @@ test("conflicting rules are refused before anything runs", async () => {
   assert.equal(report.conflicts[0].addingRule, "Named list");
   assert.equal(report.conflicts[0].removingRule, "Ubuntu hosts");
   assert.deepEqual((await tenantState()).tagged, before.tagged, "nothing ran");
+});
+
+test("a hunting rule: the query's machines (each once) get the tag exactly; a failed query blocks the file", async () => {
+  await reset(emu.url);
+  const HUNT_TAG = "Rule Exposed";
+  const DAY = 86_400_000;
+  // DeviceInfo holds the machines seen in the last 30 days (crates/emulator/README.md); the
+  // emulator reports each machine twice, so rows repeat machines.
+  const query = 'DeviceInfo\n| where ExposureLevel == "High"\n| project Timestamp, DeviceId, DeviceName';
+  const machines = await api.listAllMachines();
+  const expected = machines
+    .filter((m) => m.lastSeen && Date.parse(m.lastSeen) > Date.now() - 30 * DAY && m.exposureLevel === "High")
+    .map((m) => m.id)
+    .sort();
+  assert.ok(expected.length >= 3, `enough highly exposed machines (${expected.length})`);
+  const stale = machines.find((m) => !expected.includes(m.id));
+  await api.addTag(stale.id, HUNT_TAG);
+  const rules = { version: 1, rules: [{ name: "Exposed", tag: HUNT_TAG, mode: "exact", source: { kind: "hunting", query } }] };
+  const graph = ["--graph-base-url", emu.url];
+  const holders = async () => (await api.listAllMachines()).filter((m) => m.machineTags.includes(HUNT_TAG)).map((m) => m.id).sort();
+
+  const dry = await applyRules(rules, ["--dry-run", ...graph]);
+  assert.equal(dry.code, 2, dry.stderr);
+  assert.equal(dry.report.huntingQueries, 1);
+  assert.equal(dry.report.rules[0].blocked, null);
+  assert.deepEqual([...dry.report.rules[0].adding].sort(), expected);
+  assert.deepEqual(dry.report.rules[0].removing, [stale.id]);
+  assert.deepEqual(await holders(), [stale.id], "a dry run changes nothing");
+
+  const run = await applyRules(rules, graph);
+  assert.equal(run.code, 2, run.stderr);
+  assert.deepEqual(await holders(), expected, "exactly the query's machines carry the tag");
+  const again = await applyRules(rules, graph);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.report.status, "nothing-to-do");
+
+  // A syntax error: the rule is blocked with the service's message; nothing is tagged or untagged.
+  const bad = {
+    version: 1,
+    rules: [{ name: "Typo", tag: HUNT_TAG, mode: "exact", source: { kind: "hunting", query: 'DeviceInfo | where ExposureLevel == "High" andd OSPlatform == "Linux"' } }],
+  };
+  const opsBefore = (await admin(emu.url, "GET", "/_emulator/stats")).tag_operations ?? 0;
+  const refused = await applyRules(bad, graph);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.equal(refused.report.error.code, "hunting");
+  assert.match(refused.report.rules[0].blocked, /hunting query failed.*refused \(400\)/);
+  assert.deepEqual(refused.report.rules[0].removing, [], "an exact rule without an answer removes nothing");
+  assert.equal((await admin(emu.url, "GET", "/_emulator/stats")).tag_operations ?? 0, opsBefore, "no tag call");
+  assert.deepEqual(await holders(), expected, "the tag stays where it was");
+
+  // Without a Graph origin next to a custom --base-url, the query is not sent and the rule is blocked.
+  const noGraph = await applyRules(rules);
+  assert.equal(noGraph.code, 1, noGraph.stderr);
+  assert.match(noGraph.report.rules[0].blocked, /no Microsoft Graph origin is configured/);
 });

@@ -1,14 +1,17 @@
 //! Saved tag rules: "these machines carry this tag", kept true by dry runs and runs.
 //!
-//! A [`Rule`] names a source of machines ([`RuleSource`]: a saved search, or an imported
-//! list), a tag, and a [`RuleMode`]: `add` only tags what matches; `exact` also untags
+//! A [`Rule`] names a source of machines ([`RuleSource`]: a saved search, an imported list,
+//! or an advanced hunting query), a tag, and a [`RuleMode`]: `add` only tags what matches; `exact` also untags
 //! what carries the tag but no longer matches, which Defender's own dynamic rules cannot do.
 //!
 //! The rules file ([`RulesFile`], JSON, `version` [`RULES_SCHEMA_VERSION`]) is read once at the
 //! edge by [`parse_rules_file`]: every problem names the rule and the field, and nothing is
 //! planned from a file with any problem. Planning ([`plan_rules`]) is pure: given every machine
-//! the caller can see, it returns, per rule, the same [`Plan`]s a bulk run uses (add, then
-//! remove), the references it could not resolve, and the [`RuleConflict`]s between rules.
+//! the caller can see and the answers of the rules' hunting queries ([`HuntingAnswers`], which
+//! the caller fetched: core does no I/O), it returns, per rule, the same [`Plan`]s a bulk run
+//! uses (add, then remove), the references it could not resolve, and the [`RuleConflict`]s
+//! between rules. A hunting rule without an answer is blocked ([`RulePlan::blocked`]), never
+//! planned as "matches nothing": for an exact rule that would remove the tag everywhere.
 //! The UI and the Node script both plan through here, so a dry run means the same everywhere.
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::hunting::{HuntingQuery, HuntingQueryError, HuntingResult};
 use crate::model::{Machine, MachineId, MachineRef, MachineRefError, Tag, TagAction, TagError};
 use crate::plan::{ExpectedOutcome, MachineState, Plan, plan};
 use crate::query::{MachineQuery, QueryParamError, decode_pairs, keys};
@@ -54,8 +58,7 @@ impl RuleMode {
     }
 }
 
-/// Where a rule's machines come from. An enum so more sources (e.g. a hunting query) can be
-/// added as new variants with their own `kind` in the file.
+/// Where a rule's machines come from; each variant has its own `kind` in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleSource {
     /// A saved search: the search page's query (`os=Windows11&risk=High`), matched with the
@@ -63,6 +66,9 @@ pub enum RuleSource {
     Filter(MachineQuery),
     /// An imported list of machine ids or computer names.
     Import(Vec<MachineRef>),
+    /// An advanced hunting query: the machines its rows name (`DeviceId`, else `DeviceName`).
+    /// Its answer comes from the caller ([`HuntingAnswers`]).
+    Hunting(HuntingQuery),
 }
 
 impl RuleSource {
@@ -71,6 +77,7 @@ impl RuleSource {
         match self {
             Self::Filter(_) => "filter",
             Self::Import(_) => "import",
+            Self::Hunting(_) => "hunting",
         }
     }
 }
@@ -147,6 +154,9 @@ pub enum FieldProblem {
     /// An imported entry is not a machine id or computer name.
     #[error(transparent)]
     Machine(#[from] MachineRefError),
+    /// The hunting query cannot be sent (empty, too long, a NUL character).
+    #[error(transparent)]
+    HuntingQuery(#[from] HuntingQueryError),
     /// The value is not one of the allowed ones.
     #[error("{found:?} is not one of {allowed}")]
     NotOneOf {
@@ -391,12 +401,13 @@ fn parse_source(obj: &Map<String, Value>) -> Result<RuleSource, (String, FieldPr
     let allowed_keys: &[&str] = match kind {
         "filter" => &["kind", "query"],
         "import" => &["kind", "machines"],
+        "hunting" => &["kind", "query"],
         other => {
             return Err((
                 "source.kind".into(),
                 FieldProblem::NotOneOf {
                     found: other.to_owned(),
-                    allowed: "\"filter\", \"import\"",
+                    allowed: "\"filter\", \"import\", \"hunting\"",
                 },
             ));
         }
@@ -410,6 +421,12 @@ fn parse_source(obj: &Map<String, Value>) -> Result<RuleSource, (String, FieldPr
             parse_saved_query(query)
                 .map(RuleSource::Filter)
                 .map_err(|p| ("source.query".into(), p))
+        }
+        "hunting" => {
+            let query = required_str(obj, "query").map_err(|p| ("source.query".into(), p))?;
+            HuntingQuery::parse(query)
+                .map(RuleSource::Hunting)
+                .map_err(|e| ("source.query".into(), e.into()))
         }
         _ => {
             let field = "source.machines";
@@ -521,6 +538,11 @@ pub enum SourceDoc {
         /// The entries.
         machines: Vec<String>,
     },
+    /// An advanced hunting query (KQL), as typed.
+    Hunting {
+        /// The query text.
+        query: String,
+    },
 }
 
 impl From<&Rule> for RuleDoc {
@@ -535,6 +557,9 @@ impl From<&Rule> for RuleDoc {
                 },
                 RuleSource::Import(list) => SourceDoc::Import {
                     machines: list.iter().map(|m| m.as_str().to_owned()).collect(),
+                },
+                RuleSource::Hunting(q) => SourceDoc::Hunting {
+                    query: q.as_str().to_owned(),
                 },
             },
         }
@@ -587,6 +612,10 @@ pub struct RulePlan {
     pub remove: Option<Plan>,
     /// Imported entries that could not be resolved to one machine.
     pub unresolved: Vec<Unresolved>,
+    /// Why the source could not be read (a hunting query not run, or failed). A blocked rule
+    /// matches nothing *because nothing is known*, so its plans are empty and nothing of it
+    /// runs — in particular an exact rule removes nothing.
+    pub blocked: Option<SourceUnavailable>,
 }
 
 /// The counts of a rule's dry run (serialised camelCase for reports and the UI).
@@ -611,12 +640,17 @@ pub struct RulePlanSummary {
     pub cannot_resolve: usize,
     /// API calls the run needs.
     pub calls: usize,
+    /// Why nothing of the rule can run (its hunting query was not run or failed), if so.
+    pub blocked: Option<String>,
 }
 
 impl RulePlan {
     /// The plans to run, in order: add first, then remove, so a stopped run never leaves a
     /// machine that should carry the tag without it.
     pub fn steps(&self) -> Vec<&Plan> {
+        if self.blocked.is_some() {
+            return Vec::new();
+        }
         std::iter::once(&self.add)
             .chain(self.remove.as_ref())
             .filter(|p| !p.is_empty())
@@ -642,6 +676,7 @@ impl RulePlan {
             already_in_place: add.already_in_place,
             cannot_resolve: self.unresolved.len(),
             calls: add.calls + remove.map_or(0, |r| r.calls),
+            blocked: self.blocked.as_ref().map(ToString::to_string),
         }
     }
 
@@ -696,19 +731,115 @@ impl RulesPlan {
         self.rules.iter().all(RulePlan::is_noop)
     }
 
-    /// Whether it may run: no conflict.
+    /// Whether it may run: no conflict, and no blocked rule (a blocked rule's machines are
+    /// unknown, so its conflicts with the other rules cannot be checked).
     pub fn may_run(&self) -> bool {
-        self.conflicts.is_empty()
+        self.conflicts.is_empty() && self.rules.iter().all(|r| r.blocked.is_none())
     }
 }
 
-/// The machines `source` names among `machines`, and the entries that name none or several.
+/// Why a rule's source could not be read, so nothing of the rule is planned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SourceUnavailable {
+    /// The caller gave no answer for the rule's hunting query.
+    #[error("its hunting query has not been run, so its machines are unknown; nothing of it runs")]
+    NotRun,
+    /// The hunting query failed (refused, throttled, no device column, too many rows...).
+    #[error("its hunting query failed, so nothing of it runs: {reason}")]
+    Failed {
+        /// What went wrong, as a sentence (the caller's wording of the failure).
+        reason: String,
+    },
+}
+
+/// The answers of the hunting queries of a rules file, keyed by the query text as written:
+/// the machines each query's rows named (each once), or why it failed. The caller runs the
+/// queries (core does no I/O) and hands them to [`plan_rules`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HuntingAnswers {
+    answers: HashMap<String, Result<Vec<MachineRef>, String>>,
+}
+
+impl HuntingAnswers {
+    /// No answers (every hunting rule is then blocked as not run).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `query`'s result: the machines of its device column (core's
+    /// [`HuntingResult::devices`], each machine once). A result without a device column is
+    /// recorded as a failure naming the columns it has.
+    pub fn insert_result(&mut self, query: &HuntingQuery, result: &HuntingResult) {
+        let answer: Result<Vec<MachineRef>, String> = result
+            .devices()
+            .map(|d| d.devices.into_iter().map(|d| d.machine).collect())
+            .map_err(|e| e.to_string());
+        self.answers.insert(query.as_str().to_owned(), answer);
+    }
+
+    /// Records `query`'s machines directly (ids or names, e.g. from a stored answer).
+    pub fn insert_machines(&mut self, query: &HuntingQuery, machines: Vec<MachineRef>) {
+        self.answers.insert(query.as_str().to_owned(), Ok(machines));
+    }
+
+    /// Records that `query` failed, with the reason as the user should read it.
+    pub fn insert_failure(&mut self, query: &HuntingQuery, reason: impl Into<String>) {
+        self.answers
+            .insert(query.as_str().to_owned(), Err(reason.into()));
+    }
+
+    /// The answer for `query`: its machines, or why there are none to go by.
+    pub fn get(&self, query: &HuntingQuery) -> Result<&[MachineRef], SourceUnavailable> {
+        match self.answers.get(query.as_str()) {
+            None => Err(SourceUnavailable::NotRun),
+            Some(Ok(list)) => Ok(list.as_slice()),
+            Some(Err(reason)) => Err(SourceUnavailable::Failed {
+                reason: reason.clone(),
+            }),
+        }
+    }
+}
+
+impl RulesFile {
+    /// The distinct hunting queries of the file's rules, in file order: what a caller runs
+    /// before [`plan_rules`].
+    pub fn hunting_queries(&self) -> Vec<&HuntingQuery> {
+        let mut seen = HashSet::new();
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.source {
+                RuleSource::Hunting(q) => Some(q),
+                _ => None,
+            })
+            .filter(|q| seen.insert(q.as_str()))
+            .collect()
+    }
+
+    /// Rule `name` and every rule sharing its tag: the rules whose plans and conflicts a dry
+    /// run of `name` depends on (conflicts are only ever between rules of one tag).
+    pub fn involved_in(&self, name: &str) -> RulesFile {
+        let tag = self.rules.iter().find(|r| r.name == name).map(|r| &r.tag);
+        RulesFile {
+            rules: self
+                .rules
+                .iter()
+                .filter(|r| r.name == name || Some(&r.tag) == tag)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The machines `source` names among `machines`, and the entries that name none or several;
+/// a hunting source is read from `answers`, and without a usable answer it is unavailable.
 pub fn resolve_source<'m>(
     source: &RuleSource,
     machines: &'m [Machine],
+    answers: &HuntingAnswers,
     now_ms: i64,
-) -> (Vec<&'m Machine>, Vec<Unresolved>) {
-    match source {
+) -> Result<(Vec<&'m Machine>, Vec<Unresolved>), SourceUnavailable> {
+    Ok(match source {
         RuleSource::Filter(query) => {
             let matcher = query.matcher(now_ms);
             (
@@ -716,37 +847,65 @@ pub fn resolve_source<'m>(
                 Vec::new(),
             )
         }
-        RuleSource::Import(list) => {
-            let by_id: HashMap<&MachineId, &Machine> =
-                machines.iter().map(|m| (&m.id, m)).collect();
-            let mut found = Vec::new();
-            let mut seen: HashSet<&MachineId> = HashSet::new();
-            let mut unresolved = Vec::new();
-            for entry in list {
-                let hits: Vec<&Machine> = match entry {
-                    MachineRef::Id(id) => by_id.get(id).copied().into_iter().collect(),
-                    MachineRef::Name(_) => machines.iter().filter(|m| entry.matches(m)).collect(),
-                };
-                match hits.as_slice() {
-                    [one] => {
-                        if seen.insert(&one.id) {
-                            found.push(*one);
-                        }
-                    }
-                    _ => unresolved.push(Unresolved {
-                        input: entry.as_str().to_owned(),
-                        candidates: hits.len(),
-                    }),
-                }
-            }
-            (found, unresolved)
-        }
-    }
+        RuleSource::Import(list) => resolve_refs(list, machines),
+        RuleSource::Hunting(query) => resolve_refs(answers.get(query)?, machines),
+    })
 }
 
-/// Plans one rule over every machine the caller can see (`machines`, as listed now).
-pub fn plan_rule(rule: &Rule, machines: &[Machine], now_ms: i64) -> RulePlan {
-    let (matched, unresolved) = resolve_source(&rule.source, machines, now_ms);
+/// Each reference resolved to exactly one machine (each machine once), or listed as unresolved.
+fn resolve_refs<'m>(
+    list: &[MachineRef],
+    machines: &'m [Machine],
+) -> (Vec<&'m Machine>, Vec<Unresolved>) {
+    let by_id: HashMap<&MachineId, &Machine> = machines.iter().map(|m| (&m.id, m)).collect();
+    let mut found = Vec::new();
+    let mut seen: HashSet<&MachineId> = HashSet::new();
+    let mut unresolved = Vec::new();
+    for entry in list {
+        let hits: Vec<&Machine> = match entry {
+            MachineRef::Id(id) => by_id.get(id).copied().into_iter().collect(),
+            MachineRef::Name(_) => machines.iter().filter(|m| entry.matches(m)).collect(),
+        };
+        match hits.as_slice() {
+            [one] => {
+                if seen.insert(&one.id) {
+                    found.push(*one);
+                }
+            }
+            _ => unresolved.push(Unresolved {
+                input: entry.as_str().to_owned(),
+                candidates: hits.len(),
+            }),
+        }
+    }
+    (found, unresolved)
+}
+
+/// Plans one rule over every machine the caller can see (`machines`, as listed now), with the
+/// answers of the hunting queries the caller ran.
+pub fn plan_rule(
+    rule: &Rule,
+    machines: &[Machine],
+    answers: &HuntingAnswers,
+    now_ms: i64,
+) -> RulePlan {
+    let (matched, unresolved) = match resolve_source(&rule.source, machines, answers, now_ms) {
+        Ok(found) => found,
+        Err(why) => {
+            // Nothing is planned: not the adds (unknown), and above all not the removes of an
+            // exact rule, which would untag every holder.
+            return RulePlan {
+                name: rule.name.clone(),
+                tag: rule.tag.clone(),
+                mode: rule.mode,
+                matched: Vec::new(),
+                add: plan(&rule.tag, TagAction::Add, &[]),
+                remove: None,
+                unresolved: Vec::new(),
+                blocked: Some(why),
+            };
+        }
+    };
     let states: Vec<MachineState> = matched.iter().map(|m| MachineState::from(*m)).collect();
     let add = plan(&rule.tag, TagAction::Add, &states);
     let matched_ids: HashSet<&MachineId> = matched.iter().map(|m| &m.id).collect();
@@ -772,22 +931,35 @@ pub fn plan_rule(rule: &Rule, machines: &[Machine], now_ms: i64) -> RulePlan {
         add,
         remove,
         unresolved,
+        blocked: None,
     }
 }
 
-/// Plans every rule and finds the conflicts between them (see [`RuleConflict`]).
-pub fn plan_rules(file: &RulesFile, machines: &[Machine], now_ms: i64) -> RulesPlan {
+/// Plans every rule and finds the conflicts between them (see [`RuleConflict`]). `answers`
+/// holds the answers of the file's hunting queries ([`RulesFile::hunting_queries`]); a hunting
+/// rule without one is blocked (see [`RulePlan::blocked`]).
+pub fn plan_rules(
+    file: &RulesFile,
+    machines: &[Machine],
+    answers: &HuntingAnswers,
+    now_ms: i64,
+) -> RulesPlan {
     let rules: Vec<RulePlan> = file
         .rules
         .iter()
-        .map(|r| plan_rule(r, machines, now_ms))
+        .map(|r| plan_rule(r, machines, answers, now_ms))
         .collect();
     let names: HashMap<&MachineId, Option<&String>> = machines
         .iter()
         .map(|m| (&m.id, m.computer_dns_name.as_ref()))
         .collect();
     let mut conflicts = Vec::new();
-    for exact in rules.iter().filter(|r| r.mode == RuleMode::Exact) {
+    // A blocked exact rule removes nothing, so it conflicts with nothing (that the file may not
+    // run while any rule is blocked is `may_run`'s business).
+    for exact in rules
+        .iter()
+        .filter(|r| r.mode == RuleMode::Exact && r.blocked.is_none())
+    {
         let keeps: HashSet<&MachineId> = exact.matched.iter().collect();
         for other in rules
             .iter()
@@ -840,7 +1012,7 @@ mod tests {
             machine(3, "Windows10", &["W11"]),
             machine(4, "Windows10", &["w11"]),
         ];
-        let p = plan_rules(&f, &machines, 0);
+        let p = plan_rules(&f, &machines, &HuntingAnswers::new(), 0);
         let r = &p.rules[0];
         assert_eq!(r.adding(), vec![&id(1)]);
         assert_eq!(r.removing(), vec![&id(3)]);
@@ -862,7 +1034,7 @@ mod tests {
         )))
         .unwrap();
         let machines = [machine(1, "Linux", &[]), machine(2, "Linux", &["T"])];
-        let r = &plan_rules(&f, &machines, 0).rules[0];
+        let r = &plan_rules(&f, &machines, &HuntingAnswers::new(), 0).rules[0];
         assert_eq!(r.matched, vec![id(1), id(2)]);
         assert_eq!(
             r.unresolved
@@ -884,7 +1056,7 @@ mod tests {
         ))
         .unwrap();
         let machines = [machine(1, "Windows11", &[]), machine(2, "Linux", &[])];
-        let p = plan_rules(&f, &machines, 0);
+        let p = plan_rules(&f, &machines, &HuntingAnswers::new(), 0);
         assert!(!p.may_run());
         assert_eq!(p.conflicts.len(), 1);
         let c = &p.conflicts[0];
@@ -905,6 +1077,124 @@ mod tests {
         );
         let f = parse_rules_file(&text).unwrap();
         assert_eq!(parse_rules_file(&f.to_json()).unwrap(), f);
+    }
+
+    fn hunting_result(rows: serde_json::Value) -> HuntingResult {
+        let body = serde_json::json!({
+            "schema": [{"name": "DeviceId", "type": "String"}, {"name": "DeviceName", "type": "String"}],
+            "results": rows,
+        });
+        crate::hunting::decode_hunting_result::<&str, &str>(200, &[], body.to_string().as_bytes())
+            .unwrap()
+    }
+
+    const HUNT: &str = "DeviceInfo | where ExposureLevel == 'High' | project DeviceId, DeviceName";
+
+    fn hunting_file(mode: &str) -> RulesFile {
+        parse_rules_file(&file(&format!(
+            r#"{{"name": "Incident", "tag": "IR", "mode": "{mode}",
+                "source": {{"kind": "hunting", "query": {}}}}}"#,
+            serde_json::Value::from(HUNT)
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_hunting_rule_plans_the_machines_its_answer_names_once() {
+        let f = hunting_file("exact");
+        assert_eq!(f.hunting_queries().len(), 1);
+        let machines = [
+            machine(1, "Windows11", &[]),
+            machine(2, "Windows11", &["IR"]),
+            machine(3, "Linux", &["IR"]),
+            machine(4, "Linux", &[]),
+        ];
+        let q = f.hunting_queries()[0].clone();
+        let mut answers = HuntingAnswers::new();
+        // Machine 1 twice (two events), machine 2 once, a device Defender does not know.
+        answers.insert_result(
+            &q,
+            &hunting_result(serde_json::json!([
+                {"DeviceId": id(1).as_str(), "DeviceName": "host1"},
+                {"DeviceId": id(2).as_str(), "DeviceName": "host2"},
+                {"DeviceId": id(1).as_str(), "DeviceName": "host1"},
+                {"DeviceId": id(9).as_str(), "DeviceName": "gone"},
+            ])),
+        );
+        let p = plan_rules(&f, &machines, &answers, 0);
+        assert!(p.may_run());
+        let r = &p.rules[0];
+        assert_eq!(r.blocked, None);
+        assert_eq!(r.matched, vec![id(1), id(2)]);
+        assert_eq!(r.adding(), vec![&id(1)]);
+        assert_eq!(r.removing(), vec![&id(3)]);
+        assert_eq!(r.unresolved.len(), 1);
+        assert_eq!(r.unresolved[0].input, id(9).to_string());
+        // Written and read back with its kind.
+        let json = f.to_json();
+        assert!(json.contains(r#""kind": "hunting""#), "{json}");
+        assert_eq!(parse_rules_file(&json).unwrap(), f);
+    }
+
+    #[test]
+    fn a_hunting_rule_without_an_answer_is_blocked_and_removes_nothing() {
+        let f = hunting_file("exact");
+        let q = f.hunting_queries()[0].clone();
+        let machines = [machine(1, "Linux", &["IR"]), machine(2, "Linux", &["IR"])];
+        let not_run = plan_rules(&f, &machines, &HuntingAnswers::new(), 0);
+        let r = &not_run.rules[0];
+        assert_eq!(r.blocked, Some(SourceUnavailable::NotRun));
+        assert!(r.steps().is_empty() && r.removing().is_empty() && r.is_noop());
+        assert!(!not_run.may_run(), "a blocked rule stops the file");
+        assert!(r.summary().blocked.unwrap().contains("not been run"));
+
+        let mut failed = HuntingAnswers::new();
+        failed.insert_failure(&q, "The query was refused (400): line [1,14]");
+        let r = &plan_rules(&f, &machines, &failed, 0).rules[0];
+        assert!(r.steps().is_empty());
+        let why = r.summary().blocked.unwrap();
+        assert!(
+            why.contains("failed") && why.contains("line [1,14]"),
+            "{why}"
+        );
+
+        // A result without a device column is a failure too, naming the columns it has.
+        let mut no_device = HuntingAnswers::new();
+        let body = serde_json::json!({"schema": [{"name": "OSPlatform", "type": "String"}], "results": [{"OSPlatform": "Linux"}]});
+        let result = crate::hunting::decode_hunting_result::<&str, &str>(
+            200,
+            &[],
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        no_device.insert_result(&q, &result);
+        let r = &plan_rules(&f, &machines, &no_device, 0).rules[0];
+        assert!(r.steps().is_empty());
+        assert!(r.summary().blocked.unwrap().contains("OSPlatform"));
+    }
+
+    #[test]
+    fn a_blocked_exact_rule_conflicts_with_nothing_but_stops_the_file() {
+        let f = parse_rules_file(&file(&format!(
+            r#"{{"name": "Hunt", "tag": "T", "mode": "exact",
+                "source": {{"kind": "hunting", "query": "DeviceInfo | take 5"}}}},
+               {{"name": "B", "tag": "T", "mode": "add",
+                "source": {{"kind": "filter", "query": "q=host"}}}},
+               {{"name": "C", "tag": "U", "mode": "add",
+                "source": {{"kind": "import", "machines": ["{}"]}}}}"#,
+            id(1)
+        )))
+        .unwrap();
+        let machines = [machine(1, "Linux", &[])];
+        let p = plan_rules(&f, &machines, &HuntingAnswers::new(), 0);
+        assert!(p.conflicts.is_empty());
+        assert!(!p.may_run());
+        assert_eq!(p.rules[1].adding(), vec![&id(1)]);
+        // Only the rules of the same tag are involved in a dry run of "Hunt".
+        let involved = f.involved_in("Hunt");
+        let names: Vec<&str> = involved.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["Hunt", "B"]);
+        assert_eq!(f.involved_in("C").rules.len(), 1);
     }
 
     fn err(text: &str) -> RulesFileError {
@@ -955,6 +1245,18 @@ mod tests {
                 "source.machines[0]",
             ),
             (
+                r#"{"name": "x", "tag": "T", "mode": "add", "source": {"kind": "hunting", "query": "  "}}"#,
+                "source.query",
+            ),
+            (
+                r#"{"name": "x", "tag": "T", "mode": "add", "source": {"kind": "hunting"}}"#,
+                "source.query",
+            ),
+            (
+                r#"{"name": "x", "tag": "T", "mode": "add", "source": {"kind": "hunting", "query": "a", "machines": []}}"#,
+                "source.machines",
+            ),
+            (
                 r#"{"name": "x", "tag": "T", "mdoe": "add", "source": {"kind": "import", "machines": ["a"]}}"#,
                 "mdoe",
             ),
@@ -975,6 +1277,14 @@ mod tests {
                 assert!(message.contains("(\"x\")"), "{message}");
             }
         }
+        // Over the length limit: the message gives the length and the limit.
+        let long = file(&format!(
+            r#"{{"name": "x", "tag": "T", "mode": "add", "source": {{"kind": "hunting", "query": "{}"}}}}"#,
+            "a".repeat(crate::hunting::MAX_QUERY_CHARS + 1)
+        ));
+        let e = err(&long);
+        assert_eq!(e.rule_field(), Some((1, "source.query")));
+        assert!(e.to_string().contains("at most 10000"), "{e}");
         let dup = file(
             r#"{"name": "A", "tag": "T", "mode": "add", "source": {"kind": "import", "machines": ["a"]}},
                {"name": "a", "tag": "T", "mode": "add", "source": {"kind": "import", "machines": ["a"]}}"#,

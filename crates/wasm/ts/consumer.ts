@@ -16,6 +16,8 @@ import {
   type RulesDocument,
   type RulesDryRun,
   type DeviceValue,
+  type HuntingResult,
+  huntingQueries,
   parseRules,
   planRules,
 } from "defender-tags-wasm";
@@ -121,8 +123,17 @@ export async function scheduledRules(client: DefenderClient, text: string): Prom
   const first = doc.rules[0];
   const query: string = first?.source.kind === "filter" ? first.source.query : "";
   const machines: Machine[] = await client.listAllMachines();
-  const plan = planRules(text, machines, { nowMs: Date.now() });
+  const huntingAnswers: Record<string, { machines: string[] } | { error: string }> = {};
+  for (const q of huntingQueries(text)) {
+    const r: HuntingResult = await client.runHuntingQuery(q);
+    huntingAnswers[q] = r.devices
+      ? { machines: r.devices.map((d) => d.id ?? d.name ?? "") }
+      : { error: r.deviceError ?? "no device column" };
+  }
+  const plan = planRules(text, machines, { nowMs: Date.now(), huntingAnswers });
   const dry: RulesDryRun = plan.summary();
+  const blocked: string[] = dry.rules.flatMap((r) => (r.blocked === null ? [] : [r.blocked]));
+  if (blocked.length > 0) return -blocked.length;
   if (!dry.mayRun) return dry.conflicts.map((c) => `${c.addingRule} vs ${c.removingRule}`).length;
   let applied = 0;
   for (let i = 0; i < plan.ruleCount; i += 1) {

@@ -8,7 +8,7 @@ use defender_tags_core::Machine;
 use defender_tags_core::import::parse_machine_list;
 use defender_tags_core::rules::{
     self, FieldProblem, Rule, RuleConflict, RuleMode, RulePlan, RuleSource, RulesFile,
-    RulesFileError, parse_rules_file,
+    RulesFileError, RulesPlan, parse_rules_file,
 };
 use defender_tags_core::{MachineRef, Tag};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,38 @@ pub struct LastRun {
     pub ok: bool,
 }
 
+/// Which source the form's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceKind {
+    /// A saved search (the search page's query string).
+    #[default]
+    Filter,
+    /// An imported list (one machine per line, or a CSV).
+    Import,
+    /// An advanced hunting query (KQL).
+    Hunting,
+}
+
+impl SourceKind {
+    /// The `<option>` value, which is also the file's `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Filter => "filter",
+            Self::Import => "import",
+            Self::Hunting => "hunting",
+        }
+    }
+
+    /// From an `<option>` value (anything unknown reads as a saved search).
+    pub fn from_value(value: &str) -> Self {
+        match value {
+            "import" => Self::Import,
+            "hunting" => Self::Hunting,
+            _ => Self::Filter,
+        }
+    }
+}
+
 /// What the form asks for, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RuleDraft {
@@ -44,30 +76,31 @@ pub struct RuleDraft {
     pub tag: String,
     /// `add` or `exact`.
     pub exact: bool,
-    /// Filter (search query string) or imported list.
-    pub import: bool,
-    /// The search query (`os=Windows11`) or one machine per line.
+    /// Saved search, imported list or hunting query.
+    pub kind: SourceKind,
+    /// The search query (`os=Windows11`), one machine per line, or the KQL query.
     pub source: String,
 }
 
 impl RuleDraft {
     /// The form filled from a saved rule, to edit it in place.
     pub fn of(rule: &Rule) -> RuleDraft {
-        let (import, source) = match &rule.source {
-            RuleSource::Filter(q) => (false, q.to_query_string()),
+        let (kind, source) = match &rule.source {
+            RuleSource::Filter(q) => (SourceKind::Filter, q.to_query_string()),
             RuleSource::Import(list) => (
-                true,
+                SourceKind::Import,
                 list.iter()
                     .map(|m| m.to_string())
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
+            RuleSource::Hunting(q) => (SourceKind::Hunting, q.as_str().to_owned()),
         };
         RuleDraft {
             name: rule.name.clone(),
             tag: rule.tag.as_str().to_owned(),
             exact: rule.mode == RuleMode::Exact,
-            import,
+            kind,
             source,
         }
     }
@@ -88,14 +121,18 @@ impl RuleDraft {
         let mut docs: Vec<rules::RuleDoc> = file.rules.iter().map(rules::RuleDoc::from).collect();
         let at = replacing.and_then(|old| file.rules.iter().position(|r| r.name == old));
         let number = at.map_or(docs.len() + 1, |i| i + 1);
-        let source = if self.import {
-            rules::SourceDoc::Import {
+        let source = match self.kind {
+            SourceKind::Import => rules::SourceDoc::Import {
                 machines: self.machines(number)?,
-            }
-        } else {
-            rules::SourceDoc::Filter {
+            },
+            SourceKind::Filter => rules::SourceDoc::Filter {
                 query: self.source.trim().trim_start_matches('?').to_owned(),
-            }
+            },
+            // As typed: core checks it (empty, length) and the service's syntax-error
+            // positions refer to the text as sent.
+            SourceKind::Hunting => rules::SourceDoc::Hunting {
+                query: self.source.clone(),
+            },
         };
         let doc = rules::RuleDoc {
             name: self.name.clone(),
@@ -164,7 +201,35 @@ pub fn describe_source(source: &RuleSource) -> String {
             "Imported list: {}",
             plural(list.len(), "machine", "machines")
         ),
+        RuleSource::Hunting(q) => {
+            // The query's first line, shortened: the list stays one line per rule.
+            const SHOWN: usize = 60;
+            let first = q.as_str().trim().lines().next().unwrap_or_default();
+            let short: String = first.chars().take(SHOWN).collect();
+            let more = first.chars().count() > SHOWN || q.as_str().trim().lines().nth(1).is_some();
+            format!(
+                "Hunting query: {short}{}",
+                if more { "\u{2026}" } else { "" }
+            )
+        }
     }
+}
+
+/// The rules of a dry run that cannot run because their source could not be read (a hunting
+/// query that failed or did not run), one sentence each.
+pub fn blocked_rules(plan: &RulesPlan) -> Vec<String> {
+    plan.rules
+        .iter()
+        .filter_map(|r| {
+            let why = r.blocked.as_ref()?.to_string();
+            // The reason is often a sentence of its own already.
+            Some(format!(
+                "Rule \u{201c}{}\u{201d}: {}.",
+                r.name,
+                why.trim_end_matches('.')
+            ))
+        })
+        .collect()
 }
 
 /// The conflicts a run of `rule` must wait for: those it takes part in.
@@ -345,7 +410,8 @@ fn save_runs(tenant: &str, runs: &BTreeMap<String, LastRun>) {
 mod tests {
     use super::*;
     use defender_tags_core::MachineId;
-    use defender_tags_core::rules::plan_rules;
+    use defender_tags_core::hunting::HuntingQuery;
+    use defender_tags_core::rules::{HuntingAnswers, SourceUnavailable, plan_rules};
 
     fn machine(n: u8, os: &str, tags: &[&str]) -> Machine {
         let mut m = Machine::new(MachineId::parse(&format!("{n:02x}").repeat(20)).unwrap());
@@ -360,7 +426,7 @@ mod tests {
             name: name.into(),
             tag: tag.into(),
             exact: true,
-            import: false,
+            kind: SourceKind::Filter,
             source: source.into(),
         }
     }
@@ -385,7 +451,7 @@ mod tests {
     fn an_import_list_draft_reads_pasted_lines_or_csv_with_the_bulk_parser() {
         let id = "ab".repeat(20);
         let mut d = draft("Pasted", "P", &format!("host1\n{id}\n\nhost1\n"));
-        d.import = true;
+        d.kind = SourceKind::Import;
         let file = d.add_to(&RulesFile::default()).unwrap();
         let RuleSource::Import(list) = &file.rules[0].source else {
             panic!("an import source");
@@ -423,7 +489,7 @@ mod tests {
         edit.name = "A2".into();
         edit.tag = "T3".into();
         edit.exact = false;
-        edit.import = true;
+        edit.kind = SourceKind::Import;
         edit.source = "host9".into();
         let next = edit.save_in(&file, Some("A")).unwrap();
         assert_eq!(next.rules.len(), 2);
@@ -452,7 +518,7 @@ mod tests {
             .add_to(&RulesFile::default())
             .unwrap();
         let ms = [machine(1, "Ubuntu", &[]), machine(2, "Windows11", &["L"])];
-        let plan = plan_rules(&file, &ms, 0);
+        let plan = plan_rules(&file, &ms, &HuntingAnswers::new(), 0);
         let job = job_for(&plan.rules[0], &ms);
         assert_eq!(job.steps.len(), 2);
         assert_eq!(job.steps[0].plan.action, defender_tags_core::TagAction::Add);
@@ -466,5 +532,58 @@ mod tests {
             "{}",
             job.title
         );
+    }
+
+    #[test]
+    fn a_hunting_draft_is_kept_as_typed_and_checked_by_core() {
+        let query = "DeviceInfo\n| where ExposureLevel == \"High\"\n| project DeviceId";
+        let mut d = draft("Incident", "IR", query);
+        d.kind = SourceKind::Hunting;
+        let file = d.add_to(&RulesFile::default()).unwrap();
+        let RuleSource::Hunting(q) = &file.rules[0].source else {
+            panic!("a hunting source");
+        };
+        assert_eq!(q.as_str(), query);
+        assert_eq!(RuleDraft::of(&file.rules[0]), d, "edits round-trip");
+        assert_eq!(
+            describe_source(&file.rules[0].source),
+            "Hunting query: DeviceInfo\u{2026}"
+        );
+        d.source = " \n ".into();
+        let e = d.add_to(&RulesFile::default()).unwrap_err();
+        assert_eq!(e.rule_field(), Some((1, "source.query")));
+        assert!(e.to_string().contains("hunting query is empty"), "{e}");
+        assert_eq!(
+            SourceKind::from_value(SourceKind::Hunting.as_str()),
+            SourceKind::Hunting
+        );
+    }
+
+    #[test]
+    fn a_failed_hunting_query_blocks_its_rule_with_the_reason() {
+        let mut d = draft("Incident", "IR", "DeviceInfo | take 1");
+        d.kind = SourceKind::Hunting;
+        let file = d.add_to(&RulesFile::default()).unwrap();
+        let ms = [machine(1, "Ubuntu", &["IR"])];
+        let mut answers = HuntingAnswers::new();
+        answers.insert_failure(
+            &HuntingQuery::parse("DeviceInfo | take 1").unwrap(),
+            "The query was refused (400): bad token on line [1,12]",
+        );
+        let plan = plan_rules(&file, &ms, &answers, 0);
+        assert!(matches!(
+            plan.rules[0].blocked,
+            Some(SourceUnavailable::Failed { .. })
+        ));
+        let lines = blocked_rules(&plan);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("Rule \u{201c}Incident\u{201d}: its hunting query failed"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains("line [1,12]"), "{}", lines[0]);
+        // And nothing of it would run: the holder keeps its tag.
+        assert!(plan.rules[0].steps().is_empty());
     }
 }

@@ -1,7 +1,11 @@
 //! Rule planning properties: a run of an exact rule converges (a second dry run has nothing to
 //! do), and the plans it produces are the ones applied.
 
-use defender_tags_core::rules::{RuleMode, RulesFile, parse_rules_file, plan_rules};
+use defender_tags_core::MachineRef;
+use defender_tags_core::hunting::HuntingQuery;
+use defender_tags_core::rules::{
+    HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules,
+};
 use defender_tags_core::{Machine, MachineId, TagAction};
 use proptest::prelude::*;
 
@@ -56,9 +60,34 @@ fn exact_rule(tag: &str, query: &str) -> RulesFile {
     .unwrap()
 }
 
+const HUNT: &str = "DeviceInfo | project DeviceId";
+
+fn exact_hunting_rule(tag: &str) -> RulesFile {
+    parse_rules_file(&format!(
+        r#"{{"version": 1, "rules": [{{"name": "h", "tag": "{tag}", "mode": "exact",
+             "source": {{"kind": "hunting", "query": "{HUNT}"}}}}]}}"#
+    ))
+    .unwrap()
+}
+
+/// The hunting answer naming the machines at `picks` (indexes into `machines`, wrapped).
+fn answer(machines: &[Machine], picks: &[usize]) -> HuntingAnswers {
+    let mut answers = HuntingAnswers::new();
+    let refs = if machines.is_empty() {
+        Vec::new()
+    } else {
+        picks
+            .iter()
+            .map(|i| MachineRef::Id(machines[i % machines.len()].id.clone()))
+            .collect()
+    };
+    answers.insert_machines(&HuntingQuery::parse(HUNT).unwrap(), refs);
+    answers
+}
+
 /// Applies a dry run's plans the way the API would.
-fn apply(machines: &mut [Machine], file: &RulesFile) {
-    let planned = plan_rules(file, machines, 0);
+fn apply(machines: &mut [Machine], file: &RulesFile, answers: &HuntingAnswers) {
+    let planned = plan_rules(file, machines, answers, 0);
     for rule in &planned.rules {
         for step in rule.steps() {
             for call in &step.calls {
@@ -80,8 +109,8 @@ proptest! {
         q in query(),
     ) {
         let file = exact_rule(tag, &q);
-        apply(&mut ms, &file);
-        let second = plan_rules(&file, &ms, 0);
+        apply(&mut ms, &file, &HuntingAnswers::new());
+        let second = plan_rules(&file, &ms, &HuntingAnswers::new(), 0);
         prop_assert!(second.is_noop(), "second run still plans {:?}", second.rules[0].summary());
         // And the tenant now agrees with the rule: exactly the matched machines carry the tag.
         let rule = &second.rules[0];
@@ -99,7 +128,7 @@ proptest! {
         q in query(),
     ) {
         let file = exact_rule(tag, &q);
-        let first = plan_rules(&file, &ms, 0);
+        let first = plan_rules(&file, &ms, &HuntingAnswers::new(), 0);
         let rule = &first.rules[0];
         for id in rule.adding() {
             let m = ms.iter().find(|m| &m.id == id).unwrap();
@@ -112,5 +141,38 @@ proptest! {
             prop_assert!(!rule.matched.contains(id));
         }
         prop_assert!(rule.steps().iter().all(|p| p.action == TagAction::Add || p.action == TagAction::Remove));
+    }
+
+    #[test]
+    fn exact_hunting_rule_converges_and_never_removes_without_an_answer(
+        mut ms in machines(),
+        tag in prop::sample::select(TAGS.to_vec()),
+        picks in prop::collection::vec(0usize..100, 0..30),
+    ) {
+        let file = exact_hunting_rule(tag);
+        // Without the query's answer nothing is planned, whatever carries the tag.
+        let unknown = plan_rules(&file, &ms, &HuntingAnswers::new(), 0);
+        prop_assert!(unknown.rules[0].blocked.is_some());
+        prop_assert!(unknown.rules[0].steps().is_empty());
+        prop_assert!(unknown.rules[0].removing().is_empty());
+
+        let answers = answer(&ms, &picks);
+        apply(&mut ms, &file, &answers);
+        let second = plan_rules(&file, &ms, &answers, 0);
+        prop_assert!(second.is_noop(), "second run still plans {:?}", second.rules[0].summary());
+        let rule = &second.rules[0];
+        for m in &ms {
+            let has = m.machine_tags.iter().any(|t| t == tag);
+            prop_assert_eq!(has, rule.matched.contains(&m.id), "machine {}", m.id);
+        }
+        // Matched is exactly the picked machines, each once.
+        let mut picked: Vec<_> = if ms.is_empty() { Vec::new() } else {
+            picks.iter().map(|i| ms[i % ms.len()].id.clone()).collect()
+        };
+        picked.sort();
+        picked.dedup();
+        let mut matched = rule.matched.clone();
+        matched.sort();
+        prop_assert_eq!(matched, picked);
     }
 }

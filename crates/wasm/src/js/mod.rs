@@ -31,7 +31,7 @@ use convert::{
     error_value, opt_function, opt_number, opt_string, opt_strings, opt_u32, prop, to_js,
 };
 pub use plan::BulkPlan;
-pub use rules::{RulesPlan, parse_rules, plan_rules};
+pub use rules::{RulesPlan, hunting_queries, parse_rules, plan_rules};
 pub use types::*;
 
 fn cloud_from(name: &str) -> Result<Cloud, ClientError> {

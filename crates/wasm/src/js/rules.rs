@@ -1,15 +1,19 @@
 //! `parseRules` and `planRules`: core's rules file and rule planner behind the JS facade, so a
 //! headless script plans exactly what the web UI's dry run shows.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use defender_tags_core::model::Machine;
+use defender_tags_core::hunting::HuntingQuery;
+use defender_tags_core::model::{Machine, MachineRef};
 use defender_tags_core::rules::{
-    self, RuleConflict, RuleDoc, RulePlan, RulePlanSummary, RulesFile, RulesFileError, Unresolved,
+    self, HuntingAnswers, RuleConflict, RuleDoc, RulePlan, RulePlanSummary, RulesFile,
+    RulesFileError, Unresolved,
 };
 
-use super::convert::{opt_number, to_js};
+use super::convert::{opt_number, prop, to_js};
 use super::plan::BulkPlan;
 use super::reject;
 use crate::error::ClientError;
@@ -26,6 +30,18 @@ fn file_error(e: &RulesFileError) -> ClientError {
 
 fn read_file(text: &str) -> Result<RulesFile, JsValue> {
     rules::parse_rules_file(text).map_err(|e| reject(&file_error(&e)))
+}
+
+/// The distinct hunting queries of a rules file, in file order: run each (`runHuntingQuery`)
+/// and pass the answers to `planRules`.
+#[wasm_bindgen(js_name = huntingQueries)]
+pub fn hunting_queries(text: &str) -> Result<Vec<String>, JsValue> {
+    let file = read_file(text)?;
+    Ok(file
+        .hunting_queries()
+        .into_iter()
+        .map(|q| q.as_str().to_owned())
+        .collect())
 }
 
 /// Reads and validates a rules file (JSON text); returns its rules in the file's own form.
@@ -105,19 +121,70 @@ impl RulesPlan {
     }
 }
 
+/// One hunting query's answer as JS gives it: the machines its rows named (ids or computer
+/// names, e.g. `runHuntingQuery(q).devices.map(d => d.id ?? d.name)`), or why it failed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerDoc {
+    machines: Option<Vec<String>>,
+    error: Option<String>,
+}
+
+/// `huntingAnswers` (`{ [query]: { machines } | { error } }`) as core's [`HuntingAnswers`];
+/// a key that is not a sendable query or an entry that is not a machine is an input error.
+fn read_answers(options: &JsValue) -> Result<HuntingAnswers, ClientError> {
+    const FIELD: &str = "huntingAnswers";
+    let mut answers = HuntingAnswers::new();
+    let Some(value) = prop(options, FIELD) else {
+        return Ok(answers);
+    };
+    let text = js_sys::JSON::stringify(&value)
+        .map(String::from)
+        .map_err(|_| ClientError::invalid(FIELD, "must be an object keyed by query"))?;
+    let docs: BTreeMap<String, AnswerDoc> =
+        serde_json::from_str(&text).map_err(|e| ClientError::invalid(FIELD, e))?;
+    for (query, doc) in docs {
+        let q = HuntingQuery::parse(&query).map_err(|e| ClientError::invalid(FIELD, e))?;
+        match (doc.machines, doc.error) {
+            (Some(list), None) => {
+                let refs = list
+                    .iter()
+                    .map(|m| MachineRef::parse(m))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| ClientError::invalid(FIELD, e))?;
+                answers.insert_machines(&q, refs);
+            }
+            (None, Some(error)) => answers.insert_failure(&q, error),
+            _ => {
+                return Err(ClientError::invalid(
+                    FIELD,
+                    "each answer is { machines: [...] } or { error: \"...\" }",
+                ));
+            }
+        }
+    }
+    Ok(answers)
+}
+
 /// Plans a rules file over `machines` (every machine of the tenant, e.g. from
-/// `listAllMachines()`); `nowMs` is the clock for "last seen" searches (default: now).
+/// `listAllMachines()`); `nowMs` is the clock for "last seen" searches (default: now);
+/// `huntingAnswers` holds the answers of the file's hunting queries, keyed by the query as
+/// written (a hunting rule without one is blocked: `blocked` says why and nothing of it runs).
 #[wasm_bindgen(js_name = planRules)]
 pub fn plan_rules(
     text: &str,
     #[wasm_bindgen(unchecked_param_type = "Machine[]")] machines: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<JsValue>,
+    #[wasm_bindgen(
+        unchecked_param_type = "{ nowMs?: number; huntingAnswers?: Record<string, { machines: string[] } | { error: string }> }"
+    )]
+    options: Option<JsValue>,
 ) -> Result<RulesPlan, JsValue> {
     let file = read_file(text)?;
     let options = options.unwrap_or(JsValue::UNDEFINED);
     let now_ms = opt_number(&options, "nowMs")
         .map_err(|e| reject(&e))?
         .unwrap_or_else(js_sys::Date::now) as i64;
+    let answers = read_answers(&options).map_err(|e| reject(&e))?;
     // One crossing for the whole array (see `plan::states_through_json`).
     let text = js_sys::JSON::stringify(&machines)
         .map(String::from)
@@ -130,6 +197,6 @@ pub fn plan_rules(
     let machines: Vec<Machine> =
         serde_json::from_str(&text).map_err(|e| reject(&ClientError::invalid("machines", e)))?;
     Ok(RulesPlan {
-        plan: rules::plan_rules(&file, &machines, now_ms),
+        plan: rules::plan_rules(&file, &machines, &answers, now_ms),
     })
 }

@@ -104,10 +104,15 @@ export interface RunOptions {
 /** A value `setDeviceValue` accepts (case-sensitive). */
 export type DeviceValue = "Low" | "Normal" | "High";
 
-/** A rule's source in a rules file: a saved search (the search page's query string) or a list. */
+/**
+ * A rule's source in a rules file: a saved search (the search page's query string), a list, or
+ * an advanced hunting query (KQL; run it with `runHuntingQuery` and pass its machines to `planRules` as
+ * `huntingAnswers`, else the rule is planned as blocked and nothing of it runs).
+ */
 export type RuleSource =
     | { kind: "filter"; query: string }
-    | { kind: "import"; machines: string[] };
+    | { kind: "import"; machines: string[] }
+    | { kind: "hunting"; query: string };
 
 /** One rule of a rules file: `add` tags what matches; `exact` also untags what no longer matches. */
 export interface RuleDocument {
@@ -140,6 +145,8 @@ export interface RuleDryRun {
     cannotResolve: number;
     /** API calls the run needs. */
     calls: number;
+    /** Why nothing of the rule can run (its hunting query was not run or failed), or null. */
+    blocked: string | null;
     /** Ids of the machines that will get the tag. */
     adding: string[];
     /** Ids of the machines that will lose it. */
@@ -156,7 +163,7 @@ export interface RuleConflict {
     removingRule: string;
 }
 
-/** `RulesPlan.summary()`: nothing may run while `conflicts` is not empty (`mayRun`). */
+/** `RulesPlan.summary()`: nothing may run while `conflicts` is not empty or a rule is blocked (`mayRun`). */
 export interface RulesDryRun {
     rules: RuleDryRun[];
     conflicts: RuleConflict[];

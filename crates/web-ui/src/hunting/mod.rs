@@ -55,6 +55,31 @@ impl HuntingAccess {
     }
 }
 
+/// Whether the signed-in user may hunt, as a signal (`None` while asking), for every page that
+/// offers hunting: the bulk page's hunting tab and the rules page's hunting source say the same.
+/// The hunter remembers its answer, so this asks once per session.
+pub fn use_access() -> leptos::prelude::RwSignal<Option<HuntingAccess>> {
+    use leptos::prelude::*;
+    let state = crate::components::top_bar::use_app_state();
+    let access = RwSignal::new(None::<HuntingAccess>);
+    Effect::new(move |_| match state.backend.0.get() {
+        None => access.set(Some(HuntingAccess::Unavailable(
+            "Sign in to run hunting queries.".to_owned(),
+        ))),
+        Some(b) => match b.0.hunter() {
+            None => access.set(Some(HuntingAccess::Unavailable(
+                "This session has no Microsoft Graph access, so hunting queries cannot run here."
+                    .to_owned(),
+            ))),
+            Some(h) => leptos::task::spawn_local(async move {
+                let a = h.access().await;
+                access.try_set(Some(a));
+            }),
+        },
+    });
+    access
+}
+
 /// What the pages need for hunting.
 pub trait Hunter {
     /// Whether the signed-in user may run hunting queries (asked once per session, then

@@ -1,12 +1,18 @@
-//! `/rules`: saved tag rules of the current tenant. A dry run plans the rule over every machine
-//! the sign-in can see (core's rule planner) and opens the same preview as a bulk change; Run
-//! goes through the same paced, journaled, undoable bulk run. Rules are exported and imported
+//! `/rules`: saved tag rules of the current tenant. A dry run first runs the hunting queries of
+//! the rules it involves (the rule and the rules of its tag), through the same hunter as the bulk
+//! page's hunting tab; a rule whose query failed is named with the reason and nothing runs.
+//! Then it plans the rule over every machine the sign-in can see (core's rule planner) and opens
+//! the same preview as a bulk change; Run goes through the same paced, journaled, undoable bulk
+//! run (of the machines the dry run's answers named). Rules are exported and imported
 //! as core's versioned rules file, which the headless script (examples/rules) reads too.
 
 use std::collections::BTreeMap;
 
+use defender_tags_core::hunting::HuntingQuery;
 use defender_tags_core::query::MachineQuery;
-use defender_tags_core::rules::{RuleMode, RulesFile, parse_rules_file, plan_rules};
+use defender_tags_core::rules::{
+    HuntingAnswers, RuleMode, RulesFile, parse_rules_file, plan_rules,
+};
 use leptos::prelude::*;
 
 use crate::activity;
@@ -14,7 +20,8 @@ use crate::bulk::flow::{self, Phase};
 use crate::components::bulk_job::BulkJobView;
 use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
-use crate::rules::{self as saved, LastRun, RuleDraft};
+use crate::hunting::{Hunter, HuntingAccess};
+use crate::rules::{self as saved, LastRun, RuleDraft, SourceKind};
 use crate::state::now_ms;
 
 /// The rules page.
@@ -66,7 +73,11 @@ fn RulesView() -> impl IntoView {
     let error = RwSignal::new(load_error);
     let notice = RwSignal::new(None::<String>);
     let conflicts = RwSignal::new(Vec::<String>::new());
+    // Rules of the last dry run whose source could not be read (a failed hunting query).
+    let blocked = RwSignal::new(Vec::<String>::new());
+    // What a dry run is doing, while it does it.
     let busy = RwSignal::new(None::<String>);
+    let access = crate::hunting::use_access();
 
     // A finished rule run is recorded as that rule's last run (also when the run ended while
     // another page was open: the report stays in the flow until the next preview).
@@ -120,9 +131,36 @@ fn RulesView() -> impl IntoView {
         error.set(None);
         notice.set(None);
         conflicts.set(Vec::new());
-        busy.set(Some(name.clone()));
-        let rules = file.get_untracked();
+        blocked.set(Vec::new());
+        // Only the rule and the rules of its tag: their plans and conflicts are all a dry run
+        // of it needs, so an unrelated rule's query is neither run nor able to block it.
+        let rules = file.with_untracked(|f| f.involved_in(&name));
+        let queries: Vec<HuntingQuery> = rules.hunting_queries().into_iter().cloned().collect();
+        busy.set(Some(if queries.is_empty() {
+            format!("Listing the machines for a dry run of \u{201c}{name}\u{201d}\u{2026}")
+        } else {
+            format!(
+                "Running {} for a dry run of \u{201c}{name}\u{201d}\u{2026}",
+                crate::bulk::job::plural(queries.len(), "hunting query", "hunting queries")
+            )
+        }));
         leptos::task::spawn_local(async move {
+            let answers = hunting_answers(backend.0.hunter(), &queries).await;
+            // A rule whose query failed is said, with the reason, before anything else is
+            // asked; nothing of the dry run is shown (its conflicts could not be checked).
+            let unreadable = saved::blocked_rules(&plan_rules(&rules, &[], &answers, 0));
+            if !unreadable.is_empty() {
+                busy.try_set(None);
+                error.try_set(Some(format!(
+                    "Nothing was planned for \u{201c}{name}\u{201d}: the machines of {} could not be found (below).",
+                    crate::bulk::job::plural(unreadable.len(), "rule", "rules")
+                )));
+                blocked.try_set(unreadable);
+                return;
+            }
+            busy.try_set(Some(format!(
+                "Listing the machines for a dry run of \u{201c}{name}\u{201d}\u{2026}"
+            )));
             let now = now_ms();
             let machines = backend.0.search(MachineQuery::default(), now).await;
             busy.try_set(None);
@@ -133,7 +171,7 @@ fn RulesView() -> impl IntoView {
                     return;
                 }
             };
-            let planned = plan_rules(&rules, &machines, now);
+            let planned = plan_rules(&rules, &machines, &answers, now);
             let Some(rule) = planned.rules.iter().find(|r| r.name == name) else {
                 return;
             };
@@ -173,7 +211,7 @@ fn RulesView() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let tag = RwSignal::new(String::new());
     let exact = RwSignal::new(true);
-    let import = RwSignal::new(false);
+    let kind = RwSignal::new(SourceKind::Filter);
     let source = RwSignal::new(String::new());
     let form_error = RwSignal::new(None::<String>);
     // The rule being edited in place (its saved name), or `None` for a new rule.
@@ -192,7 +230,7 @@ fn RulesView() -> impl IntoView {
             name.set(d.name);
             tag.set(d.tag);
             exact.set(d.exact);
-            import.set(d.import);
+            kind.set(d.kind);
             source.set(d.source);
             form_error.set(None);
             editing.set(Some(rule));
@@ -207,7 +245,7 @@ fn RulesView() -> impl IntoView {
                 name: name.get_untracked(),
                 tag: tag.get_untracked(),
                 exact: exact.get_untracked(),
-                import: import.get_untracked(),
+                kind: kind.get_untracked(),
                 source: source.get_untracked(),
             };
             let replacing = editing.get_untracked();
@@ -351,7 +389,15 @@ fn RulesView() -> impl IntoView {
         <crate::components::read_only::ReadOnlyBanner what="run tag rules"/>
         <p class="error-text" role="alert" data-testid="rules-error">{move || error.get()}</p>
         <p role="status" data-testid="rules-notice">{move || notice.get()}</p>
-        {move || busy.get().map(|n| view! { <p role="status" class="muted">{format!("Listing the machines for a dry run of \u{201c}{n}\u{201d}\u{2026}")}</p> })}
+        {move || busy.get().map(|what| view! { <p role="status" class="muted" data-testid="rules-busy">{what}</p> })}
+        {move || { let b = blocked.get(); (!b.is_empty()).then(|| view! {
+            <div class="drift-callout" data-testid="rule-source-errors">
+                <p><strong>"Rules that cannot run"</strong></p>
+                <ul class="warning-list">
+                    {b.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                </ul>
+            </div>
+        })}}
         {move || { let c = conflicts.get(); (!c.is_empty()).then(|| view! {
             <div class="drift-callout" data-testid="rule-conflicts">
                 <p><strong>"Conflicting rules"</strong></p>
@@ -409,15 +455,30 @@ fn RulesView() -> impl IntoView {
                     </div>
                     <div class="field">
                         <label for=ids.id("rule-source-kind")>"Machines from"</label>
-                        <select id=ids.id("rule-source-kind") on:change=move |ev| import.set(event_target_value(&ev) == "import")>
-                            <option value="filter" selected=move || !import.get()>"A saved search"</option>
-                            <option value="import" selected=move || import.get()>"An imported list"</option>
+                        <select id=ids.id("rule-source-kind") on:change=move |ev| kind.set(SourceKind::from_value(&event_target_value(&ev)))>
+                            <option value="filter" selected=move || kind.get() == SourceKind::Filter>"A saved search"</option>
+                            <option value="import" selected=move || kind.get() == SourceKind::Import>"An imported list"</option>
+                            <option value="hunting" selected=move || kind.get() == SourceKind::Hunting
+                                disabled=move || !access.with(|a| matches!(a, Some(HuntingAccess::Allowed)))>"A hunting query"</option>
                         </select>
                     </div>
                 </div>
+                {move || match access.get() {
+                    Some(HuntingAccess::Unavailable(why)) => Some(view! {
+                        <p class="hint" data-testid="rule-hunting-unavailable">
+                            <strong>"A hunting query cannot be a rule's source here. "</strong>{why}
+                        </p>
+                    }),
+                    _ => None,
+                }}
                 <div class="field">
-                    <label for=ids.id("rule-source")>{move || if import.get() { "Machine ids or computer names, one per line, or a CSV with a machine column (as on the bulk page's import)" } else { "Search (the search page's address after ?, e.g. os=Windows11&risk=High)" }}</label>
-                    <textarea id=ids.id("rule-source") rows="3" spellcheck="false" required
+                    <label for=ids.id("rule-source")>{move || match kind.get() {
+                        SourceKind::Import => "Machine ids or computer names, one per line, or a CSV with a machine column (as on the bulk page's import)",
+                        SourceKind::Filter => "Search (the search page's address after ?, e.g. os=Windows11&risk=High)",
+                        SourceKind::Hunting => "Hunting query (KQL; keep the DeviceId or DeviceName column: each machine counts once; run at every dry run)",
+                    }}</label>
+                    <textarea id=ids.id("rule-source") spellcheck="false" required
+                        rows=move || if kind.get() == SourceKind::Hunting { "6" } else { "3" }
                         prop:value=move || source.get() on:input=move |ev| source.set(event_target_value(&ev))></textarea>
                 </div>
                 <p class="error-text" role="alert" data-testid="rule-form-error">{move || form_error.get()}</p>
@@ -431,4 +492,45 @@ fn RulesView() -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// Runs each distinct hunting query once, in order, and records its machines or why it failed
+/// (the hunting tab's sentences: the service's refusal with its position, a 429's quota, a
+/// missing device column, too many rows). Without hunting access every query fails with the
+/// reason the form shows, and nothing is sent.
+async fn hunting_answers(
+    hunter: Option<std::rc::Rc<dyn Hunter>>,
+    queries: &[HuntingQuery],
+) -> HuntingAnswers {
+    let mut answers = HuntingAnswers::new();
+    if queries.is_empty() {
+        return answers;
+    }
+    let hunter = match hunter {
+        Some(h) => match h.access().await {
+            HuntingAccess::Allowed => h,
+            HuntingAccess::Unavailable(why) => {
+                for q in queries {
+                    answers.insert_failure(q, why.clone());
+                }
+                return answers;
+            }
+        },
+        None => {
+            for q in queries {
+                answers.insert_failure(
+                    q,
+                    "this session has no Microsoft Graph access, so hunting queries cannot run here",
+                );
+            }
+            return answers;
+        }
+    };
+    for q in queries {
+        match hunter.run(q.clone()).await {
+            Ok(result) => answers.insert_result(q, &result),
+            Err(e) => answers.insert_failure(q, e.message),
+        }
+    }
+    answers
 }

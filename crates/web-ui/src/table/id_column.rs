@@ -102,6 +102,8 @@ impl IdColumn {
     }
 }
 
+// Two attributes, not `all(test, ...)`: clippy's allow-unwrap-in-tests only recognises a
+// plain `cfg(test)` module.
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
 mod tests {

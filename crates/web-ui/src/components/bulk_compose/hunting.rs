@@ -75,7 +75,7 @@ pub(super) fn HuntingSource() -> impl IntoView {
     let ids = crate::ids::use_ids();
     let state = use_app_state();
     let tenant_scope = crate::site::tenant_scope();
-    let access = RwSignal::new(None::<HuntingAccess>);
+    let access = crate::hunting::use_access();
     // The query survives the preview (which replaces this view) and Back.
     let text = RwSignal::new(saved::draft(&tenant_scope));
     let busy = RwSignal::new(false);
@@ -86,22 +86,6 @@ pub(super) fn HuntingSource() -> impl IntoView {
     let save_note = RwSignal::new(None::<String>);
     let tenant_cache = StoredValue::new_local(None::<Arc<Vec<Machine>>>);
 
-    // Whether this user may hunt: asked once per session (the hunter remembers the answer).
-    Effect::new(move |_| match state.backend.0.get() {
-        None => access.set(Some(HuntingAccess::Unavailable(
-            "Sign in to run hunting queries.".to_owned(),
-        ))),
-        Some(b) => match b.0.hunter() {
-            None => access.set(Some(HuntingAccess::Unavailable(
-                "This session has no Microsoft Graph access, so hunting queries cannot run here."
-                    .to_owned(),
-            ))),
-            Some(h) => leptos::task::spawn_local(async move {
-                let a = h.access().await;
-                access.set(Some(a));
-            }),
-        },
-    });
     let allowed = move || access.with(|a| matches!(a, Some(HuntingAccess::Allowed)));
 
     let run = move || {
