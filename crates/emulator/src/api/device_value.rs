@@ -5,13 +5,12 @@
 
 use axum::body::Bytes;
 use axum::response::Response;
-use defender_tags_core::{DeviceValue, Machine, MachineId};
+use defender_tags_core::DeviceValue;
 use serde_json::Value;
 
+use super::Ctx;
 use super::errors::ApiError;
-use super::machines::{Entity, resolve};
-use super::tags::{beyond_retention, field, parse_object};
-use super::{Ctx, ok_json};
+use super::tags::{field, parse_object, update_one};
 
 /// Sets the machine's value; returns the updated machine.
 pub(crate) fn set(ctx: &Ctx<'_>, key: &str, body: &Bytes) -> Result<Response, ApiError> {
@@ -29,31 +28,11 @@ pub(crate) fn set(ctx: &Ctx<'_>, key: &str, body: &Bytes) -> Result<Response, Ap
             )));
         }
     };
-    let not_found = || ApiError::not_found(format!("Machine {key} was not found"));
-    if !MachineId::looks_like_id(key) {
-        return Err(not_found());
-    }
-    let mut store = ctx.tenant.write();
-    let Some(i) = resolve(&store, key, |m| ctx.scope.in_groups(m)) else {
-        return Err(not_found());
-    };
-    let Some(m) = store.get_mut(i) else {
-        return Err(not_found());
-    };
-    if !ctx.scope.within_retention(m) {
-        return Err(beyond_retention(m));
-    }
-    let changed = m.device_value.as_ref() != Some(&value);
-    m.device_value = Some(value);
-    let m: &Machine = m;
-    let resp = ok_json(&Entity {
-        context: format!("{}/api/$metadata#Machines/$entity", ctx.origin),
-        machine: m,
-    });
-    drop(store);
-    if changed {
-        ctx.st.mark_dirty();
-    }
+    let (resp, changed) = update_one(ctx, key, |m| {
+        let changed = m.device_value.as_ref() != Some(&value);
+        m.device_value = Some(value);
+        changed
+    })?;
     tracing::debug!(machine = key, changed, "setDeviceValue");
-    resp
+    Ok(resp)
 }

@@ -91,6 +91,21 @@ pub(super) fn beyond_retention(m: &Machine) -> ApiError {
 pub(crate) fn tag_one(ctx: &Ctx<'_>, key: &str, body: &Bytes) -> Result<Response, ApiError> {
     let o = parse_object(body)?;
     let (value, action) = tag_and_action(&o)?;
+    let (resp, changed) = update_one(ctx, key, |m| action.apply(&mut m.machine_tags, &value))?;
+    ctx.st.stats.record_tags(1, u64::from(changed));
+    tracing::debug!(machine = key, action = action.as_str(), changed, "tag");
+    Ok(resp)
+}
+
+/// One machine's update by id, as every single-machine POST does it: an id that is not one,
+/// unknown or outside the caller's device groups is 404, beyond retention is refused; `update`
+/// says whether it changed anything (the store is then marked for saving). Returns the updated
+/// machine's entity and whether it changed.
+pub(crate) fn update_one(
+    ctx: &Ctx<'_>,
+    key: &str,
+    update: impl FnOnce(&mut Machine) -> bool,
+) -> Result<(Response, bool), ApiError> {
     let not_found = || ApiError::not_found(format!("Machine {key} was not found"));
     if !MachineId::looks_like_id(key) {
         return Err(not_found());
@@ -105,19 +120,17 @@ pub(crate) fn tag_one(ctx: &Ctx<'_>, key: &str, body: &Bytes) -> Result<Response
     if !ctx.scope.within_retention(m) {
         return Err(beyond_retention(m));
     }
-    let changed = action.apply(&mut m.machine_tags, &value);
+    let changed = update(m);
     let m: &Machine = m;
     let resp = ok_json(&Entity {
         context: format!("{}/api/$metadata#Machines/$entity", ctx.origin),
         machine: m,
     });
     drop(store);
-    ctx.st.stats.record_tags(1, u64::from(changed));
     if changed {
         ctx.st.mark_dirty();
     }
-    tracing::debug!(machine = key, action = action.as_str(), changed, "tag");
-    resp
+    resp.map(|r| (r, changed))
 }
 
 /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`: returns the updated machines.
