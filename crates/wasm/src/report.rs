@@ -1,5 +1,6 @@
 //! The result of a bulk run: one outcome per machine, and exactly what was applied.
 
+use defender_tags_core::{ExpectedOutcome, MachineId};
 use serde::Serialize;
 
 use crate::error::ClientError;
@@ -25,6 +26,17 @@ pub enum OutcomeStatus {
     Unknown,
     /// The run stopped (abort, or a failure that stops every call) before this machine's call.
     NotAttempted,
+}
+
+impl OutcomeStatus {
+    /// A planned machine's status before the run touches it: already in place, or not attempted.
+    pub fn before_run(expected: ExpectedOutcome) -> Self {
+        if expected == ExpectedOutcome::AlreadyInPlace {
+            Self::AlreadyInPlace
+        } else {
+            Self::NotAttempted
+        }
+    }
 }
 
 /// An error as it appears in a report (and in JS): stable code, message, HTTP details.
@@ -71,6 +83,17 @@ pub struct MachineOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(all(feature = "js", target_arch = "wasm32"), tsify(optional))]
     pub error: Option<ErrorInfo>,
+}
+
+impl MachineOutcome {
+    /// A planned machine's line before the run touches it (see [`OutcomeStatus::before_run`]).
+    pub fn before_run(id: &MachineId, expected: ExpectedOutcome) -> Self {
+        Self {
+            machine: id.to_string(),
+            status: OutcomeStatus::before_run(expected),
+            error: None,
+        }
+    }
 }
 
 /// The result of `run_plan`.

@@ -23,7 +23,7 @@ use std::task::Poll;
 use defender_tags_core::api;
 use defender_tags_core::device_value::DeviceValuePlan;
 use defender_tags_core::model::{DeviceValue, MachineId, Tag, TagAction, TaggedMachine};
-use defender_tags_core::plan::{ExpectedOutcome, Plan, PlannedCall};
+use defender_tags_core::plan::{Plan, PlannedCall};
 
 use crate::abort::AbortHandle;
 use crate::client::{CallCtx, DefenderClient, with_response};
@@ -436,15 +436,7 @@ pub(crate) fn spec_from_device_value_plan(plan: &DeviceValuePlan) -> RunSpec {
     let mut calls = Vec::new();
     for o in &plan.outcomes {
         let row = rows.len();
-        rows.push(MachineOutcome {
-            machine: o.id.to_string(),
-            status: if o.expected == ExpectedOutcome::AlreadyInPlace {
-                OutcomeStatus::AlreadyInPlace
-            } else {
-                OutcomeStatus::NotAttempted
-            },
-            error: None,
-        });
+        rows.push(MachineOutcome::before_run(&o.id, o.expected));
         if o.is_called() {
             calls.push(SpecCall {
                 call: SpecRequest::DeviceValue {

@@ -7,9 +7,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use defender_tags_wasm::{
-    AbortHandle, ErrorInfo, MachineOutcome, OutcomeStatus, Progress, RunReport,
-};
+use defender_tags_wasm::{AbortHandle, ErrorInfo, MachineOutcome, Progress, RunReport};
 use leptos::prelude::*;
 
 use super::job::{Job, JobKind, RunRecord, StepDrift};
@@ -449,7 +447,6 @@ impl BulkFlow {
 /// The report of a step that could not start because its re-read failed: nothing of it was
 /// sent, and the run stops there.
 fn not_started(step: &super::job::Step, error: &str) -> RunReport {
-    use defender_tags_core::plan::ExpectedOutcome;
     RunReport {
         tag: step.plan.tag.as_str().to_owned(),
         action: step.plan.action.as_str().to_owned(),
@@ -457,15 +454,7 @@ fn not_started(step: &super::job::Step, error: &str) -> RunReport {
             .plan
             .outcomes
             .iter()
-            .map(|o| MachineOutcome {
-                machine: o.id.to_string(),
-                status: if o.expected == ExpectedOutcome::AlreadyInPlace {
-                    OutcomeStatus::AlreadyInPlace
-                } else {
-                    OutcomeStatus::NotAttempted
-                },
-                error: None,
-            })
+            .map(|o| MachineOutcome::before_run(&o.id, o.expected))
             .collect(),
         aborted: false,
         stopped_by: Some(ErrorInfo {

@@ -408,15 +408,7 @@ pub fn rebuild(
                 .plan
                 .outcomes
                 .iter()
-                .map(|o| MachineOutcome {
-                    machine: o.id.to_string(),
-                    status: if o.expected == defender_tags_core::ExpectedOutcome::AlreadyInPlace {
-                        OutcomeStatus::AlreadyInPlace
-                    } else {
-                        OutcomeStatus::NotAttempted
-                    },
-                    error: None,
-                })
+                .map(|o| MachineOutcome::before_run(&o.id, o.expected))
                 .collect();
             r.stopped_by = Some(ErrorInfo {
                 code: INTERRUPTED.to_owned(),

@@ -115,11 +115,7 @@ impl RunRecord {
                     name: o.name.clone().unwrap_or_default(),
                     tag: tag.clone(),
                     action: action.clone(),
-                    status: if o.expected == ExpectedOutcome::AlreadyInPlace {
-                        OutcomeStatus::AlreadyInPlace
-                    } else {
-                        OutcomeStatus::NotAttempted
-                    },
+                    status: OutcomeStatus::before_run(o.expected),
                     error: None,
                     previous: None,
                 })),
