@@ -17,11 +17,15 @@ use crate::policy::{Decision, Policy, as_ms};
 use crate::token::{TokenProvider, TokenRequest};
 use crate::transport::{HttpRequest, HttpResponse, Transport};
 
-/// Per-call hooks used by bulk runs: abort, and a report of each wait before it starts.
+/// Per-call hooks: abort and a report of each wait before it starts (bulk runs), and a report
+/// that a request is on its way (a listing starts the next page's request, then decodes).
 #[derive(Default)]
 pub(crate) struct CallCtx<'a> {
     pub abort: Option<&'a AbortHandle>,
     pub on_wait: Option<&'a dyn Fn(u64)>,
+    /// Called once the transport has been handed an attempt and polled once: from then on the
+    /// platform (the browser's network stack) carries it without this future being polled.
+    pub on_sent: Option<&'a dyn Fn()>,
 }
 
 pub(crate) struct Inner {
@@ -236,7 +240,7 @@ impl DefenderClient {
     /// The retry loop, not generic over the result type (one copy in the wasm): returns the
     /// final response (success, or a failure core says not to retry, which the caller's
     /// decoder turns into the typed error) or the transport failure.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         request: HttpRequest,
         ctx: &CallCtx<'_>,
@@ -302,7 +306,18 @@ impl DefenderClient {
             self.check_origin(&http.url)?;
             let started = inner.transport.now_ms();
             slot.sent = true;
-            let sent = inner.transport.send(http, inner.config.timeout_ms).await;
+            let mut send = inner.transport.send(http, inner.config.timeout_ms);
+            let mut reported = false;
+            let sent = std::future::poll_fn(|cx| {
+                let polled = send.as_mut().poll(cx);
+                if !std::mem::replace(&mut reported, true)
+                    && let Some(on_sent) = ctx.on_sent
+                {
+                    on_sent();
+                }
+                polled
+            })
+            .await;
             // Count the call from its answer: the service saw it somewhere in between, after a
             // token and network latency that vary from call to call.
             drop(slot);

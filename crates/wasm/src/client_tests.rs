@@ -165,6 +165,89 @@ fn a_same_origin_next_link_is_followed() {
 }
 
 #[test]
+fn the_next_page_is_requested_before_this_one_is_handed_over() {
+    let page = |n: u8, next: Option<&str>| match next {
+        Some(token) => format!(
+            r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken={token}"}}"#,
+            machine(n)
+        ),
+        None => format!(r#"{{"value":[{}]}}"#, machine(n)),
+    };
+    let (client, transport, _) = client(
+        vec![
+            json(200, &page(1, Some("b"))),
+            json(200, &page(2, Some("c"))),
+            json(200, &page(3, None)),
+        ],
+        1.0,
+    );
+    let mut pages = client.list_all_machines(None);
+    let first = block_on(pages.next()).unwrap().unwrap();
+    assert_eq!(first[0].id, id(1));
+    // The second page was asked for while the first was decoded.
+    assert_eq!(transport.sent.borrow().len(), 2);
+    assert!(transport.sent.borrow()[1].url.ends_with("$skiptoken=b"));
+    let second = block_on(pages.next()).unwrap().unwrap();
+    assert_eq!(second[0].id, id(2));
+    assert_eq!(transport.sent.borrow().len(), 3);
+    let third = block_on(pages.next()).unwrap().unwrap();
+    assert_eq!(third[0].id, id(3));
+    assert!(block_on(pages.next()).is_none());
+    assert_eq!(
+        transport.sent.borrow().len(),
+        3,
+        "nothing asked for after the last page"
+    );
+}
+
+#[test]
+fn a_guessed_next_link_the_page_does_not_name_is_dropped() {
+    // The page's own link comes first; a machine's unknown field carries the key again, last in
+    // the text, so the early guess is wrong. The decoded page decides.
+    let first = format!(
+        r#"{{"@odata.nextLink":"{API}/api/machines?$skiptoken=right","value":[{{"id":"{}","vendorData":{{"@odata.nextLink":"{API}/api/machines?$skiptoken=wrong"}}}}]}}"#,
+        id(1).as_str()
+    );
+    let wrong = format!(r#"{{"value":[{}]}}"#, machine(8));
+    let right = format!(r#"{{"value":[{}]}}"#, machine(2));
+    let (client, transport, _) = client(
+        vec![json(200, &first), json(200, &wrong), json(200, &right)],
+        1.0,
+    );
+    let all = block_on(client.list_all_machines(None).collect_all()).unwrap();
+    let ids: Vec<_> = all.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(ids, [id(1), id(2)]);
+    let urls: Vec<_> = transport
+        .sent
+        .borrow()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    assert!(urls[1].ends_with("$skiptoken=wrong"), "{urls:?}");
+    assert!(urls[2].ends_with("$skiptoken=right"), "{urls:?}");
+}
+
+#[test]
+fn a_listed_listing_keeps_only_the_listed_fields() {
+    let page = format!(
+        r#"{{"value":[{{"id":"{}","computerDnsName":"a","firstSeen":"2021-01-25T07:27:36Z","agentVersion":"1","ipAddresses":[{{"ipAddress":"127.0.0.1"}},{{"ipAddress":"10.0.0.1","macAddress":"AA"}}]}}]}}"#,
+        id(1).as_str()
+    );
+    let (client, _, _) = client(vec![json(200, &page), json(200, &page)], 1.0);
+    let listed = block_on(client.list_all_machines(None).listed().collect_all()).unwrap();
+    let full = block_on(client.list_all_machines(None).collect_all()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(full[0].agent_version.is_some() && listed[0].agent_version.is_none());
+    assert_eq!(
+        listed,
+        full.into_iter()
+            .map(defender_tags_core::model::keep_listed_fields)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(listed[0].ip_addresses.len(), 1);
+}
+
+#[test]
 fn not_found_on_the_list_is_an_empty_list_but_on_a_machine_an_error() {
     let (client, _, _) = client(
         vec![

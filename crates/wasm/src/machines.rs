@@ -6,8 +6,14 @@ use defender_tags_core::model::{DeviceValue, Machine, MachineId, MachineRef, Tag
 use defender_tags_core::odata::Filter;
 use defender_tags_core::wire::{MAX_PAGE_SIZE, ODataList};
 
+use std::cell::Cell;
+use std::rc::Rc;
+use std::task::Poll;
+
 use crate::client::{CallCtx, DefenderClient, with_response};
 use crate::error::ClientError;
+use crate::token::LocalBoxFuture;
+use crate::transport::{HttpRequest, HttpResponse};
 
 /// Which page of `GET /api/machines` to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,18 +72,18 @@ fn next_cursor(query: &ListQuery, list: &ODataList<Machine>, base: &BaseUrl) -> 
 }
 
 impl DefenderClient {
-    async fn fetch_page(
+    /// The request for `cursor`'s page, and the query it answers (for the `$skip` continuation).
+    fn page_request(
         &self,
         filter: Option<&Filter>,
         cursor: PageCursor,
-    ) -> Result<MachinePage, ClientError> {
-        let ctx = CallCtx::default();
+    ) -> Result<(ListQuery, HttpRequest), ClientError> {
         let base = &self.config().base_url;
-        let (query, request) = match cursor {
+        match cursor {
             PageCursor::Skip(page) => {
                 let query = list_query(filter, page)?;
                 let request = self.http_request(&api::list_machines(&query));
-                (query, request)
+                Ok((query, request))
             }
             PageCursor::NextLink(link) => {
                 // Core turns the link into a request only if it is on our origin; `execute`
@@ -88,17 +94,38 @@ impl DefenderClient {
                     }
                     other => ClientError::invalid("nextLink", other),
                 })?;
-                (ListQuery::new(), self.http_request(&request))
+                Ok((ListQuery::new(), self.http_request(&request)))
             }
+        }
+    }
+
+    /// Decodes a page's answer (every field, or `listed`: only what a listing keeps).
+    fn decode_page(
+        &self,
+        query: &ListQuery,
+        response: &HttpResponse,
+        fields: Fields,
+    ) -> Result<MachinePage, ClientError> {
+        let decode = match fields {
+            Fields::All => api::decode_list_machines,
+            Fields::Listed => api::decode_list_machines_listed,
         };
-        let list = self
-            .execute(request, with_response(api::decode_list_machines), &ctx)
-            .await?;
-        let next = next_cursor(&query, &list, base);
+        let list = with_response(decode)(response).map_err(ClientError::Api)?;
+        let next = next_cursor(query, &list, &self.config().base_url);
         Ok(MachinePage {
             machines: list.value,
             next,
         })
+    }
+
+    async fn fetch_page(
+        &self,
+        filter: Option<&Filter>,
+        cursor: PageCursor,
+    ) -> Result<MachinePage, ClientError> {
+        let (query, request) = self.page_request(filter, cursor)?;
+        let response = self.exchange(request, &CallCtx::default()).await?;
+        self.decode_page(&query, &response, Fields::All)
     }
 
     /// One page of `GET /api/machines` with an optional `$filter`. A 404 ("no recent machines")
@@ -120,7 +147,9 @@ impl DefenderClient {
         self.fetch_page(filter, cursor).await
     }
 
-    /// All pages of a listing, fetched one at a time as [`MachinePages::next`] is awaited.
+    /// All pages of a listing, fetched as [`MachinePages::next`] is awaited. When a page names
+    /// its next page (`@odata.nextLink`), that request is sent before the page is decoded, so
+    /// the network carries one page while this thread decodes the one before.
     pub fn list_all_machines(&self, filter: Option<Filter>) -> MachinePages {
         let top = self.config().page_size.clamp(1, MAX_PAGE_SIZE);
         MachinePages {
@@ -131,6 +160,8 @@ impl DefenderClient {
                 skip: None,
             })),
             seen: Vec::new(),
+            fields: Fields::All,
+            ahead: None,
         }
     }
 
@@ -190,6 +221,30 @@ impl DefenderClient {
     }
 }
 
+/// Which fields a listing decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    /// The whole machine entity, unknown fields included.
+    All,
+    /// What `defender_tags_core::model::keep_listed_fields` keeps (see [`MachinePages::listed`]).
+    Listed,
+}
+
+/// The next page's request, sent before the current page was decoded.
+struct Ahead {
+    cursor: PageCursor,
+    query: ListQuery,
+    response: LocalBoxFuture<'static, Result<HttpResponse, ClientError>>,
+}
+
+impl std::fmt::Debug for Ahead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ahead")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Pages of a listing; call [`next`](Self::next) until it returns `None`.
 #[derive(Debug)]
 pub struct MachinePages {
@@ -199,9 +254,19 @@ pub struct MachinePages {
     /// Every cursor already fetched: a service that hands out a link it already gave would
     /// otherwise keep the listing (and the rate budget) going forever.
     seen: Vec<PageCursor>,
+    fields: Fields,
+    /// The request for the page the current one is expected to name next.
+    ahead: Option<Ahead>,
 }
 
 impl MachinePages {
+    /// Decodes only the fields a listing shows (`defender_tags_core::model::keep_listed_fields`),
+    /// skipping the rest in the page text: what the web UI loads 100k machines with.
+    pub fn listed(mut self) -> Self {
+        self.fields = Fields::Listed;
+        self
+    }
+
     /// The next page, `None` after the last one. After an error the listing stops.
     pub async fn next(&mut self) -> Option<Result<Vec<Machine>, ClientError>> {
         let cursor = self.cursor.take()?;
@@ -212,13 +277,87 @@ impl MachinePages {
             )));
         }
         self.seen.push(cursor.clone());
-        match self.client.fetch_page(self.filter.as_ref(), cursor).await {
-            Ok(page) => {
-                self.cursor = page.next;
-                Some(Ok(page.machines))
+        Some(self.page(cursor).await)
+    }
+
+    async fn page(&mut self, cursor: PageCursor) -> Result<Vec<Machine>, ClientError> {
+        let (query, response) = match self.ahead.take() {
+            Some(ahead) if ahead.cursor == cursor => (ahead.query, ahead.response.await?),
+            // Sent for a link the page did not name after all: dropped (the call still counts
+            // against the rate budget, as any request the service may have seen).
+            _ => {
+                let (query, request) = self.client.page_request(self.filter.as_ref(), cursor)?;
+                let response = self.client.exchange(request, &CallCtx::default()).await?;
+                (query, response)
             }
-            Err(e) => Some(Err(e)),
+        };
+        if (200..300).contains(&response.status) {
+            self.send_ahead(&response.body).await;
         }
+        let page = self.client.decode_page(&query, &response, self.fields)?;
+        self.cursor = page.next;
+        if self
+            .ahead
+            .as_ref()
+            .is_some_and(|a| Some(&a.cursor) != self.cursor.as_ref())
+        {
+            self.ahead = None;
+        }
+        Ok(page.machines)
+    }
+
+    /// Sends the request for the page `body` links to (read from its text, see
+    /// [`api::peek_next_link`]) and returns once it is on its way, waiting on the rate limit,
+    /// or done: the caller decodes `body` meanwhile. A link already followed, or one that
+    /// cannot be followed, is left for the decoded page to report.
+    async fn send_ahead(&mut self, body: &[u8]) {
+        let Some(link) = api::peek_next_link(body) else {
+            return;
+        };
+        let cursor = PageCursor::NextLink(link);
+        if self.seen.contains(&cursor) {
+            return;
+        }
+        let Ok((query, request)) = self
+            .client
+            .page_request(self.filter.as_ref(), cursor.clone())
+        else {
+            return;
+        };
+        let under_way = Rc::new(Cell::new(false));
+        let mut response: LocalBoxFuture<'static, Result<HttpResponse, ClientError>> = {
+            let client = self.client.clone();
+            let under_way = Rc::clone(&under_way);
+            Box::pin(async move {
+                let flag = || under_way.set(true);
+                let on_wait = |_ms: u64| under_way.set(true);
+                let ctx = CallCtx {
+                    on_sent: Some(&flag),
+                    on_wait: Some(&on_wait),
+                    ..CallCtx::default()
+                };
+                client.exchange(request, &ctx).await
+            })
+        };
+        let mut done = None;
+        std::future::poll_fn(|cx| match response.as_mut().poll(cx) {
+            Poll::Ready(result) => {
+                done = Some(result);
+                Poll::Ready(())
+            }
+            Poll::Pending if under_way.get() => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let response = match done {
+            Some(result) => Box::pin(std::future::ready(result)),
+            None => response,
+        };
+        self.ahead = Some(Ahead {
+            cursor,
+            query,
+            response,
+        });
     }
 
     /// Every remaining machine, in order; the first error ends the listing.

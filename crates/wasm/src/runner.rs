@@ -339,6 +339,7 @@ impl DefenderClient {
         let ctx = CallCtx {
             abort: Some(&stop),
             on_wait: Some(&on_wait),
+            on_sent: None,
         };
         let mut stopped_by = None;
         let mut next_calls = calls.iter().enumerate();

@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
+use defender_tags_core::model::keep_listed_fields;
 use defender_tags_core::{DeviceValue, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
@@ -214,29 +215,27 @@ impl Backend for ClientBackend {
             // `findbytag`) is narrowed here with core's matcher, the same as the instant
             // narrowing; each page is trimmed as it arrives, so a 100k listing never holds every
             // full machine at once. Built once, not per machine.
+            // Listing pages decode only the fields the UI reads (core's `keep_listed_fields`);
+            // `findbytag` answers are trimmed to the same after decoding.
             let matcher = query.matcher(now_ms);
             let mut kept = Vec::new();
             let mut keep = |page: Vec<Machine>| {
-                kept.extend(
-                    page.into_iter()
-                        .filter(|m| matcher.matches(m))
-                        .map(keep_listed_fields),
-                );
+                kept.extend(page.into_iter().filter(|m| matcher.matches(m)));
             };
             match query.server_query(now_ms) {
                 ServerQuery::List(filter) => {
-                    let mut pages = this.client.list_all_machines(filter);
+                    let mut pages = this.client.list_all_machines(filter).listed();
                     while let Some(page) = pages.next().await {
                         keep(page.map_err(to_ui)?);
                     }
                 }
                 ServerQuery::FindByTagPrefix(prefix) => {
-                    keep(
-                        this.client
-                            .find_by_tag(&prefix, true)
-                            .await
-                            .map_err(to_ui)?,
-                    );
+                    let found = this
+                        .client
+                        .find_by_tag(&prefix, true)
+                        .await
+                        .map_err(to_ui)?;
+                    keep(found.into_iter().map(keep_listed_fields).collect());
                 }
             }
             // The vector grew by doubling, so up to half of it is spare room: give it back
@@ -293,62 +292,6 @@ impl Backend for ClientBackend {
             .clone()
             .map(|h| h as Rc<dyn crate::hunting::Hunter>)
     }
-}
-
-/// A listed machine with only the fields the UI reads: the table's columns, the filters, the
-/// details panel and bulk planning (id and tags). Everything else (network interfaces, agent
-/// and management fields, unknown fields, ...) is dropped when a listing arrives: at 100k
-/// machines it is about a third of the memory (BENCHMARKS.md), and nothing here shows it. A
-/// feature that needs more fields adds them here (the test below lists them).
-pub fn keep_listed_fields(m: Machine) -> Machine {
-    let Machine {
-        id,
-        computer_dns_name,
-        last_seen,
-        os_platform,
-        os_version,
-        last_ip_address,
-        health_status,
-        rbac_group_name,
-        rbac_group_id,
-        risk_score,
-        machine_tags,
-        exposure_level,
-        device_value,
-        is_potential_duplication,
-        ip_addresses,
-        ..
-    } = m;
-    let mut kept = Machine::new(id);
-    // Every interface address is searchable; the rest of each interface (MAC, type, status,
-    // unknown fields) is dropped, and loopback addresses are never what anyone searches for.
-    kept.ip_addresses = ip_addresses
-        .into_iter()
-        .filter_map(|a| {
-            let ip = a.ip_address?;
-            let loopback = ip
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-            (!loopback).then(|| defender_tags_core::model::IpAddress {
-                ip_address: Some(ip),
-                ..Default::default()
-            })
-        })
-        .collect();
-    kept.computer_dns_name = computer_dns_name;
-    kept.last_seen = last_seen;
-    kept.os_platform = os_platform;
-    kept.os_version = os_version;
-    kept.last_ip_address = last_ip_address;
-    kept.health_status = health_status;
-    kept.rbac_group_name = rbac_group_name;
-    kept.rbac_group_id = rbac_group_id;
-    kept.risk_score = risk_score;
-    kept.machine_tags = machine_tags;
-    kept.exposure_level = exposure_level;
-    kept.device_value = device_value;
-    kept.is_potential_duplication = is_potential_duplication;
-    kept
 }
 
 /// An in-memory tenant for DOM tests and offline UI work.
@@ -433,73 +376,6 @@ mod tests {
         let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
         m.computer_dns_name = Some(name.into());
         m
-    }
-
-    #[test]
-    fn listings_keep_what_the_ui_reads_and_drop_the_rest() {
-        // A full machine as the API sends it (emulator's shape), decoded by core.
-        let full: Machine = serde_json::from_str(
-            r#"{"id":"4e1568170a0d98ebd8fc19c090866c8ab61e5bab","computerDnsName":"legal-srv-0001",
-            "firstSeen":"2024-09-14T14:39:00Z","lastSeen":"2026-11-27T02:05:57Z",
-            "osPlatform":"WindowsServer2022","osVersion":"10.0","osProcessor":"x64","version":"21H2",
-            "osBuild":20348,"lastIpAddress":"10.16.20.77","lastExternalIpAddress":"203.0.113.213",
-            "healthStatus":"Inactive","rbacGroupName":"Legal","rbacGroupId":106,"riskScore":"Low",
-            "aadDeviceId":"x","isAadJoined":false,"machineTags":["VIP","Berlin, DE"],
-            "exposureLevel":"Medium","deviceValue":"High","ipAddresses":[{"ipAddress":"10.16.20.77","macAddress":"AABBCCDDEEFF","type":"Ethernet","operationalStatus":"Up"},{"ipAddress":"192.168.1.23","type":"Wireless80211"},{"ipAddress":"127.0.0.1","type":"SoftwareLoopback"}],
-            "osArchitecture":"64-bit","onboardingStatus":"Onboarded","isPotentialDuplication":true,
-            "agentVersion":"10.8796","defenderAvStatus":"Updated","managedBy":"Intune",
-            "managedByStatus":"Success","vmMetadata":{"a":1},"someNewField":"kept by core"}"#,
-        )
-        .unwrap();
-        let kept = keep_listed_fields(full.clone());
-        // Everything the table, filters, panel and bulk planning read survives...
-        assert_eq!(kept.id, full.id);
-        assert_eq!(kept.computer_dns_name, full.computer_dns_name);
-        assert_eq!(kept.last_seen, full.last_seen);
-        assert_eq!(kept.os_platform, full.os_platform);
-        assert_eq!(kept.os_version, full.os_version);
-        assert_eq!(kept.last_ip_address, full.last_ip_address);
-        assert_eq!(kept.health_status, full.health_status);
-        assert_eq!(kept.rbac_group_name, full.rbac_group_name);
-        assert_eq!(kept.rbac_group_id, full.rbac_group_id);
-        assert_eq!(kept.risk_score, full.risk_score);
-        assert_eq!(kept.machine_tags, full.machine_tags);
-        assert_eq!(kept.exposure_level, full.exposure_level);
-        assert_eq!(kept.device_value, full.device_value);
-        assert_eq!(kept.is_potential_duplication, Some(true));
-        // Every interface address stays searchable, without the rest of the interface...
-        let addresses: Vec<_> = kept
-            .ip_addresses
-            .iter()
-            .map(|a| {
-                (
-                    a.ip_address.as_deref(),
-                    a.mac_address.as_deref(),
-                    a.kind.as_deref(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            addresses,
-            [
-                (Some("10.16.20.77"), None, None),
-                (Some("192.168.1.23"), None, None)
-            ],
-            "loopback dropped"
-        );
-        // ...and the rest is dropped, so it costs no memory.
-        assert!(kept.extra.is_empty());
-        assert_eq!(kept.agent_version, None);
-        assert_eq!(kept.vm_metadata, None);
-        assert_eq!(kept.first_seen, None);
-        // Search semantics are unchanged by the trimming.
-        for text in ["legal", "10.16.", "192.168.1.23", "srv-00", "nope"] {
-            let s = MachineQuery {
-                text: text.into(),
-                ..Default::default()
-            };
-            assert_eq!(s.matches(&kept, 0), s.matches(&full, 0));
-        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! it): core's [`MachineQuery`] (which machines: its URL keys, server filter and in-browser
 //! narrowing are core's) plus what only this page has, the sort order and the open machine.
 
+use std::collections::BTreeSet;
+
 use defender_tags_core::query::{
     MachineQuery, OS_ANY_LINUX, QueryParamError, encode_pairs, is_linux_platform,
 };
@@ -50,24 +52,30 @@ pub const UNASSIGNED: &str = "Unassigned (no device group)";
 impl FilterChoices {
     /// The choices `machines` call for.
     pub fn from_machines<'a>(machines: impl IntoIterator<Item = &'a Machine>) -> Self {
-        let mut groups: Vec<(i64, String)> = Vec::new();
-        let mut os: Vec<String> = Vec::new();
+        // Distinct values first (borrowed, a few dozen out of 100k machines), then labels and
+        // case-insensitive order for those alone: the choices are rebuilt on every load.
+        let mut distinct_groups: BTreeSet<(i64, Option<&str>)> = BTreeSet::new();
+        let mut distinct_os: BTreeSet<&str> = BTreeSet::new();
         for m in machines {
             if let Some(id) = m.rbac_group_id {
-                groups.push((id, group_label(Some(id), m.rbac_group_name.as_deref())));
+                distinct_groups.insert((id, m.rbac_group_name.as_deref()));
             }
             if let Some(p) = m.os_platform.as_deref().filter(|p| !p.is_empty()) {
-                os.push(p.to_owned());
+                distinct_os.insert(p);
             }
         }
+        let mut groups: Vec<(i64, String)> = distinct_groups
+            .into_iter()
+            .map(|(id, name)| (id, group_label(Some(id), name)))
+            .collect();
         groups.sort_by(|a, b| {
             a.1.to_lowercase()
                 .cmp(&b.1.to_lowercase())
                 .then(a.0.cmp(&b.0))
         });
         groups.dedup();
+        let mut os: Vec<String> = distinct_os.into_iter().map(str::to_owned).collect();
         os.sort_by_key(|p| p.to_lowercase());
-        os.dedup();
         let mut os_choices: Vec<(String, String)> = Vec::with_capacity(os.len() + 1);
         if os.iter().any(|p| is_linux_platform(p)) {
             os_choices.push((
@@ -164,6 +172,38 @@ mod tests {
 
     fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> SearchState {
         SearchState::from_pairs(pairs).0
+    }
+
+    #[test]
+    fn filter_choices_are_distinct_labelled_and_in_case_insensitive_order() {
+        let machine = |n: u32, group: Option<(i64, Option<&str>)>, os: Option<&str>| {
+            let mut m = Machine::new(MachineId::parse(&format!("{n:040x}")).unwrap());
+            m.rbac_group_id = group.map(|g| g.0);
+            m.rbac_group_name = group.and_then(|g| g.1).map(str::to_owned);
+            m.os_platform = os.map(str::to_owned);
+            m
+        };
+        let machines = [
+            machine(1, Some((5, Some("sales"))), Some("Windows11")),
+            machine(2, Some((3, Some("Berlin"))), Some("Ubuntu")),
+            machine(3, Some((5, Some("sales"))), Some("windows10")),
+            machine(4, Some((0, None)), Some("")),
+            machine(5, Some((9, None)), None),
+            machine(6, None, Some("Windows11")),
+            machine(7, Some((3, Some("Berlin"))), Some("Ubuntu")),
+        ];
+        let choices = FilterChoices::from_machines(machines.iter());
+        assert_eq!(
+            choices.groups,
+            [
+                (3, "Berlin".to_owned()),
+                (9, "Group 9".to_owned()),
+                (5, "sales".to_owned()),
+                (0, UNASSIGNED.to_owned()),
+            ]
+        );
+        let os: Vec<&str> = choices.os.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(os, [OS_ANY_LINUX, "Ubuntu", "windows10", "Windows11"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::model::{Machine, TaggedMachine};
+use crate::model::{ListedMachine, Machine, TaggedMachine};
 use crate::throttle::RetryAfter;
 use crate::wire::{ErrorBody, ErrorEnvelope, ODataList};
 
@@ -235,6 +235,34 @@ where
         return Err(decode_error(status, headers, body));
     }
     decode_json(status, body)
+}
+
+/// Decodes `GET /api/machines` keeping only what a listing shows ([`ListedMachine`]): the
+/// same as [`decode_list_machines`] followed by [`keep_listed_fields`] on every machine, with
+/// the other fields skipped in the text instead of decoded.
+///
+/// [`keep_listed_fields`]: crate::model::keep_listed_fields
+pub fn decode_list_machines_listed<K, V>(
+    status: u16,
+    headers: &[(K, V)],
+    body: &[u8],
+) -> Result<ODataList<Machine>, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    if status == 404 {
+        return Ok(ODataList::default());
+    }
+    if !is_success(status) {
+        return Err(decode_error(status, headers, body));
+    }
+    let list: ODataList<ListedMachine> = decode_json(status, body)?;
+    Ok(ODataList {
+        context: list.context,
+        value: list.value.into_iter().map(|m| m.0).collect(),
+        next_link: list.next_link,
+    })
 }
 
 /// Decodes one machine: `GET /api/machines/{id}` and `POST /api/machines/{id}/tags`.

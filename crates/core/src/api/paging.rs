@@ -118,3 +118,60 @@ pub fn next_page<T>(
     let skip = query.skip().saturating_add(got as u64);
     Ok(Some(NextPage::Query(query.clone().with_skip(skip))))
 }
+
+/// The `@odata.nextLink` of a listing page, read from its text without decoding the page: a
+/// client can then request the next page while it decodes this one. It is a guess until the
+/// page is decoded: the key is found by its spelling (searched from the end, where the
+/// service writes it), so a page that spells it with escapes gives `None`, and one whose
+/// machines carry a nested object with that key could give a wrong link. A caller must compare
+/// the guess with the decoded page's link and throw the early request away when they differ
+/// (the link is validated like any other before it is followed).
+pub fn peek_next_link(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"@odata.nextLink\"";
+    let at = memchr::memmem::rfind(body, KEY)?;
+    let rest = body.get(at + KEY.len()..)?;
+    let rest = rest.trim_ascii_start().strip_prefix(b":")?;
+    // One JSON string, with its escapes, and nothing after it read.
+    let mut de = serde_json::Deserializer::from_slice(rest);
+    let link = <String as serde::Deserialize>::deserialize(&mut de).ok()?;
+    (!link.is_empty()).then_some(link)
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::peek_next_link;
+
+    #[test]
+    fn finds_the_link_after_the_machines() {
+        let page = br#"{"@odata.context":"c","value":[{"id":"a"}],"@odata.nextLink" : "https://x/api/machines?$skip=2\u0026$top=1"}"#;
+        assert_eq!(
+            peek_next_link(page).as_deref(),
+            Some("https://x/api/machines?$skip=2&$top=1")
+        );
+    }
+
+    #[test]
+    fn finds_the_link_before_the_machines() {
+        let page = br#"{"@odata.nextLink":"https://x/next","value":[{"id":"a"}]}"#;
+        assert_eq!(peek_next_link(page).as_deref(), Some("https://x/next"));
+    }
+
+    #[test]
+    fn no_link_null_link_or_a_key_inside_a_string_is_none() {
+        assert_eq!(peek_next_link(br#"{"value":[]}"#), None);
+        assert_eq!(
+            peek_next_link(br#"{"value":[],"@odata.nextLink":null}"#),
+            None
+        );
+        assert_eq!(
+            peek_next_link(br#"{"value":[],"@odata.nextLink":""}"#),
+            None
+        );
+        // Inside a string the quotes are escaped, so the key's spelling never occurs there.
+        let inside =
+            br#"{"value":[{"id":"a","computerDnsName":"\"@odata.nextLink\":\"https://evil\""}]}"#;
+        assert_eq!(peek_next_link(inside), None);
+        assert_eq!(peek_next_link(br#"{"@odata.nextLink":"unterminated"#), None);
+        assert_eq!(peek_next_link(b""), None);
+    }
+}

@@ -13,7 +13,8 @@ pub use enums::{
 };
 pub use id::{MACHINE_ID_LEN, MachineId, MachineIdError};
 pub use machine::{
-    IpAddress, MAX_COMPUTER_NAME_CHARS, Machine, MachineRef, MachineRefError, TaggedMachine,
+    IpAddress, ListedMachine, MAX_COMPUTER_NAME_CHARS, Machine, MachineRef, MachineRefError,
+    TaggedMachine, keep_listed_fields,
 };
 pub use tag::{
     MAX_TAG_CHARS, PORTAL_FILTER_BREAKERS, Tag, TagAction, TagActionError, TagError, TagWarning,

@@ -7,6 +7,7 @@
 mod api;
 mod fixtures;
 mod import;
+mod listed;
 mod messages;
 mod model;
 mod odata;

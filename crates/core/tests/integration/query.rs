@@ -130,3 +130,33 @@ proptest! {
         }
     }
 }
+
+// `fold` and `canonical_ip` take fast paths (ASCII, IPv4 borrowed as written); these hold them
+// to their definitions: `char::to_lowercase` per char, and parse-then-print.
+proptest! {
+    #[test]
+    fn fold_is_char_by_char_lowercasing(s in "(?s).{0,24}", ascii in "[ -~]{0,24}") {
+        for text in [s.as_str(), ascii.as_str()] {
+            let reference: String = text.chars().flat_map(char::to_lowercase).collect();
+            prop_assert_eq!(defender_tags_core::query::fold(text), reference);
+        }
+    }
+
+    #[test]
+    fn canonical_ip_is_parse_then_print(
+        octets in proptest::array::uniform4(0u16..300),
+        zero_pad in proptest::bool::ANY,
+        noise in "[0-9a-fA-F:.]{0,20}",
+    ) {
+        let dotted = octets
+            .iter()
+            .map(|o| if zero_pad && *o < 100 { format!("0{o}") } else { o.to_string() })
+            .collect::<Vec<_>>()
+            .join(".");
+        for text in [dotted.as_str(), noise.as_str(), "::1", "FE80:0::1", "127.0.0.1 "] {
+            let reference = text.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
+            let ours = defender_tags_core::query::canonical_ip(text).map(|c| c.into_owned());
+            prop_assert_eq!(ours, reference, "{:?}", text);
+        }
+    }
+}

@@ -53,14 +53,34 @@ impl FoldedColumn {
     pub(super) fn new<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Self {
         let mut column = Self::default();
         for v in values {
-            column.push(v.unwrap_or("").chars().flat_map(char::to_lowercase));
+            column.push_folded(v.unwrap_or(""));
         }
         column.text.shrink_to_fit();
         column
     }
 
-    fn push(&mut self, value: impl Iterator<Item = char>) {
-        self.text.extend(value);
+    /// Appends `value` folded as core's `fold` folds it, without a temporary string: ASCII (nearly
+    /// every name and address) in place, anything else char by char.
+    fn push_folded(&mut self, value: &str) {
+        if value.is_ascii() {
+            let start = self.text.len();
+            self.text.push_str(value);
+            if let Some(added) = self.text.get_mut(start..) {
+                added.make_ascii_lowercase();
+            }
+        } else {
+            self.text.extend(value.chars().flat_map(char::to_lowercase));
+        }
+        self.end_value();
+    }
+
+    /// Appends `value` as it is (already canonical).
+    fn push_as_is(&mut self, value: &str) {
+        self.text.push_str(value);
+        self.end_value();
+    }
+
+    fn end_value(&mut self) {
         self.ends
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
     }
@@ -140,8 +160,8 @@ impl AddressColumn {
         for m in machines {
             for a in addresses(m) {
                 match canonical_ip(a) {
-                    Some(c) => column.values.push(c.chars()),
-                    None => column.values.push(a.chars().flat_map(char::to_lowercase)),
+                    Some(c) => column.values.push_as_is(&c),
+                    None => column.values.push_folded(a),
                 }
             }
             column
@@ -223,6 +243,15 @@ mod tests {
                 .filter(|&i| col.get(i).contains(&needle))
                 .collect();
             prop_assert_eq!(scanned(&col, &needle), want);
+        }
+
+        /// Each stored value is core's `fold` of it, whichever path (ASCII or not) folded it.
+        #[test]
+        fn stored_values_are_cores_fold(values in proptest::collection::vec("(?s).{0,8}", 0..20)) {
+            let col = column(&values);
+            for (i, v) in values.iter().enumerate() {
+                prop_assert_eq!(col.get(i), defender_tags_core::query::fold(v));
+            }
         }
     }
 }
