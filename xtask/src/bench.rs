@@ -4,7 +4,8 @@
 //! - `tagging`: bulk tagging with our client vs two naive clients against the release emulator
 //!   (`tests/bench/tagging.mjs`);
 //! - `browser`: the web UI in headless Chromium with 100k machines: search latency per keystroke,
-//!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`);
+//!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`),
+//!   with where those bytes come from, by crate (`xtask/src/size.rs`);
 //! - `hunting`: the bulk page's hunting source in headless Chromium, from a 50,000-row query to
 //!   its preview (`tests/bench/hunting.mjs`);
 //! - `soak`: the fault soak (`tests/soak`) at 10k machines;
@@ -14,14 +15,14 @@
 //! Every part writes its own section; a part that fails is reported as failed in the file (and
 //! the command fails), never silently left out.
 
-mod report;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use crate::ctx::{self, Ctx};
-use crate::{emulator, fuzz, package, site};
+use crate::{emulator, fuzz, package, site, size};
 
 const PARTS: [&str; 5] = ["tagging", "browser", "hunting", "soak", "fuzz"];
 const BENCH_DIR: &str = "tests/bench";
@@ -116,7 +117,10 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     if wants("browser") {
         let title = "Web UI in the browser";
         sections.push(match ready(&builds) {
-            Ok(()) => node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            Ok(()) => with_size_by_crate(
+                ctx,
+                node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            ),
             Err(e) => report::Section::from_result(title, Err(e), 0.0),
         });
     }
@@ -199,6 +203,26 @@ fn node_part(ctx: &Ctx, title: &str, script: &str, md: &str, env: &NodeEnv<'_>) 
             .map_err(|e| format!("{} was not written: {e}", file.display()))
     });
     report::Section::from_result(title, result, start.elapsed().as_secs_f64())
+}
+
+/// The browser part's section with the per-crate size breakdown of the package and the SPA
+/// (`size::bench_markdown`, from the cargo artefacts the builds above produced) appended: the
+/// browser part measures the shipped sizes, this says where they come from.
+fn with_size_by_crate(ctx: &Ctx, section: report::Section) -> report::Section {
+    if section.failed {
+        return section;
+    }
+    match size::bench_markdown(ctx) {
+        Ok(md) => report::Section {
+            body: format!("{}\n\n{md}", section.body.trim_end()),
+            ..section
+        },
+        Err(e) => report::Section::from_result(
+            &section.title,
+            Err(format!("size by crate: {e}")),
+            section.seconds,
+        ),
+    }
 }
 
 /// Runs `cmd` with its output shown as usual; on failure the error carries the lines that say
