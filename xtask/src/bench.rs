@@ -301,3 +301,60 @@ fn ensure_npm(ctx: &Ctx, dir: &str) -> Result<(), String> {
     )?;
     std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_section_gains_the_size_by_crate_tables() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-size-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ctx = Ctx {
+            root: dir.clone(),
+            target: dir.join("target"),
+        };
+        let ok =
+            || report::Section::from_result("Web UI", Ok("## Web UI\n\nfigures\n".into()), 1.0);
+        // Without the cargo artefacts the part fails, saying why, instead of dropping the tables.
+        let missing = with_size_by_crate(&ctx, ok());
+        assert!(missing.failed);
+        assert!(
+            missing.body.contains("size by crate: cannot read"),
+            "{}",
+            missing.body
+        );
+        for artefact in size::Artefact::ALL {
+            let path = artefact.cargo_wasm(&ctx);
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&path, size::test_wasm::tiny_module());
+        }
+        let section = with_size_by_crate(&ctx, ok());
+        assert!(!section.failed, "{}", section.body);
+        assert!(
+            section
+                .body
+                .starts_with("## Web UI\n\nfigures\n\n### Size by crate\n"),
+            "{}",
+            section.body
+        );
+        // 6 of the module's 13 bytes, in both tables.
+        assert_eq!(
+            section
+                .body
+                .matches("| serde_json | 6 | 46.2% | 1 |")
+                .count(),
+            2
+        );
+        // A failed part stays as it was.
+        let failed = with_size_by_crate(
+            &ctx,
+            report::Section::from_result("Web UI", Err("boom".into()), 1.0),
+        );
+        assert!(failed.failed && failed.body.contains("boom"));
+        assert!(!failed.body.contains("Size by crate"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -805,7 +805,7 @@ pub fn crates_text(breakdown: &Breakdown) -> String {
 /// The per-crate breakdown as a Markdown table (BENCHMARKS.md).
 pub fn crates_markdown(breakdown: &Breakdown) -> String {
     let total = breakdown.total().max(1);
-    let mut s = String::from("| Crate | Code bytes | Share | Functions |\n|---|---:|---:|---:|\n");
+    let mut s = String::from("| Crate | Bytes | Share | Functions |\n|---|---:|---:|---:|\n");
     for row in condensed(by_crate(breakdown)) {
         let _ = writeln!(
             s,
@@ -835,6 +835,13 @@ fn condensed(mut rows: Vec<CrateSize>) -> Vec<CrateSize> {
         });
     }
     rows
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn shorten(name: &str, max: usize) -> String {
@@ -978,7 +985,7 @@ pub fn bench_markdown(ctx: &Ctx) -> Result<String, String> {
     let mut s = String::from(
         "### Size by crate\n\n\
          Where the bytes come from: each function body of the cargo artefact (before wasm-bindgen \
-         and wasm-opt, so these are pre-optimisation code bytes, not the gzip bytes above) \
+         and wasm-opt, so these are pre-optimisation bytes, not the gzip bytes above) \
          attributed to a crate by its symbol name (an impl's method to the crate of its self type, \
          drop glue to the dropped type's crate, any other path to its first segment); data \
          segments are `data`. `cargo xtask size` prints the same tables with the largest functions \
@@ -991,8 +998,8 @@ pub fn bench_markdown(ctx: &Ctx) -> Result<String, String> {
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
         let _ = write!(
             s,
-            "\n{} (`{file}`, {} B):\n\n{}",
-            artefact.title(),
+            "\n**{}**, from `{file}` ({} B):\n\n{}",
+            capitalised(artefact.title()),
             crate::bench::report::group(b.total()),
             crates_markdown(&b)
         );
@@ -1275,46 +1282,9 @@ mod tests {
         let _ = fs::remove_dir_all(&site);
     }
 
-    /// A tiny module by hand: one imported function, two bodies, one data segment, and a name
-    /// section naming the second body with a mangled Rust symbol.
     #[test]
     fn analyse_reads_bodies_data_and_names() {
-        fn leb(mut n: usize, out: &mut Vec<u8>) {
-            loop {
-                let byte = (n & 0x7f) as u8;
-                n >>= 7;
-                if n == 0 {
-                    out.push(byte);
-                    break;
-                }
-                out.push(byte | 0x80);
-            }
-        }
-        fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
-            out.push(id);
-            leb(body.len(), out);
-            out.extend_from_slice(body);
-        }
-        let mut m = b"\0asm\x01\0\0\0".to_vec();
-        section(1, &[1, 0x60, 0, 0], &mut m); // type 0: [] -> []
-        section(2, &[1, 1, b'e', 1, b'f', 0, 0], &mut m); // import e.f: func type 0
-        section(3, &[2, 0, 0], &mut m); // two functions of type 0
-        section(5, &[1, 0, 1], &mut m); // memory min 1
-        // Bodies: `end` (2 bytes with locals count), and nop×4 + end (6 bytes).
-        section(10, &[2, 2, 0, 0x0b, 6, 0, 1, 1, 1, 1, 0x0b], &mut m);
-        section(11, &[1, 0, 0x41, 0, 0x0b, 5, 1, 2, 3, 4, 5], &mut m); // data: 5 bytes
-        let symbol = b"_ZN10serde_json2de8from_str17h0123456789abcdefE";
-        let mut names = Vec::new();
-        leb(4, &mut names);
-        names.extend_from_slice(b"name");
-        let mut functions = vec![1u8, 2]; // one naming, index 2 (the import is index 0)
-        leb(symbol.len(), &mut functions);
-        functions.extend_from_slice(symbol);
-        names.push(1); // function names subsection
-        leb(functions.len(), &mut names);
-        names.extend_from_slice(&functions);
-        section(0, &names, &mut m);
-
+        let m = test_wasm::tiny_module();
         let b = analyse(Path::new("t.wasm"), &m).map_err(|e| e.to_string());
         let items = b.map(|b| b.items);
         assert_eq!(
@@ -1371,5 +1341,50 @@ mod tests {
         let top = top_text(&b, 2);
         assert!(top.contains("data .rodata"), "{top}");
         assert!(!top.contains("core::fmt::write"), "{top}");
+    }
+}
+
+/// A wasm module for tests, by hand.
+#[cfg(test)]
+pub mod test_wasm {
+    /// One imported function, two bodies (2 and 6 bytes), one 5-byte data segment, and a name
+    /// section naming the second body with a mangled Rust symbol (`serde_json::de::from_str`).
+    pub fn tiny_module() -> Vec<u8> {
+        fn leb(mut n: usize, out: &mut Vec<u8>) {
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+        }
+        fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+            out.push(id);
+            leb(body.len(), out);
+            out.extend_from_slice(body);
+        }
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        section(1, &[1, 0x60, 0, 0], &mut m); // type 0: [] -> []
+        section(2, &[1, 1, b'e', 1, b'f', 0, 0], &mut m); // import e.f: func type 0
+        section(3, &[2, 0, 0], &mut m); // two functions of type 0
+        section(5, &[1, 0, 1], &mut m); // memory min 1
+        // Bodies: `end` (2 bytes with locals count), and nop×4 + end (6 bytes).
+        section(10, &[2, 2, 0, 0x0b, 6, 0, 1, 1, 1, 1, 0x0b], &mut m);
+        section(11, &[1, 0, 0x41, 0, 0x0b, 5, 1, 2, 3, 4, 5], &mut m); // data: 5 bytes
+        let symbol = b"_ZN10serde_json2de8from_str17h0123456789abcdefE";
+        let mut names = Vec::new();
+        leb(4, &mut names);
+        names.extend_from_slice(b"name");
+        let mut functions = vec![1u8, 2]; // one naming, index 2 (the import is index 0)
+        leb(symbol.len(), &mut functions);
+        functions.extend_from_slice(symbol);
+        names.push(1); // function names subsection
+        leb(functions.len(), &mut names);
+        names.extend_from_slice(&functions);
+        section(0, &names, &mut m);
+        m
     }
 }
