@@ -38,9 +38,11 @@ commands:
                      browser, Node and end-to-end tests. --quick skips the slow browser steps.
   bench              run the benchmarks and write BENCHMARKS.md
   package            build the embeddable npm package into target/pkg
-  size [--markdown]  check the built package and site against xtask/size-budget.json and show
+  size [--markdown | --ratchet]
+                     check the built package and site against xtask/size-budget.json and show
                      what is big (largest functions, size by crate); builds nothing.
-                     --markdown: print BENCHMARKS.md's 'Size by crate' tables only
+                     --markdown: print BENCHMARKS.md's 'Size by crate' tables only;
+                     --ratchet: lower the budgets to what the built artefacts allow
   tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, nginx, npm deps)
 ";
 

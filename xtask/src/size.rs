@@ -25,6 +25,8 @@ use crate::ctx::{Ctx, WASM_TARGET};
 
 /// The checked-in budget (goal and current budget per artefact, and the rule in words).
 pub const BUDGET_FILE: &str = "xtask/size-budget.json";
+/// The budget file's per-artefact snapshot of [`by_crate`] (see [`Budget::crates_at_budget`]).
+const CRATES_AT_BUDGET: &str = "crates_at_budget";
 /// How far above its budget an artefact may grow before the guard fails (issue #14: 5%).
 pub const TOLERANCE: f64 = 0.05;
 /// Lines in each top list.
@@ -334,10 +336,13 @@ fn js_static_references(js: &str) -> Vec<String> {
 }
 
 /// Goal and budget of one artefact, in KiB of gzip -9.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
     pub goal_kib: f64,
     pub budget_kib: f64,
+    /// Bytes per crate of the cargo wasm when the budget was last set (`cargo xtask size
+    /// --ratchet`): what a failure compares against to say what grew.
+    pub crates_at_budget: Option<BTreeMap<String, u64>>,
 }
 
 /// Reads [`BUDGET_FILE`]'s text: `{"artefacts": {"package": {"goal_kib": …, "budget_kib": …},
@@ -378,9 +383,27 @@ pub fn parse_budgets(file: &str, text: &str) -> Result<Vec<(Artefact, Budget)>, 
                 .filter(|v| v.is_finite() && *v > 0.0)
                 .ok_or_else(|| bad(format!("`{key}.{field}` must be a positive number of KiB")))
         };
+        let crates_at_budget = match entry.get(CRATES_AT_BUDGET) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_object()
+                    .and_then(|map| {
+                        map.iter()
+                            .map(|(k, v)| v.as_u64().map(|n| (k.clone(), n)))
+                            .collect::<Option<BTreeMap<String, u64>>>()
+                    })
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "`{key}.{CRATES_AT_BUDGET}` must map crate names to byte counts"
+                        ))
+                    })?,
+            ),
+        };
         let budget = Budget {
             goal_kib: number("goal_kib")?,
             budget_kib: number("budget_kib")?,
+            crates_at_budget,
         };
         if budget.budget_kib < budget.goal_kib {
             return Err(bad(format!(
@@ -444,21 +467,34 @@ impl Verdict {
         }
         if kib <= self.budget.goal_kib {
             return Some(format!(
-                "{} is at its goal: set its budget_kib to the goal, {} (in {BUDGET_FILE})",
+                "{} is at its goal: set its budget_kib to the goal, {} (`cargo xtask size --ratchet` does)",
                 self.artefact.key(),
                 self.budget.goal_kib
             ));
         }
-        let suggested = ratchet_budget(kib).max(self.budget.goal_kib);
-        (suggested < self.budget.budget_kib).then(|| {
+        self.lowered_budget().map(|suggested| {
             format!(
-                "{} shrank to {:.1} KiB: lower its budget_kib from {} to {} (in {BUDGET_FILE})",
+                "{} shrank to {:.1} KiB: lower its budget_kib from {} to {} (`cargo xtask size --ratchet` does)",
                 self.artefact.key(),
                 kib,
                 self.budget.budget_kib,
                 suggested
             )
         })
+    }
+}
+
+impl Verdict {
+    /// The budget the ratchet moves to, if lower than today's: the goal once the artefact is at
+    /// or under it, else [`ratchet_budget`] of its size. Never higher.
+    pub fn lowered_budget(&self) -> Option<f64> {
+        let kib = self.kib();
+        let target = if kib <= self.budget.goal_kib {
+            self.budget.goal_kib
+        } else {
+            ratchet_budget(kib).max(self.budget.goal_kib)
+        };
+        (target < self.budget.budget_kib).then_some(target)
     }
 }
 
@@ -861,21 +897,74 @@ pub fn breakdown(ctx: &Ctx, artefact: Artefact) -> Result<(PathBuf, Breakdown), 
     Ok((path, breakdown))
 }
 
-/// What is big in one artefact: its top list and per-crate breakdown, as text.
-fn explain(ctx: &Ctx, artefact: Artefact) -> String {
+/// What is big in one artefact: its top list and per-crate breakdown, as text, and what grew
+/// since the budget's snapshot when it has one.
+fn explain(ctx: &Ctx, artefact: Artefact, budget: &Budget) -> String {
     match breakdown(ctx, artefact) {
-        Ok((path, b)) => format!(
-            "\n{}: what is big, from {} (the cargo artefact before wasm-bindgen and wasm-opt: \
-             pre-optimisation code bytes and data segments, {} B in all, not gzip bytes)\n\n\
-             largest {TOP} items:\n{}\nby crate:\n{}",
-            artefact.key(),
-            path.display(),
-            b.total(),
-            top_text(&b, TOP),
-            crates_text(&b)
-        ),
+        Ok((path, b)) => {
+            let mut s = format!(
+                "\n{}: what is big, from {} (the cargo artefact before wasm-bindgen and wasm-opt: \
+                 pre-optimisation code bytes and data segments, {} B in all, not gzip bytes)\n\n\
+                 largest {TOP} items:\n{}\nby crate:\n{}",
+                artefact.key(),
+                path.display(),
+                b.total(),
+                top_text(&b, TOP),
+                crates_text(&b)
+            );
+            if let Some(then) = &budget.crates_at_budget {
+                let _ = write!(
+                    s,
+                    "\nby crate, change since the budget was set ({BUDGET_FILE} `{CRATES_AT_BUDGET}`):\n{}",
+                    changes_text(&changes(&by_crate(&b), then))
+                );
+            }
+            s
+        }
         Err(e) => format!("\n{}: no breakdown: {e}\n", artefact.key()),
     }
+}
+
+/// Per-crate change from `then` to `now`, `(crate, then, now)`, for crates whose size changed:
+/// grown first (most first), then shrunk.
+pub fn changes(now: &[CrateSize], then: &BTreeMap<String, u64>) -> Vec<(String, u64, u64)> {
+    let mut all: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (krate, bytes) in then {
+        all.entry(krate).or_default().0 = *bytes;
+    }
+    for row in now {
+        all.entry(&row.krate).or_default().1 = row.bytes;
+    }
+    let mut out: Vec<(String, u64, u64)> = all
+        .into_iter()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(k, (a, b))| (k.to_owned(), a, b))
+        .collect();
+    let delta = |(_, a, b): &(String, u64, u64)| *b as i64 - *a as i64;
+    out.sort_by(|x, y| delta(y).cmp(&delta(x)).then_with(|| x.0.cmp(&y.0)));
+    out
+}
+
+fn changes_text(changes: &[(String, u64, u64)]) -> String {
+    if changes.is_empty() {
+        return "  (no crate changed)\n".to_owned();
+    }
+    let mut s = String::from(
+        "  Change │     Then │      Now │ Crate\n─────────┼──────────┼──────────┼──────\n",
+    );
+    let total: i64 = changes.iter().map(|(_, a, b)| *b as i64 - *a as i64).sum();
+    for (krate, then, now) in changes.iter().take(TOP) {
+        let _ = writeln!(
+            s,
+            "{:>+8} │ {then:>8} │ {now:>8} │ {krate}",
+            *now as i64 - *then as i64
+        );
+    }
+    if changes.len() > TOP {
+        let _ = writeln!(s, "  … {} more crates changed", changes.len() - TOP);
+    }
+    let _ = writeln!(s, "{total:>+8} │ in all");
+    s
 }
 
 /// The table of every guarded artefact against its budget.
@@ -941,7 +1030,7 @@ pub fn guard(ctx: &Ctx, artefacts: &[Artefact], always_explain: bool) -> Result<
                 .map(|(_, budget)| Verdict {
                     artefact: m.artefact,
                     gzip: m.gzip(),
-                    budget: *budget,
+                    budget: budget.clone(),
                 })
         })
         .collect();
@@ -949,7 +1038,7 @@ pub fn guard(ctx: &Ctx, artefacts: &[Artefact], always_explain: bool) -> Result<
     let failures = check(&verdicts);
     for v in &verdicts {
         if always_explain || v.over() {
-            eprint!("{}", explain(ctx, v.artefact));
+            eprint!("{}", explain(ctx, v.artefact, &v.budget));
         }
         if let Some(hint) = v.lower_hint() {
             eprintln!("\nnote: {hint}");
@@ -968,7 +1057,8 @@ pub fn check(verdicts: &[Verdict]) -> Vec<String> {
 }
 
 /// `cargo xtask size`: the guard on both artefacts, always with the breakdowns.
-/// `--markdown` prints BENCHMARKS.md's "Size by crate" tables instead (what the bench appends).
+/// `--markdown` prints BENCHMARKS.md's "Size by crate" tables instead (what the bench appends);
+/// `--ratchet` lowers the budgets in [`BUDGET_FILE`] to what the built artefacts allow.
 pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     match args {
         [] => guard(ctx, &Artefact::ALL, true),
@@ -976,7 +1066,72 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
             print!("{}", bench_markdown(ctx)?);
             Ok(())
         }
-        [arg, ..] => Err(format!("unknown size option `{arg}` (only --markdown)")),
+        [flag] if flag == "--ratchet" => ratchet(ctx),
+        [arg, ..] => Err(format!(
+            "unknown size option `{arg}` (options: --markdown, --ratchet)"
+        )),
+    }
+}
+
+/// Lowers each budget the built artefacts allow ([`Verdict::lowered_budget`]) and records the
+/// per-crate snapshot with it (also when there is none yet). Never raises a budget: growth is a
+/// deliberate edit of the file. Rewrites the file, keeping its other fields.
+fn ratchet(ctx: &Ctx) -> Result<(), String> {
+    let path = ctx.root.join(BUDGET_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| SizeError::read(&path, e).to_string())?;
+    let budgets = parse_budgets(BUDGET_FILE, &text).map_err(|e| e.to_string())?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    for (artefact, budget) in budgets {
+        let measured = measure(ctx, artefact).map_err(|e| e.to_string())?;
+        let (_, b) = breakdown(ctx, artefact).map_err(|e| e.to_string())?;
+        let verdict = Verdict {
+            artefact,
+            gzip: measured.gzip(),
+            budget,
+        };
+        let entry = doc
+            .get_mut("artefacts")
+            .and_then(|a| a.get_mut(artefact.key()))
+            .and_then(|e| e.as_object_mut())
+            .ok_or_else(|| format!("{BUDGET_FILE}: no entry for `{}`", artefact.key()))?;
+        let lowered = verdict.lowered_budget();
+        if let Some(kib) = lowered {
+            eprintln!(
+                "{}: {:.1} KiB gzip; budget {} -> {kib} KiB",
+                artefact.key(),
+                verdict.kib(),
+                verdict.budget.budget_kib
+            );
+            entry.insert("budget_kib".into(), kib_value(kib));
+        } else {
+            eprintln!(
+                "{}: {:.1} KiB gzip; budget stays {} KiB",
+                artefact.key(),
+                verdict.kib(),
+                verdict.budget.budget_kib
+            );
+        }
+        if lowered.is_some() || verdict.budget.crates_at_budget.is_none() {
+            let snapshot: serde_json::Map<String, serde_json::Value> = by_crate(&b)
+                .into_iter()
+                .map(|row| (row.krate, serde_json::Value::from(row.bytes)))
+                .collect();
+            entry.insert(CRATES_AT_BUDGET.into(), serde_json::Value::Object(snapshot));
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    out.push('\n');
+    fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// A KiB figure for the budget file: a whole number when it is one.
+fn kib_value(kib: f64) -> serde_json::Value {
+    if kib.fract() == 0.0 && kib < u64::MAX as f64 {
+        serde_json::Value::from(kib as u64)
+    } else {
+        serde_json::Value::from(kib)
     }
 }
 
@@ -1118,6 +1273,7 @@ mod tests {
         Budget {
             goal_kib: goal,
             budget_kib: budget,
+            crates_at_budget: None,
         }
     }
 
@@ -1181,6 +1337,75 @@ mod tests {
     }
 
     #[test]
+    fn what_grew_since_the_snapshot() {
+        let now = vec![
+            CrateSize {
+                krate: "serde_json".into(),
+                bytes: 1500,
+                functions: 3,
+            },
+            CrateSize {
+                krate: "core".into(),
+                bytes: 900,
+                functions: 2,
+            },
+            CrateSize {
+                krate: "new_dep".into(),
+                bytes: 200,
+                functions: 1,
+            },
+            CrateSize {
+                krate: "alloc".into(),
+                bytes: 50,
+                functions: 1,
+            },
+        ];
+        let then: BTreeMap<String, u64> = [
+            ("serde_json", 1000),
+            ("core", 1000),
+            ("gone", 30),
+            ("alloc", 50),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let got = changes(&now, &then);
+        assert_eq!(
+            got,
+            vec![
+                ("serde_json".to_owned(), 1000, 1500),
+                ("new_dep".to_owned(), 0, 200),
+                ("gone".to_owned(), 30, 0),
+                ("core".to_owned(), 1000, 900),
+            ]
+        );
+        let text = changes_text(&got);
+        assert!(
+            text.contains("    +500 │     1000 │     1500 │ serde_json"),
+            "{text}"
+        );
+        assert!(text.contains("    +570 │ in all"), "{text}");
+        assert_eq!(changes_text(&[]), "  (no crate changed)\n");
+    }
+
+    #[test]
+    fn the_ratchet_only_goes_down() {
+        let v = |kib: u64, goal: f64, budget_kib: f64| Verdict {
+            artefact: Artefact::Package,
+            gzip: kib * 1024,
+            budget: budget(goal, budget_kib),
+        };
+        assert_eq!(v(150, 80.0, 264.0).lowered_budget(), Some(152.0));
+        assert_eq!(v(79, 80.0, 264.0).lowered_budget(), Some(80.0));
+        // Grown, or just under the budget's rounding: unchanged.
+        assert_eq!(v(300, 80.0, 264.0).lowered_budget(), None);
+        assert_eq!(v(262, 80.0, 264.0).lowered_budget(), None);
+        assert_eq!(v(70, 80.0, 80.0).lowered_budget(), None);
+        assert_eq!(kib_value(152.0), serde_json::json!(152));
+        assert_eq!(kib_value(80.5), serde_json::json!(80.5));
+    }
+
+    #[test]
     fn budget_file_is_checked() {
         let ok = r#"{"artefacts": {"package": {"goal_kib": 80, "budget_kib": 270},
             "spa-first-load": {"goal_kib": 300, "budget_kib": 750}}}"#;
@@ -1205,6 +1430,28 @@ mod tests {
             .to_string();
         assert!(
             e.contains("`package.budget_kib` (70) is below its goal (80)"),
+            "{e}"
+        );
+        let with_snapshot = ok.replace(
+            r#""budget_kib": 270}"#,
+            r#""budget_kib": 270, "crates_at_budget": {"serde_json": 1000}}"#,
+        );
+        let snapshot = parse_budgets("b.json", &with_snapshot)
+            .map(|b| b[0].1.crates_at_budget.clone())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            snapshot,
+            Ok(Some(
+                [("serde_json".to_owned(), 1000)].into_iter().collect()
+            ))
+        );
+        let bad_snapshot = with_snapshot.replace("1000", "-1");
+        let e = parse_budgets("b.json", &bad_snapshot)
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`package.crates_at_budget` must map crate names to byte counts"),
             "{e}"
         );
         let not_a_number = ok.replace("750", "\"750\"");
