@@ -4,7 +4,8 @@
 //! - `tagging`: bulk tagging with our client vs two naive clients against the release emulator
 //!   (`tests/bench/tagging.mjs`);
 //! - `browser`: the web UI in headless Chromium with 100k machines: search latency per keystroke,
-//!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`);
+//!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`),
+//!   with where those bytes come from, by crate (`xtask/src/size.rs`);
 //! - `hunting`: the bulk page's hunting source in headless Chromium, from a 50,000-row query to
 //!   its preview (`tests/bench/hunting.mjs`);
 //! - `soak`: the fault soak (`tests/soak`) at 10k machines;
@@ -14,14 +15,14 @@
 //! Every part writes its own section; a part that fails is reported as failed in the file (and
 //! the command fails), never silently left out.
 
-mod report;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use crate::ctx::{self, Ctx};
-use crate::{emulator, fuzz, package, site};
+use crate::{emulator, fuzz, package, site, size};
 
 const PARTS: [&str; 5] = ["tagging", "browser", "hunting", "soak", "fuzz"];
 const BENCH_DIR: &str = "tests/bench";
@@ -116,7 +117,10 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     if wants("browser") {
         let title = "Web UI in the browser";
         sections.push(match ready(&builds) {
-            Ok(()) => node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            Ok(()) => with_size_by_crate(
+                ctx,
+                node_part(ctx, title, "browser.mjs", "bench-browser.md", &env),
+            ),
             Err(e) => report::Section::from_result(title, Err(e), 0.0),
         });
     }
@@ -201,6 +205,26 @@ fn node_part(ctx: &Ctx, title: &str, script: &str, md: &str, env: &NodeEnv<'_>) 
     report::Section::from_result(title, result, start.elapsed().as_secs_f64())
 }
 
+/// The browser part's section with the per-crate size breakdown of the package and the SPA
+/// (`size::bench_markdown`, from the cargo artefacts the builds above produced) appended: the
+/// browser part measures the shipped sizes, this says where they come from.
+fn with_size_by_crate(ctx: &Ctx, section: report::Section) -> report::Section {
+    if section.failed {
+        return section;
+    }
+    match size::bench_markdown(ctx) {
+        Ok(md) => report::Section {
+            body: format!("{}\n\n{md}", section.body.trim_end()),
+            ..section
+        },
+        Err(e) => report::Section::from_result(
+            &section.title,
+            Err(format!("size by crate: {e}")),
+            section.seconds,
+        ),
+    }
+}
+
 /// Runs `cmd` with its output shown as usual; on failure the error carries the lines that say
 /// what failed (node:test's `not ok` and `error:` lines, or the last lines), for BENCHMARKS.md.
 fn run_reporting(cmd: &mut Command) -> Result<(), String> {
@@ -276,4 +300,61 @@ fn ensure_npm(ctx: &Ctx, dir: &str) -> Result<(), String> {
             .current_dir(&dir),
     )?;
     std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_section_gains_the_size_by_crate_tables() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-size-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ctx = Ctx {
+            root: dir.clone(),
+            target: dir.join("target"),
+        };
+        let ok =
+            || report::Section::from_result("Web UI", Ok("## Web UI\n\nfigures\n".into()), 1.0);
+        // Without the cargo artefacts the part fails, saying why, instead of dropping the tables.
+        let missing = with_size_by_crate(&ctx, ok());
+        assert!(missing.failed);
+        assert!(
+            missing.body.contains("size by crate: cannot read"),
+            "{}",
+            missing.body
+        );
+        for artefact in size::Artefact::ALL {
+            let path = artefact.cargo_wasm(&ctx);
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&path, size::test_wasm::tiny_module());
+        }
+        let section = with_size_by_crate(&ctx, ok());
+        assert!(!section.failed, "{}", section.body);
+        assert!(
+            section
+                .body
+                .starts_with("## Web UI\n\nfigures\n\n### Size by crate\n"),
+            "{}",
+            section.body
+        );
+        // 6 of the module's 13 bytes, in both tables.
+        assert_eq!(
+            section
+                .body
+                .matches("| serde_json | 6 | 46.2% | 1 |")
+                .count(),
+            2
+        );
+        // A failed part stays as it was.
+        let failed = with_size_by_crate(
+            &ctx,
+            report::Section::from_result("Web UI", Err("boom".into()), 1.0),
+        );
+        assert!(failed.failed && failed.body.contains("boom"));
+        assert!(!failed.body.contains("Size by crate"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

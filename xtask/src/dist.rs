@@ -495,7 +495,9 @@ fn find_tag(html: &str, prefix: &str) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
-fn strip_comments(html: &str) -> Result<String, String> {
+/// `html` without its `<!-- … -->` comments (also the size guard's first-load list: a commented-out
+/// script is not loaded).
+pub fn strip_comments(html: &str) -> Result<String, String> {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find("<!--") {

@@ -1,8 +1,9 @@
-//! `cargo xtask …`: the project's build, demo, test, bench and package commands.
+//! `cargo xtask …`: the project's build, demo, test, bench, package and size commands.
 //!
 //! Few dependencies so the task runner itself compiles quickly on a fresh machine: the standard
-//! library, plus core (for `dist`'s configuration check), serde_json and sha2. Every heavy
-//! lifting step is an external tool (cargo, wasm-bindgen, npm, node).
+//! library, plus core (for `dist`'s configuration check), serde_json, sha2, thiserror, and
+//! wasmparser + rustc-demangle for the size guard. Every heavy lifting step is an external tool
+//! (cargo, wasm-bindgen, npm, node).
 
 mod bench;
 mod ctx;
@@ -12,6 +13,7 @@ mod emulator;
 mod fuzz;
 mod package;
 mod site;
+mod size;
 mod test;
 mod tools;
 
@@ -36,6 +38,11 @@ commands:
                      browser, Node and end-to-end tests. --quick skips the slow browser steps.
   bench              run the benchmarks and write BENCHMARKS.md
   package            build the embeddable npm package into target/pkg
+  size [--markdown | --ratchet]
+                     check the built package and site against xtask/size-budget.json and show
+                     what is big (largest functions, size by crate); builds nothing.
+                     --markdown: print BENCHMARKS.md's 'Size by crate' tables only;
+                     --ratchet: lower the budgets to what the built artefacts allow
   tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, nginx, npm deps)
 ";
 
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
         "test" => test::run(&ctx, rest),
         "bench" => bench::run(&ctx, rest),
         "package" => package::run(&ctx).map(|_| ()),
+        "size" => size::run(&ctx, rest),
         "tools" => tools::ensure_all(&ctx),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ctx::{self, Ctx, Steps, WASM_PACKAGES, WASM_TARGET};
-use crate::{dist, emulator, fuzz, package, site, tools};
+use crate::{dist, emulator, fuzz, package, site, size, tools};
 
 pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     let mut quick = false;
@@ -105,6 +105,24 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
         steps.step("package (npm)", || {
             pkg_dir = Some(package::run(ctx)?);
             Ok(())
+        });
+    }
+    // The size budget, on whatever the two builds above produced (it reads files, builds
+    // nothing): both artefacts normally, one if the other's build was skipped.
+    let built: Vec<size::Artefact> = [
+        (size::Artefact::Package, pkg_dir.is_some()),
+        (size::Artefact::SpaFirstLoad, site_dir.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(artefact, built)| built.then_some(artefact))
+    .collect();
+    if !wanted("size") {
+        steps.skip("size budget", "skipped");
+    } else if built.is_empty() {
+        steps.skip("size budget", "no package or site build");
+    } else {
+        steps.step(&format!("size budget ({})", size::BUDGET_FILE), || {
+            size::guard(ctx, &built, false)
         });
     }
     match (&emulator_bin, &pkg_dir) {
