@@ -159,7 +159,9 @@ impl AddressColumn {
         let mut column = Self::default();
         for m in machines {
             for a in addresses(m) {
-                match canonical_ip(a) {
+                // Without a colon an address is IPv4 or not an address: a valid IPv4 address
+                // is its own canonical and folded form, so only IPv6 needs parsing here.
+                match a.contains(':').then(|| canonical_ip(a)).flatten() {
                     Some(c) => column.values.push_as_is(&c),
                     None => column.values.push_folded(a),
                 }

@@ -7,8 +7,6 @@
 //! Split by concept: `columns` (pre-folded search columns), `sort`, `window` (the virtual
 //! window), `row` (what a row shows); the listing itself ([`Loaded`]) is here.
 
-use std::collections::HashMap;
-
 use defender_tags_core::Machine;
 
 mod columns;
@@ -40,6 +38,9 @@ pub struct Loaded {
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
     duplicates: Vec<bool>,
+    /// Every machine's index sorted by name, ascending (the table's default order): computed
+    /// once here, where equal names then sit side by side for [`Loaded::is_duplicate`].
+    by_name: Vec<u32>,
 }
 
 impl Loaded {
@@ -47,25 +48,27 @@ impl Loaded {
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
         let ips = AddressColumn::new(&machines);
-        // Sized up front: growing it would hold the old and the new table at once, and wasm
-        // memory never shrinks below its high-water mark.
-        let mut name_counts: HashMap<&str, u32> = HashMap::with_capacity(machines.len());
-        for i in 0..machines.len() {
-            let key = names.get(i);
-            if !key.is_empty() {
-                *name_counts.entry(key).or_insert(0u32) += 1;
+        let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
+        let mut by_name: Vec<u32> = (0..count).collect();
+        // Unstable with the index as the last key is the stable order, without the buffer.
+        by_name.sort_unstable_by(|&a, &b| {
+            present_last(names.get(a as usize), names.get(b as usize), str::is_empty)
+                .then(a.cmp(&b))
+        });
+        let mut duplicates: Vec<bool> = machines
+            .iter()
+            .map(|m| m.is_potential_duplication.unwrap_or(false))
+            .collect();
+        for run in by_name.chunk_by(|&a, &b| names.get(a as usize) == names.get(b as usize)) {
+            let named = run
+                .first()
+                .is_some_and(|&i| !names.get(i as usize).is_empty());
+            if named && run.len() > 1 {
+                for &i in run {
+                    duplicates[i as usize] = true;
+                }
             }
         }
-        let duplicates = machines
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                name_counts.get(names.get(i)).is_some_and(|&n| n > 1)
-                    || m.is_potential_duplication.unwrap_or(false)
-            })
-            .collect();
-        drop(name_counts);
-        // After the counts are freed, so it can take their place in memory.
         let ids = IdColumn::new(&machines);
         Self {
             machines,
@@ -73,6 +76,7 @@ impl Loaded {
             ips,
             ids,
             duplicates,
+            by_name,
         }
     }
 
@@ -96,6 +100,9 @@ impl Loaded {
     /// computes this once per listing and sort order, then narrows it per keystroke: filtering
     /// a sorted list keeps it sorted, so typing never re-sorts 100k rows.
     pub fn sorted(&self, key: SortKey, dir: SortDir) -> Vec<u32> {
+        if (key, dir) == (SortKey::Name, SortDir::Asc) {
+            return self.by_name.clone();
+        }
         let mut all: Vec<u32> = (0..self.machines.len() as u32).collect();
         self.sort(&mut all, key, dir);
         all
@@ -241,6 +248,40 @@ mod tests {
             names(&loaded, &idx),
             vec![Some("beta".into()), Some("Alpha".into()), None]
         );
+    }
+
+    proptest::proptest! {
+        /// The name order computed at load equals sorting by name, and duplicates are exactly
+        /// the machines whose folded name another machine shares (or that the API flags).
+        #[test]
+        fn the_precomputed_name_order_and_duplicates_match_their_definitions(
+            specs in proptest::collection::vec(
+                (proptest::option::of("[aAbB\u{212A}k]{0,3}"), proptest::bool::weighted(0.1)),
+                0..40,
+            ),
+        ) {
+            let machines: Vec<Machine> = specs
+                .iter()
+                .enumerate()
+                .map(|(i, (name, flagged))| {
+                    let mut m = machine(i as u32, name.as_deref());
+                    m.is_potential_duplication = Some(*flagged);
+                    m
+                })
+                .collect();
+            let loaded = Loaded::new(machines);
+            let mut want: Vec<u32> = (0..specs.len() as u32).collect();
+            loaded.sort(&mut want, SortKey::Name, SortDir::Asc);
+            proptest::prop_assert_eq!(loaded.sorted(SortKey::Name, SortDir::Asc), want);
+            for i in 0..specs.len() {
+                let folded = defender_tags_core::query::fold(specs[i].0.as_deref().unwrap_or(""));
+                let shared = !folded.is_empty()
+                    && specs.iter().enumerate().any(|(j, (other, _))| {
+                        j != i && defender_tags_core::query::fold(other.as_deref().unwrap_or("")) == folded
+                    });
+                proptest::prop_assert_eq!(loaded.is_duplicate(i), shared || specs[i].1, "machine {}", i);
+            }
+        }
     }
 
     #[test]
