@@ -16,7 +16,7 @@ use defender_tags_wasm::LocalBoxFuture;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Backend, BackendRef, UiError};
+use crate::api::{Backend, BackendRef, Target, UiError};
 use crate::bulk::export::write_safe_row;
 use crate::bulk::job::{JobKind, RunRecord, status_key, status_label};
 use crate::bulk::journal::Scope;
@@ -609,14 +609,12 @@ fn load(key: &str) -> ActivityLog {
         .unwrap_or_default()
 }
 
-/// A [`Backend`] that records every single-machine tag change it makes in the activity log.
+/// A [`Backend`] that records every single-machine tag change it makes in the activity log,
+/// naming the machine as the page that made the change showed it ([`Target`]).
 pub struct Logged {
     inner: BackendRef,
     session: RwSignal<Session>,
     activity: Activity,
-    names: Rc<RefCell<std::collections::HashMap<MachineId, String>>>,
-    /// Each machine's device value as last read or set, for the log's "was".
-    values: Rc<RefCell<std::collections::HashMap<MachineId, DeviceValue>>>,
 }
 
 impl std::fmt::Debug for Logged {
@@ -631,8 +629,6 @@ pub fn logged(inner: BackendRef, session: RwSignal<Session>, activity: Activity)
         inner,
         session,
         activity,
-        names: Rc::default(),
-        values: Rc::default(),
     }))
 }
 
@@ -642,72 +638,46 @@ impl Backend for Logged {
         query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
-        let names = self.names.clone();
-        let values = self.values.clone();
-        let fut = self.inner.0.search(query, now_ms);
-        Box::pin(async move {
-            let result = fut.await;
-            if let Ok(ms) = &result {
-                // Remembered so a log line can name the machine (and say what its device value
-                // was); bounded by the tenant size.
-                let mut names = names.borrow_mut();
-                let mut values = values.borrow_mut();
-                for m in ms {
-                    if let Some(n) = &m.computer_dns_name {
-                        names.insert(m.id.clone(), n.clone());
-                    }
-                    if let Some(v) = &m.device_value {
-                        values.insert(m.id.clone(), v.clone());
-                    }
-                }
-            }
-            result
-        })
+        self.inner.0.search(query, now_ms)
     }
 
     fn set_tag(
         &self,
-        id: MachineId,
+        target: Target,
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
-        let fut = self.inner.0.set_tag(id.clone(), tag.clone(), action);
+        let fut = self.inner.0.set_tag(target.clone(), tag.clone(), action);
         let session = self.session;
         let activity = self.activity;
-        let name = self.names.borrow().get(&id).cloned().unwrap_or_default();
         Box::pin(async move {
             let result = fut.await;
             let who = session.with_untracked(who);
-            activity.record(single_entry(who, &id, &name, tag.as_str(), action, &result));
+            let name = target.name.as_deref().unwrap_or_default();
+            activity.record(single_entry(who, &target.id, name, tag.as_str(), action, &result));
             result
         })
     }
 
     fn set_device_value(
         &self,
-        id: MachineId,
+        target: Target,
         value: DeviceValue,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
-        let fut = self.inner.0.set_device_value(id.clone(), value.clone());
+        let fut = self.inner.0.set_device_value(target.clone(), value.clone());
         let session = self.session;
         let activity = self.activity;
-        let name = self.names.borrow().get(&id).cloned().unwrap_or_default();
-        let values = self.values.clone();
         Box::pin(async move {
             let result = fut.await;
             let who = session.with_untracked(who);
-            let previous = values.borrow().get(&id).cloned();
             activity.record(device_value_entry(
                 who,
-                &id,
-                &name,
-                previous.as_ref(),
+                &target.id,
+                target.name.as_deref().unwrap_or_default(),
+                target.device_value.as_ref(),
                 &value,
                 &result,
             ));
-            if result.is_ok() {
-                values.borrow_mut().insert(id, value);
-            }
             result
         })
     }

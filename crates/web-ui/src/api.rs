@@ -124,6 +124,30 @@ impl UiError {
     }
 }
 
+/// The machine a single change is made to, as the page shows it: the activity log names the
+/// change by it and records its earlier device value. The page has the machine at hand, so the
+/// log never needs its own copy of every listed machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The machine.
+    pub id: MachineId,
+    /// Its computer name, when it has one.
+    pub name: Option<String>,
+    /// Its device value as the page shows it.
+    pub device_value: Option<DeviceValue>,
+}
+
+impl Target {
+    /// A machine known only by its id.
+    pub fn id(id: MachineId) -> Self {
+        Self {
+            id,
+            name: None,
+            device_value: None,
+        }
+    }
+}
+
 /// What the pages need from the API.
 pub trait Backend {
     /// The machines matching `query` (all pages). `now_ms` anchors "last seen" filters.
@@ -135,17 +159,17 @@ pub trait Backend {
     /// Adds or removes one tag on one machine.
     fn set_tag(
         &self,
-        id: MachineId,
+        target: Target,
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>>;
     /// Sets one machine's device value (one API call; there is no bulk form).
     fn set_device_value(
         &self,
-        id: MachineId,
+        target: Target,
         value: DeviceValue,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
-        let _ = (id, value);
+        let _ = (target, value);
         Box::pin(async {
             Err(UiError::new(
                 UiErrorKind::Invalid,
@@ -248,14 +272,14 @@ impl Backend for ClientBackend {
 
     fn set_tag(
         &self,
-        id: MachineId,
+        target: Target,
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
         let this = self.clone();
         Box::pin(async move {
             this.client
-                .set_tag(&id, &tag, action)
+                .set_tag(&target.id, &tag, action)
                 .await
                 .map(|_| ())
                 .map_err(|e| UiError::from_client(&e, true, &this.access))
@@ -264,13 +288,13 @@ impl Backend for ClientBackend {
 
     fn set_device_value(
         &self,
-        id: MachineId,
+        target: Target,
         value: DeviceValue,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
         let this = self.clone();
         Box::pin(async move {
             this.client
-                .set_device_value(&id, &value)
+                .set_device_value(&target.id, &value)
                 .await
                 .map(|_| ())
                 .map_err(|e| UiError::from_client(&e, true, &this.access))
@@ -335,10 +359,11 @@ impl Backend for Rc<FakeBackend> {
 
     fn set_tag(
         &self,
-        id: MachineId,
+        target: Target,
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
+        let id = target.id;
         let result = match self.fail_next_change.borrow_mut().take() {
             Some(e) => Err(e),
             None => {
@@ -391,10 +416,10 @@ mod tests {
         .unwrap();
         assert_eq!(found.len(), 1);
         let id = found[0].id.clone();
-        block_on(fake.set_tag(id.clone(), Tag::parse("x").unwrap(), TagAction::Add)).unwrap();
+        block_on(fake.set_tag(Target::id(id.clone()), Tag::parse("x").unwrap(), TagAction::Add)).unwrap();
         assert_eq!(fake.machines.borrow()[0].machine_tags, vec!["x".to_owned()]);
         *fake.fail_next_change.borrow_mut() = Some(UiError::new(UiErrorKind::Server, "boom"));
-        let err = block_on(fake.set_tag(id, Tag::parse("y").unwrap(), TagAction::Add)).unwrap_err();
+        let err = block_on(fake.set_tag(Target::id(id), Tag::parse("y").unwrap(), TagAction::Add)).unwrap_err();
         assert_eq!(err.message, "boom");
         assert_eq!(fake.machines.borrow()[0].machine_tags, vec!["x".to_owned()]);
     }

@@ -110,12 +110,28 @@ pub struct Notice {
 pub struct SingleChange {
     /// The machine.
     pub id: MachineId,
-    /// Its name, for messages.
-    pub name: String,
+    /// Its computer name, when it has one.
+    pub name: Option<String>,
     /// The tag.
     pub tag: Tag,
     /// Add or remove.
     pub action: TagAction,
+}
+
+impl SingleChange {
+    /// How messages name the machine: its computer name, else its id.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.id.to_string())
+    }
+
+    /// The machine as the activity log names it.
+    pub fn target(&self) -> crate::api::Target {
+        crate::api::Target {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            device_value: None,
+        }
+    }
 }
 
 /// How long a success message stays before it goes by itself (errors stay until dismissed).

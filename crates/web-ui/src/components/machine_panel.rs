@@ -68,7 +68,7 @@ pub fn MachinePanel(
                     {row("Health", m.health_status.as_ref().map_or_else(|| "\u{2014}".to_owned(), |v| humanize(v.as_str())))}
                     {row("Risk", text(m.risk_score.as_ref().map(|v| v.as_str())))}
                     {row("Exposure", text(m.exposure_level.as_ref().map(|v| v.as_str())))}
-                    <DeviceValueRow id=m.id.clone() listed=m.device_value.clone() set_here=shown_value/>
+                    <DeviceValueRow id=m.id.clone() name=m.computer_dns_name.clone() listed=m.device_value.clone() set_here=shown_value/>
                     {row("Machine group", crate::search::group_label(m.rbac_group_id, m.rbac_group_name.as_deref()))}
                     <div class="detail"><dt>"Last seen"</dt><dd>
                         <time datetime=m.last_seen.map(defender_tags_core::model::datetime::format_datetime).unwrap_or_default()
@@ -79,7 +79,7 @@ pub fn MachinePanel(
                 </dl>
                 <TagEditor
                     id=m.id.clone()
-                    machine_name=m.computer_dns_name.clone().unwrap_or_else(|| m.id.to_string())
+                    machine_name=m.computer_dns_name.clone()
                     server_tags=Signal::derive(move || machine.with(|m| m.as_ref().map(|m| m.machine_tags.clone()).unwrap_or_default()))
                 />
             }
@@ -123,6 +123,8 @@ pub fn MachinePanel(
 #[component]
 fn DeviceValueRow(
     id: MachineId,
+    /// Its computer name (the activity log names the change by it).
+    name: Option<String>,
     /// The value in the listing.
     listed: Option<DeviceValue>,
     /// The value set from this panel, once the API confirmed it (owned by the panel, so it
@@ -130,6 +132,7 @@ fn DeviceValueRow(
     set_here: RwSignal<Option<DeviceValue>>,
 ) -> impl IntoView {
     let current = set_here.get_untracked().or(listed.clone());
+    let listed_before = listed.clone();
     let ids = crate::ids::use_ids();
     let state = crate::components::top_bar::use_app_state();
     let can_edit = crate::components::read_only::can_edit();
@@ -157,11 +160,16 @@ fn DeviceValueRow(
             return;
         };
         let value = choice.get_untracked();
-        let id = id.clone();
+        // What the log records as the earlier value: the one this panel shows.
+        let target = crate::api::Target {
+            id: id.clone(),
+            name: name.clone(),
+            device_value: set_here.get_untracked().or_else(|| listed_before.clone()),
+        };
         busy.set(true);
         message.set(None);
         leptos::task::spawn_local(async move {
-            let result = backend.0.set_device_value(id, value.clone()).await;
+            let result = backend.0.set_device_value(target, value.clone()).await;
             busy.try_set(false);
             match result {
                 Ok(()) => {

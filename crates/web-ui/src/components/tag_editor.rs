@@ -40,17 +40,16 @@ impl SingleCtx {
 /// with a notice; a success offers Undo (the inverse change, made the same way).
 pub async fn apply_single(ctx: SingleCtx, change: SingleChange) {
     let SingleChange {
-        id,
-        name,
-        tag,
-        action,
+        id, tag, action, ..
     } = change.clone();
+    let name = change.label();
     let edit = ctx
         .edits
         .try_update(|e| e.begin(id.clone(), tag.as_str(), action));
+    let target = change.target();
     let call = ctx
         .backend
-        .with_untracked(|b| b.as_ref().map(|b| b.0.set_tag(id, tag.clone(), action)));
+        .with_untracked(|b| b.as_ref().map(|b| b.0.set_tag(target, tag.clone(), action)));
     let result = match call {
         Some(call) => call.await,
         None => Err(UiError::new(UiErrorKind::Auth, "Not signed in.")),
@@ -97,8 +96,8 @@ pub async fn apply_single(ctx: SingleCtx, change: SingleChange) {
 pub fn TagEditor(
     /// The machine.
     id: MachineId,
-    /// Its name, for messages.
-    machine_name: String,
+    /// Its computer name, when it has one (messages and the activity log name it by this).
+    machine_name: Option<String>,
     /// Its tags as the server last returned them.
     #[prop(into)]
     server_tags: Signal<Vec<String>>,

@@ -49,26 +49,24 @@ impl Loaded {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
         let ips = AddressColumn::new(&machines);
         let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
-        let mut by_name: Vec<u32> = (0..count).collect();
-        // Unstable with the index as the last key is the stable order, without the buffer.
-        by_name.sort_unstable_by(|&a, &b| {
-            present_last(names.get(a as usize), names.get(b as usize), str::is_empty)
-                .then(a.cmp(&b))
-        });
+        // Each name beside its index, so comparing two does not look both up in the column;
+        // unstable with the index as the last key is the stable order.
+        let mut keyed: Vec<(&str, u32)> = (0..count).map(|i| (names.get(i as usize), i)).collect();
+        keyed.sort_unstable_by(|a, b| present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1)));
         let mut duplicates: Vec<bool> = machines
             .iter()
             .map(|m| m.is_potential_duplication.unwrap_or(false))
             .collect();
-        for run in by_name.chunk_by(|&a, &b| names.get(a as usize) == names.get(b as usize)) {
-            let named = run
-                .first()
-                .is_some_and(|&i| !names.get(i as usize).is_empty());
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let named = run.first().is_some_and(|k| !k.0.is_empty());
             if named && run.len() > 1 {
-                for &i in run {
-                    duplicates[i as usize] = true;
+                for k in run {
+                    duplicates[k.1 as usize] = true;
                 }
             }
         }
+        let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
+        drop(keyed);
         let ids = IdColumn::new(&machines);
         Self {
             machines,
@@ -250,6 +248,8 @@ mod tests {
         );
     }
 
+    // proptest is a native dev-dependency (these tests also build for wasm32).
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// The name order computed at load equals sorting by name, and duplicates are exactly
         /// the machines whose folded name another machine shares (or that the API flags).
