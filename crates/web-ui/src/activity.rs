@@ -7,7 +7,6 @@
 //! closes, which is what "this browser session" means. Entries hold ids, names, tags and
 //! outcomes, never a token.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -654,7 +653,14 @@ impl Backend for Logged {
             let result = fut.await;
             let who = session.with_untracked(who);
             let name = target.name.as_deref().unwrap_or_default();
-            activity.record(single_entry(who, &target.id, name, tag.as_str(), action, &result));
+            activity.record(single_entry(
+                who,
+                &target.id,
+                name,
+                tag.as_str(),
+                action,
+                &result,
+            ));
             result
         })
     }

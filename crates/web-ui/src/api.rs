@@ -416,10 +416,16 @@ mod tests {
         .unwrap();
         assert_eq!(found.len(), 1);
         let id = found[0].id.clone();
-        block_on(fake.set_tag(Target::id(id.clone()), Tag::parse("x").unwrap(), TagAction::Add)).unwrap();
+        block_on(fake.set_tag(
+            Target::id(id.clone()),
+            Tag::parse("x").unwrap(),
+            TagAction::Add,
+        ))
+        .unwrap();
         assert_eq!(fake.machines.borrow()[0].machine_tags, vec!["x".to_owned()]);
         *fake.fail_next_change.borrow_mut() = Some(UiError::new(UiErrorKind::Server, "boom"));
-        let err = block_on(fake.set_tag(Target::id(id), Tag::parse("y").unwrap(), TagAction::Add)).unwrap_err();
+        let err = block_on(fake.set_tag(Target::id(id), Tag::parse("y").unwrap(), TagAction::Add))
+            .unwrap_err();
         assert_eq!(err.message, "boom");
         assert_eq!(fake.machines.borrow()[0].machine_tags, vec!["x".to_owned()]);
     }

@@ -141,7 +141,7 @@ fn mount_editor(root: &HtmlElement, fake: Rc<FakeBackend>, session: Session) {
             <NoticeRegion/>
             <TagEditor
                 id=m.id.clone()
-                machine_name="web01".to_owned()
+                machine_name=Some("web01".to_owned())
                 server_tags=Signal::derive(move || initial.clone())
             />
         }

@@ -297,11 +297,11 @@ impl Backend for FakeWithRunner {
 
     fn set_tag(
         &self,
-        id: MachineId,
+        target: defender_tags_web_ui::api::Target,
         tag: Tag,
         action: TagAction,
     ) -> LocalBoxFuture<'static, Result<(), UiError>> {
-        self.0.set_tag(id, tag, action)
+        self.0.set_tag(target, tag, action)
     }
 
     fn bulk(&self) -> Option<Rc<dyn BulkRunner>> {
@@ -717,7 +717,7 @@ async fn the_activity_page_lists_a_change_as_it_is_made() {
         });
         state.backend.0.set(Some(logged));
         view! {
-            <TagEditor id=id machine_name="web01.contoso.local".to_owned()
+            <TagEditor id=id machine_name=Some("web01.contoso.local".to_owned())
                 server_tags=Signal::derive(Vec::new)/>
             <ActivityPage/>
         }
