@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::task::Poll;
 
-use crate::client::{CallCtx, DefenderClient, with_response};
+use crate::client::{CallCtx, Decoder, DefenderClient, with_response};
 use crate::error::ClientError;
 use crate::token::LocalBoxFuture;
 use crate::transport::{HttpRequest, HttpResponse};
@@ -99,17 +99,13 @@ impl DefenderClient {
         }
     }
 
-    /// Decodes a page's answer (every field, or `listed`: only what a listing keeps).
+    /// Decodes a page's answer with `decode` (every field, or only what a listing keeps).
     fn decode_page(
         &self,
         query: &ListQuery,
         response: &HttpResponse,
-        fields: Fields,
+        decode: Decoder<ODataList<Machine>>,
     ) -> Result<MachinePage, ClientError> {
-        let decode = match fields {
-            Fields::All => api::decode_list_machines,
-            Fields::Listed => api::decode_list_machines_listed,
-        };
         let list = with_response(decode)(response).map_err(ClientError::Api)?;
         let next = next_cursor(query, &list, &self.config().base_url);
         Ok(MachinePage {
@@ -125,7 +121,7 @@ impl DefenderClient {
     ) -> Result<MachinePage, ClientError> {
         let (query, request) = self.page_request(filter, cursor)?;
         let response = self.exchange(request, &CallCtx::default()).await?;
-        self.decode_page(&query, &response, Fields::All)
+        self.decode_page(&query, &response, api::decode_list_machines)
     }
 
     /// One page of `GET /api/machines` with an optional `$filter`. A 404 ("no recent machines")
@@ -160,7 +156,7 @@ impl DefenderClient {
                 skip: None,
             })),
             seen: Vec::new(),
-            fields: Fields::All,
+            decode: api::decode_list_machines,
             ahead: None,
         }
     }
@@ -221,15 +217,6 @@ impl DefenderClient {
     }
 }
 
-/// Which fields a listing decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fields {
-    /// The whole machine entity, unknown fields included.
-    All,
-    /// What `defender_tags_core::model::keep_listed_fields` keeps (see [`MachinePages::listed`]).
-    Listed,
-}
-
 /// The next page's request, sent before the current page was decoded.
 struct Ahead {
     cursor: PageCursor,
@@ -254,7 +241,10 @@ pub struct MachinePages {
     /// Every cursor already fetched: a service that hands out a link it already gave would
     /// otherwise keep the listing (and the rate budget) going forever.
     seen: Vec<PageCursor>,
-    fields: Fields,
+    /// Core's decoder of a page: the whole machine entity, or (after [`MachinePages::listed`])
+    /// only what a listing keeps. A function pointer, so a build that never lists that way (the
+    /// npm package) does not carry the second decoder.
+    decode: Decoder<ODataList<Machine>>,
     /// The request for the page the current one is expected to name next.
     ahead: Option<Ahead>,
 }
@@ -263,7 +253,7 @@ impl MachinePages {
     /// Decodes only the fields a listing shows (`defender_tags_core::model::keep_listed_fields`),
     /// skipping the rest in the page text: what the web UI loads 100k machines with.
     pub fn listed(mut self) -> Self {
-        self.fields = Fields::Listed;
+        self.decode = api::decode_list_machines_listed;
         self
     }
 
@@ -294,7 +284,7 @@ impl MachinePages {
         if (200..300).contains(&response.status) {
             self.send_ahead(&response.body).await;
         }
-        let page = self.client.decode_page(&query, &response, self.fields)?;
+        let page = self.client.decode_page(&query, &response, self.decode)?;
         self.cursor = page.next;
         if self
             .ahead
