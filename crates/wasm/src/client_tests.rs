@@ -201,6 +201,23 @@ fn the_next_page_is_requested_before_this_one_is_handed_over() {
 }
 
 #[test]
+fn a_foreign_next_link_is_not_requested_early_either() {
+    let page = format!(
+        r#"{{"value":[{}],"@odata.nextLink":"https://evil.example/api/machines?$skip=1"}}"#,
+        machine(1)
+    );
+    let (client, transport, seen) = client(vec![json(200, &page)], 1.0);
+    let err = block_on(client.list_all_machines(None).collect_all()).unwrap_err();
+    assert_eq!(err.code(), "foreign_origin");
+    assert_eq!(
+        transport.sent.borrow().len(),
+        1,
+        "only the first page was asked for"
+    );
+    assert_eq!(seen.borrow().len(), 1, "one token, for the first page");
+}
+
+#[test]
 fn a_guessed_next_link_the_page_does_not_name_is_dropped() {
     // The page's own link comes first; a machine's unknown field carries the key again, last in
     // the text, so the early guess is wrong. The decoded page decides.
