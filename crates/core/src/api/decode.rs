@@ -228,13 +228,7 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    if status == 404 {
-        return Ok(ODataList::default());
-    }
-    if !is_success(status) {
-        return Err(decode_error(status, headers, body));
-    }
-    decode_json(status, body)
+    decode_listing(status, headers, body)
 }
 
 /// Decodes `GET /api/machines` keeping only what a listing shows ([`ListedMachine`]): the
@@ -251,18 +245,31 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    let list: ODataList<ListedMachine> = decode_listing(status, headers, body)?;
+    Ok(ODataList {
+        context: list.context,
+        value: list.value.into_iter().map(|m| m.0).collect(),
+        next_link: list.next_link,
+    })
+}
+
+/// A machines listing in either shape; 404 is the empty list.
+fn decode_listing<T: DeserializeOwned, K, V>(
+    status: u16,
+    headers: &[(K, V)],
+    body: &[u8],
+) -> Result<ODataList<T>, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     if status == 404 {
         return Ok(ODataList::default());
     }
     if !is_success(status) {
         return Err(decode_error(status, headers, body));
     }
-    let list: ODataList<ListedMachine> = decode_json(status, body)?;
-    Ok(ODataList {
-        context: list.context,
-        value: list.value.into_iter().map(|m| m.0).collect(),
-        next_link: list.next_link,
-    })
+    decode_json(status, body)
 }
 
 /// Decodes one machine: `GET /api/machines/{id}` and `POST /api/machines/{id}/tags`.
