@@ -1405,6 +1405,14 @@ mod tests {
         assert_eq!(kib_value(80.5), serde_json::json!(80.5));
     }
 
+    /// The error a budget file is refused with.
+    fn refused(text: &str) -> String {
+        parse_budgets("b.json", text)
+            .map(drop)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn budget_file_is_checked() {
         let ok = r#"{"artefacts": {"package": {"goal_kib": 80, "budget_kib": 270},
@@ -1418,16 +1426,10 @@ mod tests {
             ]
         );
         let typo = ok.replace("spa-first-load", "spa");
-        let e = parse_budgets("b.json", &typo)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
+        let e = refused(&typo);
         assert!(e.contains("unknown artefact `spa`"), "{e}");
         let below_goal = ok.replace("270", "70");
-        let e = parse_budgets("b.json", &below_goal)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
+        let e = refused(&below_goal);
         assert!(
             e.contains("`package.budget_kib` (70) is below its goal (80)"),
             "{e}"
@@ -1446,19 +1448,13 @@ mod tests {
             ))
         );
         let bad_snapshot = with_snapshot.replace("1000", "-1");
-        let e = parse_budgets("b.json", &bad_snapshot)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
+        let e = refused(&bad_snapshot);
         assert!(
             e.contains("`package.crates_at_budget` must map crate names to byte counts"),
             "{e}"
         );
         let not_a_number = ok.replace("750", "\"750\"");
-        let e = parse_budgets("b.json", &not_a_number)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
+        let e = refused(&not_a_number);
         assert!(
             e.contains("`spa-first-load.budget_kib` must be a positive number"),
             "{e}"

@@ -336,43 +336,27 @@ impl<'de> Deserialize<'de> for ListedMachine {
 /// machines the rest is about a third of the memory, and nothing shows it.
 /// [`ListedMachine`] decodes straight into this shape.
 pub fn keep_listed_fields(m: Machine) -> Machine {
-    let Machine {
-        id,
-        computer_dns_name,
-        last_seen,
-        os_platform,
-        os_version,
-        last_ip_address,
-        health_status,
-        rbac_group_name,
-        rbac_group_id,
-        risk_score,
-        machine_tags,
-        exposure_level,
-        device_value,
-        is_potential_duplication,
-        ip_addresses,
-        ..
-    } = m;
-    let mut kept = Machine::new(id);
-    kept.ip_addresses = ip_addresses
-        .into_iter()
-        .filter_map(|a| listed_address(a.ip_address))
-        .collect();
-    kept.computer_dns_name = computer_dns_name;
-    kept.last_seen = last_seen;
-    kept.os_platform = os_platform;
-    kept.os_version = os_version;
-    kept.last_ip_address = last_ip_address;
-    kept.health_status = health_status;
-    kept.rbac_group_name = rbac_group_name;
-    kept.rbac_group_id = rbac_group_id;
-    kept.risk_score = risk_score;
-    kept.machine_tags = machine_tags;
-    kept.exposure_level = exposure_level;
-    kept.device_value = device_value;
-    kept.is_potential_duplication = is_potential_duplication;
-    kept
+    Machine {
+        computer_dns_name: m.computer_dns_name,
+        last_seen: m.last_seen,
+        os_platform: m.os_platform,
+        os_version: m.os_version,
+        last_ip_address: m.last_ip_address,
+        health_status: m.health_status,
+        rbac_group_name: m.rbac_group_name,
+        rbac_group_id: m.rbac_group_id,
+        risk_score: m.risk_score,
+        machine_tags: m.machine_tags,
+        exposure_level: m.exposure_level,
+        device_value: m.device_value,
+        is_potential_duplication: m.is_potential_duplication,
+        ip_addresses: m
+            .ip_addresses
+            .into_iter()
+            .filter_map(|a| listed_address(a.ip_address))
+            .collect(),
+        ..Machine::new(m.id)
+    }
 }
 
 /// An interface as a listing keeps it: its address alone, unless it has none or a loopback one.
