@@ -60,10 +60,14 @@ pub fn long(ctx: &Ctx) -> Result<Vec<(String, u64)>, String> {
     Ok(counts)
 }
 
-/// `cargo +nightly`, without the stable toolchain that `cargo xtask` runs under leaking in.
+/// The nightly cargo-fuzz builds with, pinned by date so a run next month builds the same way
+/// (`rust-toolchain.toml` pins the stable one). `cargo xtask test` installs it when missing.
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+
+/// `cargo +NIGHTLY`, without the stable toolchain that `cargo xtask` runs under leaking in.
 fn nightly_cargo(ctx: &Ctx) -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.arg("+nightly")
+    cmd.arg(format!("+{NIGHTLY}"))
         .current_dir(&ctx.root)
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO")
@@ -79,22 +83,30 @@ fn quiet_ok(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Fails clearly without nightly; installs cargo-fuzz when missing.
+/// Installs the pinned nightly and cargo-fuzz when missing.
 fn ensure_cargo_fuzz() -> Result<(), String> {
     let probe = |args: &[&str]| {
         let mut cmd = Command::new("cargo");
-        cmd.arg("+nightly")
+        cmd.arg(format!("+{NIGHTLY}"))
             .args(args)
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("CARGO");
         quiet_ok(&mut cmd)
     };
     if !probe(&["--version"]) {
-        return Err(
-            "fuzzing needs the nightly toolchain (`cargo +nightly` failed): \
-                    run `rustup toolchain install nightly --profile minimal`"
-                .into(),
-        );
+        eprintln!("{NIGHTLY} is missing; installing it (minimal profile)");
+        if !ctx::have("rustup") {
+            return Err(format!(
+                "fuzzing needs the {NIGHTLY} toolchain and rustup is not on PATH to install it"
+            ));
+        }
+        ctx::run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+        ]))?;
     }
     if probe(&["fuzz", "--version"]) {
         return Ok(());
@@ -102,11 +114,15 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
     eprintln!("cargo-fuzz is missing; installing it (a few minutes)");
     let mut install = Command::new("cargo");
     install
-        .args(["+nightly", "install", "cargo-fuzz"])
+        .arg(format!("+{NIGHTLY}"))
+        .args(["install", "cargo-fuzz", "--version", CARGO_FUZZ])
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO");
     ctx::run(&mut install)
 }
+
+/// The cargo-fuzz release the fuzz step was written against.
+const CARGO_FUZZ: &str = "0.13.2";
 
 /// Options shared by `build` and `run`: no sanitizer (core forbids `unsafe`, so ASan would only
 /// slow the runs down) but debug assertions on, so overflows and broken invariants panic.

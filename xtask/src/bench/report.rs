@@ -95,14 +95,15 @@ pub fn soak_section(machines: u32, table: &str) -> String {
 
 /// The fuzzing table.
 pub fn fuzz_section(counts: &[(String, u64)], goal: u64) -> String {
-    let mut s = String::from(
+    let mut s = format!(
         "## Fuzzing\n\n\
-         `cargo +nightly fuzz run <target> -- -runs=1000000 -max_total_time=600` per target, one \
+         `cargo +{} fuzz run <target> -- -runs=1000000 -max_total_time=600` per target, one \
          after the other on the same machine (no sanitizer: core has no `unsafe`; debug assertions \
          on; input length capped per target in xtask/src/fuzz.rs). A crash fails this part and \
          names the input; a target stopped by the time cap shows fewer executions.\n\n\
          | Target | What it checks | Executions | Goal | Ratio | Result | Crashes |\n\
          |---|---|---:|---:|---:|---|---:|\n",
+        crate::fuzz::NIGHTLY
     );
     for (target, runs) in counts {
         let _ = writeln!(
