@@ -17,7 +17,8 @@
 //! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
 //! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
 //! The generated declarations are then compiled against TypeScript consumers (crates/wasm/ts) with
-//! `tsc --noEmit`, resolving the package by name under `node10`, `node16`, `nodenext` and `bundler` module
+//! `tsc --noEmit` (`shapes.ts` among them: real Rust values the package sends, rendered by
+//! crates/wasm/src/ts_shapes.rs, so a hand-written shape cannot drift from Rust), resolving the package by name under `node10`, `node16`, `nodenext` and `bundler` module
 //! resolution (`exports` for the last two, `typesVersions` for node10).
 
 use std::fs;
@@ -253,7 +254,7 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
         )
         .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
         let mut files = Vec::new();
-        for consumer in ["consumer.ts", "consumer-ui.ts"] {
+        for consumer in ["consumer.ts", "consumer-ui.ts", "shapes.ts"] {
             let text = fs::read_to_string(sources.join(consumer))
                 .map_err(|e| format!("cannot read {consumer}: {e}"))?;
             fs::write(dir.join(consumer), text)

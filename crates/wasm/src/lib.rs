@@ -41,6 +41,8 @@ mod client_tests;
 mod hunting_tests;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod ts_shapes;
 
 pub use abort::AbortHandle;
 pub use budget::{LedgerStore, MemoryLedgerStore};

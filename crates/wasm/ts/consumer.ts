@@ -12,6 +12,7 @@ import {
   type Progress,
   type RunReport,
   type PlanSummary,
+  type PlanMachine,
   type ProxyConfig,
   type RulesDocument,
   type RulesDryRun,
@@ -47,7 +48,11 @@ export async function portal(): Promise<number> {
   const added: Machine = await client.addTag(one.id, "Finance");
   const removed: Machine = await client.removeTag(added.id, "Finance");
 
-  const plan = client.planBulk("Finance", "Add", found.map((m) => ({ id: m.id, tags: m.machineTags })));
+  const plan = client.planBulk("Finance", "Add", found.map((m) => ({ id: m.id, name: m.computerDnsName, tags: m.machineTags })));
+  const planMachine: PlanMachine = { id: one.id, tags: null };
+  // The planner needs an id for every machine (PlanMachine is generated from the Rust struct).
+  // @ts-expect-error: `id` is required
+  const noId: PlanMachine = { name: "pc1" };
   const summary: PlanSummary = plan.summary();
   const calls: number = summary.calls;
   const controller = new AbortController();
@@ -87,6 +92,7 @@ export async function portal(): Promise<number> {
   void next;
   void name;
   void tags;
+  void [planMachine, noId];
   return calls + failed.length + minute + hour;
 }
 

@@ -136,14 +136,25 @@ pub(crate) fn plan_bulk(
     })
 }
 
-/// One `PlanMachine` as JSON. `null` and a missing property read alike, as in
-/// [`machine_state`]; other properties are ignored.
-#[derive(serde::Deserialize)]
-struct JsonPlanMachine {
+// The package's `PlanMachine` declaration is generated from this struct (tsify), and
+// `machine_state` reads a JS object by the same rules: `id` is required, `null` and a missing
+// `name` or `tags` read alike. The doc comments below are the declaration's.
+
+/// A machine for `planBulk`: its id and, when known, its name and current tags. Other
+/// properties are ignored, so a `Machine` from `listMachines` can be passed with its
+/// `machineTags` copied to `tags`.
+#[derive(serde::Deserialize, tsify::Tsify)]
+struct PlanMachine {
+    /// The 40-character machine id.
     id: String,
+    /// Its computer name, shown in the plan's previews.
     #[serde(default)]
+    #[tsify(optional, type = "string | null")]
     name: Option<String>,
+    /// Its current tags. Absent or `null`: unknown, so the tag call is sent and the result
+    /// decides.
     #[serde(default)]
+    #[tsify(optional, type = "string[] | null")]
     tags: Option<Vec<String>>,
 }
 
@@ -157,7 +168,7 @@ struct JsonPlanMachine {
 /// always accepted and reports the first bad entry with its index.
 fn states_through_json(machines: &JsValue) -> Option<Vec<MachineState>> {
     let text = String::from(js_sys::JSON::stringify(machines).ok()?);
-    let parsed: Vec<JsonPlanMachine> = serde_json::from_str(&text).ok()?;
+    let parsed: Vec<PlanMachine> = serde_json::from_str(&text).ok()?;
     drop(text);
     parsed
         .into_iter()
