@@ -5,7 +5,7 @@
 //!   (`tests/bench/tagging.mjs`);
 //! - `browser`: the web UI in headless Chromium with 100k machines: search latency per keystroke,
 //!   load time, memory, and the sizes of the package and the SPA (`tests/bench/browser.mjs`),
-//!   with where those bytes come from, by crate (`xtask/src/size.rs`);
+//!   with where those bytes come from, by crate (`xtask/src/size/`);
 //! - `hunting`: the bulk page's hunting source in headless Chromium, from a 50,000-row query to
 //!   its preview (`tests/bench/hunting.mjs`);
 //! - `soak`: the fault soak (`tests/soak`) at 10k machines;

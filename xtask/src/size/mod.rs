@@ -279,7 +279,7 @@ pub fn bench_markdown(ctx: &Ctx) -> Result<String, String> {
          attributed to a crate by its symbol name (an impl's method to the crate of its self type, \
          drop glue to the dropped type's crate, any other path to its first segment); data \
          segments are `data`. `cargo xtask size` prints the same tables with the largest functions \
-         (xtask/src/size.rs).\n",
+         (xtask/src/size/).\n",
     );
     for artefact in Artefact::ALL {
         let (path, b) = breakdown(ctx, artefact).map_err(|e| e.to_string())?;
