@@ -164,6 +164,16 @@ pub struct LoadedBuilder {
     ids: IdColumn,
     /// The API's own duplicate flag, per machine; same-name duplicates are added by `finish`.
     flagged: Vec<bool>,
+    /// Every index so far, each page's run sorted by name as it arrives: `finish` then merges
+    /// a few sorted runs instead of sorting every machine.
+    by_name: Vec<u32>,
+}
+
+/// The table's default order: by folded name, unnamed last, then server order. Keyed by the
+/// name beside the index, so comparing two does not look both up in the column; with the index
+/// as the last key every order is total, so stable and unstable sorts agree.
+fn by_name_order(a: &(&str, u32), b: &(&str, u32)) -> std::cmp::Ordering {
+    present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1))
 }
 
 impl LoadedBuilder {
@@ -184,7 +194,7 @@ impl LoadedBuilder {
         self.machines.is_empty()
     }
 
-    /// Adds machines `from..` to the columns.
+    /// Adds machines `from..` to the columns and their sorted run to the name order.
     fn index_from(&mut self, from: usize) {
         for m in self.machines.get(from..).unwrap_or_default() {
             self.names
@@ -194,6 +204,13 @@ impl LoadedBuilder {
             self.flagged
                 .push(m.is_potential_duplication.unwrap_or(false));
         }
+        let end = u32::try_from(self.machines.len()).unwrap_or(u32::MAX);
+        let start = u32::try_from(from).unwrap_or(u32::MAX);
+        let mut run: Vec<(&str, u32)> = (start..end)
+            .map(|i| (self.names.get(i as usize), i))
+            .collect();
+        run.sort_unstable_by(by_name_order);
+        self.by_name.extend(run.iter().map(|k| k.1));
     }
 
     /// The listing: sorted by name once, duplicate names marked.
@@ -204,6 +221,7 @@ impl LoadedBuilder {
             mut ips,
             mut ids,
             flagged: mut duplicates,
+            by_name: runs,
         } = self;
         // Everything grew by doubling, so up to half of each is spare room: give it back (in
         // place, at the top of wasm memory); wasm memory never shrinks below its high-water mark.
@@ -212,11 +230,12 @@ impl LoadedBuilder {
         ips.shrink_to_fit();
         ids.shrink_to_fit();
         duplicates.shrink_to_fit();
-        let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
-        // Each name beside its index, so comparing two does not look both up in the column;
-        // unstable with the index as the last key is the stable order.
-        let mut keyed: Vec<(&str, u32)> = (0..count).map(|i| (names.get(i as usize), i)).collect();
-        keyed.sort_unstable_by(|a, b| present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1)));
+        let mut keyed: Vec<(&str, u32)> = runs
+            .into_iter()
+            .map(|i| (names.get(i as usize), i))
+            .collect();
+        // The stable sort finds the pages' sorted runs and merges them.
+        keyed.sort_by(by_name_order);
         for run in keyed.chunk_by(|a, b| a.0 == b.0) {
             let named = run.first().is_some_and(|k| !k.0.is_empty());
             if named && run.len() > 1 {
