@@ -43,7 +43,6 @@ impl MachineSet {
 /// keystroke then scans a few MB in one place instead of chasing a pointer per machine into
 /// 40+ MB of machines (which, in sorted order, is a cache miss each).
 #[derive(Debug, Clone, Default)]
-#[cfg_attr(test, derive(PartialEq))]
 pub struct FoldedColumn {
     text: String,
     /// End offset in `text` of each value (a missing value is empty).
@@ -51,25 +50,18 @@ pub struct FoldedColumn {
 }
 
 impl FoldedColumn {
-    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub(super) fn new<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Self {
         let mut column = Self::default();
         for v in values {
             column.push_folded(v.unwrap_or(""));
         }
-        column.shrink_to_fit();
+        column.text.shrink_to_fit();
         column
-    }
-
-    /// Gives back the spare room of a column that is complete.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.ends.shrink_to_fit();
     }
 
     /// Appends `value` folded as core's `fold` folds it, without a temporary string: ASCII (nearly
     /// every name and address) in place, anything else char by char.
-    pub(super) fn push_folded(&mut self, value: &str) {
+    fn push_folded(&mut self, value: &str) {
         if value.is_ascii() {
             let start = self.text.len();
             self.text.push_str(value);
@@ -156,7 +148,6 @@ impl FoldedColumn {
 /// in its canonical form when it parses (what an exact address is compared by) and folded
 /// otherwise (what a prefix is compared with; the two agree for IPv4, the only prefixes).
 #[derive(Debug, Clone, Default)]
-#[cfg_attr(test, derive(PartialEq))]
 pub struct AddressColumn {
     values: FoldedColumn,
     /// End index in `values` of each machine's addresses.
@@ -164,24 +155,23 @@ pub struct AddressColumn {
 }
 
 impl AddressColumn {
-    /// Appends the addresses of the next machine.
-    pub(super) fn push_machine(&mut self, machine: &Machine) {
-        for a in addresses(machine) {
-            // Without a colon an address is IPv4 or not an address: a valid IPv4 address
-            // is its own canonical and folded form, so only IPv6 needs parsing here.
-            match a.contains(':').then(|| canonical_ip(a)).flatten() {
-                Some(c) => self.values.push_as_is(&c),
-                None => self.values.push_folded(a),
+    pub(super) fn new(machines: &[Machine]) -> Self {
+        let mut column = Self::default();
+        for m in machines {
+            for a in addresses(m) {
+                // Without a colon an address is IPv4 or not an address: a valid IPv4 address
+                // is its own canonical and folded form, so only IPv6 needs parsing here.
+                match a.contains(':').then(|| canonical_ip(a)).flatten() {
+                    Some(c) => column.values.push_as_is(&c),
+                    None => column.values.push_folded(a),
+                }
             }
+            column
+                .machine_ends
+                .push(u32::try_from(column.values.ends.len()).unwrap_or(u32::MAX));
         }
-        self.machine_ends
-            .push(u32::try_from(self.values.ends.len()).unwrap_or(u32::MAX));
-    }
-
-    /// Gives back the spare room of a column that is complete.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.values.shrink_to_fit();
-        self.machine_ends.shrink_to_fit();
+        column.values.text.shrink_to_fit();
+        column
     }
 
     /// The machines with an address that starts with `prefix` (`exact`: that equals it), by one

@@ -17,31 +17,17 @@ const ID_BYTES: usize = MACHINE_ID_LEN / 2;
 
 /// Machine `i`'s id is `bytes[i * 20..(i + 1) * 20]`.
 #[derive(Debug, Clone, Default)]
-#[cfg_attr(test, derive(PartialEq))]
 pub struct IdColumn {
     bytes: Vec<u8>,
 }
 
 impl IdColumn {
-    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub(super) fn new(machines: &[Machine]) -> Self {
-        let mut column = Self {
-            bytes: Vec::with_capacity(machines.len() * ID_BYTES),
-        };
+        let mut bytes = Vec::with_capacity(machines.len() * ID_BYTES);
         for m in machines {
-            column.push(m);
+            bytes.extend_from_slice(&m.id.to_bytes());
         }
-        column
-    }
-
-    /// Appends the next machine's id.
-    pub(super) fn push(&mut self, machine: &Machine) {
-        self.bytes.extend_from_slice(&machine.id.to_bytes());
-    }
-
-    /// Gives back the spare room of a column that is complete.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
+        Self { bytes }
     }
 
     /// Adds to `hits` every machine whose id contains `part` (lowercase hex; anything else, or

@@ -25,7 +25,6 @@ use sort::{ip_key, is_missing, opt, present_last, value_rank};
 
 /// The machines of one server reply, with what the table derives from them once.
 #[derive(Debug, Clone, Default)]
-#[cfg_attr(test, derive(PartialEq))]
 pub struct Loaded {
     /// The machines, in server order.
     pub machines: Vec<Machine>,
@@ -47,12 +46,36 @@ pub struct Loaded {
 impl Loaded {
     /// Indexes `machines` for searching, sorting and duplicate detection.
     pub fn new(machines: Vec<Machine>) -> Self {
-        let mut builder = LoadedBuilder {
+        let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
+        let ips = AddressColumn::new(&machines);
+        let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
+        // Each name beside its index, so comparing two does not look both up in the column;
+        // unstable with the index as the last key is the stable order.
+        let mut keyed: Vec<(&str, u32)> = (0..count).map(|i| (names.get(i as usize), i)).collect();
+        keyed.sort_unstable_by(|a, b| present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1)));
+        let mut duplicates: Vec<bool> = machines
+            .iter()
+            .map(|m| m.is_potential_duplication.unwrap_or(false))
+            .collect();
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let named = run.first().is_some_and(|k| !k.0.is_empty());
+            if named && run.len() > 1 {
+                for k in run {
+                    duplicates[k.1 as usize] = true;
+                }
+            }
+        }
+        let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
+        drop(keyed);
+        let ids = IdColumn::new(&machines);
+        Self {
             machines,
-            ..LoadedBuilder::default()
-        };
-        builder.index_from(0);
-        builder.finish()
+            names,
+            ips,
+            ids,
+            duplicates,
+            by_name,
+        }
     }
 
     /// Number of loaded machines.
@@ -152,111 +175,6 @@ impl Loaded {
         indices.sort_by(cmp);
     }
 }
-/// A listing while it loads. Each page's machines are added to the search columns as the page
-/// arrives, while the next page is still on the wire, so after the last page only what needs
-/// every machine is left: the name order and, from it, the duplicate names. Built at the end,
-/// the columns were most of the wait between the last page and a searchable table.
-#[derive(Debug, Default)]
-pub struct LoadedBuilder {
-    machines: Vec<Machine>,
-    names: FoldedColumn,
-    ips: AddressColumn,
-    ids: IdColumn,
-    /// The API's own duplicate flag, per machine; same-name duplicates are added by `finish`.
-    flagged: Vec<bool>,
-    /// Every index so far, each page's run sorted by name as it arrives: `finish` then merges
-    /// a few sorted runs instead of sorting every machine.
-    by_name: Vec<u32>,
-}
-
-/// The table's default order: by folded name, unnamed last, then server order. Keyed by the
-/// name beside the index, so comparing two does not look both up in the column; with the index
-/// as the last key every order is total, so stable and unstable sorts agree.
-fn by_name_order(a: &(&str, u32), b: &(&str, u32)) -> std::cmp::Ordering {
-    present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1))
-}
-
-impl LoadedBuilder {
-    /// Adds one page of machines, in server order.
-    pub fn extend(&mut self, page: impl IntoIterator<Item = Machine>) {
-        let from = self.machines.len();
-        self.machines.extend(page);
-        self.index_from(from);
-    }
-
-    /// Machines added so far.
-    pub fn len(&self) -> usize {
-        self.machines.len()
-    }
-
-    /// Whether no machine was added.
-    pub fn is_empty(&self) -> bool {
-        self.machines.is_empty()
-    }
-
-    /// Adds machines `from..` to the columns and their sorted run to the name order.
-    fn index_from(&mut self, from: usize) {
-        for m in self.machines.get(from..).unwrap_or_default() {
-            self.names
-                .push_folded(m.computer_dns_name.as_deref().unwrap_or(""));
-            self.ips.push_machine(m);
-            self.ids.push(m);
-            self.flagged
-                .push(m.is_potential_duplication.unwrap_or(false));
-        }
-        let end = u32::try_from(self.machines.len()).unwrap_or(u32::MAX);
-        let start = u32::try_from(from).unwrap_or(u32::MAX);
-        let mut run: Vec<(&str, u32)> = (start..end)
-            .map(|i| (self.names.get(i as usize), i))
-            .collect();
-        run.sort_unstable_by(by_name_order);
-        self.by_name.extend(run.iter().map(|k| k.1));
-    }
-
-    /// The listing: sorted by name once, duplicate names marked.
-    pub fn finish(self) -> Loaded {
-        let Self {
-            mut machines,
-            mut names,
-            mut ips,
-            mut ids,
-            flagged: mut duplicates,
-            by_name: runs,
-        } = self;
-        // Everything grew by doubling, so up to half of each is spare room: give it back (in
-        // place, at the top of wasm memory); wasm memory never shrinks below its high-water mark.
-        machines.shrink_to_fit();
-        names.shrink_to_fit();
-        ips.shrink_to_fit();
-        ids.shrink_to_fit();
-        duplicates.shrink_to_fit();
-        let mut keyed: Vec<(&str, u32)> = runs
-            .into_iter()
-            .map(|i| (names.get(i as usize), i))
-            .collect();
-        // The stable sort finds the pages' sorted runs and merges them.
-        keyed.sort_by(by_name_order);
-        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let named = run.first().is_some_and(|k| !k.0.is_empty());
-            if named && run.len() > 1 {
-                for k in run {
-                    duplicates[k.1 as usize] = true;
-                }
-            }
-        }
-        let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
-        drop(keyed);
-        Loaded {
-            machines,
-            names,
-            ips,
-            ids,
-            duplicates,
-            by_name,
-        }
-    }
-}
-
 /// A shared, immutable set of loaded machines that compares by identity: memos over it notice
 /// a new listing without comparing 100k machines field by field.
 #[derive(Debug, Clone)]
@@ -363,49 +281,6 @@ mod tests {
                     });
                 proptest::prop_assert_eq!(loaded.is_duplicate(i), shared || specs[i].1, "machine {}", i);
             }
-        }
-    }
-
-    // proptest is a native dev-dependency (these tests also build for wasm32).
-    #[cfg(not(target_arch = "wasm32"))]
-    proptest::proptest! {
-        /// A listing indexed page by page as it loads is the listing indexed at once, wherever
-        /// the pages split it: same columns, same name order, same duplicates.
-        #[test]
-        fn indexing_page_by_page_equals_indexing_at_once(
-            specs in proptest::collection::vec(
-                (
-                    proptest::option::of("[aAbB\u{212A}k]{0,3}"),
-                    proptest::option::of("(10\\.0\\.0\\.[0-9]|FE80::[0-9a-f]{1,2}|[a-z:]{0,4})"),
-                    proptest::bool::weighted(0.1),
-                ),
-                0..40,
-            ),
-            cuts in proptest::collection::vec(0usize..40, 0..5),
-        ) {
-            let machines: Vec<Machine> = specs
-                .iter()
-                .enumerate()
-                .map(|(i, (name, ip, flagged))| {
-                    let mut m = machine(i as u32, name.as_deref());
-                    m.last_ip_address = ip.clone();
-                    m.is_potential_duplication = Some(*flagged);
-                    m
-                })
-                .collect();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(machines.len())).collect();
-            cuts.sort_unstable();
-            let mut builder = LoadedBuilder::default();
-            let mut rest = machines.clone();
-            let mut taken = 0;
-            for cut in cuts {
-                let tail = rest.split_off(cut - taken);
-                builder.extend(std::mem::replace(&mut rest, tail));
-                taken = cut;
-            }
-            builder.extend(rest);
-            proptest::prop_assert_eq!(builder.len(), machines.len());
-            proptest::prop_assert_eq!(builder.finish(), Loaded::new(machines));
         }
     }
 

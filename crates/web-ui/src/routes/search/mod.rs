@@ -108,9 +108,9 @@ fn MachineSearch() -> impl IntoView {
             let result = match backend {
                 Some(backend) => backend
                     .0
-                    .search_loaded(key.clone(), now_ms())
+                    .search(key.clone(), now_ms())
                     .await
-                    .map(Arc::new),
+                    .map(|m| Arc::new(Loaded::new(m))),
                 None => Err(UiError::new(
                     crate::api::UiErrorKind::Auth,
                     "Not signed in.",
@@ -137,10 +137,10 @@ fn MachineSearch() -> impl IntoView {
         async move {
             match backend {
                 Some(b) if needed => {
-                    b.0.search_loaded(MachineQuery::default(), now_ms())
+                    b.0.search(MachineQuery::default(), now_ms())
                         .await
                         .ok()
-                        .map(|loaded| SharedLoaded(Arc::new(loaded)))
+                        .map(|ms| SharedLoaded(Arc::new(Loaded::new(ms))))
                 }
                 _ => None,
             }
