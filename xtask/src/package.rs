@@ -17,9 +17,10 @@
 //! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
 //! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
 //! The generated declarations are then compiled against TypeScript consumers (crates/wasm/ts) with
-//! `tsc --noEmit` (`shapes.ts` among them: real Rust values the package sends, rendered by
-//! crates/wasm/src/ts_shapes.rs, so a hand-written shape cannot drift from Rust), resolving the package by name under `node10`, `node16`, `nodenext` and `bundler` module
-//! resolution (`exports` for the last two, `typesVersions` for node10).
+//! `tsc --noEmit`, resolving the package by name under `node10`, `node16`, `nodenext` and `bundler`
+//! module resolution (`exports` for the last two, `typesVersions` for node10). `shapes.ts` is one
+//! of them: real Rust values the package sends, rendered by crates/wasm/src/ts_shapes.rs, so a
+//! hand-written shape cannot drift from Rust.
 
 use std::fs;
 use std::path::{Path, PathBuf};
