@@ -359,17 +359,7 @@ pub fn parse_within(input: &str, limits: &ImportLimits) -> Result<ImportResult, 
     let delimiter = detect_delimiter(input);
     let mut reader = LineReader::new(delimiter.unwrap_or(b','));
 
-    let mut result = ImportResult {
-        rows: Vec::new(),
-        errors: Vec::new(),
-        duplicates: Vec::new(),
-        format: ImportFormat {
-            delimiter: delimiter.map(char::from),
-            header: false,
-        },
-    };
-    let mut columns: Option<Columns> = None;
-    let mut first_seen: HashMap<(String, Option<Tag>, Option<TagAction>), usize> = HashMap::new();
+    let mut rows = Collector::new(delimiter);
     let mut count = 0usize;
 
     for (index, line) in input.lines().enumerate() {
@@ -389,17 +379,11 @@ pub fn parse_within(input: &str, limits: &ImportLimits) -> Result<ImportResult, 
             LineCells::Cells => {}
             LineCells::Nothing => continue,
             LineCells::Split => {
-                result.errors.push(ImportError {
-                    row,
-                    kind: ImportErrorKind::LineBreakInRow,
-                });
+                rows.error(row, ImportErrorKind::LineBreakInRow);
                 continue;
             }
             LineCells::Unreadable(message) => {
-                result.errors.push(ImportError {
-                    row,
-                    kind: ImportErrorKind::Csv { message },
-                });
+                rows.error(row, ImportErrorKind::Csv { message });
                 continue;
             }
         }
@@ -419,49 +403,85 @@ pub fn parse_within(input: &str, limits: &ImportLimits) -> Result<ImportResult, 
                 max: limits.cell_chars,
             });
         }
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
+        rows.take(row, &cells);
+    }
+    Ok(rows.result)
+}
+
+/// What the rows read so far add up to: the result, the columns (a header's, else positional)
+/// and where each row was first seen. Shared with the reference parser of the `agreement` test,
+/// which differs only in how a line becomes cells.
+struct Collector {
+    result: ImportResult,
+    columns: Option<Columns>,
+    first_seen: HashMap<(String, Option<Tag>, Option<TagAction>), usize>,
+}
+
+impl Collector {
+    fn new(delimiter: Option<u8>) -> Self {
+        Self {
+            result: ImportResult {
+                rows: Vec::new(),
+                errors: Vec::new(),
+                duplicates: Vec::new(),
+                format: ImportFormat {
+                    delimiter: delimiter.map(char::from),
+                    header: false,
+                },
+            },
+            columns: None,
+            first_seen: HashMap::new(),
         }
-        let cols = match &columns {
+    }
+
+    fn error(&mut self, row: usize, kind: ImportErrorKind) {
+        self.result.errors.push(ImportError { row, kind });
+    }
+
+    /// Takes the cells of line `row` (1-based): a header, a row, a duplicate or an error.
+    fn take(&mut self, row: usize, cells: &[&str]) {
+        if cells.iter().all(|c| c.is_empty()) {
+            return;
+        }
+        let cols = match &self.columns {
             Some(c) => c,
             None => {
                 let detected = if MachineId::looks_like_id(cells[0]) {
                     None
                 } else {
-                    header_columns(&cells)
+                    header_columns(cells)
                 };
                 match detected {
                     Some(h) => {
-                        result.format.header = true;
-                        columns = Some(h);
-                        continue;
+                        self.result.format.header = true;
+                        self.columns = Some(h);
+                        return;
                     }
-                    None => columns.insert(Columns::POSITIONAL),
+                    None => self.columns.insert(Columns::POSITIONAL),
                 }
             }
         };
-        match read_row(row, &cells, cols) {
+        match read_row(row, cells, cols) {
             Ok(parsed) => {
                 let key_machine = match &parsed.machine {
                     MachineRef::Id(id) => id.as_str().to_owned(),
                     MachineRef::Name(n) => n.to_lowercase(),
                 };
                 let key = (key_machine, parsed.tag.clone(), parsed.action);
-                if let Some(&first_row) = first_seen.get(&key) {
-                    result.duplicates.push(Duplicate {
+                if let Some(&first_row) = self.first_seen.get(&key) {
+                    self.result.duplicates.push(Duplicate {
                         row,
                         first_row,
                         machine: parsed.machine,
                     });
                 } else {
-                    first_seen.insert(key, row);
-                    result.rows.push(parsed);
+                    self.first_seen.insert(key, row);
+                    self.result.rows.push(parsed);
                 }
             }
-            Err(kind) => result.errors.push(ImportError { row, kind }),
+            Err(kind) => self.error(row, kind),
         }
     }
-    Ok(result)
 }
 
 fn read_row(row: usize, cells: &[&str], cols: &Columns) -> Result<ImportRow, ImportErrorKind> {

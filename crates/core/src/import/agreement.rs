@@ -1,16 +1,16 @@
 //! The one-reader parser against the previous reader-per-line parser, kept here as the
-//! reference: same rows, errors, duplicates and format on any input.
+//! reference: same rows, errors, duplicates and format on any input. The two differ in how a line
+//! becomes cells; what cells become (`Collector`) is shared.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use proptest::prelude::*;
 
-use super::header::{Columns, header_columns};
 use super::*;
 
-/// The previous `parse_machine_list`, verbatim but for its name and the limits (the inputs here
-/// are far below them; `limits` holds the parser to them): a new `csv::Reader` per line.
+/// The previous `parse_machine_list`'s line reading, verbatim but for its name and the limits
+/// (the inputs here are far below them; `limits` holds the parser to them): a new `csv::Reader`
+/// per line.
 fn reference(input: &str) -> ImportResult {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let delimiter = detect_delimiter(input);
@@ -22,17 +22,7 @@ fn reference(input: &str) -> ImportResult {
         .buffer_capacity(1024)
         .delimiter(delimiter.unwrap_or(b','));
 
-    let mut result = ImportResult {
-        rows: Vec::new(),
-        errors: Vec::new(),
-        duplicates: Vec::new(),
-        format: ImportFormat {
-            delimiter: delimiter.map(char::from),
-            header: false,
-        },
-    };
-    let mut columns: Option<Columns> = None;
-    let mut first_seen: HashMap<(String, Option<Tag>, Option<TagAction>), usize> = HashMap::new();
+    let mut rows = Collector::new(delimiter);
 
     for (index, line) in input.lines().enumerate() {
         let row = index + 1;
@@ -45,69 +35,26 @@ fn reference(input: &str) -> ImportResult {
         let read = reader.read_record(&mut record);
         let mut rest = csv::StringRecord::new();
         if matches!(read, Ok(true)) && matches!(reader.read_record(&mut rest), Ok(true)) {
-            result.errors.push(ImportError {
-                row,
-                kind: ImportErrorKind::LineBreakInRow,
-            });
+            rows.error(row, ImportErrorKind::LineBreakInRow);
             continue;
         }
         match read {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
-                result.errors.push(ImportError {
+                rows.error(
                     row,
-                    kind: ImportErrorKind::Csv {
+                    ImportErrorKind::Csv {
                         message: e.to_string(),
                     },
-                });
+                );
                 continue;
             }
         }
         let cells: Vec<&str> = record.iter().collect();
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
-        }
-        let cols = match &columns {
-            Some(c) => c,
-            None => {
-                let detected = if MachineId::looks_like_id(cells[0]) {
-                    None
-                } else {
-                    header_columns(&cells)
-                };
-                match detected {
-                    Some(h) => {
-                        result.format.header = true;
-                        columns = Some(h);
-                        continue;
-                    }
-                    None => columns.insert(Columns::POSITIONAL),
-                }
-            }
-        };
-        match read_row(row, &cells, cols) {
-            Ok(parsed) => {
-                let key_machine = match &parsed.machine {
-                    MachineRef::Id(id) => id.as_str().to_owned(),
-                    MachineRef::Name(n) => n.to_lowercase(),
-                };
-                let key = (key_machine, parsed.tag.clone(), parsed.action);
-                if let Some(&first_row) = first_seen.get(&key) {
-                    result.duplicates.push(Duplicate {
-                        row,
-                        first_row,
-                        machine: parsed.machine,
-                    });
-                } else {
-                    first_seen.insert(key, row);
-                    result.rows.push(parsed);
-                }
-            }
-            Err(kind) => result.errors.push(ImportError { row, kind }),
-        }
+        rows.take(row, &cells);
     }
-    result
+    rows.result
 }
 
 /// Pieces that reach every branch: ids, names, headers, tags, actions, separators, quotes,
