@@ -23,6 +23,14 @@ fn machine(n: u8) -> String {
     format!(r#"{{"id":"{}","machineTags":[]}}"#, id(n))
 }
 
+/// A next-page link on another origin than the API's.
+const FOREIGN_NEXT: &str = "https://evil.example/api/machines?$skip=1";
+
+/// A page of machine `n` whose next page is `next`.
+fn page_linking_to(next: &str, n: u8) -> String {
+    format!(r#"{{"value":[{}],"@odata.nextLink":"{next}"}}"#, machine(n))
+}
+
 type Seen = Rc<RefCell<Vec<TokenRequest>>>;
 
 fn client(replies: Vec<Reply>, scale: f64) -> (DefenderClient, Rc<FakeTransport>, Seen) {
@@ -108,10 +116,7 @@ fn time_scale_shrinks_every_wait() {
 
 #[test]
 fn a_foreign_next_link_is_refused_before_any_token_is_requested() {
-    let page = format!(
-        r#"{{"value":[{}],"@odata.nextLink":"https://evil.example/api/machines?$skip=1"}}"#,
-        machine(1)
-    );
+    let page = page_linking_to(FOREIGN_NEXT, 1);
     let (client, transport, seen) = client(vec![json(200, &page)], 1.0);
     let first = block_on(client.list_machines(
         None,
@@ -122,10 +127,7 @@ fn a_foreign_next_link_is_refused_before_any_token_is_requested() {
     ))
     .unwrap();
     let next = first.next.clone().unwrap();
-    assert_eq!(
-        next,
-        PageCursor::NextLink("https://evil.example/api/machines?$skip=1".into())
-    );
+    assert_eq!(next, PageCursor::NextLink(FOREIGN_NEXT.into()));
     let err = block_on(client.next_page(None, next)).unwrap_err();
     assert_eq!(err.code(), "foreign_origin");
     assert!(err.to_string().contains("https://evil.example"));
@@ -150,10 +152,7 @@ fn a_foreign_next_link_is_refused_before_any_token_is_requested() {
 
 #[test]
 fn a_same_origin_next_link_is_followed() {
-    let first = format!(
-        r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken=abc"}}"#,
-        machine(1)
-    );
+    let first = page_linking_to(&format!("{API}/api/machines?$skiptoken=abc"), 1);
     let second = format!(r#"{{"value":[{}]}}"#, machine(2));
     let (client, transport, _) = client(vec![json(200, &first), json(200, &second)], 1.0);
     let all = block_on(client.list_all_machines(None).collect_all()).unwrap();
@@ -167,10 +166,7 @@ fn a_same_origin_next_link_is_followed() {
 #[test]
 fn the_next_page_is_requested_before_this_one_is_handed_over() {
     let page = |n: u8, next: Option<&str>| match next {
-        Some(token) => format!(
-            r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken={token}"}}"#,
-            machine(n)
-        ),
+        Some(token) => page_linking_to(&format!("{API}/api/machines?$skiptoken={token}"), n),
         None => format!(r#"{{"value":[{}]}}"#, machine(n)),
     };
     let (client, transport, _) = client(
@@ -202,10 +198,7 @@ fn the_next_page_is_requested_before_this_one_is_handed_over() {
 
 #[test]
 fn a_foreign_next_link_is_not_requested_early_either() {
-    let page = format!(
-        r#"{{"value":[{}],"@odata.nextLink":"https://evil.example/api/machines?$skip=1"}}"#,
-        machine(1)
-    );
+    let page = page_linking_to(FOREIGN_NEXT, 1);
     let (client, transport, seen) = client(vec![json(200, &page)], 1.0);
     let err = block_on(client.list_all_machines(None).collect_all()).unwrap_err();
     assert_eq!(err.code(), "foreign_origin");
@@ -309,12 +302,7 @@ fn the_native_default_transport_fails_cleanly() {
 
 #[test]
 fn a_next_link_loop_stops_the_listing() {
-    let page = |n: u8| {
-        format!(
-            r#"{{"value":[{}],"@odata.nextLink":"{API}/api/machines?$skiptoken=same"}}"#,
-            machine(n)
-        )
-    };
+    let page = |n: u8| page_linking_to(&format!("{API}/api/machines?$skiptoken=same"), n);
     let (client, transport, _) = client(vec![json(200, &page(1)), json(200, &page(2))], 1.0);
     let err = block_on(client.list_all_machines(None).collect_all()).unwrap_err();
     assert_eq!(err.code(), "invalid_input");
