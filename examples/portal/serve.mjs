@@ -85,7 +85,7 @@ async function serveFile(pathname, res) {
   res.writeHead(404, { "content-type": "text/plain" }).end("not found");
 }
 
-const { EdgeProxy } = createRequire(import.meta.url)(path.resolve(opts.pkg, "node", "defender_tags.cjs"));
+const { EdgeProxy } = createRequire(import.meta.url)(path.resolve(opts.pkg, "proxy", "node", "defender_tags_proxy.cjs"));
 /** The proxy mounted at /defender/ (set once the portal knows its own URL). */
 let mounted;
 

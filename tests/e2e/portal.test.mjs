@@ -270,7 +270,7 @@ test("a proxy under a path of the portal: the client and the manager keep the pr
 });
 
 test("a proxy mounted under a path answers nothing outside it", { skip }, async () => {
-  const { EdgeProxy } = createRequire(import.meta.url)(path.join(pkg, "node", "defender_tags.cjs"));
+  const { EdgeProxy } = createRequire(import.meta.url)(path.join(pkg, "proxy", "node", "defender_tags_proxy.cjs"));
   const proxy = new EdgeProxy({ apiBaseUrl: emu.url, publicUrl: "https://portal.contoso.com/defender" }, "handler");
   const headers = { authorization: "Bearer not-checked-before-the-path" };
   for (const outside of ["/api/machines", "/defender-x/api/machines", "/other/defender/api/machines"]) {

@@ -22,6 +22,12 @@ export function loadPackage() {
   return require(path.join(requireEnv("DT_PKG_DIR"), "node", "defender_tags.cjs"));
 }
 
+/** The built package's edge proxy entry for Node (`defender-tags-wasm/proxy`). */
+export function loadProxy() {
+  const require = createRequire(import.meta.url);
+  return require(path.join(requireEnv("DT_PKG_DIR"), "proxy", "node", "defender_tags_proxy.cjs"));
+}
+
 /**
  * Starts the emulator on a free loopback port with `args`; resolves once it prints LISTENING.
  * `timeoutMs` bounds start-up (100k-machine datasets in a debug build take longer).

@@ -114,16 +114,16 @@ const capnpString = (s) => JSON.stringify(s);
 
 /**
  * Starts real workerd with one worker per entry of `workers` ({ name, env }), each on its own
- * free port, all running the package's worker/index.mjs with the web build's .wasm as a module.
+ * free port, all running the package's worker/index.mjs with the proxy entry's .wasm as a module.
  * Resolves to { urls: { name: url }, log(), stop() }.
  */
 export async function startWorkerd(workers) {
   const dir = mkdtempSync(path.join(tmpdir(), "dt-workerd-"));
   mkdirSync(path.join(dir, "worker"));
-  mkdirSync(path.join(dir, "web"));
+  mkdirSync(path.join(dir, "proxy", "web"), { recursive: true });
   copyFileSync(path.join(pkgDir(), "worker", "index.mjs"), path.join(dir, "worker", "index.mjs"));
-  for (const f of ["defender_tags.js", "defender_tags_bg.wasm"]) {
-    copyFileSync(path.join(pkgDir(), "web", f), path.join(dir, "web", f));
+  for (const f of ["defender_tags_proxy.js", "defender_tags_proxy_bg.wasm"]) {
+    copyFileSync(path.join(pkgDir(), "proxy", "web", f), path.join(dir, "proxy", "web", f));
   }
   const ports = {};
   for (const w of workers) ports[w.name] = await freePort();
@@ -147,8 +147,8 @@ ${workers
     (w) => `const w${w.name} :Workerd.Worker = (
   modules = [
     (name = "worker/index.mjs", esModule = embed "worker/index.mjs"),
-    (name = "web/defender_tags.js", esModule = embed "web/defender_tags.js"),
-    (name = "web/defender_tags_bg.wasm", wasm = embed "web/defender_tags_bg.wasm"),
+    (name = "proxy/web/defender_tags_proxy.js", esModule = embed "proxy/web/defender_tags_proxy.js"),
+    (name = "proxy/web/defender_tags_proxy_bg.wasm", wasm = embed "proxy/web/defender_tags_proxy_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   bindings = [ ${Object.entries(w.env).map(binding).join(", ")} ],

@@ -2,7 +2,7 @@
 // server (a stand-in upstream or second origin).
 import { createServer } from "node:http";
 
-export { requireEnv, loadPackage, startEmulator, admin, allTags, statsTotals, apiCalls } from "../lib/harness.mjs";
+export { requireEnv, loadPackage, loadProxy, startEmulator, admin, allTags, statsTotals, apiCalls } from "../lib/harness.mjs";
 import { admin } from "../lib/harness.mjs";
 
 export const mintToken = async (base, extra = {}) =>

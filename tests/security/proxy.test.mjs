@@ -6,9 +6,9 @@
 // and crates/wasm/src/edge/tests.rs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadPackage, recordingServer } from "./lib.mjs";
+import { loadProxy, recordingServer } from "./lib.mjs";
 
-const { handleRequest } = loadPackage();
+const { handleRequest } = loadProxy();
 const ID = "34e83ca3feea4dae2353006ba389262c033a025e";
 const TOKEN = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
 const PORTAL = "https://portal.contoso.com";

@@ -12,8 +12,23 @@ pub const WASM_PACKAGES: [&str; 4] = ["-p", "defender-tags-wasm", "-p", "defende
 /// the Rust API). Each selection's dependency builds have their own feature hash, so they stay
 /// cached side by side in the target dir; switching only costs the final link.
 pub const SPA_PACKAGE: [&str; 2] = ["-p", "defender-tags-web-ui"];
-/// The embeddable client's artifact build (npm package, the site's `/embed/` example).
-pub const CLIENT_PACKAGE: [&str; 2] = ["-p", "defender-tags-wasm"];
+/// The embeddable client's artifact build (npm package, the site's `/embed/` example): the `js`
+/// facade alone, without the edge proxy a portal page never runs.
+pub const CLIENT_PACKAGE: [&str; 5] = [
+    "-p",
+    "defender-tags-wasm",
+    "--no-default-features",
+    "--features",
+    "js",
+];
+/// The edge proxy's artifact build (the npm package's `proxy/` entry): its exports alone.
+pub const PROXY_PACKAGE: [&str; 5] = [
+    "-p",
+    "defender-tags-wasm",
+    "--no-default-features",
+    "--features",
+    "proxy",
+];
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Where the repository and its build outputs are.

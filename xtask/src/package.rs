@@ -8,13 +8,16 @@
 //!   web/…                 wasm-bindgen --target web (init() / initSync())
 //!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk;
 //!                         its declarations renamed .d.cts to match)
+//!   proxy/web/, proxy/node/   the edge proxy (`./proxy/web` for workers, `./proxy` for Node): a
+//!                         wasm module of its own (feature `proxy`), so the client's entries
+//!                         above (feature `js` alone) do not carry it
 //!   ui/…                  the embed entry `defender-tags-wasm/ui` (mountTagEditor, mountTagManager):
 //!                         the web-ui crate's embed binary, wasm-bindgen --target web
 //!   bin/defender-tags-proxy.mjs   the edge proxy as a Node server (`npx defender-tags-proxy`)
 //!   worker/index.mjs, worker/wrangler.toml   the edge proxy as a Cloudflare Workers module
 //!   README.md
 //! ```
-//! The `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
+//! Each module's `.wasm` is the same for every target; it is optimised once with npm binaryen@132's
 //! `wasm-opt -Oz` (Debian's wasm-opt 108 corrupts the externref table export) and copied.
 //! The generated declarations are then compiled against TypeScript consumers (crates/wasm/ts) with
 //! `tsc --noEmit`, resolving the package by name under `node10`, `node16`, `nodenext` and `bundler`
@@ -26,10 +29,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ctx::{self, CLIENT_PACKAGE, Ctx, WASM_TARGET};
+use crate::ctx::{self, CLIENT_PACKAGE, Ctx, PROXY_PACKAGE, WASM_TARGET};
 use crate::site;
 
 const NAME: &str = "defender_tags";
+/// The edge proxy's module name (`proxy/web/`, `proxy/node/`).
+const PROXY_NAME: &str = "defender_tags_proxy";
 const TOOLS_DIR: &str = "crates/wasm";
 const SHIPPED_DIR: &str = "crates/wasm/npm";
 
@@ -62,45 +67,44 @@ fn embed_demo(ctx: &Ctx, out: &Path) -> Result<(), String> {
     site::copy_dir(&out.join("web"), &demo.join("pkg"))
 }
 
+/// One wasm module of the package: the cargo features it is built with, its wasm-bindgen name and
+/// the targets it is bound for, as (wasm-bindgen `--target`, folder in the package). The first
+/// folder's `.wasm` is optimised and copied to the others (the module is the same for each).
+struct Entry {
+    cargo: [&'static str; 5],
+    name: &'static str,
+    targets: &'static [(&'static str, &'static str)],
+}
+
+/// The client: what a portal page loads (`.`, `./web`, `./node`).
+const CLIENT: Entry = Entry {
+    cargo: CLIENT_PACKAGE,
+    name: NAME,
+    targets: &[("bundler", "bundler"), ("web", "web"), ("nodejs", "node")],
+};
+
+/// The edge proxy (`./proxy` for Node, `./proxy/web` for workers): a module of its own, so the
+/// client's pages do not download it.
+const PROXY: Entry = Entry {
+    cargo: PROXY_PACKAGE,
+    name: PROXY_NAME,
+    targets: &[("web", "proxy/web"), ("nodejs", "proxy/node")],
+};
+
+/// Where the package build keeps the client's cargo artefact (before wasm-bindgen and wasm-opt,
+/// symbol names kept) for the size guard's per-crate attribution. A copy, because both entries
+/// link to the same cargo file name.
+pub fn client_cargo_wasm(ctx: &Ctx) -> PathBuf {
+    ctx.target.join("pkg-cargo").join(format!("{NAME}.wasm"))
+}
+
 fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
-    ctx::run(
-        ctx.cargo()
-            .args([
-                "build",
-                "--target",
-                WASM_TARGET,
-                "--profile",
-                "wasm-release",
-            ])
-            .args(CLIENT_PACKAGE),
-    )?;
-    let input = ctx
-        .target
-        .join(WASM_TARGET)
-        .join("wasm-release")
-        .join("defender_tags_wasm.wasm");
-    if !input.exists() {
-        return Err(format!("{} was not built", input.display()));
-    }
     if out.exists() {
         fs::remove_dir_all(out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
     }
-    for (target, dir) in [("bundler", "bundler"), ("web", "web"), ("nodejs", "node")] {
-        ctx::run(
-            Command::new("wasm-bindgen")
-                .args([
-                    "--target",
-                    target,
-                    "--out-name",
-                    NAME,
-                    "--weak-refs",
-                    "--out-dir",
-                ])
-                .arg(out.join(dir))
-                .arg(&input),
-        )?;
+    for entry in [&PROXY, &CLIENT] {
+        build_entry(ctx, out, entry)?;
     }
-    optimise(ctx, out)?;
     // Hand-written entries shipped beside the generated builds (crates/wasm/npm/<dir>).
     for dir in ["bin", "worker"] {
         site::copy_dir(&ctx.root.join(SHIPPED_DIR).join(dir), &out.join(dir))?;
@@ -110,7 +114,68 @@ fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn optimise(ctx: &Ctx, out: &Path) -> Result<(), String> {
+fn build_entry(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
+    ctx::run(
+        ctx.cargo()
+            .args([
+                "build",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                "wasm-release",
+            ])
+            .args(entry.cargo),
+    )?;
+    let input = ctx
+        .target
+        .join(WASM_TARGET)
+        .join("wasm-release")
+        .join("defender_tags_wasm.wasm");
+    if !input.exists() {
+        return Err(format!("{} was not built", input.display()));
+    }
+    if entry.name == NAME {
+        let keep = client_cargo_wasm(ctx);
+        if let Some(dir) = keep.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        fs::copy(&input, &keep).map_err(|e| format!("cannot copy {}: {e}", input.display()))?;
+    }
+    for (target, dir) in entry.targets {
+        ctx::run(
+            Command::new("wasm-bindgen")
+                .args([
+                    "--target",
+                    target,
+                    "--out-name",
+                    entry.name,
+                    "--weak-refs",
+                    "--out-dir",
+                ])
+                .arg(out.join(dir))
+                .arg(&input),
+        )?;
+        if *target == "nodejs" {
+            rename_node_glue(&out.join(dir), entry.name)?;
+        }
+    }
+    optimise(ctx, out, entry)
+}
+
+/// The nodejs glue is CommonJS; in a `"type": "module"` package it needs the `.cjs` extension,
+/// and its declarations `.d.cts`, or node16/nodenext type-check it as ESM.
+fn rename_node_glue(dir: &Path, name: &str) -> Result<(), String> {
+    for (from, to) in [("js", "cjs"), ("d.ts", "d.cts")] {
+        fs::rename(
+            dir.join(format!("{name}.{from}")),
+            dir.join(format!("{name}.{to}")),
+        )
+        .map_err(|e| format!("cannot rename {}/{name}.{from}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn optimise(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
     let wasm_opt = ctx.node_bin(TOOLS_DIR).join("wasm-opt");
     if !wasm_opt.exists() {
         return Err(format!(
@@ -118,9 +183,14 @@ fn optimise(ctx: &Ctx, out: &Path) -> Result<(), String> {
             wasm_opt.display()
         ));
     }
-    let file = format!("{NAME}_bg.wasm");
-    let first = out.join("web").join(&file);
-    let optimised = out.join("web").join(format!("{NAME}_bg.opt.wasm"));
+    let file = format!("{}_bg.wasm", entry.name);
+    let Some(((_, first_dir), others)) = entry.targets.split_first() else {
+        return Ok(());
+    };
+    let first = out.join(first_dir).join(&file);
+    let optimised = out
+        .join(first_dir)
+        .join(format!("{}_bg.opt.wasm", entry.name));
     ctx::run(
         Command::new(&wasm_opt)
             .arg(&first)
@@ -138,7 +208,7 @@ fn optimise(ctx: &Ctx, out: &Path) -> Result<(), String> {
     )?;
     fs::rename(&optimised, &first)
         .map_err(|e| format!("cannot replace {}: {e}", first.display()))?;
-    for dir in ["bundler", "node"] {
+    for (_, dir) in others {
         fs::copy(&first, out.join(dir).join(&file))
             .map_err(|e| format!("cannot copy the optimised wasm into {dir}: {e}"))?;
     }
@@ -171,6 +241,8 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
     "*": {{
       "web": ["./web/{NAME}.d.ts"],
       "node": ["./node/{NAME}.d.cts"],
+      "proxy": ["./proxy/node/{PROXY}.d.cts"],
+      "proxy/web": ["./proxy/web/{PROXY}.d.ts"],
       "ui": ["./ui/{UI}.d.ts"]
     }}
   }},
@@ -191,35 +263,32 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
       "types": "./node/{NAME}.d.cts",
       "default": "./node/{NAME}.cjs"
     }},
+    "./proxy": {{
+      "types": "./proxy/node/{PROXY}.d.cts",
+      "default": "./proxy/node/{PROXY}.cjs"
+    }},
+    "./proxy/web": {{
+      "types": "./proxy/web/{PROXY}.d.ts",
+      "default": "./proxy/web/{PROXY}.js"
+    }},
     "./ui": {{
       "types": "./ui/{UI}.d.ts",
       "default": "./ui/{UI}.js"
     }},
     "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm",
+    "./proxy/web/{PROXY}_bg.wasm": "./proxy/web/{PROXY}_bg.wasm",
     "./ui/{UI}_bg.wasm": "./ui/{UI}_bg.wasm",
     "./worker": "./worker/index.mjs"
   }},
   "engines": {{
     "node": ">=20"
   }},
-  "files": ["bundler", "web", "node", "ui", "bin", "worker", "README.md"]
+  "files": ["bundler", "web", "node", "proxy", "ui", "bin", "worker", "README.md"]
 }}
 "#,
         UI = site::UI_NAME,
+        PROXY = PROXY_NAME,
     );
-    // The nodejs glue is CommonJS; in a "type": "module" package it needs the .cjs extension.
-    let node_dir = out.join("node");
-    fs::rename(
-        node_dir.join(format!("{NAME}.js")),
-        node_dir.join(format!("{NAME}.cjs")),
-    )
-    .map_err(|e| format!("cannot rename the Node glue: {e}"))?;
-    // Its declarations describe a CommonJS file: `.d.cts`, or node16/nodenext type-check it as ESM.
-    fs::rename(
-        node_dir.join(format!("{NAME}.d.ts")),
-        node_dir.join(format!("{NAME}.d.cts")),
-    )
-    .map_err(|e| format!("cannot rename the Node declarations: {e}"))?;
     fs::write(out.join("package.json"), json).map_err(|e| format!("cannot write package.json: {e}"))
 }
 
@@ -255,7 +324,12 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
         )
         .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
         let mut files = Vec::new();
-        for consumer in ["consumer.ts", "consumer-ui.ts", "shapes.ts"] {
+        for consumer in [
+            "consumer.ts",
+            "consumer-proxy.ts",
+            "consumer-ui.ts",
+            "shapes.ts",
+        ] {
             let text = fs::read_to_string(sources.join(consumer))
                 .map_err(|e| format!("cannot read {consumer}: {e}"))?;
             fs::write(dir.join(consumer), text)
@@ -289,6 +363,12 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
     for dts in [
         out.join("bundler").join(format!("{NAME}.d.ts")),
         out.join("web").join(format!("{NAME}.d.ts")),
+        out.join("proxy")
+            .join("web")
+            .join(format!("{PROXY_NAME}.d.ts")),
+        out.join("proxy")
+            .join("node")
+            .join(format!("{PROXY_NAME}.d.cts")),
         out.join("ui").join(format!("{}.d.ts", site::UI_NAME)),
     ] {
         let text =
@@ -373,6 +453,23 @@ fn report_sizes(out: &Path) -> Result<(), String> {
         raw(&ui_glue),
         uj,
         (uw + uj) as f64 / 1024.0
+    );
+    let proxy_wasm = out
+        .join("proxy")
+        .join("web")
+        .join(format!("{PROXY_NAME}_bg.wasm"));
+    let proxy_glue = out
+        .join("proxy")
+        .join("web")
+        .join(format!("{PROXY_NAME}.js"));
+    let (pw, pj) = (gzip_size(&proxy_wasm)?, gzip_size(&proxy_glue)?);
+    eprintln!(
+        "package proxy entry (not loaded by the client): wasm {} B ({} B gzip), web glue {} B ({} B gzip); total {:.1} KiB gzip",
+        raw(&proxy_wasm),
+        pw,
+        raw(&proxy_glue),
+        pj,
+        (pw + pj) as f64 / 1024.0
     );
     let wasm = out.join("web").join(format!("{NAME}_bg.wasm"));
     let glue = out.join("web").join(format!("{NAME}.js"));
@@ -512,6 +609,11 @@ An invalid environment makes every request answer 500 `ProxyMisconfigured` namin
 with `console.log` as `GET /api/alerts 404 origin=https://portal.contoso.com refused=PathRefused`.
 
 ### In your own server
+
+The proxy is its own entry: `require("defender-tags-wasm/proxy")` in Node (ready on import), or
+`import { initSync, EdgeProxy } from "defender-tags-wasm/proxy/web"` in a worker (then
+`initSync({ module })` with `defender-tags-wasm/proxy/web/defender_tags_proxy_bg.wasm`). The
+client's entries do not contain it, and pages that embed the client never download it.
 
 `handleRequest(request, config)` takes a Fetch API `Request` and resolves to a `Response`
 (validating `config` on every call: an invalid one answers 500 `ProxyMisconfigured`;

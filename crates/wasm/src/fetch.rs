@@ -142,7 +142,7 @@ async fn send(req: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, Transpo
 /// Sends `req` and resolves with the runtime's `Response` as soon as its status and headers
 /// are in; the timeout covers only that part. The edge proxy passes the body on as a stream,
 /// so it never sits in wasm memory.
-#[cfg(feature = "js")]
+#[cfg(feature = "proxy")]
 pub(crate) async fn send_streaming(
     req: &HttpRequest,
     timeout_ms: u32,

@@ -4,8 +4,9 @@
 //!   [`DefenderClient::list_all_machines`], [`DefenderClient::machine`],
 //!   [`DefenderClient::find_by_tag`], [`DefenderClient::set_tag`] and
 //!   [`DefenderClient::run_plan`]. `!Send` (browser futures), no `js` feature needed.
-//! - JS facade (feature `js`, wasm32): one `DefenderClient` class with Promise methods, plus the
-//!   edge proxy `handleRequest`.
+//! - JS facade (feature `js`, wasm32): one `DefenderClient` class with Promise methods.
+//! - Edge proxy (feature `proxy`, wasm32): `handleRequest` and `EdgeProxy`, built by the npm
+//!   package as an entry of its own so the client's pages do not carry it.
 //!
 //! URLs, JSON, retry decisions, rate limits and plans all come from `defender-tags-core`; this
 //! crate does I/O and bookkeeping only. Tokens are asked for per request and never kept.
@@ -32,7 +33,7 @@ pub mod fetch;
 
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
-#[cfg(all(feature = "js", target_arch = "wasm32"))]
+#[cfg(all(feature = "proxy", target_arch = "wasm32"))]
 pub mod proxy;
 
 #[cfg(test)]

@@ -38,11 +38,15 @@ impl Artefact {
 
     /// The cargo artefact before wasm-bindgen and wasm-opt (symbol names kept).
     pub fn cargo_wasm(self, ctx: &Ctx) -> PathBuf {
-        let name = match self {
-            Artefact::Package => "defender_tags_wasm.wasm",
-            Artefact::SpaFirstLoad => "defender-tags-web-ui.wasm",
-        };
-        ctx.target.join(WASM_TARGET).join("wasm-release").join(name)
+        match self {
+            // The client entry's own copy: the proxy entry links to the same cargo file name.
+            Artefact::Package => crate::package::client_cargo_wasm(ctx),
+            Artefact::SpaFirstLoad => ctx
+                .target
+                .join(WASM_TARGET)
+                .join("wasm-release")
+                .join("defender-tags-web-ui.wasm"),
+        }
     }
 
     /// The files that ship, as (label, path).

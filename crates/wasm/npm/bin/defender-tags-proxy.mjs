@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const { EdgeProxy } = require("../node/defender_tags.cjs");
+const { EdgeProxy } = require("../proxy/node/defender_tags_proxy.cjs");
 
 const USAGE = "usage: defender-tags-proxy --config proxy.json";
 // Exit codes: 2 for a wrong command line, 1 for a configuration or start-up error.

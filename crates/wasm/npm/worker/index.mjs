@@ -1,6 +1,6 @@
 // The edge proxy as a Cloudflare Workers module (also runs in plain workerd).
 //
-// Uses the package's web build with the .wasm imported as a module (Workers compile it at
+// Uses the package's proxy entry (web build) with the .wasm imported as a module (Workers compile it at
 // deploy time; they forbid compiling WebAssembly from bytes at run time). Configuration comes
 // from the worker's environment, validated by the same Rust code as the Node server's
 // proxy.json:
@@ -10,8 +10,8 @@
 //   TIMEOUT_MS       optional: upstream timeout in milliseconds
 // An invalid environment answers every request 500 ProxyMisconfigured naming the variable, and
 // nothing is forwarded.
-import { initSync, EdgeProxy } from "../web/defender_tags.js";
-import wasmModule from "../web/defender_tags_bg.wasm";
+import { initSync, EdgeProxy } from "../proxy/web/defender_tags_proxy.js";
+import wasmModule from "../proxy/web/defender_tags_proxy_bg.wasm";
 
 initSync({ module: wasmModule });
 
