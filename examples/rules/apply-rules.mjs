@@ -99,8 +99,8 @@ class UsageError extends Error {}
 function loadPackage(dir) {
   const require = createRequire(import.meta.url);
   return dir
-    ? require(path.resolve(dir, "node", "defender_tags.cjs"))
-    : require("defender-tags-wasm");
+    ? require(path.resolve(dir, "full", "node", "defender_tags_full.cjs"))
+    : require("defender-tags-wasm/full");
 }
 
 function readOptions(argv) {

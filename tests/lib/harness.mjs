@@ -22,6 +22,13 @@ export function loadPackage() {
   return require(path.join(requireEnv("DT_PKG_DIR"), "node", "defender_tags.cjs"));
 }
 
+/** The built package's full entry for Node (`defender-tags-wasm/full`: the client plus rules
+ * files and advanced hunting). */
+export function loadFull() {
+  const require = createRequire(import.meta.url);
+  return require(path.join(requireEnv("DT_PKG_DIR"), "full", "node", "defender_tags_full.cjs"));
+}
+
 /** The built package's edge proxy entry for Node (`defender-tags-wasm/proxy`). */
 export function loadProxy() {
   const require = createRequire(import.meta.url);

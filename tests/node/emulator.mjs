@@ -1,6 +1,6 @@
 // Helpers of the Node suite (package and edge proxy) on top of tests/lib/harness.mjs.
 
-export { requireEnv, loadPackage, loadProxy, admin, apiCalls } from "../lib/harness.mjs";
+export { requireEnv, loadPackage, loadFull, loadProxy, admin, apiCalls } from "../lib/harness.mjs";
 import { admin, startEmulator as start } from "../lib/harness.mjs";
 
 /** The portal origin the proxy tests allow (proxy.test.mjs). */

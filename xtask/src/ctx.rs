@@ -21,6 +21,15 @@ pub const CLIENT_PACKAGE: [&str; 5] = [
     "--features",
     "js",
 ];
+/// The full client's artifact build (the npm package's `full/` entries): the facade plus rules
+/// files and advanced hunting.
+pub const FULL_PACKAGE: [&str; 5] = [
+    "-p",
+    "defender-tags-wasm",
+    "--no-default-features",
+    "--features",
+    "full",
+];
 /// The edge proxy's artifact build (the npm package's `proxy/` entry): its exports alone.
 pub const PROXY_PACKAGE: [&str; 5] = [
     "-p",

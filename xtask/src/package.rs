@@ -8,9 +8,11 @@
 //!   web/…                 wasm-bindgen --target web (init() / initSync())
 //!   node/…                wasm-bindgen --target nodejs (CommonJS, loads the .wasm from disk;
 //!                         its declarations renamed .d.cts to match)
+//!   full/bundler/, full/web/, full/node/   the client plus rules files and advanced hunting
+//!                         (feature `full`; `./full`, `./full/web`, `./full/node`)
 //!   proxy/web/, proxy/node/   the edge proxy (`./proxy/web` for workers, `./proxy` for Node): a
 //!                         wasm module of its own (feature `proxy`), so the client's entries
-//!                         above (feature `js` alone) do not carry it
+//!                         (feature `js` alone: no proxy, rules or hunting) do not carry it
 //!   ui/…                  the embed entry `defender-tags-wasm/ui` (mountTagEditor, mountTagManager):
 //!                         the web-ui crate's embed binary, wasm-bindgen --target web
 //!   bin/defender-tags-proxy.mjs   the edge proxy as a Node server (`npx defender-tags-proxy`)
@@ -29,10 +31,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ctx::{self, CLIENT_PACKAGE, Ctx, PROXY_PACKAGE, WASM_TARGET};
+use crate::ctx::{self, CLIENT_PACKAGE, Ctx, FULL_PACKAGE, PROXY_PACKAGE, WASM_TARGET};
 use crate::site;
 
 const NAME: &str = "defender_tags";
+/// The full client's module name (`full/bundler/`, `full/web/`, `full/node/`).
+const FULL_NAME: &str = "defender_tags_full";
 /// The edge proxy's module name (`proxy/web/`, `proxy/node/`).
 const PROXY_NAME: &str = "defender_tags_proxy";
 const TOOLS_DIR: &str = "crates/wasm";
@@ -76,11 +80,24 @@ struct Entry {
     targets: &'static [(&'static str, &'static str)],
 }
 
-/// The client: what a portal page loads (`.`, `./web`, `./node`).
+/// The client: what a portal page that embeds the tag editor loads (`.`, `./web`, `./node`):
+/// machines, tags, device values, bulk plans and runs.
 const CLIENT: Entry = Entry {
     cargo: CLIENT_PACKAGE,
     name: NAME,
     targets: &[("bundler", "bundler"), ("web", "web"), ("nodejs", "node")],
+};
+
+/// The client plus rules files and advanced hunting (`./full`, `./full/web`, `./full/node`), for
+/// automation and the pages that use them.
+const FULL: Entry = Entry {
+    cargo: FULL_PACKAGE,
+    name: FULL_NAME,
+    targets: &[
+        ("bundler", "full/bundler"),
+        ("web", "full/web"),
+        ("nodejs", "full/node"),
+    ],
 };
 
 /// The edge proxy (`./proxy` for Node, `./proxy/web` for workers): a module of its own, so the
@@ -102,7 +119,7 @@ fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
     if out.exists() {
         fs::remove_dir_all(out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
     }
-    for entry in [&PROXY, &CLIENT] {
+    for entry in [&PROXY, &FULL, &CLIENT] {
         build_entry(ctx, out, entry)?;
     }
     // Hand-written entries shipped beside the generated builds (crates/wasm/npm/<dir>).
@@ -235,12 +252,15 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
   "description": "Find Microsoft Defender for Endpoint machines and add or remove their tags, from any page or edge runtime (WebAssembly).",
   "license": "MIT OR Apache-2.0",
   "type": "module",
-  "sideEffects": ["./bundler/{NAME}.js", "./bundler/{NAME}_bg.js"],
+  "sideEffects": ["./bundler/{NAME}.js", "./bundler/{NAME}_bg.js", "./full/bundler/{FULL}.js", "./full/bundler/{FULL}_bg.js"],
   "types": "./bundler/{NAME}.d.ts",
   "typesVersions": {{
     "*": {{
       "web": ["./web/{NAME}.d.ts"],
       "node": ["./node/{NAME}.d.cts"],
+      "full": ["./full/bundler/{FULL}.d.ts"],
+      "full/web": ["./full/web/{FULL}.d.ts"],
+      "full/node": ["./full/node/{FULL}.d.cts"],
       "proxy": ["./proxy/node/{PROXY}.d.cts"],
       "proxy/web": ["./proxy/web/{PROXY}.d.ts"],
       "ui": ["./ui/{UI}.d.ts"]
@@ -263,6 +283,19 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
       "types": "./node/{NAME}.d.cts",
       "default": "./node/{NAME}.cjs"
     }},
+    "./full": {{
+      "types": "./full/bundler/{FULL}.d.ts",
+      "node": "./full/node/{FULL}.cjs",
+      "default": "./full/bundler/{FULL}.js"
+    }},
+    "./full/web": {{
+      "types": "./full/web/{FULL}.d.ts",
+      "default": "./full/web/{FULL}.js"
+    }},
+    "./full/node": {{
+      "types": "./full/node/{FULL}.d.cts",
+      "default": "./full/node/{FULL}.cjs"
+    }},
     "./proxy": {{
       "types": "./proxy/node/{PROXY}.d.cts",
       "default": "./proxy/node/{PROXY}.cjs"
@@ -276,6 +309,7 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
       "default": "./ui/{UI}.js"
     }},
     "./web/{NAME}_bg.wasm": "./web/{NAME}_bg.wasm",
+    "./full/web/{FULL}_bg.wasm": "./full/web/{FULL}_bg.wasm",
     "./proxy/web/{PROXY}_bg.wasm": "./proxy/web/{PROXY}_bg.wasm",
     "./ui/{UI}_bg.wasm": "./ui/{UI}_bg.wasm",
     "./worker": "./worker/index.mjs"
@@ -283,11 +317,12 @@ fn write_package_json(ctx: &Ctx, out: &Path) -> Result<(), String> {
   "engines": {{
     "node": ">=20"
   }},
-  "files": ["bundler", "web", "node", "proxy", "ui", "bin", "worker", "README.md"]
+  "files": ["bundler", "web", "node", "full", "proxy", "ui", "bin", "worker", "README.md"]
 }}
 "#,
         UI = site::UI_NAME,
         PROXY = PROXY_NAME,
+        FULL = FULL_NAME,
     );
     fs::write(out.join("package.json"), json).map_err(|e| format!("cannot write package.json: {e}"))
 }
@@ -363,6 +398,12 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
     for dts in [
         out.join("bundler").join(format!("{NAME}.d.ts")),
         out.join("web").join(format!("{NAME}.d.ts")),
+        out.join("full")
+            .join("bundler")
+            .join(format!("{FULL_NAME}.d.ts")),
+        out.join("full")
+            .join("web")
+            .join(format!("{FULL_NAME}.d.ts")),
         out.join("proxy")
             .join("web")
             .join(format!("{PROXY_NAME}.d.ts")),
@@ -454,6 +495,20 @@ fn report_sizes(out: &Path) -> Result<(), String> {
         uj,
         (uw + uj) as f64 / 1024.0
     );
+    let full_wasm = out
+        .join("full")
+        .join("web")
+        .join(format!("{FULL_NAME}_bg.wasm"));
+    let full_glue = out.join("full").join("web").join(format!("{FULL_NAME}.js"));
+    let (fw, fj) = (gzip_size(&full_wasm)?, gzip_size(&full_glue)?);
+    eprintln!(
+        "package full entry (client + rules + hunting): wasm {} B ({} B gzip), web glue {} B ({} B gzip); total {:.1} KiB gzip",
+        raw(&full_wasm),
+        fw,
+        raw(&full_glue),
+        fj,
+        (fw + fj) as f64 / 1024.0
+    );
     let proxy_wasm = out
         .join("proxy")
         .join("web")
@@ -513,6 +568,17 @@ link stays below it. Rate limits (100/min, 1,500/h), Retry-After, retries and a 
 refresh on 401 are handled for you. In a browser every client of the same `baseUrl` (other tabs,
 the embedded views) shares one budget through IndexedDB, so together they stay inside it; where
 there is no IndexedDB (Node) each client paces itself.
+
+## Entries
+
+| Import | What it holds | Where |
+|---|---|---|
+| `defender-tags-wasm` (bundlers; Node picks `./node`), `/web`, `/node` | `DefenderClient`: machines, tags, device values, bulk plans and runs | pages that embed the tag editor |
+| `defender-tags-wasm/full`, `/full/web`, `/full/node` | the same client plus `runHuntingQuery`, `parseRules`, `planRules`, `huntingQueries` | automation (`examples/rules`), pages that run rules or hunting |
+| `defender-tags-wasm/proxy` (Node), `/proxy/web` (workers) | `handleRequest`, `EdgeProxy` | the edge proxy |
+| `defender-tags-wasm/ui` | `mountTagEditor`, `mountTagManager` | pages that mount the components |
+
+Each is a WebAssembly module of its own, so a page downloads only what it imports.
 
 ## Components: `defender-tags-wasm/ui`
 

@@ -11,21 +11,32 @@ import {
   type RunReport,
   type PlanSummary,
   type PlanMachine,
+  type DeviceValue,
+} from "defender-tags-wasm";
+// Rules files and advanced hunting: the `full` entries (the client plus both).
+import {
+  DefenderClient as FullClient,
+  type HuntingResult,
   type RulesDocument,
   type RulesDryRun,
-  type DeviceValue,
-  type HuntingResult,
   huntingQueries,
   parseRules,
   planRules,
-} from "defender-tags-wasm";
+} from "defender-tags-wasm/full";
 import init, { DefenderClient as WebClient } from "defender-tags-wasm/web";
 // The edge proxy is an entry of its own (consumer-proxy.ts); the client's entries do not carry it.
 // @ts-expect-error EdgeProxy is not exported by the client entry
 import { EdgeProxy as NotInClient } from "defender-tags-wasm";
 // @ts-expect-error handleRequest is not exported by the client's web entry
 import { handleRequest as NotInWeb } from "defender-tags-wasm/web";
-void [NotInClient, NotInWeb];
+// @ts-expect-error rules files are in the full entries only
+import { parseRules as RulesNotInClient } from "defender-tags-wasm";
+void [NotInClient, NotInWeb, RulesNotInClient];
+
+export function noHuntingInClient(client: DefenderClient): void {
+  // @ts-expect-error runHuntingQuery is in the full entries only
+  void client.runHuntingQuery("DeviceInfo");
+}
 
 declare const portalToken: (scopes: string[], force: boolean) => Promise<string>;
 declare const msal: {
@@ -99,7 +110,7 @@ export async function portal(): Promise<number> {
   return calls + failed.length + minute + hour;
 }
 
-export async function scheduledRules(client: DefenderClient, text: string): Promise<number> {
+export async function scheduledRules(client: FullClient, text: string): Promise<number> {
   const doc: RulesDocument = parseRules(text);
   const first = doc.rules[0];
   const query: string = first?.source.kind === "filter" ? first.source.query : "";

@@ -1,4 +1,5 @@
-//! The JS facade: one `DefenderClient` class with Promise methods (feature `js`, wasm32).
+//! The JS facade: one `DefenderClient` class with Promise methods (feature `js`, wasm32); rules
+//! files and `runHuntingQuery` only with feature `full` (the package's `full` entries).
 //!
 //! Thin by design: read the JS arguments into core types (validation is core's), call the Rust
 //! client, serialise the result. Every rejection is a `DefenderError` (see `types.rs`); nothing
@@ -6,6 +7,7 @@
 
 mod convert;
 mod plan;
+#[cfg(feature = "full")]
 mod rules;
 mod tokens;
 mod types;
@@ -31,6 +33,7 @@ use convert::{
     error_value, opt_function, opt_number, opt_string, opt_strings, opt_u32, prop, to_js,
 };
 pub use plan::BulkPlan;
+#[cfg(feature = "full")]
 pub use rules::{RulesPlan, hunting_queries, parse_rules, plan_rules};
 pub use types::*;
 
@@ -380,6 +383,7 @@ impl JsDefenderClient {
     /// Runs an advanced hunting query through Microsoft Graph (`graphBaseUrl`, a token for
     /// `graphScopes` from the same `getToken`); resolves to its columns, rows and the machines
     /// it names.
+    #[cfg(feature = "full")]
     #[wasm_bindgen(js_name = runHuntingQuery, unchecked_return_type = "Promise<HuntingResult>")]
     pub fn run_hunting_query(&self, query: String) -> Promise {
         self.spawn(|client| async move {

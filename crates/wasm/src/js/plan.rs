@@ -22,6 +22,8 @@ impl BulkPlan {
         &self.plan
     }
 
+    /// A rules plan's steps are bulk plans (rules live in the `full` entries only).
+    #[cfg(feature = "full")]
     pub(crate) fn from_plan(plan: Plan) -> Self {
         Self { plan }
     }

@@ -56,32 +56,6 @@ export interface MsalOptions {
     graphScopes?: string[];
 }
 
-/** A column of a hunting answer. */
-export interface HuntingColumn {
-    name: string;
-    /** string, datetime, long, real, bool, guid, timespan, dynamic, or the service's own name. */
-    type: string;
-}
-
-/** A machine a hunting answer names: by `id` (the DeviceId column) or else by `name`. */
-export interface HuntedDevice {
-    id?: string;
-    name?: string;
-    deviceName: string | null;
-    /** 1-based row of its first appearance. */
-    row: number;
-}
-
-/** What `runHuntingQuery` resolves to. `devices` is null (with `deviceError`) when the answer keeps neither DeviceId nor DeviceName. */
-export interface HuntingResult {
-    columns: HuntingColumn[];
-    rows: Record<string, unknown>[];
-    devices: HuntedDevice[] | null;
-    deviceError?: string;
-    skippedRows?: number;
-    duplicateRows?: number;
-}
-
 /** One page request of `listMachines`. Pass `cursor` from a previous page to continue. */
 export interface ListOptions {
     /** OData `$filter` (validated before sending), e.g. `healthStatus eq 'Active'`. */
@@ -105,73 +79,6 @@ export interface RunOptions {
 
 /** A value `setDeviceValue` accepts (case-sensitive). */
 export type DeviceValue = "Low" | "Normal" | "High";
-
-/**
- * A rule's source in a rules file: a saved search (the search page's query string), a list, or
- * an advanced hunting query (KQL; run it with `runHuntingQuery` and pass its machines to `planRules` as
- * `huntingAnswers`, else the rule is planned as blocked and nothing of it runs).
- */
-export type RuleSource =
-    | { kind: "filter"; query: string }
-    | { kind: "import"; machines: string[] }
-    | { kind: "hunting"; query: string };
-
-/** One rule of a rules file: `add` tags what matches; `exact` also untags what no longer matches. */
-export interface RuleDocument {
-    name: string;
-    tag: string;
-    mode: "add" | "exact";
-    source: RuleSource;
-}
-
-/** A rules file (schema version 1), as `parseRules` returns it. */
-export interface RulesDocument {
-    version: 1;
-    rules: RuleDocument[];
-}
-
-/** One rule's dry run. */
-export interface RuleDryRun {
-    name: string;
-    tag: string;
-    mode: "add" | "exact";
-    /** Machines the source matched. */
-    matched: number;
-    /** Machines that will get the tag. */
-    adds: number;
-    /** Machines that will lose it (exact rules). */
-    removes: number;
-    /** Matched machines that already carry it. */
-    alreadyInPlace: number;
-    /** Imported entries that name no visible machine, or several. */
-    cannotResolve: number;
-    /** API calls the run needs. */
-    calls: number;
-    /** Why nothing of the rule can run (its hunting query was not run or failed), or null. */
-    blocked: string | null;
-    /** Ids of the machines that will get the tag. */
-    adding: string[];
-    /** Ids of the machines that will lose it. */
-    removing: string[];
-    unresolved: { input: string; candidates: number }[];
-}
-
-/** Two rules that disagree about a machine: one adds the tag, an exact rule removes it. */
-export interface RuleConflict {
-    tag: string;
-    machineId: string;
-    machineName: string | null;
-    addingRule: string;
-    removingRule: string;
-}
-
-/** `RulesPlan.summary()`: nothing may run while `conflicts` is not empty or a rule is blocked (`mayRun`). */
-export interface RulesDryRun {
-    rules: RuleDryRun[];
-    conflicts: RuleConflict[];
-    mayRun: boolean;
-    nothingToDo: boolean;
-}
 
 /** One network interface of a machine. */
 export interface IpAddress {
@@ -267,3 +174,101 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "Machine")]
     pub type JsMachine;
 }
+
+/// Declarations of the `full` entries only: advanced hunting answers and rules files.
+#[cfg(feature = "full")]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_FULL_TYPES: &'static str = r#"
+/** A column of a hunting answer. */
+export interface HuntingColumn {
+    name: string;
+    /** string, datetime, long, real, bool, guid, timespan, dynamic, or the service's own name. */
+    type: string;
+}
+
+/** A machine a hunting answer names: by `id` (the DeviceId column) or else by `name`. */
+export interface HuntedDevice {
+    id?: string;
+    name?: string;
+    deviceName: string | null;
+    /** 1-based row of its first appearance. */
+    row: number;
+}
+
+/** What `runHuntingQuery` resolves to. `devices` is null (with `deviceError`) when the answer keeps neither DeviceId nor DeviceName. */
+export interface HuntingResult {
+    columns: HuntingColumn[];
+    rows: Record<string, unknown>[];
+    devices: HuntedDevice[] | null;
+    deviceError?: string;
+    skippedRows?: number;
+    duplicateRows?: number;
+}
+
+/**
+ * A rule's source in a rules file: a saved search (the search page's query string), a list, or
+ * an advanced hunting query (KQL; run it with `runHuntingQuery` and pass its machines to `planRules` as
+ * `huntingAnswers`, else the rule is planned as blocked and nothing of it runs).
+ */
+export type RuleSource =
+    | { kind: "filter"; query: string }
+    | { kind: "import"; machines: string[] }
+    | { kind: "hunting"; query: string };
+
+/** One rule of a rules file: `add` tags what matches; `exact` also untags what no longer matches. */
+export interface RuleDocument {
+    name: string;
+    tag: string;
+    mode: "add" | "exact";
+    source: RuleSource;
+}
+
+/** A rules file (schema version 1), as `parseRules` returns it. */
+export interface RulesDocument {
+    version: 1;
+    rules: RuleDocument[];
+}
+
+/** One rule's dry run. */
+export interface RuleDryRun {
+    name: string;
+    tag: string;
+    mode: "add" | "exact";
+    /** Machines the source matched. */
+    matched: number;
+    /** Machines that will get the tag. */
+    adds: number;
+    /** Machines that will lose it (exact rules). */
+    removes: number;
+    /** Matched machines that already carry it. */
+    alreadyInPlace: number;
+    /** Imported entries that name no visible machine, or several. */
+    cannotResolve: number;
+    /** API calls the run needs. */
+    calls: number;
+    /** Why nothing of the rule can run (its hunting query was not run or failed), or null. */
+    blocked: string | null;
+    /** Ids of the machines that will get the tag. */
+    adding: string[];
+    /** Ids of the machines that will lose it. */
+    removing: string[];
+    unresolved: { input: string; candidates: number }[];
+}
+
+/** Two rules that disagree about a machine: one adds the tag, an exact rule removes it. */
+export interface RuleConflict {
+    tag: string;
+    machineId: string;
+    machineName: string | null;
+    addingRule: string;
+    removingRule: string;
+}
+
+/** `RulesPlan.summary()`: nothing may run while `conflicts` is not empty or a rule is blocked (`mayRun`). */
+export interface RulesDryRun {
+    rules: RuleDryRun[];
+    conflicts: RuleConflict[];
+    mayRun: boolean;
+    nothingToDo: boolean;
+}
+"#;
