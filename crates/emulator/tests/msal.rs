@@ -9,19 +9,27 @@
 //! (3.30, 4.30 and 5.30 pass).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use defender_tags_emulator::{Config, DEMO_TENANT, SECOND_TENANT, serve};
 
+/// The package folder as `cargo test` gives it at run time. The compile-time `env!` value is only
+/// the fallback: a test binary built from a checkout elsewhere (same sources, so cargo reuses it)
+/// would carry that checkout's path.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs node, chromium, www/node_modules and tests/e2e/node_modules"]
 async fn real_msal_browser_signs_in_calls_the_api_and_refreshes() {
     let root = root();
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/msal");
+    let here = manifest_dir().join("tests/msal");
     let site = std::env::temp_dir().join(format!("emu-msal-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&site).unwrap();
     let bundle = std::env::var_os("MSAL_BUNDLE")

@@ -195,8 +195,12 @@ fn render() -> String {
     out
 }
 
+/// The package folder as `cargo test` gives it at run time. The compile-time `env!` value is only
+/// the fallback: a test binary built from a checkout elsewhere (same sources, so cargo reuses it)
+/// would carry that checkout's path.
 fn shapes_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .join("ts")
         .join("shapes.ts")
 }
