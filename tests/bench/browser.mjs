@@ -1,14 +1,16 @@
 // The web UI in headless Chromium (Playwright, /usr/bin/chromium) against the release emulator
 // serving the built site with 100,000 machines:
 //   load    first /api/machines request -> the results say "100000 machines" (searchable), vs
-//           the bare download + JSON.parse of the same pages in plain JS in the same page;
+//           the bare download + JSON.parse of the same pages in plain JS in the same page,
+//           LOAD_ROUNDS pairs in fresh contexts, the verdict on the median of their ratios;
 //   search  per keystroke: input event -> last DOM mutation of the update (MutationObserver),
 //           and -> next frame (requestAnimationFrame), vs Array.filter over the same 100k
 //           objects in the same page; the UI's own `dt-narrow` performance measures when present;
 //   memory  wasm linear memory + JS heap (CDP Runtime.getHeapUsage after a forced GC) with
 //           100k machines loaded;
-//   size    gzip -9 / brotli -q 11 of the embeddable package (wasm + web glue) and of the SPA's
-//           first load as requested by the page (MSAL.js listed separately).
+//   size    gzip -9 / brotli -q 11 of the embeddable package (the client entry's wasm + web
+//           glue; the full, proxy and ui entries listed beside it) and of the SPA's first load as
+//           requested by the page (MSAL.js listed separately).
 // Writes bench-browser.md and bench-browser.json to DT_OUTPUT.
 import { chromium } from "playwright-core";
 import { readFileSync, existsSync } from "node:fs";
@@ -25,6 +27,9 @@ const PERSONA = "admin"; // a user with every device group
 const QUERIES = ["srv-001", "lt-01", "192.168.3.", "10.200.1", "sales-ws-"];
 /** Rounds of the keystroke script per side, alternating ours and the baseline. */
 const ROUNDS = Number(process.env.DT_BENCH_ROUNDS ?? 5);
+// Load pairs (ours, then the baseline in the same page), each in a fresh browser context: one
+// page load is one noisy sample on a 2-core machine, so the verdict takes the median ratio.
+const LOAD_ROUNDS = Number(process.env.DT_BENCH_LOAD_ROUNDS ?? 3);
 const KiB = 1024;
 const MiB = 1024 * 1024;
 // loadRatio: ours ÷ the plain-JS download + JSON.parse of the same pages, in the same page.
@@ -46,7 +51,24 @@ const sum = (items, key) => items.reduce((s, x) => s + x[key], 0);
 
 /** Runs in every document before the page's scripts: records wasm memories and load milestones. */
 function initScript(machines) {
-  const bench = { memories: [], searchableAt: null };
+  /** The load baseline: every machine downloaded and `JSON.parse`d, page by page, timed. */
+  const baselineLoad = async (persona) => {
+    const tokenRes = await fetch("/_emulator/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ persona }) });
+    const token = (await tokenRes.json()).access_token;
+    const t0 = performance.now();
+    const all = [];
+    let requests = 0;
+    for (let skip = 0; ; skip += 10_000) {
+      const res = await fetch(`/api/machines?$top=10000&$skip=${skip}`, { headers: { authorization: `Bearer ${token}` } });
+      requests += 1;
+      if (!res.ok) throw new Error(`baseline page ${skip}: ${res.status}`);
+      const page = JSON.parse(await res.text());
+      for (const m of page.value) all.push(m);
+      if (page.value.length < 10_000) break;
+    }
+    return { all, loadMs: performance.now() - t0, requests };
+  };
+  const bench = { memories: [], searchableAt: null, baselineLoad };
   Object.defineProperty(window, "__dtBench", { value: bench });
   const keep = (result) => {
     const instance = result && result.instance ? result.instance : result;
@@ -86,20 +108,7 @@ function initScript(machines) {
  * Hidden (display: none) except during its rounds, where it covers the viewport.
  */
 async function installBaseline({ persona, slots }) {
-  const tokenRes = await fetch("/_emulator/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ persona }) });
-  const token = (await tokenRes.json()).access_token;
-  const t0 = performance.now();
-  const all = [];
-  let requests = 0;
-  for (let skip = 0; ; skip += 10_000) {
-    const res = await fetch(`/api/machines?$top=10000&$skip=${skip}`, { headers: { authorization: `Bearer ${token}` } });
-    requests += 1;
-    if (!res.ok) throw new Error(`baseline page ${skip}: ${res.status}`);
-    const page = JSON.parse(await res.text());
-    for (const m of page.value) all.push(m);
-    if (page.value.length < 10_000) break;
-  }
-  const loadMs = performance.now() - t0;
+  const { all, loadMs, requests } = await window.__dtBench.baselineLoad(persona);
 
   const fold = (s) => (s ?? "").toLowerCase();
   const canonical = (a) => {
@@ -300,6 +309,16 @@ function summarizeRounds(rounds, queries) {
   };
 }
 
+/** Our load in a signed-in page: first /api/machines request to searchable. */
+async function loadTimes(page) {
+  const load = await page.evaluate(() => {
+    const api = performance.getEntriesByType("resource").filter((e) => /\/api\/machines/.test(e.name));
+    const first = Math.min(...api.map((e) => e.startTime));
+    return { firstRequestAt: first, searchableAt: window.__dtBench.searchableAt, apiRequests: api.length, apiBytes: api.reduce((s, e) => s + (e.encodedBodySize || 0), 0) };
+  });
+  return { ...load, uiMs: load.searchableAt - load.firstRequestAt };
+}
+
 async function signIn(page, base) {
   await page.goto(`${base}/`);
   await page.getByRole("button", { name: "Sign in" }).first().click();
@@ -385,12 +404,7 @@ async function main() {
       const summary = await page.getByTestId("results-summary").textContent().catch(() => "no summary");
       throw new Error(`the UI never showed ${visible} machines (summary: ${summary}): ${e.message}`);
     }
-    const load = await page.evaluate(() => {
-      const api = performance.getEntriesByType("resource").filter((e) => /\/api\/machines/.test(e.name));
-      const first = Math.min(...api.map((e) => e.startTime));
-      return { firstRequestAt: first, searchableAt: window.__dtBench.searchableAt, apiRequests: api.length, apiBytes: api.reduce((s, e) => s + (e.encodedBodySize || 0), 0) };
-    });
-    load.uiMs = load.searchableAt - load.firstRequestAt;
+    const load = await loadTimes(page);
 
     // Memory with the machines loaded (before the JS baseline adds its own copy).
     await page.waitForTimeout(1000);
@@ -405,6 +419,7 @@ async function main() {
     const baseline = await page.evaluate(installBaseline, { persona: PERSONA, slots });
     result.load = { ...load, baselineMs: baseline.loadMs, baselineRequests: baseline.requests, baselineMachines: baseline.machines };
     if (baseline.machines !== visible) problems.push(`baseline loaded ${baseline.machines} machines, not ${visible}`);
+    const loadRounds = [{ uiMs: load.uiMs, baselineMs: baseline.loadMs }];
 
     // Search latency per keystroke: ROUNDS rounds of the same keystroke script, alternating ours
     // and the baseline (and which goes first), each measured the same way.
@@ -423,9 +438,29 @@ async function main() {
       rounds.push(round);
     }
     result.search = { ...summarizeRounds(rounds, queries), slots };
-    result.problems = problems;
     await page.screenshot({ path: path.join(requireEnv("DT_OUTPUT"), "bench-browser.png") });
     await context.close();
+
+    // More load pairs, each in a fresh context: sign in, time ours, then the baseline in that page.
+    for (let r = 1; r < LOAD_ROUNDS; r += 1) {
+      const again = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      await again.addInitScript(initScript, visible);
+      const p = await again.newPage();
+      p.on("pageerror", (e) => problems.push(e.message));
+      await signIn(p, emu.url);
+      await p.waitForFunction(() => window.__dtBench.searchableAt !== null, null, { timeout: 300_000, polling: 100 });
+      const ours = await loadTimes(p);
+      const base = await p.evaluate(async (persona) => {
+        const { all, loadMs } = await window.__dtBench.baselineLoad(persona);
+        return { loadMs, machines: all.length };
+      }, PERSONA);
+      if (base.machines !== visible) problems.push(`baseline round ${r + 1} loaded ${base.machines} machines, not ${visible}`);
+      loadRounds.push({ uiMs: ours.uiMs, baselineMs: base.loadMs });
+      await again.close();
+    }
+    result.load.rounds = loadRounds;
+    result.load.medianRatio = median(loadRounds.map((x) => x.uiMs / x.baselineMs));
+    result.problems = problems;
   } finally {
     await browser.close();
     await emu.stop();
@@ -468,7 +503,7 @@ function markdown(r) {
   }
   const l = r.load;
   L.push(
-    `| Load: first /api request → ${int(r.machines)} machines searchable | ${fmt(l.uiMs / 1000, 2)} s (${l.apiRequests} API requests) | ${fmt(l.baselineMs / 1000, 2)} s (${l.baselineRequests} requests, fetch + JSON.parse) | ≤ ${GOALS.loadRatio}× the baseline | ${ratio(l.uiMs / l.baselineMs, GOALS.loadRatio)} | ${verdict(l.uiMs / l.baselineMs <= GOALS.loadRatio)} (${ratio(l.uiMs, l.baselineMs)} the baseline) |`,
+    `| Load: first /api request → ${int(r.machines)} machines searchable (median of ${l.rounds.length} pairs) | ${fmt(median(l.rounds.map((x) => x.uiMs)) / 1000, 2)} s (${l.apiRequests} API requests) | ${fmt(median(l.rounds.map((x) => x.baselineMs)) / 1000, 2)} s (${l.baselineRequests} requests, fetch + JSON.parse) | ≤ ${GOALS.loadRatio}× the baseline | ${ratio(l.medianRatio, GOALS.loadRatio)} | ${verdict(l.medianRatio <= GOALS.loadRatio)} (${fmt(l.medianRatio, 2)}× the baseline, median of the pairs' ratios: ${l.rounds.map((x) => `${fmt(x.uiMs / 1000, 2)} / ${fmt(x.baselineMs / 1000, 2)} s`).join(", ")}) |`,
   );
   const m = r.memory;
   L.push(
