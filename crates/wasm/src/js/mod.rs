@@ -171,7 +171,11 @@ impl JsDefenderClient {
     where
         F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        future_to_promise(work(self.client.clone()))
+        // Boxed to one future type, so `future_to_promise`'s machinery is compiled once for all
+        // the methods instead of once per method's future (1.5 KiB gzip off the client).
+        let work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+            Box::pin(work(self.client.clone()));
+        future_to_promise(work)
     }
 }
 
