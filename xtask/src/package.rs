@@ -395,23 +395,19 @@ fn check_types(ctx: &Ctx, out: &Path) -> Result<(), String> {
         ctx::run(Command::new(&tsc).arg("-p").arg(&config))?;
     }
     // No `any` in the public API: the declarations are checked textually as well.
-    for dts in [
-        out.join("bundler").join(format!("{NAME}.d.ts")),
-        out.join("web").join(format!("{NAME}.d.ts")),
-        out.join("full")
-            .join("bundler")
-            .join(format!("{FULL_NAME}.d.ts")),
-        out.join("full")
-            .join("web")
-            .join(format!("{FULL_NAME}.d.ts")),
-        out.join("proxy")
-            .join("web")
-            .join(format!("{PROXY_NAME}.d.ts")),
-        out.join("proxy")
-            .join("node")
-            .join(format!("{PROXY_NAME}.d.cts")),
-        out.join("ui").join(format!("{}.d.ts", site::UI_NAME)),
-    ] {
+    // Every generated declaration file (each entry's targets; the nodejs ones renamed .d.cts),
+    // and the components'.
+    let mut declarations: Vec<PathBuf> = [&CLIENT, &FULL, &PROXY]
+        .iter()
+        .flat_map(|entry| {
+            entry.targets.iter().map(|(target, dir)| {
+                let ext = if *target == "nodejs" { "d.cts" } else { "d.ts" };
+                out.join(dir).join(format!("{}.{ext}", entry.name))
+            })
+        })
+        .collect();
+    declarations.push(out.join("ui").join(format!("{}.d.ts", site::UI_NAME)));
+    for dts in declarations {
         let text =
             fs::read_to_string(&dts).map_err(|e| format!("cannot read {}: {e}", dts.display()))?;
         // `InitOutput` (web target) lists the raw wasm exports that wasm-bindgen's glue calls;
@@ -483,62 +479,40 @@ fn gzip_size(path: &Path) -> Result<u64, String> {
 }
 
 fn report_sizes(out: &Path) -> Result<(), String> {
-    let raw = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let ui_wasm = out.join("ui").join(format!("{}_bg.wasm", site::UI_NAME));
-    let ui_glue = out.join("ui").join(format!("{}.js", site::UI_NAME));
-    let (uw, uj) = (gzip_size(&ui_wasm)?, gzip_size(&ui_glue)?);
-    eprintln!(
-        "package ui entry: wasm {} B ({} B gzip), glue {} B ({} B gzip); total {:.1} KiB gzip",
-        raw(&ui_wasm),
-        uw,
-        raw(&ui_glue),
-        uj,
-        (uw + uj) as f64 / 1024.0
-    );
-    let full_wasm = out
-        .join("full")
-        .join("web")
-        .join(format!("{FULL_NAME}_bg.wasm"));
-    let full_glue = out.join("full").join("web").join(format!("{FULL_NAME}.js"));
-    let (fw, fj) = (gzip_size(&full_wasm)?, gzip_size(&full_glue)?);
-    eprintln!(
-        "package full entry (client + rules + hunting): wasm {} B ({} B gzip), web glue {} B ({} B gzip); total {:.1} KiB gzip",
-        raw(&full_wasm),
-        fw,
-        raw(&full_glue),
-        fj,
-        (fw + fj) as f64 / 1024.0
-    );
-    let proxy_wasm = out
-        .join("proxy")
-        .join("web")
-        .join(format!("{PROXY_NAME}_bg.wasm"));
-    let proxy_glue = out
-        .join("proxy")
-        .join("web")
-        .join(format!("{PROXY_NAME}.js"));
-    let (pw, pj) = (gzip_size(&proxy_wasm)?, gzip_size(&proxy_glue)?);
-    eprintln!(
-        "package proxy entry (not loaded by the client): wasm {} B ({} B gzip), web glue {} B ({} B gzip); total {:.1} KiB gzip",
-        raw(&proxy_wasm),
-        pw,
-        raw(&proxy_glue),
-        pj,
-        (pw + pj) as f64 / 1024.0
-    );
-    let wasm = out.join("web").join(format!("{NAME}_bg.wasm"));
-    let glue = out.join("web").join(format!("{NAME}.js"));
-    let (gw, gj) = (gzip_size(&wasm)?, gzip_size(&glue)?);
-    eprintln!(
-        "package: {} — wasm {} B ({} B gzip), web glue {} B ({} B gzip); embeddable total {:.1} KB gzip (goal <= 80 KB)",
-        out.display(),
-        raw(&wasm),
-        gw,
-        raw(&glue),
-        gj,
-        (gw + gj) as f64 / 1024.0
-    );
+    let ui = out.join("ui");
+    report_entry("package ui entry", &ui, site::UI_NAME)?;
+    report_entry(
+        "package full entry (client + rules + hunting)",
+        &out.join("full").join("web"),
+        FULL_NAME,
+    )?;
+    report_entry(
+        "package proxy entry (not loaded by the client)",
+        &out.join("proxy").join("web"),
+        PROXY_NAME,
+    )?;
+    let total = report_entry(
+        &format!("package: {} (the client, web)", out.display()),
+        &out.join("web"),
+        NAME,
+    )?;
+    eprintln!("embeddable total {total:.1} KiB gzip (goal <= 80 KiB)");
     Ok(())
+}
+
+/// Prints one web build's wasm and glue sizes, raw and gzip -9; returns the gzip total in KiB.
+fn report_entry(label: &str, dir: &Path, name: &str) -> Result<f64, String> {
+    let raw = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let wasm = dir.join(format!("{name}_bg.wasm"));
+    let glue = dir.join(format!("{name}.js"));
+    let (gw, gj) = (gzip_size(&wasm)?, gzip_size(&glue)?);
+    let total = (gw + gj) as f64 / 1024.0;
+    eprintln!(
+        "{label}: wasm {} B ({gw} B gzip), glue {} B ({gj} B gzip); total {total:.1} KiB gzip",
+        raw(&wasm),
+        raw(&glue),
+    );
+    Ok(total)
 }
 
 const README: &str = r#"# defender-tags-wasm
