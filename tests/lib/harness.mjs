@@ -16,24 +16,19 @@ export function requireEnv(name) {
   return value;
 }
 
-/** The built package's Node entry (CommonJS glue loading the .wasm from disk). */
-export function loadPackage() {
-  const require = createRequire(import.meta.url);
-  return require(path.join(requireEnv("DT_PKG_DIR"), "node", "defender_tags.cjs"));
+/** One Node entry of the built package (CommonJS glue loading its .wasm from disk). */
+function loadEntry(...file) {
+  return createRequire(import.meta.url)(path.join(requireEnv("DT_PKG_DIR"), ...file));
 }
 
-/** The built package's full entry for Node (`defender-tags-wasm/full`: the client plus rules
- * files and advanced hunting). */
-export function loadFull() {
-  const require = createRequire(import.meta.url);
-  return require(path.join(requireEnv("DT_PKG_DIR"), "full", "node", "defender_tags_full.cjs"));
-}
+/** The client (`defender-tags-wasm` in Node). */
+export const loadPackage = () => loadEntry("node", "defender_tags.cjs");
 
-/** The built package's edge proxy entry for Node (`defender-tags-wasm/proxy`). */
-export function loadProxy() {
-  const require = createRequire(import.meta.url);
-  return require(path.join(requireEnv("DT_PKG_DIR"), "proxy", "node", "defender_tags_proxy.cjs"));
-}
+/** The client plus rules files and advanced hunting (`defender-tags-wasm/full`). */
+export const loadFull = () => loadEntry("full", "node", "defender_tags_full.cjs");
+
+/** The edge proxy (`defender-tags-wasm/proxy`). */
+export const loadProxy = () => loadEntry("proxy", "node", "defender_tags_proxy.cjs");
 
 /**
  * Starts the emulator on a free loopback port with `args`; resolves once it prints LISTENING.

@@ -12,32 +12,24 @@ pub const WASM_PACKAGES: [&str; 4] = ["-p", "defender-tags-wasm", "-p", "defende
 /// the Rust API). Each selection's dependency builds have their own feature hash, so they stay
 /// cached side by side in the target dir; switching only costs the final link.
 pub const SPA_PACKAGE: [&str; 2] = ["-p", "defender-tags-web-ui"];
+/// An artifact build of `defender-tags-wasm` with exactly one of its features.
+const fn wasm_crate_with(feature: &'static str) -> [&'static str; 5] {
+    [
+        "-p",
+        "defender-tags-wasm",
+        "--no-default-features",
+        "--features",
+        feature,
+    ]
+}
 /// The embeddable client's artifact build (npm package, the site's `/embed/` example): the `js`
 /// facade alone, without the edge proxy a portal page never runs.
-pub const CLIENT_PACKAGE: [&str; 5] = [
-    "-p",
-    "defender-tags-wasm",
-    "--no-default-features",
-    "--features",
-    "js",
-];
+pub const CLIENT_PACKAGE: [&str; 5] = wasm_crate_with("js");
 /// The full client's artifact build (the npm package's `full/` entries): the facade plus rules
 /// files and advanced hunting.
-pub const FULL_PACKAGE: [&str; 5] = [
-    "-p",
-    "defender-tags-wasm",
-    "--no-default-features",
-    "--features",
-    "full",
-];
+pub const FULL_PACKAGE: [&str; 5] = wasm_crate_with("full");
 /// The edge proxy's artifact build (the npm package's `proxy/` entry): its exports alone.
-pub const PROXY_PACKAGE: [&str; 5] = [
-    "-p",
-    "defender-tags-wasm",
-    "--no-default-features",
-    "--features",
-    "proxy",
-];
+pub const PROXY_PACKAGE: [&str; 5] = wasm_crate_with("proxy");
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Where the repository and its build outputs are.
