@@ -333,6 +333,11 @@ export function upload(url, { headers = {}, declared, chunk = 1 << 20, maxBytes 
         const more = req.write(buffer);
         written += chunk;
         if (!more) await Promise.race([writable(req), response]);
+        // Through the event loop's poll phase before the next chunk: an answer already on the
+        // socket is read now. Without it, a server that drains refused bodies (the Node server
+        // lingers) keeps `drain` coming back first under load, and `written` measures how busy
+        // this process was rather than when the proxy answered.
+        await new Promise((r) => setImmediate(r));
       }
     })();
   });
