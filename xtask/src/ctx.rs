@@ -4,10 +4,18 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The wasm32 package selection for clippy and the wasm tests: both crates in one run.
-/// Not for the shipped artifacts: selected together, cargo unifies the client's default `js`
-/// feature into the SPA's build and the SPA carries the whole JS facade (see [`SPA_PACKAGE`]).
-pub const WASM_PACKAGES: [&str; 4] = ["-p", "defender-tags-wasm", "-p", "defender-tags-web-ui"];
+/// The wasm32 package selection for clippy and the wasm tests: both crates in one run, with the
+/// web UI's `embed` module. Not for the shipped artifacts: selected together, cargo unifies the
+/// client's default `js` feature into the SPA's build and the SPA carries the whole JS facade
+/// (see [`SPA_PACKAGE`]).
+pub const WASM_PACKAGES: [&str; 6] = [
+    "-p",
+    "defender-tags-wasm",
+    "-p",
+    "defender-tags-web-ui",
+    "--features",
+    "defender-tags-web-ui/embed",
+];
 /// The SPA's artifact build: selected alone so `defender-tags-wasm` keeps `js` off (the SPA calls
 /// the Rust API). Each selection's dependency builds have their own feature hash, so they stay
 /// cached side by side in the target dir; switching only costs the final link.

@@ -145,8 +145,8 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
 }
 
 /// Builds the embed entry into `out` (`defender_tags_ui.js`, `_bg.wasm`, and with `typescript`
-/// the `.d.ts`): wasm-bindgen `--target web` of the embed binary, plus wasm-opt in release. The
-/// cargo run is a no-op when [`build`] has just linked it. Handles are weak refs: a handle the
+/// the `.d.ts`): wasm-bindgen `--target web` of the embed binary (the web UI with its `embed`
+/// feature, which the SPA's build leaves off), plus wasm-opt in release. Handles are weak refs: a handle the
 /// host drops frees its few bytes, and the component stays (crates/web-ui/src/embed/lifecycle.rs).
 pub fn embed_ui(ctx: &Ctx, profile: Profile, out: &Path, typescript: bool) -> Result<(), String> {
     ctx::run(
@@ -154,6 +154,7 @@ pub fn embed_ui(ctx: &Ctx, profile: Profile, out: &Path, typescript: bool) -> Re
             .args(["build", "--target", WASM_TARGET])
             .args(SPA_PACKAGE)
             .args(["--bin", EMBED_WASM.trim_end_matches(".wasm")])
+            .args(["--features", "embed"])
             .args(["--config", SPA_RUSTFLAGS])
             .args(profile.cargo_args()),
     )?;

@@ -37,6 +37,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--all-features",
                 "--",
                 "-D",
                 "warnings",
@@ -53,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<(), String> {
     }
     if wanted("unit") {
         steps.step("unit + integration tests (native)", || {
-            ctx::run(ctx.cargo().args(["test", "--workspace"]))
+            ctx::run(ctx.cargo().args(["test", "--workspace", "--all-features"]))
         });
     }
     if quick {

@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod check;
 pub mod components;
 pub mod download;
+#[cfg(feature = "embed")]
 pub mod embed;
 pub mod hunting;
 pub mod idb;
@@ -111,7 +112,8 @@ pub const SHELL_MARKER: &str = "data-defender-tags-app";
 
 /// Mounts [`App`] into the shell element [`SHELL_MARKER`] names (replacing its static "Loading"
 /// text); on any other page nothing is mounted. Embedding uses the embed build's explicit mount
-/// calls instead (`mountTagManager` / `mountTagEditor`, see [`embed`]).
+/// calls instead (`mountTagManager` / `mountTagEditor`, the `embed` module, behind the `embed`
+/// feature).
 pub fn mount() {
     let selector = format!("div#app[{SHELL_MARKER}]");
     let target = web_sys::window()

@@ -1,7 +1,7 @@
 //! DOM tests of the UI part 2 screens (bulk compose → preview → run → report → undo, the filter
 //! bar, the tag inventory, the activity log) in headless Chromium (wasm-bindgen-test), against the
 //! in-memory `FakeBackend` plus [`FakeRunner`], a `BulkRunner` over the same fake tenant. Run with
-//! `cargo test --target wasm32-unknown-unknown -p defender-tags-web-ui --test dom_bulk` (also part
+//! `cargo test --target wasm32-unknown-unknown -p defender-tags-web-ui --features embed --test dom_bulk` (also part
 //! of xtask's "wasm tests" step).
 //!
 //! Same harness as `dom.rs` (mount into a fresh container, `tick` until the effects ran, query
