@@ -40,7 +40,14 @@ export function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
-export const median = (values) => percentile(values, 50);
+/** The middle value; with an even count, the mean of the two middle values (the nearest-rank
+ * percentile would take the lower one, which flatters a verdict judged on an even number of pairs). */
+export function median(values) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 export function writeOutput(name, text) {
   const dir = requireEnv("DT_OUTPUT");
