@@ -151,6 +151,11 @@ test("admin: bulk device value over 30 machines — preview with cost and curren
   const applied = report.machines.filter((r) => r.status === "applied");
   assert.deepEqual(applied.map((r) => r.machineId).sort(), toChange.map((m) => m.id).sort());
   for (const r of applied) assert.equal(r.previous, before.get(r.machineId), r.machineId);
+  // The CSV export carries the same earlier values.
+  const csvRows = csvObjects(await downloadText(page, page.getByTestId("export-csv")));
+  const csvApplied = csvRows.filter((r) => r.status === "applied");
+  assert.equal(csvApplied.length, 25);
+  for (const r of csvApplied) assert.equal(r.previous, before.get(r.machineId), `CSV ${r.machineId}`);
   await screenshot(page, "device-value-05-bulk-report");
   assert.deepEqual(await seriousA11yViolations(page), [], "axe: device-value report");
 

@@ -89,6 +89,9 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
         "error",
         "line",
         "input",
+        // Last, so readers that go by position keep their columns: a device-value row's value
+        // before the run (a tag row has none).
+        "previous",
     ])?;
     for r in record.rows() {
         write_safe_row(
@@ -103,6 +106,7 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
                 r.error.as_deref().unwrap_or(""),
                 "",
                 "",
+                r.previous.as_deref().unwrap_or(""),
             ],
         )?;
     }
@@ -129,6 +133,7 @@ pub fn report_csv(record: &RunRecord) -> Result<String, csv::Error> {
                 u.explain().as_str(),
                 line.as_str(),
                 u.text.as_str(),
+                "",
             ],
         )?;
     }
@@ -288,6 +293,56 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&report_json(&rec)).unwrap();
         assert_eq!(v["unresolved"][0]["line"], 3);
         assert_eq!(v["unresolved"][1]["input"], "=cmd|' /C calc'!A0");
+    }
+
+    #[test]
+    fn device_value_rows_carry_the_previous_value_in_both_exports() {
+        use defender_tags_core::DeviceValue;
+        let mut a = Machine::new(MachineId::parse(&format!("{:040x}", 1)).unwrap());
+        a.device_value = Some(DeviceValue::Normal);
+        let mut b = Machine::new(MachineId::parse(&format!("{:040x}", 2)).unwrap());
+        b.device_value = Some(DeviceValue::Low);
+        let job = Job::set_device_value(&DeviceValue::High, &[&a, &b], Vec::new(), "t").unwrap();
+        let outcome = |m: &Machine| MachineOutcome {
+            machine: m.id.to_string(),
+            status: OutcomeStatus::Applied,
+            error: None,
+        };
+        let rec = RunRecord {
+            job,
+            reports: vec![RunReport {
+                tag: String::new(),
+                action: "setDeviceValue".into(),
+                outcomes: vec![outcome(&a), outcome(&b)],
+                aborted: false,
+                stopped_by: None,
+                calls_planned: 2,
+                calls_made: 2,
+            }],
+            who: "Ann".into(),
+            started_ms: 0,
+            finished_ms: 1_000,
+        };
+        let text = report_csv(&rec).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(r.headers().unwrap().get(9), Some("previous"));
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        let got: Vec<(&str, &str, &str)> = rows.iter().map(|x| (&x[1], &x[3], &x[9])).collect();
+        let (id_a, id_b) = (a.id.to_string(), b.id.to_string());
+        assert_eq!(
+            got,
+            vec![
+                (id_a.as_str(), "High", "Normal"),
+                (id_b.as_str(), "High", "Low")
+            ]
+        );
+        let v: serde_json::Value = serde_json::from_str(&report_json(&rec)).unwrap();
+        assert_eq!(v["machines"][1]["previous"], "Low");
+        // A tag run's rows have no previous value: the column is there and empty.
+        let text = report_csv(&record()).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert!(rows.iter().all(|x| x.len() == 10 && x[9].is_empty()));
     }
 
     #[test]
