@@ -241,6 +241,12 @@ mod tests {
             calls_planned: 1,
             calls_made: 1,
         };
+        record_of(job, report)
+    }
+
+    /// A run by "Ann" of `job`, finished one second after it started, with `report` as its one
+    /// step's outcome.
+    fn record_of(job: Job, report: RunReport) -> RunRecord {
         RunRecord {
             job,
             reports: vec![report],
@@ -308,9 +314,9 @@ mod tests {
             status: OutcomeStatus::Applied,
             error: None,
         };
-        let rec = RunRecord {
+        let rec = record_of(
             job,
-            reports: vec![RunReport {
+            RunReport {
                 tag: String::new(),
                 action: "setDeviceValue".into(),
                 outcomes: vec![outcome(&a), outcome(&b)],
@@ -318,11 +324,8 @@ mod tests {
                 stopped_by: None,
                 calls_planned: 2,
                 calls_made: 2,
-            }],
-            who: "Ann".into(),
-            started_ms: 0,
-            finished_ms: 1_000,
-        };
+            },
+        );
         let text = report_csv(&rec).unwrap();
         let mut r = csv::Reader::from_reader(text.as_bytes());
         assert_eq!(r.headers().unwrap().get(9), Some("previous"));
