@@ -318,7 +318,7 @@ pub struct Asset {
     pub bytes: Vec<u8>,
 }
 
-/// `dir/name.ext` -> `dir/name.<hash>.ext`.
+/// `dir/name.ext` -> `dir/name.<hash of bytes>.ext`.
 fn hashed_name(rel: &str, bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let hash: String = digest
@@ -397,6 +397,11 @@ fn references(text: &str, from: &str, all: &BTreeSet<String>) -> BTreeSet<String
 /// Hashes every asset but `index.html`, leaves first: a file's references are rewritten before
 /// its own hash is taken, so changing the wasm changes the glue's name, which changes
 /// `boot.js`'s, and a cached old file is never combined with a new one.
+///
+/// Files that refer to each other in a cycle (the SPA's glue imports its split loader, which
+/// imports the glue back: `xtask/src/split.rs`) cannot each be named after content that holds the
+/// other's name. They share one hash, of all their contents with their references outside the
+/// cycle already rewritten: a change in any of them renames them all, which keeps the guarantee.
 pub fn hash_assets(
     files: &BTreeMap<String, Vec<u8>>,
     base: &str,
@@ -430,28 +435,109 @@ pub fn hash_assets(
     }
     let mut done: BTreeMap<String, Asset> = BTreeMap::new();
     while done.len() < names.len() {
-        let ready: Vec<String> = names
+        let left: BTreeSet<String> = names
             .iter()
             .filter(|n| !done.contains_key(*n))
-            .filter(|n| deps[*n].iter().all(|d| done.contains_key(d)))
             .cloned()
             .collect();
-        if ready.is_empty() {
-            let left: Vec<&String> = names.iter().filter(|n| !done.contains_key(*n)).collect();
-            return Err(format!(
-                "the site's files refer to each other in a cycle: {left:?}"
-            ));
+        let group = next_group(&left, &deps)?;
+        // Each member's references outside the group, rewritten.
+        let outer: Vec<(String, Vec<u8>)> = group
+            .iter()
+            .map(|name| {
+                let bytes = match texts.get(name) {
+                    Some(text) => rewrite_references(text, name, &done, base).into_bytes(),
+                    None => files[name].clone(),
+                };
+                (name.clone(), bytes)
+            })
+            .collect();
+        if let [(name, bytes)] = outer.as_slice() {
+            let hashed = hashed_name(name, bytes);
+            done.insert(
+                name.clone(),
+                Asset {
+                    hashed,
+                    bytes: bytes.clone(),
+                },
+            );
+            continue;
         }
-        for name in ready {
-            let bytes = match texts.get(&name) {
-                Some(text) => rewrite_references(text, &name, &done, base).into_bytes(),
-                None => files[&name].clone(),
+        let mut joint = Vec::new();
+        for (name, bytes) in &outer {
+            joint.extend_from_slice(name.as_bytes());
+            joint.push(0);
+            joint.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            joint.extend_from_slice(bytes);
+        }
+        let inner: BTreeMap<String, Asset> = outer
+            .iter()
+            .map(|(name, _)| {
+                let hashed = hashed_name(name, &joint);
+                (
+                    name.clone(),
+                    Asset {
+                        hashed,
+                        bytes: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        for (name, bytes) in outer {
+            let bytes = match std::str::from_utf8(&bytes) {
+                Ok(text) if texts.contains_key(&name) => {
+                    rewrite_references(text, &name, &inner, base).into_bytes()
+                }
+                _ => bytes,
             };
-            let hashed = hashed_name(&name, &bytes);
+            let hashed = inner[&name].hashed.clone();
             done.insert(name, Asset { hashed, bytes });
         }
     }
     Ok(done)
+}
+
+/// The files to hash next: a file whose references are all hashed, else the smallest set of
+/// files that refer to each other in a cycle and otherwise only to hashed files. One of either
+/// always exists (the cycles of a graph, contracted, leave a graph without cycles), so the loop
+/// in [`hash_assets`] always makes progress.
+fn next_group(
+    left: &BTreeSet<String>,
+    deps: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<Vec<String>, String> {
+    // Which unhashed files each unhashed file reaches.
+    let reach = |from: &String| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(n) = stack.pop() {
+            for d in deps[&n].iter().filter(|d| left.contains(*d)) {
+                if seen.insert(d.clone()) {
+                    stack.push(d.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reaches: BTreeMap<&String, BTreeSet<String>> = left.iter().map(|n| (n, reach(n))).collect();
+    for name in left {
+        // Its cycle: itself and whatever it reaches that reaches it back.
+        let mut group: Vec<String> = reaches[name]
+            .iter()
+            .filter(|m| reaches[*m].contains(name))
+            .cloned()
+            .collect();
+        if !group.contains(name) {
+            group.push(name.clone());
+        }
+        // Ready when everything the group reaches is in the group.
+        if reaches[name].iter().all(|m| group.contains(m)) {
+            group.sort();
+            return Ok(group);
+        }
+    }
+    Err(format!(
+        "cannot order the site's files for hashing (a bug in xtask/src/dist.rs): {left:?}"
+    ))
 }
 
 /// `index.html` for production: comments (which describe the dev site) dropped, the static CSP

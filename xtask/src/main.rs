@@ -14,6 +14,7 @@ mod fuzz;
 mod package;
 mod site;
 mod size;
+mod split;
 mod test;
 mod tools;
 
@@ -43,7 +44,8 @@ commands:
                      what is big (largest functions, size by crate); builds nothing.
                      --markdown: print BENCHMARKS.md's 'Size by crate' tables only;
                      --ratchet: lower the budgets to what the built artefacts allow
-  tools              install missing tools (wasm32 target, wasm-bindgen-cli, Chromium, nginx, npm deps)
+  tools              install missing tools (wasm32 target, wasm-bindgen-cli, wasm-split-cli,
+                     Chromium, nginx, npm deps)
 ";
 
 fn main() -> ExitCode {

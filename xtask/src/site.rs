@@ -6,6 +6,9 @@
 //! index.html app.css auth.js boot.js favicon.svg   from www/ (www/embed/ too, if present)
 //! msal-browser.min.js                              www/node_modules/@azure/msal-browser/lib/
 //! pkg/web_ui.js pkg/web_ui_bg.wasm                 wasm-bindgen --target web of the web-ui binary
+//!                                                  (in release: of its main module, see split.rs)
+//! pkg/__wasm_split.js pkg/split_*.wasm pkg/chunk_*.wasm
+//!                                                  release only: the pages that load on first use
 //! ui/defender_tags_ui.js ui/defender_tags_ui_bg.wasm   the embed build (mount functions only)
 //! ```
 
@@ -44,6 +47,23 @@ impl Profile {
 /// function, so `boot.js` only has to call `init()`).
 const WEB_UI_WASM: &str = "defender-tags-web-ui.wasm";
 
+/// wasm-bindgen's name for the SPA's glue and main wasm (`pkg/web_ui.js`, `pkg/web_ui_bg.wasm`).
+const WEB_UI_NAME: &str = "web_ui";
+
+/// Where the release build keeps `wasm-split-cli`'s own output.
+fn split_dir(ctx: &Ctx) -> PathBuf {
+    ctx.target
+        .join(WASM_TARGET)
+        .join(Profile::Release.dir())
+        .join("web-ui-split")
+}
+
+/// The release build's main module before wasm-bindgen (symbol names kept): the first load's
+/// wasm, which the size report attributes to crates and functions.
+pub fn split_main_wasm(ctx: &Ctx) -> PathBuf {
+    split_dir(ctx).join(format!("{WEB_UI_NAME}.wasm"))
+}
+
 /// The web-ui crate's embed binary (`src/embed_main.rs`): the same library, a `main` that mounts
 /// nothing, so the link keeps only what `mountTagManager` / `mountTagEditor` reach. Linked in the
 /// same cargo run as the app (its only extra cost is its own LTO link).
@@ -76,13 +96,31 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
             msal.display()
         ));
     }
-    ctx::run(
-        ctx.cargo()
-            .args(["build", "--target", WASM_TARGET])
+    let split = profile == Profile::Release;
+    if split {
+        crate::split::ensure_tool()?;
+    }
+    let mut cargo = ctx.cargo();
+    if split {
+        // `cargo rustc` passes `--emit-relocs` to the final link only, so the dependencies'
+        // builds are the same as without it (and stay cached).
+        cargo
+            .args(["rustc", "--target", WASM_TARGET])
             .args(SPA_PACKAGE)
-            .args(["--config", SPA_RUSTFLAGS])
-            .args(profile.cargo_args()),
-    )?;
+            .args(["--bin", WEB_UI_WASM.trim_end_matches(".wasm")])
+            .args(["--features", "split"]);
+    } else {
+        cargo
+            .args(["build", "--target", WASM_TARGET])
+            .args(SPA_PACKAGE);
+    }
+    cargo
+        .args(["--config", SPA_RUSTFLAGS])
+        .args(profile.cargo_args());
+    if split {
+        cargo.args(["--", "-Clink-args=--emit-relocs"]);
+    }
+    ctx::run(&mut cargo)?;
     let wasm = ctx
         .target
         .join(WASM_TARGET)
@@ -102,31 +140,39 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
     }
     let pkg = stage.join("pkg");
+    let (main_wasm, modules) = if split {
+        let parts = crate::split::split(&wasm, &split_dir(ctx), &pkg, WEB_UI_NAME)?;
+        (parts.main, parts.modules)
+    } else {
+        (wasm, Vec::new())
+    };
     let mut bindgen = Command::new(wasm_bindgen());
+    bindgen.args(["--target", "web", "--no-typescript"]);
+    if split {
+        // The loader links each page module against the main module's exports by their linker
+        // names (`__wasm_split_shared…`, the table); wasm-bindgen would otherwise drop them.
+        bindgen.arg("--keep-lld-exports");
+    }
     bindgen
-        .args([
-            "--target",
-            "web",
-            "--no-typescript",
-            "--out-name",
-            "web_ui",
-            "--out-dir",
-        ])
+        .args(["--out-name", WEB_UI_NAME, "--out-dir"])
         .arg(&pkg)
-        .arg(&wasm);
+        .arg(&main_wasm);
     if profile == Profile::Dev {
         bindgen.arg("--debug");
     }
     ctx::run(&mut bindgen)?;
     if profile == Profile::Release {
-        wasm_opt(ctx, &pkg.join("web_ui_bg.wasm"))?;
+        wasm_opt(ctx, &pkg.join(format!("{WEB_UI_NAME}_bg.wasm")))?;
+        for module in &modules {
+            wasm_opt(ctx, module)?;
+        }
     }
     embed_ui(ctx, profile, &stage.join("ui"), false)?;
     copy_dir(&www, &stage)?;
     embed_client(ctx, profile, &stage)?;
     fs::copy(&msal, stage.join("msal-browser.min.js"))
         .map_err(|e| format!("cannot copy {}: {e}", msal.display()))?;
-    let size = fs::metadata(pkg.join("web_ui_bg.wasm"))
+    let size = fs::metadata(pkg.join(format!("{WEB_UI_NAME}_bg.wasm")))
         .map(|m| m.len())
         .unwrap_or(0);
     match fs::remove_dir_all(&site) {
@@ -137,9 +183,10 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
     fs::rename(&stage, &site)
         .map_err(|e| format!("cannot move {} to {}: {e}", stage.display(), site.display()))?;
     eprintln!(
-        "site: {} (web_ui_bg.wasm {} KiB)",
+        "site: {} ({WEB_UI_NAME}_bg.wasm {} KiB, {} lazily loaded modules)",
         site.display(),
-        size / 1024
+        size / 1024,
+        modules.len()
     );
     Ok(site)
 }

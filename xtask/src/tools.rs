@@ -23,6 +23,7 @@ fn npm_dirs(ctx: &Ctx) -> Vec<std::path::PathBuf> {
 pub fn ensure_all(ctx: &Ctx) -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen(ctx)?;
+    crate::split::ensure_tool()?;
     ensure_chromium()?;
     ensure_nginx()?;
     ensure_npm(ctx)?;

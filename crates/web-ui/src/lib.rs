@@ -93,12 +93,12 @@ pub fn Shell() -> impl IntoView {
                 <InterruptedRuns/>
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::search::SearchPage/>
-                    <Route path=path!("/bulk") view=routes::bulk::BulkPage/>
-                    <Route path=path!("/inventory") view=routes::inventory::InventoryPage/>
-                    <Route path=path!("/rules") view=routes::rules::RulesPage/>
-                    <Route path=path!("/activity") view=routes::activity::ActivityPage/>
-                    <Route path=path!("/settings") view=routes::settings::SettingsPage/>
-                    <Route path=path!("/check") view=routes::check::CheckPage/>
+                    <Route path=path!("/bulk") view=routes::lazy::bulk/>
+                    <Route path=path!("/inventory") view=routes::lazy::inventory/>
+                    <Route path=path!("/rules") view=routes::lazy::rules/>
+                    <Route path=path!("/activity") view=routes::lazy::activity/>
+                    <Route path=path!("/settings") view=routes::lazy::settings/>
+                    <Route path=path!("/check") view=routes::lazy::check/>
                 </Routes>
             </main>
         </Router>

@@ -107,14 +107,66 @@ fn assets_are_hashed_leaves_first_and_references_rewritten() {
 }
 
 #[test]
-fn unknown_file_types_and_cycles_are_refused() {
+fn unknown_file_types_are_refused() {
     let mut files = site(b"w");
     files.insert("notes.txt".into(), b"x".to_vec());
     assert!(hash_assets(&files, "/").unwrap_err().contains("notes.txt"));
+}
+
+/// The SPA's glue and its split loader import each other; the page modules hang off the loader.
+fn cyclic_site(page: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let mut files = site(b"w");
-    files.insert("a.js".into(), br#"import "./b.js";"#.to_vec());
-    files.insert("b.js".into(), br#"import "./a.js";"#.to_vec());
-    assert!(hash_assets(&files, "/").unwrap_err().contains("cycle"));
+    files.insert(
+        "pkg/web_ui.js".into(),
+        b"import * as a from \"./__wasm_split.js\"; new URL('web_ui_bg.wasm', import.meta.url);"
+            .to_vec(),
+    );
+    files.insert(
+        "pkg/__wasm_split.js".into(),
+        b"import { initSync } from \"./web_ui.js\"; makeLoad(new URL(\"./split_p.wasm\", import.meta.url));"
+            .to_vec(),
+    );
+    files.insert("pkg/split_p.wasm".into(), page.to_vec());
+    files
+}
+
+#[test]
+fn files_in_a_cycle_share_one_hash_that_any_change_in_the_cycle_or_below_changes() {
+    let a = hash_assets(&cyclic_site(b"p1"), "/b/").unwrap();
+    let glue = &a["pkg/web_ui.js"];
+    let loader = &a["pkg/__wasm_split.js"];
+    let hash_of = |hashed: &str| hashed.rsplit('.').nth(1).unwrap().to_owned();
+    assert_eq!(hash_of(&glue.hashed), hash_of(&loader.hashed));
+    // Each refers to the other, and onwards, by the final names.
+    let glue_text = String::from_utf8(glue.bytes.clone()).unwrap();
+    let loader_text = String::from_utf8(loader.bytes.clone()).unwrap();
+    assert!(
+        glue_text.contains(&format!("\"/b/{}\"", loader.hashed)),
+        "{glue_text}"
+    );
+    assert!(
+        loader_text.contains(&format!("\"/b/{}\"", glue.hashed)),
+        "{loader_text}"
+    );
+    assert!(loader_text.contains(&format!("\"/b/{}\"", a["pkg/split_p.wasm"].hashed)));
+    assert!(glue_text.contains(&format!("'/b/{}'", a["pkg/web_ui_bg.wasm"].hashed)));
+    let boot = String::from_utf8(a["boot.js"].bytes.clone()).unwrap();
+    assert!(boot.contains(&glue.hashed), "{boot}");
+    // A page module's change renames the loader, the glue, and boot.js that imports the glue.
+    let b = hash_assets(&cyclic_site(b"p2"), "/b/").unwrap();
+    for name in [
+        "pkg/split_p.wasm",
+        "pkg/__wasm_split.js",
+        "pkg/web_ui.js",
+        "boot.js",
+    ] {
+        assert_ne!(a[name].hashed, b[name].hashed, "{name}");
+    }
+    assert_eq!(a["app.css"].hashed, b["app.css"].hashed);
+    // The same input names the same files.
+    let again = hash_assets(&cyclic_site(b"p1"), "/b/").unwrap();
+    assert_eq!(again["pkg/web_ui.js"].hashed, glue.hashed);
+    assert_eq!(again["pkg/__wasm_split.js"].bytes, loader.bytes);
 }
 
 #[test]

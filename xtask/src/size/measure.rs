@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::SizeError;
-use crate::ctx::{Ctx, WASM_TARGET};
+use crate::ctx::Ctx;
 
 /// A guarded artefact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,16 +36,14 @@ impl Artefact {
         }
     }
 
-    /// The cargo artefact before wasm-bindgen and wasm-opt (symbol names kept).
+    /// The wasm before wasm-bindgen and wasm-opt (symbol names kept).
     pub fn cargo_wasm(self, ctx: &Ctx) -> PathBuf {
         match self {
             // The client entry's own copy: the proxy entry links to the same cargo file name.
             Artefact::Package => crate::package::client_cargo_wasm(ctx),
-            Artefact::SpaFirstLoad => ctx
-                .target
-                .join(WASM_TARGET)
-                .join("wasm-release")
-                .join("defender-tags-web-ui.wasm"),
+            // The split's main module: the first load's wasm, before wasm-bindgen (the pages
+            // that load on first use are not in it).
+            Artefact::SpaFirstLoad => crate::site::split_main_wasm(ctx),
         }
     }
 
@@ -164,7 +162,8 @@ fn first_load_files(site: &Path) -> Result<Vec<(String, PathBuf)>, SizeError> {
             .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
         if path.extension().is_some_and(|e| e == "js") {
             let text = fs::read_to_string(&path).map_err(|e| SizeError::read(&path, e))?;
-            for next in js_static_references(&text) {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            for next in js_static_references(&text, name.as_deref().unwrap_or_default()) {
                 queue.push((path.clone(), next));
             }
         }
@@ -231,9 +230,13 @@ fn quoted(s: &str) -> Option<&str> {
 }
 
 /// Relative files a JS module loads at once: static `import`/`export … from "./x"` and
-/// `new URL('x', import.meta.url)` (how wasm-bindgen's `--target web` glue finds its wasm).
+/// `new URL('x', import.meta.url)` (how wasm-bindgen's `--target web` glue finds its wasm), except
+/// in the split loader, whose `new URL`s are the pages' modules, fetched on first use.
 /// Bare specifiers (`"leptos"`) would need an import map and are not files here.
-fn js_static_references(js: &str) -> Vec<String> {
+fn js_static_references(js: &str, file_name: &str) -> Vec<String> {
+    // The split loader (xtask/src/split.rs) fetches the page modules it names only when a page
+    // is first visited; only its static imports load at once.
+    let fetches_on_demand = file_name == crate::split::LOADER;
     let mut out = Vec::new();
     for line in js.lines() {
         let t = line.trim_start();
@@ -262,6 +265,7 @@ fn js_static_references(js: &str) -> Vec<String> {
             at = start;
             if let Some(value) = quoted(t[start..].trim_start())
                 && t[start..].contains("import.meta.url")
+                && !fetches_on_demand
             {
                 out.push(value.to_owned());
             }
@@ -303,9 +307,16 @@ mod tests {
         );
         write(
             "pkg/web_ui.js",
-            "export { a } from './more.js';\nmodule_or_path = new URL('web_ui_bg.wasm', import.meta.url);\n",
+            "export { a } from './more.js';\nimport * as import1 from \"./__wasm_split.js\"\nmodule_or_path = new URL('web_ui_bg.wasm', import.meta.url);\n",
         );
         write("pkg/more.js", "export const a = 1;");
+        // The split loader is part of the first load; the page modules it names are not.
+        write(
+            "pkg/__wasm_split.js",
+            "import { initSync } from \"./web_ui.js\";\nconst __chunk_7 = makeLoad(() => {\n    const src = fetch(new URL(\"./chunk_7.wasm\", import.meta.url));\n}, []);\nexport const __wasm_split_load_p = wrapAsyncCb(makeLoad(() => {\n    const src = fetch(new URL(\"./split_p.wasm\", import.meta.url));\n}, [__chunk_7]));\n",
+        );
+        write("pkg/chunk_7.wasm", "\0asm");
+        write("pkg/split_p.wasm", "\0asm");
         write("pkg/web_ui_bg.wasm", "\0asm");
         write("lazy.js", "later");
         let files = first_load_files(&site).map_err(|e| e.to_string());
@@ -318,6 +329,7 @@ mod tests {
                 "app.css".to_owned(),
                 "boot.js".to_owned(),
                 "favicon.svg".to_owned(),
+                "pkg/__wasm_split.js".to_owned(),
                 "pkg/more.js".to_owned(),
                 "pkg/web_ui.js".to_owned(),
                 "pkg/web_ui_bg.wasm".to_owned(),

@@ -6,12 +6,19 @@ use leptos::prelude::*;
 use crate::activity::{self, format_time};
 use crate::download;
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Activity",
+    class: "page activity-page",
+};
+
 /// The activity page.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     view! {
-        <div class="page activity-page">
-            <h1>"Activity"</h1>
+        <div class=FRAME.class>
+            <h1>{FRAME.title}</h1>
             <ActivityView/>
         </div>
     }

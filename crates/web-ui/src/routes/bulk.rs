@@ -13,6 +13,13 @@ use crate::components::sign_in_card::SignInCard;
 use crate::components::top_bar::use_app_state;
 use crate::search::SearchState;
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Bulk change",
+    class: "page bulk-page",
+};
+
 /// The bulk page.
 #[component]
 pub fn BulkPage() -> impl IntoView {
@@ -21,8 +28,8 @@ pub fn BulkPage() -> impl IntoView {
         state.session.0.with(|s| s.user().is_some()) && state.backend.0.with(|b| b.is_some())
     };
     view! {
-        <div class="page bulk-page">
-            <h1>"Bulk change"</h1>
+        <div class=FRAME.class>
+            <h1>{FRAME.title}</h1>
             <Show when=ready fallback=|| view! { <SignInCard/> }>
                 <BulkRoute/>
             </Show>

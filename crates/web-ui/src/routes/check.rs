@@ -15,6 +15,13 @@ use crate::settings;
 use crate::site;
 use crate::state::AppState;
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Connection check",
+    class: "page narrow check",
+};
+
 /// The check page.
 #[component]
 pub fn CheckPage() -> impl IntoView {
@@ -62,8 +69,8 @@ pub fn CheckPage() -> impl IntoView {
         }));
     };
     view! {
-        <section class="page narrow check" aria-labelledby="check-title">
-            <h1 id="check-title">"Connection check"</h1>
+        <section class=FRAME.class aria-labelledby="check-title">
+            <h1 id="check-title">{FRAME.title}</h1>
             <p class="muted">
                 "Checks each link from this page to Defender: configuration, sign-in, token, API \
                  and permissions. It reads one machine and writes nothing. The report below holds \

@@ -18,6 +18,13 @@ use crate::search::SearchState;
 use crate::state::now_ms;
 use defender_tags_core::query::MachineQuery;
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Tag inventory",
+    class: "page inventory-page",
+};
+
 /// The inventory page.
 #[component]
 pub fn InventoryPage() -> impl IntoView {
@@ -28,8 +35,8 @@ pub fn InventoryPage() -> impl IntoView {
     let navigate = use_navigate();
     let on_job = Callback::new(move |_: ()| navigate("/bulk", Default::default()));
     view! {
-        <div class="page inventory-page">
-            <h1>"Tag inventory"</h1>
+        <div class=FRAME.class>
+            <h1>{FRAME.title}</h1>
             <Show when=ready fallback=|| view! { <SignInCard/> }>
                 <InventoryView on_job=on_job/>
             </Show>

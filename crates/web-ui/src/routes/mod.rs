@@ -1,10 +1,12 @@
 //! One file per page. [`NAV`] lists the pages in the top bar; a new page adds a route in
-//! `lib.rs`'s `Shell` and an entry here.
+//! `lib.rs`'s `Shell` and an entry here, and unless it is part of the first load, a split point
+//! in [`lazy`].
 
 pub mod activity;
 pub mod bulk;
 pub mod check;
 pub mod inventory;
+pub mod lazy;
 pub mod not_found;
 pub mod rules;
 pub mod search;
@@ -27,22 +29,22 @@ pub const NAV: &[NavItem] = &[
     },
     NavItem {
         path: "/bulk",
-        label: "Bulk change",
+        label: bulk::FRAME.title,
     },
     NavItem {
         path: "/inventory",
-        label: "Tag inventory",
+        label: inventory::FRAME.title,
     },
     NavItem {
         path: "/rules",
-        label: "Tag rules",
+        label: rules::FRAME.title,
     },
     NavItem {
         path: "/activity",
-        label: "Activity",
+        label: activity::FRAME.title,
     },
     NavItem {
         path: "/settings",
-        label: "Settings",
+        label: settings::FRAME.title,
     },
 ];

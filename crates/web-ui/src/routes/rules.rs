@@ -24,6 +24,13 @@ use crate::hunting::{Hunter, HuntingAccess};
 use crate::rules::{self as saved, LastRun, RuleDraft, SourceKind};
 use crate::state::now_ms;
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Tag rules",
+    class: "page rules-page",
+};
+
 /// The rules page.
 #[component]
 pub fn RulesPage() -> impl IntoView {
@@ -32,8 +39,8 @@ pub fn RulesPage() -> impl IntoView {
         state.session.0.with(|s| s.user().is_some()) && state.backend.0.with(|b| b.is_some())
     };
     view! {
-        <div class="page rules-page">
-            <h1>"Tag rules"</h1>
+        <div class=FRAME.class>
+            <h1>{FRAME.title}</h1>
             <Show when=ready fallback=|| view! { <SignInCard/> }>
                 <RulesView/>
             </Show>

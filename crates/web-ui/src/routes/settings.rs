@@ -10,6 +10,13 @@ use defender_tags_core::site_config::SiteConfig;
 
 use crate::settings::{FieldError, Settings, allowed_api_hosts, cloud_from_param, cloud_param};
 
+/// The page's frame: its heading and outer classes, shared with its loading placeholder
+/// ([`super::lazy`]).
+pub const FRAME: super::lazy::Frame = super::lazy::Frame {
+    title: "Settings",
+    class: "page narrow settings",
+};
+
 /// The settings form. Saving validates, stores (localStorage) and restarts sign-in.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -99,8 +106,8 @@ pub fn SettingsPage() -> impl IntoView {
     };
 
     view! {
-        <section class="page narrow settings" aria-labelledby="settings-title">
-            <h1 id="settings-title">"Settings"</h1>
+        <section class=FRAME.class aria-labelledby="settings-title">
+            <h1 id="settings-title">{FRAME.title}</h1>
             <p class="muted">
                 "Your own values are saved in this browser (never a token). Sign-in uses MSAL with a \
                  redirect; the token stays in MSAL's cache for this tab (sessionStorage) and is sent \
