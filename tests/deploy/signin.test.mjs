@@ -98,5 +98,20 @@ test("sign in with the emulator as authority, search and tag a machine through n
     await page.getByTestId("machine-panel").waitFor({ timeout: 20_000 });
     assert.equal(new URL(page.url()).searchParams.get("m"), id);
     assert.deepEqual(page.problems, []);
+
+    // A page that loads on first use: its module comes from nginx under the base path, by its
+    // hashed name, cached for a year.
+    const modules = [];
+    page.on("response", (r) => {
+      if (/\/pkg\/split_dt_page_activity\.[0-9a-f]{12}\.wasm$/.test(new URL(r.url()).pathname)) modules.push(r);
+    });
+    await page.getByRole("navigation").getByRole("link", { name: "Activity" }).click();
+    await page.getByTestId("activity-scope").waitFor({ timeout: 20_000 });
+    assert.ok(new URL(page.url()).pathname.startsWith(BASE_PATH), page.url());
+    assert.equal(modules.length, 1, "the activity page's module was fetched once");
+    assert.ok(new URL(modules[0].url()).pathname.startsWith(`${BASE_PATH}pkg/`), modules[0].url());
+    assert.equal(modules[0].status(), 200);
+    assert.match((await modules[0].allHeaders())["cache-control"] ?? "", /immutable/);
+    assert.deepEqual(page.problems, []);
   });
 });

@@ -379,10 +379,30 @@ fn rewrite_references(
         for form in reference_forms(from, to) {
             let quote = &form[..1];
             let url = format!("{quote}{base}{}{quote}", asset.hashed);
-            text = text.replace(&form, &url);
+            text = replace_urls(&text, &form, &url);
         }
     }
     text
+}
+
+/// Replaces each `form` in `text` with `url`, except where it is an object key (followed by
+/// `:`): wasm-bindgen's glue passes the wasm its imports in an object keyed by the module names
+/// the wasm itself asks for (`"./__wasm_split.js": import1`), which must stay as they are.
+fn replace_urls(text: &str, form: &str, url: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(form) {
+        let after = &rest[i + form.len()..];
+        out.push_str(&rest[..i]);
+        if after.trim_start().starts_with(':') {
+            out.push_str(form);
+        } else {
+            out.push_str(url);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Which other site files a text file refers to.

@@ -32,7 +32,6 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::components::interrupted_runs::InterruptedRuns;
 use crate::components::notice::{ClearNoticeOnNavigate, NoticeRegion};
 use crate::components::top_bar::TopBar;
 use crate::state::{AppState, Session};
@@ -90,7 +89,7 @@ pub fn Shell() -> impl IntoView {
             <NoticeRegion/>
             <ClearNoticeOnNavigate/>
             <main id="main" tabindex="-1" node_ref=main>
-                <InterruptedRuns/>
+                {routes::lazy::interrupted_runs()}
                 <Routes fallback=routes::not_found::NotFound>
                     <Route path=path!("/") view=routes::search::SearchPage/>
                     <Route path=path!("/bulk") view=routes::lazy::bulk/>

@@ -118,7 +118,7 @@ fn cyclic_site(page: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let mut files = site(b"w");
     files.insert(
         "pkg/web_ui.js".into(),
-        b"import * as a from \"./__wasm_split.js\"; new URL('web_ui_bg.wasm', import.meta.url);"
+        b"import * as a from \"./__wasm_split.js\"; new URL('web_ui_bg.wasm', import.meta.url);\nconst imports = { \"./__wasm_split.js\": a, \"./__wasm_split.js\" : a };"
             .to_vec(),
     );
     files.insert(
@@ -150,6 +150,11 @@ fn files_in_a_cycle_share_one_hash_that_any_change_in_the_cycle_or_below_changes
     );
     assert!(loader_text.contains(&format!("\"/b/{}\"", a["pkg/split_p.wasm"].hashed)));
     assert!(glue_text.contains(&format!("'/b/{}'", a["pkg/web_ui_bg.wasm"].hashed)));
+    // The import object's keys are the module names inside the wasm: left as they are.
+    assert!(
+        glue_text.contains(r#"{ "./__wasm_split.js": a, "./__wasm_split.js" : a }"#),
+        "{glue_text}"
+    );
     let boot = String::from_utf8(a["boot.js"].bytes.clone()).unwrap();
     assert!(boot.contains(&glue.hashed), "{boot}");
     // A page module's change renames the loader, the glue, and boot.js that imports the glue.

@@ -1,4 +1,5 @@
-//! The pages that load on first use: everything but sign-in and the machine search.
+//! The pages that load on first use: everything but sign-in and the machine search; and the
+//! interrupted-runs banner, which loads only when there is a run to offer.
 //!
 //! In the site's release build (`--features split`, `xtask/src/site.rs`), each page's code is a
 //! `wasm_split` split point: the linker keeps it in the one wasm, `wasm-split-cli` moves it into
@@ -15,6 +16,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use leptos::prelude::*;
+
+use crate::components::interrupted_runs::{InterruptedRuns, journal_scope};
+use crate::components::top_bar::use_app_state;
+use crate::idb::Store;
 
 /// Why a page's code could not be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -39,33 +44,40 @@ pub struct Frame {
 
 type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, PageLoadError>>>>;
 
-/// Declares a split point that builds `$page`, and the route view `$route` that loads it.
+/// Declares the split point `$split` that builds `$view`, and `$load`, which loads and runs it.
 ///
 /// The split function is synchronous (a split point is an `extern "C"` call) and builds the view
 /// untracked: it runs inside a `Suspend`'s future, whose reads would otherwise re-run the whole
-/// load on every change of a signal the page's setup reads.
-macro_rules! lazy_page {
-    ($(#[$doc:meta])* $route:ident, $split:ident, $page:path, $frame:expr) => {
+/// load on every change of a signal the view's setup reads.
+macro_rules! split_view {
+    ($load:ident, $split:ident, $view:path) => {
         #[cfg_attr(
-            feature = "split",
-            ::leptos::wasm_split::wasm_split(
-                $split,
-                wasm_split_path = ::leptos::wasm_split,
-                fallible
-            )
-        )]
+                    feature = "split",
+                    ::leptos::wasm_split::wasm_split(
+                        $split,
+                        wasm_split_path = ::leptos::wasm_split,
+                        fallible
+                    )
+                )]
         fn $split() -> Result<AnyView, PageLoadError> {
-            Ok(untrack(|| $page().into_any()))
+            Ok(untrack(|| $view().into_any()))
         }
 
+        fn $load() -> PageFuture {
+            #[cfg(feature = "split")]
+            return Box::pin($split());
+            #[cfg(not(feature = "split"))]
+            return Box::pin(std::future::ready($split()));
+        }
+    };
+}
+
+/// Declares the route view `$route`, which loads `$page` through the split point `$split`.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $route:ident, $split:ident, $page:path, $frame:expr) => {
         $(#[$doc])*
         pub fn $route() -> impl IntoView {
-            fn load() -> PageFuture {
-                #[cfg(feature = "split")]
-                return Box::pin($split());
-                #[cfg(not(feature = "split"))]
-                return Box::pin(std::future::ready($split()));
-            }
+            split_view!(load, $split, $page);
             lazy_route($frame, load)
         }
     };
@@ -113,6 +125,60 @@ lazy_page!(
     super::check::CheckPage,
     super::check::FRAME
 );
+
+split_view!(load_interrupted_runs, dt_interrupted_runs, InterruptedRuns);
+
+/// The offer to pick up bulk runs the page lost ([`InterruptedRuns`], shown above every page).
+/// Its code (reading and rebuilding journalled runs, their reports) loads only when the run
+/// journal holds a run of the signed-in user that never finished: after each sign-in, a look at
+/// the journal's run headers decides.
+pub fn interrupted_runs() -> impl IntoView {
+    let state = use_app_state();
+    let unfinished = RwSignal::new(false);
+    let signed_in = Memo::new(move |_| {
+        state
+            .session
+            .0
+            .with(|s| s.user().map(|u| u.username.clone()))
+    });
+    Effect::new(move |_| {
+        if signed_in.get().is_none() {
+            unfinished.set(false);
+            return;
+        }
+        let Some(scope) = journal_scope() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let Ok(store) = Store::open().await else {
+                return;
+            };
+            let any = store
+                .under(&scope.headers())
+                .await
+                .is_ok_and(|headers| !headers.is_empty());
+            unfinished.try_set(any);
+        });
+    });
+    move || {
+        unfinished.get().then(|| {
+            let banner = load_interrupted_runs();
+            Suspend::new(send_wrapper::SendWrapper::new(async move {
+                banner.await.unwrap_or_else(|e| {
+                    view! {
+                        <p class="error-text" role="alert" data-testid="interrupted-runs-failed">
+                            {format!(
+                                "A bulk run did not finish, but its report could not be shown: \
+                                 {e}. Reload the page to see it."
+                            )}
+                        </p>
+                    }
+                    .into_any()
+                })
+            }))
+        })
+    }
+}
 
 /// Where a route's page is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
