@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::ctx::{self, Ctx};
+use crate::nightly::{self, NIGHTLY};
 
 /// Every fuzz target (`fuzz/Cargo.toml` `[[bin]]`s).
 pub const TARGETS: [&str; 5] = [
@@ -60,55 +61,10 @@ pub fn long(ctx: &Ctx) -> Result<Vec<(String, u64)>, String> {
     Ok(counts)
 }
 
-/// The nightly cargo-fuzz builds with, pinned by date so a run next month builds the same way
-/// (`rust-toolchain.toml` pins the stable one). `cargo xtask test` installs it when missing.
-pub const NIGHTLY: &str = "nightly-2026-05-20";
-
-/// `cargo +NIGHTLY`, without the stable toolchain that `cargo xtask` runs under leaking in.
-fn nightly_cargo(ctx: &Ctx) -> Command {
-    let mut cmd = Command::new("cargo");
-    cmd.arg(format!("+{NIGHTLY}"))
-        .current_dir(&ctx.root)
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC");
-    cmd
-}
-
-fn quiet_ok(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Installs the pinned nightly and cargo-fuzz when missing.
 fn ensure_cargo_fuzz() -> Result<(), String> {
-    let probe = |args: &[&str]| {
-        let mut cmd = Command::new("cargo");
-        cmd.arg(format!("+{NIGHTLY}"))
-            .args(args)
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("CARGO");
-        quiet_ok(&mut cmd)
-    };
-    if !probe(&["--version"]) {
-        eprintln!("{NIGHTLY} is missing; installing it (minimal profile)");
-        if !ctx::have("rustup") {
-            return Err(format!(
-                "fuzzing needs the {NIGHTLY} toolchain and rustup is not on PATH to install it"
-            ));
-        }
-        ctx::run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            NIGHTLY,
-            "--profile",
-            "minimal",
-        ]))?;
-    }
-    if probe(&["fuzz", "--version"]) {
+    nightly::ensure(&[], "fuzzing")?;
+    if nightly::probe(&["fuzz", "--version"]) {
         return Ok(());
     }
     eprintln!("cargo-fuzz is missing; installing it (a few minutes)");
@@ -129,7 +85,11 @@ const CARGO_FUZZ: &str = "0.13.2";
 const BUILD_FLAGS: [&str; 5] = ["--fuzz-dir", "fuzz", "--sanitizer", "none", "-a"];
 
 fn build(ctx: &Ctx) -> Result<(), String> {
-    ctx::run(nightly_cargo(ctx).args(["fuzz", "build"]).args(BUILD_FLAGS))
+    ctx::run(
+        nightly::cargo(ctx)
+            .args(["fuzz", "build"])
+            .args(BUILD_FLAGS),
+    )
 }
 
 fn dir(path: PathBuf) -> Result<PathBuf, String> {
@@ -143,7 +103,7 @@ fn run_target(ctx: &Ctx, target: &str, extra: &[String]) -> Result<u64, String> 
     let corpus = dir(ctx.target.join("fuzz-corpus").join(target))?;
     let artifacts = dir(ctx.target.join("fuzz-artifacts").join(target))?;
     let seeds = ctx.root.join("fuzz").join("seeds").join(target);
-    let mut cmd = nightly_cargo(ctx);
+    let mut cmd = nightly::cargo(ctx);
     cmd.args(["fuzz", "run"])
         .args(BUILD_FLAGS)
         .arg(target)

@@ -11,6 +11,7 @@ mod demo;
 mod dist;
 mod emulator;
 mod fuzz;
+mod nightly;
 mod package;
 mod site;
 mod size;

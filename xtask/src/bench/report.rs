@@ -103,7 +103,7 @@ pub fn fuzz_section(counts: &[(String, u64)], goal: u64) -> String {
          names the input; a target stopped by the time cap shows fewer executions.\n\n\
          | Target | What it checks | Executions | Goal | Ratio | Result | Crashes |\n\
          |---|---|---:|---:|---:|---|---:|\n",
-        crate::fuzz::NIGHTLY
+        crate::nightly::NIGHTLY
     );
     for (target, runs) in counts {
         let _ = writeln!(

@@ -52,13 +52,13 @@ type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, PageLoadError>>>>;
 macro_rules! split_view {
     ($load:ident, $split:ident, $view:path) => {
         #[cfg_attr(
-                    feature = "split",
-                    ::leptos::wasm_split::wasm_split(
-                        $split,
-                        wasm_split_path = ::leptos::wasm_split,
-                        fallible
-                    )
-                )]
+                            feature = "split",
+                            ::leptos::wasm_split::wasm_split(
+                                $split,
+                                wasm_split_path = ::leptos::wasm_split,
+                                fallible
+                            )
+                        )]
         fn $split() -> Result<AnyView, PageLoadError> {
             Ok(untrack(|| $view().into_any()))
         }
