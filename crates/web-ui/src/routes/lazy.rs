@@ -49,16 +49,18 @@ type PageFuture = Pin<Box<dyn Future<Output = Result<AnyView, PageLoadError>>>>;
 /// The split function is synchronous (a split point is an `extern "C"` call) and builds the view
 /// untracked: it runs inside a `Suspend`'s future, whose reads would otherwise re-run the whole
 /// load on every change of a signal the view's setup reads.
+// rustfmt re-indents the attribute below further on every run (not idempotent), hence the skip.
+#[rustfmt::skip]
 macro_rules! split_view {
     ($load:ident, $split:ident, $view:path) => {
         #[cfg_attr(
-                            feature = "split",
-                            ::leptos::wasm_split::wasm_split(
-                                $split,
-                                wasm_split_path = ::leptos::wasm_split,
-                                fallible
-                            )
-                        )]
+            feature = "split",
+            ::leptos::wasm_split::wasm_split(
+                $split,
+                wasm_split_path = ::leptos::wasm_split,
+                fallible
+            )
+        )]
         fn $split() -> Result<AnyView, PageLoadError> {
             Ok(untrack(|| $view().into_any()))
         }
