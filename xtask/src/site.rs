@@ -83,10 +83,6 @@ pub const UI_NAME: &str = "defender_tags_ui";
 const SPA_RUSTFLAGS: &str =
     r#"target.wasm32-unknown-unknown.rustflags=["--cfg","erase_components"]"#;
 
-/// [`SPA_RUSTFLAGS`] for the SPA's release build on the pinned nightly: plus the immediate-abort
-/// panic strategy (a panic traps without a message; std is rebuilt with it by `-Zbuild-std`).
-const SPA_RELEASE_RUSTFLAGS: &str = r#"target.wasm32-unknown-unknown.rustflags=["--cfg","erase_components","-Zunstable-options","-Cpanic=immediate-abort"]"#;
-
 /// MSAL's browser (UMD) bundle inside `www/node_modules`, installed by `npm ci` in `www/`.
 const MSAL_BUNDLE: &str = "node_modules/@azure/msal-browser/lib/msal-browser.min.js";
 
@@ -101,35 +97,26 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         ));
     }
     let split = profile == Profile::Release;
-    let mut cargo = if split {
+    if split {
         crate::split::ensure_tool()?;
-        crate::nightly::ensure(&["rust-src"], "the SPA's release build")?;
-        // The pinned nightly rebuilds std for the SPA, optimised for size like the rest, with
-        // panics aborting at once: no panic messages or formatting machinery in the wasm (about
-        // a tenth less; `cargo xtask demo --dev` keeps them for debugging). `cargo rustc` passes
-        // `--emit-relocs` (for the split) to the final link only, so the dependencies' builds do
-        // not depend on it.
-        let mut cargo = crate::nightly::cargo(ctx);
+    }
+    let mut cargo = ctx.cargo();
+    if split {
+        // `cargo rustc` passes `--emit-relocs` (for the split) to the final link only, so the
+        // dependencies' builds do not depend on it and stay cached.
         cargo
             .args(["rustc", "--target", WASM_TARGET])
             .args(SPA_PACKAGE)
             .args(["--bin", WEB_UI_WASM.trim_end_matches(".wasm")])
-            .args(["--features", "split"])
-            .args([
-                "-Zbuild-std=std,panic_abort",
-                "--config",
-                SPA_RELEASE_RUSTFLAGS,
-            ]);
-        cargo
+            .args(["--features", "split"]);
     } else {
-        let mut cargo = ctx.cargo();
         cargo
             .args(["build", "--target", WASM_TARGET])
-            .args(SPA_PACKAGE)
-            .args(["--config", SPA_RUSTFLAGS]);
-        cargo
-    };
-    cargo.args(profile.cargo_args());
+            .args(SPA_PACKAGE);
+    }
+    cargo
+        .args(["--config", SPA_RUSTFLAGS])
+        .args(profile.cargo_args());
     if split {
         cargo.args(["--", "-Clink-args=--emit-relocs"]);
     }
