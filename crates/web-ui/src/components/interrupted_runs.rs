@@ -24,19 +24,25 @@ pub fn journal_scope() -> Option<Scope> {
         .map(|user| Scope::new(&crate::site::tenant_scope(), &user))
 }
 
-/// Lists interrupted runs, if any.
-#[component]
-pub fn InterruptedRuns() -> impl IntoView {
+/// The signed-in user's name, tracked: the banner and its loader (`crate::routes::lazy`) both
+/// look at the journal again after each sign-in.
+pub fn signed_in_user() -> Memo<Option<String>> {
     let state = use_app_state();
-    let bulk: BulkFlow = flow::use_bulk_flow();
-    let runs = RwSignal::new(Vec::<Interrupted>::new());
-    let problems = RwSignal::new(Vec::<String>::new());
-    let signed_in = Memo::new(move |_| {
+    Memo::new(move |_| {
         state
             .session
             .0
             .with(|s| s.user().map(|u| u.username.clone()))
-    });
+    })
+}
+
+/// Lists interrupted runs, if any.
+#[component]
+pub fn InterruptedRuns() -> impl IntoView {
+    let bulk: BulkFlow = flow::use_bulk_flow();
+    let runs = RwSignal::new(Vec::<Interrupted>::new());
+    let problems = RwSignal::new(Vec::<String>::new());
+    let signed_in = signed_in_user();
     Effect::new(move |_| {
         if signed_in.get().is_none() {
             runs.set(Vec::new());

@@ -17,8 +17,7 @@ use std::pin::Pin;
 
 use leptos::prelude::*;
 
-use crate::components::interrupted_runs::{InterruptedRuns, journal_scope};
-use crate::components::top_bar::use_app_state;
+use crate::components::interrupted_runs::{InterruptedRuns, journal_scope, signed_in_user};
 use crate::idb::Store;
 
 /// Why a page's code could not be loaded.
@@ -135,14 +134,8 @@ split_view!(load_interrupted_runs, dt_interrupted_runs, InterruptedRuns);
 /// journal holds a run of the signed-in user that never finished: after each sign-in, a look at
 /// the journal's run headers decides.
 pub fn interrupted_runs() -> impl IntoView {
-    let state = use_app_state();
     let unfinished = RwSignal::new(false);
-    let signed_in = Memo::new(move |_| {
-        state
-            .session
-            .0
-            .with(|s| s.user().map(|u| u.username.clone()))
-    });
+    let signed_in = signed_in_user();
     Effect::new(move |_| {
         if signed_in.get().is_none() {
             unfinished.set(false);
