@@ -295,6 +295,7 @@ pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
                 "--enable-reference-types",
                 "--enable-multivalue",
             ])
+            .args(std::env::var_os("DT_PROFILE_NAMES").map(|_| "-g"))
             .arg(wasm)
             .arg("-o")
             .arg(wasm),

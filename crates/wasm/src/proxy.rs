@@ -6,10 +6,9 @@ use std::rc::Rc;
 
 use js_sys::{Promise, Uint8Array};
 use serde::Deserialize;
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit, Url};
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Headers, Request, Response, ResponseInit, Url};
 
 use defender_tags_core::cloud::BaseUrl;
 use defender_tags_core::wire::ErrorEnvelope;
@@ -107,25 +106,11 @@ fn error_response(
 }
 
 /// The request body, read chunk by chunk and given up (the stream cancelled) as soon as it
-/// passes `cap` bytes: `None` then. Memory stays within `cap` whatever the sender declares.
+/// passes `cap` bytes: `None` then.
 async fn read_capped(request: &Request, cap: usize) -> Result<Option<Vec<u8>>, JsValue> {
-    let Some(stream) = request.body() else {
-        return Ok(Some(Vec::new()));
-    };
-    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let mut out = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await?;
-        if js_sys::Reflect::get(&chunk, &"done".into())?.is_truthy() {
-            return Ok(Some(out));
-        }
-        let bytes = Uint8Array::new(&js_sys::Reflect::get(&chunk, &"value".into())?);
-        if out.len() + bytes.length() as usize > cap {
-            // The rest is never read; a failed cancel changes nothing for the answer.
-            let _ = JsFuture::from(reader.cancel()).await;
-            return Ok(None);
-        }
-        out.extend(bytes.to_vec());
+    match request.body() {
+        Some(stream) => crate::fetch::read_stream(stream, 0, cap).await,
+        None => Ok(Some(Vec::new())),
     }
 }
 

@@ -22,12 +22,14 @@ pub struct IdColumn {
 }
 
 impl IdColumn {
-    pub(super) fn new(machines: &[Machine]) -> Self {
-        let mut bytes = Vec::with_capacity(machines.len() * ID_BYTES);
-        for m in machines {
-            bytes.extend_from_slice(&m.id.to_bytes());
-        }
-        Self { bytes }
+    /// Appends machine `m`'s id.
+    pub(super) fn push(&mut self, m: &Machine) {
+        self.bytes.extend_from_slice(&m.id.to_bytes());
+    }
+
+    /// Gives back the room growing left spare.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
     }
 
     /// Adds to `hits` every machine whose id contains `part` (lowercase hex; anything else, or
@@ -116,7 +118,11 @@ mod tests {
             .iter()
             .map(|i| Machine::new(MachineId::parse(i).unwrap()))
             .collect();
-        IdColumn::new(&machines)
+        let mut column = IdColumn::default();
+        for m in &machines {
+            column.push(m);
+        }
+        column
     }
 
     fn marked(col: &IdColumn, part: &str) -> Vec<usize> {

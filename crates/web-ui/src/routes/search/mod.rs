@@ -108,9 +108,9 @@ fn MachineSearch() -> impl IntoView {
             let result = match backend {
                 Some(backend) => backend
                     .0
-                    .search(key.clone(), now_ms())
+                    .search_indexed(key.clone(), now_ms())
                     .await
-                    .map(|m| Arc::new(Loaded::new(m))),
+                    .map(Arc::new),
                 None => Err(UiError::new(
                     crate::api::UiErrorKind::Auth,
                     "Not signed in.",
@@ -137,10 +137,10 @@ fn MachineSearch() -> impl IntoView {
         async move {
             match backend {
                 Some(b) if needed => {
-                    b.0.search(MachineQuery::default(), now_ms())
+                    b.0.search_indexed(MachineQuery::default(), now_ms())
                         .await
                         .ok()
-                        .map(|ms| SharedLoaded(Arc::new(Loaded::new(ms))))
+                        .map(|all| SharedLoaded(Arc::new(all)))
                 }
                 _ => None,
             }
