@@ -640,14 +640,6 @@ impl Backend for Logged {
         self.inner.0.search(query, now_ms)
     }
 
-    fn search_indexed(
-        &self,
-        query: MachineQuery,
-        now_ms: i64,
-    ) -> LocalBoxFuture<'static, Result<crate::table::Loaded, UiError>> {
-        self.inner.0.search_indexed(query, now_ms)
-    }
-
     fn set_tag(
         &self,
         target: Target,

@@ -12,7 +12,6 @@ use defender_tags_core::{DeviceValue, Machine, MachineId, Tag, TagAction};
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
 use crate::access::Access;
-use crate::table::{Loaded, LoadedBuilder};
 use defender_tags_core::query::{MachineQuery, ServerQuery};
 
 /// What kind of failure, for styling and for tests.
@@ -157,17 +156,6 @@ pub trait Backend {
         query: MachineQuery,
         now_ms: i64,
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>>;
-    /// The same machines as [`Backend::search`], indexed for the results table. A backend that
-    /// lists page by page indexes each page while the next one downloads; this default indexes
-    /// the whole answer once it is in.
-    fn search_indexed(
-        &self,
-        query: MachineQuery,
-        now_ms: i64,
-    ) -> LocalBoxFuture<'static, Result<Loaded, UiError>> {
-        let found = self.search(query, now_ms);
-        Box::pin(async move { found.await.map(Loaded::new) })
-    }
     /// Adds or removes one tag on one machine.
     fn set_tag(
         &self,
@@ -238,46 +226,6 @@ impl ClientBackend {
     }
 }
 
-impl ClientBackend {
-    /// Lists the machines matching `query`, handing each page to `keep` as it arrives.
-    ///
-    /// What the server request cannot express (the rest of the query after a tag-prefix
-    /// `findbytag`) is narrowed here with core's matcher, the same as the instant narrowing;
-    /// each page is trimmed as it arrives, so a 100k listing never holds every full machine at
-    /// once. Listing pages decode only the fields the UI reads (core's `keep_listed_fields`);
-    /// `findbytag` answers are trimmed to the same after decoding.
-    async fn each_page(
-        &self,
-        query: MachineQuery,
-        now_ms: i64,
-        mut keep: impl FnMut(Vec<Machine>),
-    ) -> Result<(), UiError> {
-        let to_ui = |e: ClientError| UiError::from_client(&e, false, &self.access);
-        let matcher = query.matcher(now_ms);
-        let mut keep = |mut page: Vec<Machine>| {
-            page.retain(|m| matcher.matches(m));
-            keep(page);
-        };
-        match query.server_query(now_ms) {
-            ServerQuery::List(filter) => {
-                let mut pages = self.client.list_all_machines(filter).listed();
-                while let Some(page) = pages.next().await {
-                    keep(page.map_err(to_ui)?);
-                }
-            }
-            ServerQuery::FindByTagPrefix(prefix) => {
-                let found = self
-                    .client
-                    .find_by_tag(&prefix, true)
-                    .await
-                    .map_err(to_ui)?;
-                keep(found.into_iter().map(keep_listed_fields).collect());
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Backend for ClientBackend {
     fn search(
         &self,
@@ -286,26 +234,39 @@ impl Backend for ClientBackend {
     ) -> LocalBoxFuture<'static, Result<Vec<Machine>, UiError>> {
         let this = self.clone();
         Box::pin(async move {
+            let to_ui = |e: ClientError| UiError::from_client(&e, false, &this.access);
+            // What the server request cannot express (the rest of the query after a tag-prefix
+            // `findbytag`) is narrowed here with core's matcher, the same as the instant
+            // narrowing; each page is trimmed as it arrives, so a 100k listing never holds every
+            // full machine at once. Built once, not per machine.
+            // Listing pages decode only the fields the UI reads (core's `keep_listed_fields`);
+            // `findbytag` answers are trimmed to the same after decoding.
+            let matcher = query.matcher(now_ms);
             let mut kept = Vec::new();
-            this.each_page(query, now_ms, |page| kept.extend(page))
-                .await?;
-            // The vector grew by doubling, so up to half of it is spare room: give it back.
+            let mut keep = |page: Vec<Machine>| {
+                kept.extend(page.into_iter().filter(|m| matcher.matches(m)));
+            };
+            match query.server_query(now_ms) {
+                ServerQuery::List(filter) => {
+                    let mut pages = this.client.list_all_machines(filter).listed();
+                    while let Some(page) = pages.next().await {
+                        keep(page.map_err(to_ui)?);
+                    }
+                }
+                ServerQuery::FindByTagPrefix(prefix) => {
+                    let found = this
+                        .client
+                        .find_by_tag(&prefix, true)
+                        .await
+                        .map_err(to_ui)?;
+                    keep(found.into_iter().map(keep_listed_fields).collect());
+                }
+            }
+            // The vector grew by doubling, so up to half of it is spare room: give it back
+            // (in place, at the top of wasm memory) for the search columns built next, rather
+            // than grow memory for them; wasm memory never shrinks below its high-water mark.
             kept.shrink_to_fit();
             Ok(kept)
-        })
-    }
-
-    fn search_indexed(
-        &self,
-        query: MachineQuery,
-        now_ms: i64,
-    ) -> LocalBoxFuture<'static, Result<Loaded, UiError>> {
-        let this = self.clone();
-        Box::pin(async move {
-            let mut loaded = LoadedBuilder::default();
-            this.each_page(query, now_ms, |page| loaded.push_page(page))
-                .await?;
-            Ok(loaded.finish())
         })
     }
 

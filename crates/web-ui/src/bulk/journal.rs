@@ -515,6 +515,15 @@ pub struct Interrupted {
     pub record: RunRecord,
 }
 
+/// Whether `scope` holds a run that never finished: a look at the run headers alone, nothing
+/// read back or rebuilt (what decides whether the interrupted-runs banner's code loads at all).
+pub async fn any_interrupted(store: &Store, scope: &Scope) -> bool {
+    store
+        .under(&scope.headers())
+        .await
+        .is_ok_and(|headers| !headers.is_empty())
+}
+
 /// Reads back the runs of `scope` that never finished (newest first). Unreadable records are
 /// reported, not guessed at.
 pub async fn interrupted(store: &Store, scope: &Scope) -> Vec<Result<Interrupted, JournalError>> {

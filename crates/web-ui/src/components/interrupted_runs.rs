@@ -24,16 +24,35 @@ pub fn journal_scope() -> Option<Scope> {
         .map(|user| Scope::new(&crate::site::tenant_scope(), &user))
 }
 
-/// The signed-in user's name, tracked: the banner and its loader (`crate::routes::lazy`) both
-/// look at the journal again after each sign-in.
-pub fn signed_in_user() -> Memo<Option<String>> {
+/// After each sign-in, runs `look` with the run journal's store and the user's scope; after a
+/// sign-out, calls `signed_out`. The banner and its loader (`crate::routes::lazy`) both look at
+/// the journal this way, each for what it needs.
+pub fn on_each_sign_in<Look, Fut>(signed_out: impl Fn() + 'static, look: Look)
+where
+    Look: Fn(Store, Scope) -> Fut + Copy + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let state = use_app_state();
-    Memo::new(move |_| {
+    let signed_in = Memo::new(move |_| {
         state
             .session
             .0
             .with(|s| s.user().map(|u| u.username.clone()))
-    })
+    });
+    Effect::new(move |_| {
+        if signed_in.get().is_none() {
+            signed_out();
+            return;
+        }
+        let Some(scope) = journal_scope() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            if let Ok(store) = Store::open().await {
+                look(store, scope).await;
+            }
+        });
+    });
 }
 
 /// Lists interrupted runs, if any.
@@ -42,19 +61,9 @@ pub fn InterruptedRuns() -> impl IntoView {
     let bulk: BulkFlow = flow::use_bulk_flow();
     let runs = RwSignal::new(Vec::<Interrupted>::new());
     let problems = RwSignal::new(Vec::<String>::new());
-    let signed_in = signed_in_user();
-    Effect::new(move |_| {
-        if signed_in.get().is_none() {
-            runs.set(Vec::new());
-            return;
-        }
-        let Some(scope) = journal_scope() else {
-            return;
-        };
-        leptos::task::spawn_local(async move {
-            let Ok(store) = Store::open().await else {
-                return;
-            };
+    on_each_sign_in(
+        move || runs.set(Vec::new()),
+        move |store, scope| async move {
             let mut found = Vec::new();
             let mut bad = Vec::new();
             for r in journal::interrupted(&store, &scope).await {
@@ -68,8 +77,8 @@ pub fn InterruptedRuns() -> impl IntoView {
                 runs.try_set(found);
             }
             problems.try_set(bad);
-        });
-    });
+        },
+    );
     let navigate = use_navigate();
     move || {
         let list = runs.get();

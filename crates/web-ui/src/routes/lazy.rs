@@ -17,8 +17,8 @@ use std::pin::Pin;
 
 use leptos::prelude::*;
 
-use crate::components::interrupted_runs::{InterruptedRuns, journal_scope, signed_in_user};
-use crate::idb::Store;
+use crate::bulk::journal;
+use crate::components::interrupted_runs::{InterruptedRuns, on_each_sign_in};
 
 /// Why a page's code could not be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -135,26 +135,12 @@ split_view!(load_interrupted_runs, dt_interrupted_runs, InterruptedRuns);
 /// the journal's run headers decides.
 pub fn interrupted_runs() -> impl IntoView {
     let unfinished = RwSignal::new(false);
-    let signed_in = signed_in_user();
-    Effect::new(move |_| {
-        if signed_in.get().is_none() {
-            unfinished.set(false);
-            return;
-        }
-        let Some(scope) = journal_scope() else {
-            return;
-        };
-        leptos::task::spawn_local(async move {
-            let Ok(store) = Store::open().await else {
-                return;
-            };
-            let any = store
-                .under(&scope.headers())
-                .await
-                .is_ok_and(|headers| !headers.is_empty());
-            unfinished.try_set(any);
-        });
-    });
+    on_each_sign_in(
+        move || unfinished.set(false),
+        move |store, scope| async move {
+            unfinished.try_set(journal::any_interrupted(&store, &scope).await);
+        },
+    );
     move || {
         unfinished.get().then(|| {
             let banner = load_interrupted_runs();

@@ -50,15 +50,13 @@ pub struct FoldedColumn {
 }
 
 impl FoldedColumn {
-    /// Appends one machine's value, folded (a missing value is empty).
-    pub(super) fn push(&mut self, value: Option<&str>) {
-        self.push_folded(value.unwrap_or(""));
-    }
-
-    /// Gives back the room growing left spare.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.ends.shrink_to_fit();
+    pub(super) fn new<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Self {
+        let mut column = Self::default();
+        for v in values {
+            column.push_folded(v.unwrap_or(""));
+        }
+        column.text.shrink_to_fit();
+        column
     }
 
     /// Appends `value` folded as core's `fold` folds it, without a temporary string: ASCII (nearly
@@ -157,24 +155,23 @@ pub struct AddressColumn {
 }
 
 impl AddressColumn {
-    /// Appends machine `m`'s addresses.
-    pub(super) fn push(&mut self, m: &Machine) {
-        for a in addresses(m) {
-            // Without a colon an address is IPv4 or not an address: a valid IPv4 address
-            // is its own canonical and folded form, so only IPv6 needs parsing here.
-            match a.contains(':').then(|| canonical_ip(a)).flatten() {
-                Some(c) => self.values.push_as_is(&c),
-                None => self.values.push_folded(a),
+    pub(super) fn new(machines: &[Machine]) -> Self {
+        let mut column = Self::default();
+        for m in machines {
+            for a in addresses(m) {
+                // Without a colon an address is IPv4 or not an address: a valid IPv4 address
+                // is its own canonical and folded form, so only IPv6 needs parsing here.
+                match a.contains(':').then(|| canonical_ip(a)).flatten() {
+                    Some(c) => column.values.push_as_is(&c),
+                    None => column.values.push_folded(a),
+                }
             }
+            column
+                .machine_ends
+                .push(u32::try_from(column.values.ends.len()).unwrap_or(u32::MAX));
         }
-        self.machine_ends
-            .push(u32::try_from(self.values.ends.len()).unwrap_or(u32::MAX));
-    }
-
-    /// Gives back the room growing left spare.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.values.shrink_to_fit();
-        self.machine_ends.shrink_to_fit();
+        column.values.text.shrink_to_fit();
+        column
     }
 
     /// The machines with an address that starts with `prefix` (`exact`: that equals it), by one
@@ -218,11 +215,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn column(values: &[String]) -> FoldedColumn {
-        let mut column = FoldedColumn::default();
-        for v in values {
-            column.push(Some(v));
-        }
-        column
+        FoldedColumn::new(values.iter().map(|v| Some(v.as_str())))
     }
 
     fn scanned(col: &FoldedColumn, needle: &str) -> Vec<usize> {

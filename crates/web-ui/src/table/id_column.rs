@@ -22,14 +22,12 @@ pub struct IdColumn {
 }
 
 impl IdColumn {
-    /// Appends machine `m`'s id.
-    pub(super) fn push(&mut self, m: &Machine) {
-        self.bytes.extend_from_slice(&m.id.to_bytes());
-    }
-
-    /// Gives back the room growing left spare.
-    pub(super) fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
+    pub(super) fn new(machines: &[Machine]) -> Self {
+        let mut bytes = Vec::with_capacity(machines.len() * ID_BYTES);
+        for m in machines {
+            bytes.extend_from_slice(&m.id.to_bytes());
+        }
+        Self { bytes }
     }
 
     /// Adds to `hits` every machine whose id contains `part` (lowercase hex; anything else, or
@@ -118,11 +116,7 @@ mod tests {
             .iter()
             .map(|i| Machine::new(MachineId::parse(i).unwrap()))
             .collect();
-        let mut column = IdColumn::default();
-        for m in &machines {
-            column.push(m);
-        }
-        column
+        IdColumn::new(&machines)
     }
 
     fn marked(col: &IdColumn, part: &str) -> Vec<usize> {

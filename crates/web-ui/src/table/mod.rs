@@ -46,9 +46,36 @@ pub struct Loaded {
 impl Loaded {
     /// Indexes `machines` for searching, sorting and duplicate detection.
     pub fn new(machines: Vec<Machine>) -> Self {
-        let mut builder = LoadedBuilder::default();
-        builder.push_page(machines);
-        builder.finish()
+        let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
+        let ips = AddressColumn::new(&machines);
+        let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
+        // Each name beside its index, so comparing two does not look both up in the column;
+        // unstable with the index as the last key is the stable order.
+        let mut keyed: Vec<(&str, u32)> = (0..count).map(|i| (names.get(i as usize), i)).collect();
+        keyed.sort_unstable_by(|a, b| present_last(a.0, b.0, str::is_empty).then(a.1.cmp(&b.1)));
+        let mut duplicates: Vec<bool> = machines
+            .iter()
+            .map(|m| m.is_potential_duplication.unwrap_or(false))
+            .collect();
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let named = run.first().is_some_and(|k| !k.0.is_empty());
+            if named && run.len() > 1 {
+                for k in run {
+                    duplicates[k.1 as usize] = true;
+                }
+            }
+        }
+        let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
+        drop(keyed);
+        let ids = IdColumn::new(&machines);
+        Self {
+            machines,
+            names,
+            ips,
+            ids,
+            duplicates,
+            by_name,
+        }
     }
 
     /// Number of loaded machines.
@@ -148,95 +175,6 @@ impl Loaded {
         indices.sort_by(cmp);
     }
 }
-
-/// A [`Loaded`] built a page at a time, while a listing downloads: each page's columns are
-/// filled and its rows sorted by name as it arrives, so what is left once the last page is in
-/// is merging the pages' sorted runs and one pass for duplicate names. At 100k machines,
-/// indexing everything at the end took about 115 ms after the last page arrived (a Chromium
-/// profile of the search page's load); a page at a time, it happens while the next page is
-/// on the network.
-#[derive(Debug, Default)]
-pub struct LoadedBuilder {
-    machines: Vec<Machine>,
-    names: FoldedColumn,
-    ips: AddressColumn,
-    ids: IdColumn,
-    /// Every machine's index, each page's run sorted by name (ties in server order).
-    by_name: Vec<u32>,
-}
-
-impl LoadedBuilder {
-    /// Appends `page`'s machines (in server order) and indexes them.
-    pub fn push_page(&mut self, page: Vec<Machine>) {
-        let first = self.machines.len();
-        self.machines.reserve(page.len());
-        for m in page {
-            self.names.push(m.computer_dns_name.as_deref());
-            self.ips.push(&m);
-            self.ids.push(&m);
-            self.machines.push(m);
-        }
-        let count = u32::try_from(self.machines.len()).unwrap_or(u32::MAX);
-        let first = u32::try_from(first).unwrap_or(u32::MAX);
-        // Each name beside its index, so comparing two does not look both up in the column;
-        // unstable with the index as the last key is the stable order.
-        let names = &self.names;
-        let mut keyed: Vec<(&str, u32)> =
-            (first..count).map(|i| (names.get(i as usize), i)).collect();
-        keyed.sort_unstable_by(|a, b| by_name(a.0, b.0).then(a.1.cmp(&b.1)));
-        self.by_name.extend(keyed.iter().map(|k| k.1));
-    }
-
-    /// The finished listing.
-    pub fn finish(self) -> Loaded {
-        let Self {
-            mut machines,
-            mut names,
-            mut ips,
-            mut ids,
-            by_name: runs,
-        } = self;
-        // Growing by doubling left up to half of each buffer spare: give it back.
-        machines.shrink_to_fit();
-        names.shrink_to_fit();
-        ips.shrink_to_fit();
-        ids.shrink_to_fit();
-        // The pages' runs, merged: a stable sort finds the runs already sorted and merges
-        // them; equal names keep their order, which across runs is server order too.
-        let mut keyed: Vec<(&str, u32)> =
-            runs.iter().map(|&i| (names.get(i as usize), i)).collect();
-        drop(runs);
-        keyed.sort_by(|a, b| by_name(a.0, b.0));
-        let mut duplicates: Vec<bool> = machines
-            .iter()
-            .map(|m| m.is_potential_duplication.unwrap_or(false))
-            .collect();
-        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let named = run.first().is_some_and(|k| !k.0.is_empty());
-            if named && run.len() > 1 {
-                for k in run {
-                    duplicates[k.1 as usize] = true;
-                }
-            }
-        }
-        let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
-        drop(keyed);
-        Loaded {
-            machines,
-            names,
-            ips,
-            ids,
-            duplicates,
-            by_name,
-        }
-    }
-}
-
-/// The table's name order: by folded name, machines without one last.
-fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
-    present_last(a, b, str::is_empty)
-}
-
 /// A shared, immutable set of loaded machines that compares by identity: memos over it notice
 /// a new listing without comparing 100k machines field by field.
 #[derive(Debug, Clone)]
@@ -314,15 +252,13 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// The name order computed at load equals sorting by name, and duplicates are exactly
-        /// the machines whose folded name another machine shares (or that the API flags),
-        /// however the listing was split into pages (equal names in different pages too).
+        /// the machines whose folded name another machine shares (or that the API flags).
         #[test]
         fn the_precomputed_name_order_and_duplicates_match_their_definitions(
             specs in proptest::collection::vec(
                 (proptest::option::of("[aAbB\u{212A}k]{0,3}"), proptest::bool::weighted(0.1)),
                 0..40,
             ),
-            page_sizes in proptest::collection::vec(1usize..12, 1..6),
         ) {
             let machines: Vec<Machine> = specs
                 .iter()
@@ -333,22 +269,7 @@ mod tests {
                     m
                 })
                 .collect();
-            let mut builder = LoadedBuilder::default();
-            let mut rest = machines.into_iter();
-            for size in page_sizes.iter().cycle() {
-                let page: Vec<Machine> = rest.by_ref().take(*size).collect();
-                if page.is_empty() {
-                    break;
-                }
-                builder.push_page(page);
-            }
-            let loaded = builder.finish();
-            proptest::prop_assert_eq!(loaded.len(), specs.len());
-            for (i, (name, _)) in specs.iter().enumerate() {
-                let folded = defender_tags_core::query::fold(name.as_deref().unwrap_or(""));
-                proptest::prop_assert_eq!(loaded.names.get(i), folded.as_str());
-                proptest::prop_assert_eq!(&loaded.machines[i].id, &machine(i as u32, None).id);
-            }
+            let loaded = Loaded::new(machines);
             let mut want: Vec<u32> = (0..specs.len() as u32).collect();
             loaded.sort(&mut want, SortKey::Name, SortDir::Asc);
             proptest::prop_assert_eq!(loaded.sorted(SortKey::Name, SortDir::Asc), want);
