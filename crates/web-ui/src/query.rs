@@ -141,12 +141,12 @@ pub fn narrow_loaded_by(
                 let mut hits = MachineSet::empty(loaded.len());
                 loaded.names.scan(&finder, |i| hits.insert(i));
                 if with_ids {
-                    loaded.ids.mark_containing(needle, &mut hits);
+                    loaded.ids().mark_containing(needle, &mut hits);
                 }
                 hits
             }
-            Column::IpPrefix => loaded.ips.machines_with(needle, false),
-            Column::IpExact => loaded.ips.machines_with(needle, true),
+            Column::IpPrefix => loaded.ips().machines_with(needle, false),
+            Column::IpExact => loaded.ips().machines_with(needle, true),
         };
         let rows = candidates
             .iter()
@@ -169,8 +169,8 @@ pub fn narrow_loaded_by(
                     has(loaded.names.get(i))
                         || (with_ids && loaded.machines.get(i).is_some_and(|m| has(m.id.as_str())))
                 }
-                Column::IpPrefix => loaded.ips.values(i).any(|a| a.starts_with(needle)),
-                Column::IpExact => loaded.ips.values(i).any(|a| a == needle),
+                Column::IpPrefix => loaded.ips().values(i).any(|a| a.starts_with(needle)),
+                Column::IpExact => loaded.ips().values(i).any(|a| a == needle),
             };
             text_ok && rest(i)
         })

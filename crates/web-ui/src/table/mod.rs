@@ -30,10 +30,10 @@ pub struct Loaded {
     pub machines: Vec<Machine>,
     /// Folded computer names (the search box; sorting by name without allocating).
     pub names: FoldedColumn,
-    /// Every machine's addresses (the search box).
-    pub ips: AddressColumn,
-    /// Every machine's id, packed (the search box's id-part search).
-    pub ids: IdColumn,
+    /// Every machine's addresses (the search box): built on first use (see [`Loaded::ips`]).
+    ips: std::sync::OnceLock<AddressColumn>,
+    /// Every machine's id, packed (the search box's id-part search): built on first use.
+    ids: std::sync::OnceLock<IdColumn>,
 
     /// Per machine: another loaded machine has the same name, or the API flags it. Computed once
     /// so the per-keystroke summary is a plain count, not 100k hash lookups.
@@ -47,7 +47,6 @@ impl Loaded {
     /// Indexes `machines` for searching, sorting and duplicate detection.
     pub fn new(machines: Vec<Machine>) -> Self {
         let names = FoldedColumn::new(machines.iter().map(|m| m.computer_dns_name.as_deref()));
-        let ips = AddressColumn::new(&machines);
         let count = u32::try_from(machines.len()).unwrap_or(u32::MAX);
         // Each name beside its index, so comparing two does not look both up in the column;
         // unstable with the index as the last key is the stable order.
@@ -67,15 +66,35 @@ impl Loaded {
         }
         let by_name: Vec<u32> = keyed.iter().map(|k| k.1).collect();
         drop(keyed);
-        let ids = IdColumn::new(&machines);
         Self {
             machines,
             names,
-            ips,
-            ids,
+            ips: std::sync::OnceLock::new(),
+            ids: std::sync::OnceLock::new(),
             duplicates,
             by_name,
         }
+    }
+
+    /// Every machine's addresses, packed for the search box. Built on first use, not with the
+    /// listing: only an address search reads it, and at 100k machines building it (parsing
+    /// every IPv6 address) took about 30 ms of the time before the results could show. The
+    /// search page builds it right after they show ([`Loaded::prepare_search`]).
+    pub fn ips(&self) -> &AddressColumn {
+        self.ips.get_or_init(|| AddressColumn::new(&self.machines))
+    }
+
+    /// Every machine's id, packed for the search box's id-part search; built on first use, as
+    /// [`Loaded::ips`].
+    pub fn ids(&self) -> &IdColumn {
+        self.ids.get_or_init(|| IdColumn::new(&self.machines))
+    }
+
+    /// Builds the columns only a search reads ([`Loaded::ips`], [`Loaded::ids`]), so the first
+    /// keystroke does not pay for them.
+    pub fn prepare_search(&self) {
+        self.ips();
+        self.ids();
     }
 
     /// Number of loaded machines.

@@ -121,6 +121,11 @@ fn MachineSearch() -> impl IntoView {
                     // The machine panel's chips ask where the tags of all of these come from.
                     p.set_loaded(loaded.clone());
                 }
+                if let Ok(loaded) = &result {
+                    // Once the results show, the columns only a search reads.
+                    let loaded = loaded.clone();
+                    set_timeout(move || loaded.prepare_search(), Duration::ZERO);
+                }
                 results.try_set(Some((key, result)));
             }
         });
