@@ -63,7 +63,7 @@ pub fn long(ctx: &Ctx) -> Result<Vec<(String, u64)>, String> {
 
 /// Installs the pinned nightly and cargo-fuzz when missing.
 fn ensure_cargo_fuzz() -> Result<(), String> {
-    nightly::ensure(&[], "fuzzing")?;
+    nightly::ensure("fuzzing")?;
     if nightly::probe(&["fuzz", "--version"]) {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use crate::ctx::{self, Ctx};
 
 /// Pinned by date so a run next month builds the same way (`rust-toolchain.toml` pins the stable
-/// one). xtask installs it, with the components a caller asks for, when missing.
+/// one). xtask installs it when missing.
 pub const NIGHTLY: &str = "nightly-2026-05-20";
 
 /// `cargo +NIGHTLY`, without the stable toolchain that `cargo xtask` runs under leaking in.
@@ -34,9 +34,8 @@ pub fn probe(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs [`NIGHTLY`] (minimal profile) when missing, then `components` (rustup skips the ones
-/// already there, in well under a second). `why` names the caller, for the error.
-pub fn ensure(components: &[&str], why: &str) -> Result<(), String> {
+/// Installs [`NIGHTLY`] (minimal profile) when missing. `why` names the caller, for the error.
+pub fn ensure(why: &str) -> Result<(), String> {
     if !probe(&["--version"]) {
         eprintln!("{NIGHTLY} is missing; installing it (minimal profile)");
         if !ctx::have("rustup") {
@@ -51,13 +50,6 @@ pub fn ensure(components: &[&str], why: &str) -> Result<(), String> {
             "--profile",
             "minimal",
         ]))?;
-    }
-    if !components.is_empty() {
-        ctx::run(
-            Command::new("rustup")
-                .args(["component", "add", "--toolchain", NIGHTLY])
-                .args(components),
-        )?;
     }
     Ok(())
 }

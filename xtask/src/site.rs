@@ -97,11 +97,9 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         ));
     }
     let split = profile == Profile::Release;
-    if split {
-        crate::split::ensure_tool()?;
-    }
     let mut cargo = ctx.cargo();
     if split {
+        crate::split::ensure_tool()?;
         // `cargo rustc` passes `--emit-relocs` (for the split) to the final link only, so the
         // dependencies' builds do not depend on it and stay cached.
         cargo
