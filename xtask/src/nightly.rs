@@ -1,5 +1,6 @@
-//! The pinned nightly toolchain the fuzz step builds with (cargo-fuzz). docs/toolchain.md records
-//! what building the SPA's std with it measured, and why the SPA stays on stable.
+//! The pinned nightly toolchain: the fuzz step builds with it (cargo-fuzz), and so do the release
+//! builds of the wasm artefacts (the SPA and the npm package rebuild std with `-Zbuild-std`,
+//! `xtask/src/site.rs` `wasm_cargo`; docs/toolchain.md records what that measured).
 
 use std::process::{Command, Stdio};
 
@@ -52,4 +53,31 @@ pub fn ensure(why: &str) -> Result<(), String> {
         ]))?;
     }
     Ok(())
+}
+
+/// [`ensure`] plus the standard library's source, which `-Zbuild-std` compiles.
+pub fn ensure_rust_src(why: &str) -> Result<(), String> {
+    ensure(why)?;
+    if rust_src_present() {
+        return Ok(());
+    }
+    eprintln!("{NIGHTLY} has no rust-src; adding it");
+    ctx::run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+}
+
+/// Whether the nightly's `rust-src` component is installed (its `library/std` folder exists).
+fn rust_src_present() -> bool {
+    Command::new("rustc")
+        .arg(format!("+{NIGHTLY}"))
+        .args(["--print", "sysroot"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .is_some_and(|root| {
+            std::path::Path::new(&root)
+                .join("lib/rustlib/src/rust/library/std/Cargo.toml")
+                .exists()
+        })
 }

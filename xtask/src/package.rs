@@ -133,7 +133,7 @@ fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
 
 fn build_entry(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
     ctx::run(
-        ctx.cargo()
+        site::wasm_cargo(ctx, site::Profile::Release)?
             .args([
                 "build",
                 "--target",

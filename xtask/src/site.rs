@@ -76,12 +76,58 @@ pub const UI_NAME: &str = "defender_tags_ui";
 /// `AnyView` / shared closure instead of its own deeply nested static view type, so tachys and
 /// reactive_graph are monomorphised far fewer times (about a tenth less wasm, measured; the views
 /// behave the same, at the cost of a vtable call and an allocation per reactive child). Passed as
-/// target rustflags on the SPA's cargo run only: leptos reads it both as a `--cfg` and, through a
-/// `cfg(erase_components)` target dependency, to turn on leptos_macro's erasing code generation.
-/// The client package has no Leptos, and an explicit `RUSTFLAGS` would override this (the site
-/// still works, only larger).
-const SPA_RUSTFLAGS: &str =
+/// target rustflags on the wasm artefact builds only ([`wasm_cargo`]): leptos reads it both as a
+/// `--cfg` and, through a `cfg(erase_components)` target dependency, to turn on leptos_macro's
+/// erasing code generation. The client package has no Leptos; it gets the same flags so that the
+/// dependencies both share (serde, core, std) are compiled once. An explicit `RUSTFLAGS` would
+/// override this (the site still works, only larger).
+const DEV_RUSTFLAGS: &str =
     r#"target.wasm32-unknown-unknown.rustflags=["--cfg","erase_components"]"#;
+
+/// [`DEV_RUSTFLAGS`] plus the immediate-abort panic strategy, for the release builds: a panic
+/// traps at once, without a message, so the panic machinery, its formatting and every panic's
+/// source location stay out of the wasm (std is rebuilt with it by `-Zbuild-std`).
+const RELEASE_RUSTFLAGS: &str = r#"target.wasm32-unknown-unknown.rustflags=["--cfg","erase_components","-Zunstable-options","-Cpanic=immediate-abort"]"#;
+
+/// The standard library's crates keep the speed they have prebuilt when `-Zbuild-std` rebuilds
+/// them with the `wasm-release` profile (`opt-level = "z"` for our code): at "z" the search page's
+/// per-keystroke p95 went from 11.1 to 16.0 ms (std's string and slice routines, the allocator and
+/// memcmp sit in that loop), at 3 they cost the package about 3.5 KB gzip more than at "z"
+/// (docs/toolchain.md). Given on the command line, not in Cargo.toml: stable cargo warns on every
+/// run about a profile override that names no package of the workspace.
+const STD_AT_SPEED: [&str; 8] = [
+    "--config",
+    "profile.wasm-release.package.core.opt-level=3",
+    "--config",
+    "profile.wasm-release.package.alloc.opt-level=3",
+    "--config",
+    "profile.wasm-release.package.std.opt-level=3",
+    "--config",
+    "profile.wasm-release.package.compiler_builtins.opt-level=3",
+];
+
+/// `cargo` with the global flags of a wasm artefact build in `profile` (the caller adds the
+/// subcommand and the rest). Release builds run on the pinned nightly and rebuild std
+/// (`-Zbuild-std`) with [`RELEASE_RUSTFLAGS`] and [`STD_AT_SPEED`]: about a tenth off the package
+/// and the SPA (docs/toolchain.md). Dev builds stay on stable std, panic messages included, for
+/// debugging (`cargo xtask demo --dev`).
+pub fn wasm_cargo(ctx: &Ctx, profile: Profile) -> Result<Command, String> {
+    Ok(match profile {
+        Profile::Dev => {
+            let mut cargo = ctx.cargo();
+            cargo.args(["--config", DEV_RUSTFLAGS]);
+            cargo
+        }
+        Profile::Release => {
+            crate::nightly::ensure_rust_src("the release build of the wasm artefacts")?;
+            let mut cargo = crate::nightly::cargo(ctx);
+            cargo
+                .args(["-Zbuild-std=std,panic_abort", "--config", RELEASE_RUSTFLAGS])
+                .args(STD_AT_SPEED);
+            cargo
+        }
+    })
+}
 
 /// MSAL's browser (UMD) bundle inside `www/node_modules`, installed by `npm ci` in `www/`.
 const MSAL_BUNDLE: &str = "node_modules/@azure/msal-browser/lib/msal-browser.min.js";
@@ -97,7 +143,7 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
         ));
     }
     let split = profile == Profile::Release;
-    let mut cargo = ctx.cargo();
+    let mut cargo = wasm_cargo(ctx, profile)?;
     if split {
         crate::split::ensure_tool()?;
         // `cargo rustc` passes `--emit-relocs` (for the split) to the final link only, so the
@@ -112,9 +158,7 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
             .args(["build", "--target", WASM_TARGET])
             .args(SPA_PACKAGE);
     }
-    cargo
-        .args(["--config", SPA_RUSTFLAGS])
-        .args(profile.cargo_args());
+    cargo.args(profile.cargo_args());
     if split {
         cargo.args(["--", "-Clink-args=--emit-relocs"]);
     }
@@ -195,12 +239,11 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
 /// host drops frees its few bytes, and the component stays (crates/web-ui/src/embed/lifecycle.rs).
 pub fn embed_ui(ctx: &Ctx, profile: Profile, out: &Path, typescript: bool) -> Result<(), String> {
     ctx::run(
-        ctx.cargo()
+        wasm_cargo(ctx, profile)?
             .args(["build", "--target", WASM_TARGET])
             .args(SPA_PACKAGE)
             .args(["--bin", EMBED_WASM.trim_end_matches(".wasm")])
             .args(["--features", "embed"])
-            .args(["--config", SPA_RUSTFLAGS])
             .args(profile.cargo_args()),
     )?;
     let wasm = ctx
@@ -228,7 +271,7 @@ pub fn embed_ui(ctx: &Ctx, profile: Profile, out: &Path, typescript: bool) -> Re
 /// [`SPA_PACKAGE`]), a wasm-bindgen pass and wasm-opt in release. The demo serves it at `/embed/`.
 fn embed_client(ctx: &Ctx, profile: Profile, site: &Path) -> Result<(), String> {
     ctx::run(
-        ctx.cargo()
+        wasm_cargo(ctx, profile)?
             .args(["build", "--target", WASM_TARGET])
             .args(CLIENT_PACKAGE)
             .args(profile.cargo_args()),

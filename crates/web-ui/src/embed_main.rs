@@ -1,4 +1,5 @@
-//! Entry point of the embed build (`defender-tags-wasm/ui`): only panic messages to the console.
+//! Entry point of the embed build (`defender-tags-wasm/ui`): only panic messages to the console
+//! (dev builds; release builds trap without one, docs/toolchain.md).
 //! Nothing is mounted until the host calls `mountTagManager` / `mountTagEditor`, and the host
 //! page's DOM and URL are never touched otherwise.
 
