@@ -206,7 +206,7 @@ fn node_part(ctx: &Ctx, title: &str, script: &str, md: &str, env: &NodeEnv<'_>) 
 }
 
 /// The browser part's section with the per-crate size breakdown of the package and the SPA
-/// (`size::bench_markdown`, from the cargo artefacts the builds above produced) appended: the
+/// (`size::bench_markdown`, from the named twins of what the builds above produced) appended: the
 /// browser part measures the shipped sizes, this says where they come from.
 fn with_size_by_crate(ctx: &Ctx, section: report::Section) -> report::Section {
     if section.failed {
@@ -316,7 +316,7 @@ mod tests {
         };
         let ok =
             || report::Section::from_result("Web UI", Ok("## Web UI\n\nfigures\n".into()), 1.0);
-        // Without the cargo artefacts the part fails, saying why, instead of dropping the tables.
+        // Without the named twins the part fails, saying why, instead of dropping the tables.
         let missing = with_size_by_crate(&ctx, ok());
         assert!(missing.failed);
         assert!(
@@ -325,7 +325,7 @@ mod tests {
             missing.body
         );
         for artefact in size::Artefact::ALL {
-            let path = artefact.cargo_wasm(&ctx);
+            let path = artefact.named_twin(&ctx);
             if let Some(parent) = path.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }

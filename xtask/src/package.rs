@@ -108,11 +108,11 @@ const PROXY: Entry = Entry {
     targets: &[("web", "proxy/web"), ("nodejs", "proxy/node")],
 };
 
-/// Where the package build keeps the client's cargo artefact (before wasm-bindgen and wasm-opt,
-/// symbol names kept) for the size guard's per-crate attribution. A copy, because both entries
-/// link to the same cargo file name.
-pub fn client_cargo_wasm(ctx: &Ctx) -> PathBuf {
-    ctx.target.join("pkg-cargo").join(format!("{NAME}.wasm"))
+/// Where the package build keeps the client's web module after wasm-bindgen and before wasm-opt
+/// (symbol names kept), from which the size guard makes the named twin of what ships
+/// (`xtask/src/size/`).
+pub fn client_named_source(ctx: &Ctx) -> PathBuf {
+    ctx.target.join("pkg-cargo").join(format!("{NAME}_bg.wasm"))
 }
 
 fn build(ctx: &Ctx, out: &Path) -> Result<(), String> {
@@ -151,13 +151,6 @@ fn build_entry(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
     if !input.exists() {
         return Err(format!("{} was not built", input.display()));
     }
-    if entry.name == NAME {
-        let keep = client_cargo_wasm(ctx);
-        if let Some(dir) = keep.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        fs::copy(&input, &keep).map_err(|e| format!("cannot copy {}: {e}", input.display()))?;
-    }
     for (target, dir) in entry.targets {
         ctx::run(
             Command::new("wasm-bindgen")
@@ -175,6 +168,14 @@ fn build_entry(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
         if *target == "nodejs" {
             rename_node_glue(&out.join(dir), entry.name)?;
         }
+    }
+    if entry.name == NAME {
+        let bound = out.join("web").join(format!("{NAME}_bg.wasm"));
+        let keep = client_named_source(ctx);
+        if let Some(dir) = keep.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        fs::copy(&bound, &keep).map_err(|e| format!("cannot copy {}: {e}", bound.display()))?;
     }
     optimise(ctx, out, entry)
 }
@@ -208,21 +209,7 @@ fn optimise(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
     let optimised = out
         .join(first_dir)
         .join(format!("{}_bg.opt.wasm", entry.name));
-    ctx::run(
-        Command::new(&wasm_opt)
-            .arg(&first)
-            .args([
-                "-Oz",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-reference-types",
-                "--enable-multivalue",
-                "--enable-mutable-globals",
-                "-o",
-            ])
-            .arg(&optimised),
-    )?;
+    site::run_wasm_opt(&wasm_opt, &first, &optimised, false)?;
     fs::rename(&optimised, &first)
         .map_err(|e| format!("cannot replace {}: {e}", first.display()))?;
     for (_, dir) in others {

@@ -58,10 +58,11 @@ fn split_dir(ctx: &Ctx) -> PathBuf {
         .join("web-ui-split")
 }
 
-/// The release build's main module before wasm-bindgen (symbol names kept): the first load's
-/// wasm, which the size report attributes to crates and functions.
-pub fn split_main_wasm(ctx: &Ctx) -> PathBuf {
-    split_dir(ctx).join(format!("{WEB_UI_NAME}.wasm"))
+/// The release build's main module after wasm-bindgen and before wasm-opt (symbol names kept):
+/// the first load's wasm, from which the size guard makes the named twin of what ships
+/// (`xtask/src/size/`).
+pub fn main_named_source(ctx: &Ctx) -> PathBuf {
+    split_dir(ctx).join(format!("{WEB_UI_NAME}_bg.wasm"))
 }
 
 /// The web-ui crate's embed binary (`src/embed_main.rs`): the same library, a `main` that mounts
@@ -204,7 +205,16 @@ pub fn build(ctx: &Ctx, profile: Profile) -> Result<PathBuf, String> {
     }
     ctx::run(&mut bindgen)?;
     if profile == Profile::Release {
-        wasm_opt(ctx, &pkg.join(format!("{WEB_UI_NAME}_bg.wasm")))?;
+        let main_bg = pkg.join(format!("{WEB_UI_NAME}_bg.wasm"));
+        let keep = main_named_source(ctx);
+        fs::copy(&main_bg, &keep).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                main_bg.display(),
+                keep.display()
+            )
+        })?;
+        wasm_opt(ctx, &main_bg)?;
         for module in &modules {
             wasm_opt(ctx, module)?;
         }
@@ -324,22 +334,37 @@ pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
         );
         return Ok(());
     }
+    let keep_names = std::env::var_os("DT_PROFILE_NAMES").is_some();
+    run_wasm_opt(&tool, wasm, wasm, keep_names)
+}
+
+/// wasm-opt's options for every shipped module: size first, and the features rustc 1.95 enables
+/// for wasm32-unknown-unknown by default.
+const WASM_OPT_ARGS: [&str; 7] = [
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Runs `tool` (npm binaryen's wasm-opt) on `input` into `output` (they may be one file) with
+/// [`WASM_OPT_ARGS`], keeping the name section when `keep_names` (`-g`).
+pub fn run_wasm_opt(
+    tool: &Path,
+    input: &Path,
+    output: &Path,
+    keep_names: bool,
+) -> Result<(), String> {
     ctx::run(
         Command::new(tool)
-            .args([
-                "-Oz",
-                // The features rustc 1.95 enables for wasm32-unknown-unknown by default.
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "--enable-reference-types",
-                "--enable-multivalue",
-            ])
-            .args(std::env::var_os("DT_PROFILE_NAMES").map(|_| "-g"))
-            .arg(wasm)
+            .args(WASM_OPT_ARGS)
+            .args(keep_names.then_some("-g"))
+            .arg(input)
             .arg("-o")
-            .arg(wasm),
+            .arg(output),
     )
 }
 

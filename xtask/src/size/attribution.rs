@@ -1,6 +1,6 @@
-//! Where the bytes come from: the cargo wasm's code, data and "name" sections, each function
-//! attributed to a crate by its demangled symbol name, and the tables made from that. Its figures
-//! are pre-optimisation code bytes, not gzip bytes: they say what to shrink, not what ships.
+//! Where the bytes come from: the code, data and "name" sections of a shipped wasm's named twin
+//! (`Artefact::named_twin`), each function attributed to a crate by its demangled symbol name,
+//! and the tables made from that. Its figures are optimised bytes before gzip.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -398,9 +398,9 @@ fn shorten(name: &str, max: usize) -> String {
     s
 }
 
-/// Reads and analyses an artefact's cargo wasm.
+/// Reads and analyses an artefact's named twin (made first when the build is newer).
 pub(super) fn breakdown(ctx: &Ctx, artefact: Artefact) -> Result<(PathBuf, Breakdown), SizeError> {
-    let path = artefact.cargo_wasm(ctx);
+    let path = artefact.ensure_named_twin(ctx)?;
     let bytes = fs::read(&path).map_err(|e| SizeError::read(&path, e))?;
     let breakdown = analyse(&path, &bytes)?;
     Ok((path, breakdown))

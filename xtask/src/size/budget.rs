@@ -15,7 +15,7 @@ const KIB: f64 = 1024.0;
 pub(super) struct Budget {
     pub(super) goal_kib: f64,
     pub(super) budget_kib: f64,
-    /// Bytes per crate of the cargo wasm when the budget was last set (`cargo xtask size
+    /// Bytes per crate of the named twin when the budget was last set (`cargo xtask size
     /// --ratchet`): what a failure compares against to say what grew.
     pub(super) crates_at_budget: Option<BTreeMap<String, u64>>,
 }

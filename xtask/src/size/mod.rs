@@ -10,10 +10,10 @@
 //! size rounded up a little, lowered as the artefact shrinks, so growth fails now rather than
 //! after the goal is reached; once an artefact is at or under its goal, its budget is the goal.
 //!
-//! What is big is shown from the cargo artefacts before wasm-bindgen and wasm-opt: the shipped
-//! wasm has no name section, the cargo one keeps Rust symbol names. Its figures are
-//! pre-optimisation code bytes (body size per function, data segments), not gzip bytes: they say
-//! where the bytes come from, not what ships.
+//! What is big is shown from each artefact's named twin: the shipped wasm has no name section,
+//! so the guard runs the same wasm-opt on the build's pre-optimisation copy once more with `-g`
+//! (names kept; the code differs from what ships by a fraction of a percent). Its figures are
+//! the optimised code bytes per function and data bytes, before gzip.
 
 mod attribution;
 mod budget;
@@ -72,6 +72,8 @@ enum SizeError {
     Html { path: PathBuf, message: String },
     #[error("{path}: not a wasm module this guard can read: {message}")]
     Wasm { path: PathBuf, message: String },
+    #[error("cannot make {path} (wasm-opt -g): {message}")]
+    Optimise { path: PathBuf, message: String },
 }
 
 impl SizeError {
@@ -89,8 +91,8 @@ fn explain(ctx: &Ctx, artefact: Artefact, budget: &Budget) -> String {
     match breakdown(ctx, artefact) {
         Ok((path, b)) => {
             let mut s = format!(
-                "\n{}: what is big, from {} (the cargo artefact before wasm-bindgen and wasm-opt: \
-                 pre-optimisation code bytes and data segments, {} B in all, not gzip bytes)\n\n\
+                "\n{}: what is big, from {} (the shipped wasm's twin with names kept: optimised code \
+                 bytes and data, {} B in all, before gzip)\n\n\
                  largest {TOP} items:\n{}\nby crate:\n{}",
                 artefact.key(),
                 path.display(),
@@ -274,9 +276,10 @@ fn ratchet(ctx: &Ctx) -> Result<(), String> {
 pub fn bench_markdown(ctx: &Ctx) -> Result<String, String> {
     let mut s = String::from(
         "### Size by crate\n\n\
-         Where the bytes come from: each function body of the cargo artefact (before wasm-bindgen \
-         and wasm-opt, so these are pre-optimisation bytes, not the gzip bytes above) \
-         attributed to a crate by its symbol name (an impl's method to the crate of its self type, \
+         Where the bytes come from: each function body of the shipped wasm (optimised, before \
+         gzip; read from a twin that wasm-opt builds with the name section kept, whose code \
+         differs from the shipped code by a fraction of a percent) attributed to a crate by its \
+         symbol name (an impl's method to the crate of its self type, \
          drop glue to the dropped type's crate, any other path to its first segment); data \
          segments are `data`. `cargo xtask size` prints the same tables with the largest functions \
          (xtask/src/size/).\n",
