@@ -193,8 +193,13 @@ fn rename_node_glue(dir: &Path, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The package build's wasm-opt (npm binaryen in [`TOOLS_DIR`]).
+pub fn wasm_opt_tool(ctx: &Ctx) -> PathBuf {
+    ctx.node_bin(TOOLS_DIR).join("wasm-opt")
+}
+
 fn optimise(ctx: &Ctx, out: &Path, entry: &Entry) -> Result<(), String> {
-    let wasm_opt = ctx.node_bin(TOOLS_DIR).join("wasm-opt");
+    let wasm_opt = wasm_opt_tool(ctx);
     if !wasm_opt.exists() {
         return Err(format!(
             "{} is missing: run `npm ci` in {TOOLS_DIR} (cargo xtask tools does)",

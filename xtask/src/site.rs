@@ -326,7 +326,7 @@ fn wasm_bindgen() -> PathBuf {
 /// crashes at start-up, see docs/toolchain.md). Optional: without it the site works,
 /// just larger, so a missing tool is a warning.
 pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
-    let tool = ctx.node_bin("www").join("wasm-opt");
+    let tool = wasm_opt_tool(ctx);
     if !tool.exists() {
         eprintln!(
             "warning: {} is missing (run `cargo xtask tools`); the wasm is not size-optimised",
@@ -336,6 +336,11 @@ pub fn wasm_opt(ctx: &Ctx, wasm: &Path) -> Result<(), String> {
     }
     let keep_names = std::env::var_os("DT_PROFILE_NAMES").is_some();
     run_wasm_opt(&tool, wasm, wasm, keep_names)
+}
+
+/// The site build's wasm-opt (npm binaryen in `www/`).
+pub fn wasm_opt_tool(ctx: &Ctx) -> PathBuf {
+    ctx.node_bin("www").join("wasm-opt")
 }
 
 /// wasm-opt's options for every shipped module: size first, and the features rustc 1.95 enables

@@ -65,7 +65,11 @@ impl Artefact {
         match (modified(&source), modified(&twin)) {
             (Some(made), Some(derived)) if derived >= made => Ok(twin),
             (Some(_), _) => {
-                let tool = ctx.node_bin("www").join("wasm-opt");
+                // The wasm-opt that optimised what ships.
+                let tool = match self {
+                    Artefact::Package => crate::package::wasm_opt_tool(ctx),
+                    Artefact::SpaFirstLoad => crate::site::wasm_opt_tool(ctx),
+                };
                 if !tool.exists() {
                     return Err(SizeError::Optimise {
                         path: twin,
