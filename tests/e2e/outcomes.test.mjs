@@ -321,8 +321,8 @@ test("fault soak in the browser: two pages run overlapping bulk changes under fa
     assert.equal(await statNumber(b, "preview-will-change"), planned);
     // Faults strike tag changes only (reads stay truthful for the re-reads); some after the change.
     // Every change is slow: page B plans 3 calls, 2 in flight at a time, and must still be running
-    // when the test closes it after its first call; without the delay a fast machine finished B's
-    // run between two polls of the progress line (seen once: the wait below timed out).
+    // when the test closes it after its first call. Without the delay the wait below timed out
+    // once, most likely because B finished between two polls of its progress line (not traced).
     await soak.put("/_emulator/faults", {
       seed: 1206, writes_only: true, throttle: 0.05, throttle_retry_after_secs: 1,
       error500: 0.05, error503: 0.05, error500_after: 0.08, error503_after: 0.05, drop_after: 0.05,

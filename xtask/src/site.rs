@@ -80,7 +80,7 @@ pub const UI_NAME: &str = "defender_tags_ui";
 /// target rustflags on the wasm artefact builds only ([`wasm_cargo`]): leptos reads it both as a
 /// `--cfg` and, through a `cfg(erase_components)` target dependency, to turn on leptos_macro's
 /// erasing code generation. The client package has no Leptos; it gets the same flags so that the
-/// dependencies both share (serde, core, std) are compiled once. An explicit `RUSTFLAGS` would
+/// dependencies both share (serde, defender-tags-core and, in release builds, std) compile once. An explicit `RUSTFLAGS` would
 /// override this (the site still works, only larger).
 const DEV_RUSTFLAGS: &str =
     r#"target.wasm32-unknown-unknown.rustflags=["--cfg","erase_components"]"#;
@@ -92,8 +92,8 @@ const RELEASE_RUSTFLAGS: &str = r#"target.wasm32-unknown-unknown.rustflags=["--c
 
 /// The standard library's crates keep the speed they have prebuilt when `-Zbuild-std` rebuilds
 /// them with the `wasm-release` profile (`opt-level = "z"` for our code): at "z" the search page's
-/// per-keystroke p95 went from 11.1 to 16.0 ms (std's string and slice routines, the allocator and
-/// memcmp sit in that loop), at 3 they cost the package about 3.5 KB gzip more than at "z"
+/// per-keystroke p95 went from 11.1 to 16.0 ms in one bench run (likely std's string and slice
+/// routines, the allocator and memcmp in that loop; not profiled), at 3 they cost the package about 3.5 KB gzip more than at "z"
 /// (docs/toolchain.md). Given on the command line, not in Cargo.toml: stable cargo warns on every
 /// run about a profile override that names no package of the workspace.
 const STD_AT_SPEED: [&str; 8] = [
