@@ -1,11 +1,13 @@
 // The pages after sign-in and search load on first use (crates/web-ui/src/routes/lazy.rs): the
 // first load fetches none of their modules; a slow module shows the page's own frame and a
 // loading line, and the page then arrives without moving its heading; a failed download says so
-// and "Try again" fetches it afresh.
+// and "Try again" fetches it afresh. The hunting calls' code (crates/web-ui/src/hunting/mod.rs)
+// loads the same way, when a machine's tag sources are first asked for.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startEmulator } from "./lib/emulator.mjs";
 import { launch, newPage, screenshot, seriousA11yViolations, signIn } from "./lib/browser.mjs";
+import { allMachines } from "./lib/bulk.mjs";
 
 let emu;
 let browser;
@@ -21,6 +23,8 @@ after(async () => {
 /** A page module of the split site (`pkg/split_dt_page_<name>.wasm`, hashed or not). */
 const pageModule = (name) => new RegExp(`/pkg/split_dt_page_${name}(\\.[0-9a-f]{12})?\\.wasm$`);
 const anyPageModule = /\/pkg\/(split|chunk)_[^/]*\.wasm$/;
+/** The hunting calls' module (`pkg/split_dt_hunting.wasm`, hashed or not). */
+const huntingModule = /\/pkg\/split_dt_hunting(\.[0-9a-f]{12})?\.wasm$/;
 
 test("sign-in and search load no page module; a slow page shows its frame and a loading line, then arrives without moving", async () => {
   const page = await newPage(browser);
@@ -96,5 +100,53 @@ test("a page module that fails to download says so; Try again loads the page", a
   // The app kept running: other pages still work.
   await page.getByRole("navigation").getByRole("link", { name: "Tag rules" }).click();
   await page.getByRole("heading", { name: "Saved rules" }).waitFor();
+  assert.deepEqual(page.problems, []);
+});
+
+test("the hunting code loads when a machine's tag sources are first asked for; a failed download says so and the panel works", async () => {
+  const DAY = 86_400_000;
+  // A machine in hunting data (DeviceInfo: seen in the last 30 days) with a tag.
+  const target = (await allMachines(emu)).find(
+    (m) => m.lastSeen && Date.parse(m.lastSeen) > Date.now() - 30 * DAY && m.machineTags.length > 0,
+  );
+  assert.ok(target, "a machine in hunting data with a tag");
+  const page = await newPage(browser);
+  const fetched = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (huntingModule.test(path)) fetched.push(path);
+  });
+  let refused = 0;
+  await page.route(huntingModule, async (route) => {
+    refused += 1;
+    await route.abort("internetdisconnected");
+  });
+  await signIn(page, emu.url, "admin");
+  await page.getByTestId("results-summary").filter({ hasText: /^\d+ machines/ }).waitFor();
+  assert.equal(refused, 0, "the search page asked for the hunting code");
+
+  await page.goto(`${emu.url}/?m=${target.id}`);
+  const panel = page.getByTestId("machine-panel");
+  await panel.waitFor({ timeout: 30_000 });
+  const note = panel.getByTestId("tag-sources-note");
+  await note.waitFor({ timeout: 30_000 });
+  assert.match(
+    await note.textContent(),
+    /^Tag sources \(manual, registry, rule\) are not shown: the code that reads them could not be downloaded\. Check the connection/,
+  );
+  assert.ok(refused >= 1);
+  // The chips are there, without sources, and the panel still edits tags.
+  const chips = panel.getByTestId("tag-chips").locator("li.chip");
+  assert.equal(await chips.count(), target.machineTags.length);
+  assert.equal(await panel.getByTestId("chip-source").count(), 0);
+  await screenshot(page, "lazy-04-hunting-code-failed");
+
+  // Once the code can be downloaded, a fresh page load shows where each tag comes from.
+  await page.unroute(huntingModule);
+  await page.reload();
+  await panel.waitFor({ timeout: 30_000 });
+  await panel.getByTestId("chip-source").first().waitFor({ timeout: 30_000 });
+  assert.equal(await panel.getByTestId("tag-sources-note").count(), 0);
+  assert.ok(fetched.length > refused, `the hunting code was fetched after the failure: ${fetched}`);
   assert.deepEqual(page.problems, []);
 });

@@ -49,8 +49,12 @@ pub fn document(command: &str, sections: &[Section], total_secs: f64) -> String 
     let _ = writeln!(s, "| Machine | {} |", machine());
     let _ = writeln!(
         s,
-        "| Toolchain | {} |",
-        tool_version("rustc", &["--version"])
+        "| Toolchain | {} (native: xtask, emulator, tests); wasm release artefacts: {} with std rebuilt (docs/toolchain.md) |",
+        tool_version("rustc", &["--version"]),
+        tool_version(
+            "rustc",
+            &[&format!("+{}", crate::nightly::NIGHTLY), "--version"]
+        )
     );
     let _ = writeln!(s, "| Node | {} |", tool_version("node", &["--version"]));
     let _ = writeln!(

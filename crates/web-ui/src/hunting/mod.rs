@@ -19,6 +19,7 @@ use defender_tags_core::hunting::{
 use defender_tags_wasm::{ClientError, DefenderClient, LocalBoxFuture};
 
 use crate::api::{UiError, UiErrorKind};
+use crate::routes::lazy::PageLoadError;
 // Kept reachable here: the hunting modules and components spell it `crate::hunting::sentence`.
 pub use crate::bulk::format::sentence;
 
@@ -134,12 +135,40 @@ impl Hunter for ClientHunter {
     fn run(&self, query: HuntingQuery) -> LocalBoxFuture<'static, Result<HuntingResult, UiError>> {
         let client = self.client.clone();
         Box::pin(async move {
-            client
-                .run_hunting_query(&query)
-                .await
-                .map_err(|e| hunting_error(&e))
+            #[cfg(feature = "split")]
+            let call = dt_hunting_call(client, query).await;
+            #[cfg(not(feature = "split"))]
+            let call = dt_hunting_call(client, query);
+            match call {
+                Ok(running) => running.await,
+                Err(PageLoadError) => Err(UiError::new(
+                    UiErrorKind::Network,
+                    "The hunting code could not be downloaded. Check the connection; if the \
+                     site was updated meanwhile, reload the page.",
+                )),
+            }
         })
     }
+}
+
+/// One hunting query through the client. In the site's release build (`--features split`) it is
+/// a `wasm_split` split point, like the pages of `crate::routes::lazy`: only the machine panel's
+/// tag sources, the bulk page's hunting tab and the rules page run queries, so sign-in and search
+/// do not download this code; the first query does (a failed download is retried by the next).
+#[cfg_attr(
+    feature = "split",
+    leptos::wasm_split::wasm_split(dt_hunting, wasm_split_path = ::leptos::wasm_split, fallible)
+)]
+fn dt_hunting_call(
+    client: DefenderClient,
+    query: HuntingQuery,
+) -> Result<LocalBoxFuture<'static, Result<HuntingResult, UiError>>, PageLoadError> {
+    Ok(Box::pin(async move {
+        client
+            .run_hunting_query(&query)
+            .await
+            .map_err(|e| hunting_error(&e))
+    }))
 }
 
 /// A result cell as text (datetimes in ISO 8601, JSON as JSON).

@@ -12,14 +12,17 @@
 //! as before, removals plan as before.
 
 use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use defender_tags_core::MachineId;
 use defender_tags_core::hunting::{TagProvenance, TagSource, decode_provenance, provenance_query};
+use defender_tags_wasm::LocalBoxFuture;
 use leptos::prelude::*;
 
 use crate::api::BackendRef;
-use crate::hunting::{HuntingAccess, sentence};
+use crate::hunting::{Hunter, HuntingAccess, sentence};
+use crate::routes::lazy::PageLoadError;
 use crate::state::now_ms;
 use crate::table::Loaded;
 
@@ -188,37 +191,27 @@ impl ProvenanceCtx {
         };
         self.0.update(|s| s.loading = true);
         leptos::task::spawn_local(async move {
-            let outcome: Result<Snapshot, String> = async {
-                if let HuntingAccess::Unavailable(why) = hunter.access().await {
-                    return Err(format!(
-                        "Tag sources (manual, registry, rule) are not shown. {why}"
-                    ));
+            // Asked before the query's code loads: without the permission it never does.
+            let outcome = match hunter.access().await {
+                HuntingAccess::Unavailable(why) => Err(format!(
+                    "Tag sources (manual, registry, rule) are not shown. {why}"
+                )),
+                HuntingAccess::Allowed => {
+                    #[cfg(feature = "split")]
+                    let read = dt_hunting_read_sources(hunter, ids).await;
+                    #[cfg(not(feature = "split"))]
+                    let read = dt_hunting_read_sources(hunter, ids);
+                    match read {
+                        Ok(reading) => reading.await,
+                        Err(PageLoadError) => Err(
+                            "Tag sources (manual, registry, rule) are not shown: the code that \
+                             reads them could not be downloaded. Check the connection; if the \
+                             site was updated meanwhile, reload the page."
+                                .to_owned(),
+                        ),
+                    }
                 }
-                let (query, whole_tenant) = provenance_query(&ids);
-                let result = hunter.run(query).await.map_err(|e| {
-                    format!(
-                        "Tag sources (manual, registry, rule) could not be read: {}",
-                        e.message
-                    )
-                })?;
-                let sources = decode_provenance(&result).map_err(|e| {
-                    format!(
-                        "Tag sources (manual, registry, rule) could not be read: {}",
-                        sentence(&e.to_string())
-                    )
-                })?;
-                Ok(Snapshot {
-                    sources,
-                    whole_tenant,
-                    asked: if whole_tenant {
-                        HashSet::new()
-                    } else {
-                        ids.into_iter().collect()
-                    },
-                    fetched_ms: now_ms(),
-                })
-            }
-            .await;
+            };
             self.0.update(|s| {
                 s.loading = false;
                 match outcome {
@@ -228,6 +221,44 @@ impl ProvenanceCtx {
             });
         });
     }
+}
+
+/// The sources of `ids`: one hunting query and its decoding. Part of the hunting code's split
+/// point in the site's release build (`crate::hunting`), so the search page does not download it
+/// until a tag chip asks.
+#[cfg_attr(
+    feature = "split",
+    leptos::wasm_split::wasm_split(dt_hunting, wasm_split_path = ::leptos::wasm_split, fallible)
+)]
+fn dt_hunting_read_sources(
+    hunter: Rc<dyn Hunter>,
+    ids: Vec<MachineId>,
+) -> Result<LocalBoxFuture<'static, Result<Snapshot, String>>, PageLoadError> {
+    Ok(Box::pin(async move {
+        let (query, whole_tenant) = provenance_query(&ids);
+        let result = hunter.run(query).await.map_err(|e| {
+            format!(
+                "Tag sources (manual, registry, rule) could not be read: {}",
+                e.message
+            )
+        })?;
+        let sources = decode_provenance(&result).map_err(|e| {
+            format!(
+                "Tag sources (manual, registry, rule) could not be read: {}",
+                sentence(&e.to_string())
+            )
+        })?;
+        Ok(Snapshot {
+            sources,
+            whole_tenant,
+            asked: if whole_tenant {
+                HashSet::new()
+            } else {
+                ids.into_iter().collect()
+            },
+            fetched_ms: now_ms(),
+        })
+    }))
 }
 
 impl Default for ProvenanceCtx {

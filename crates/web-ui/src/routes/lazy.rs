@@ -20,7 +20,8 @@ use leptos::prelude::*;
 use crate::bulk::journal;
 use crate::components::interrupted_runs::{InterruptedRuns, on_each_sign_in};
 
-/// Why a page's code could not be loaded.
+/// Why the code behind a split point (a page here, or the hunting calls of `crate::hunting`)
+/// could not be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("its code could not be downloaded")]
 pub struct PageLoadError;
