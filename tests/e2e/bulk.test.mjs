@@ -347,3 +347,43 @@ test("a sign-in that needs interaction when Run is pressed stops before anything
   assert.equal(await page.evaluate(() => !window.dispatchEvent(new Event("beforeunload", { cancelable: true }))), false);
   assert.equal(await page.getByTestId("bulk-preview").count(), 1);
 });
+
+test("the bulk run's code loads when Run is pressed; a failed download sends nothing and a later Run works", async () => {
+  // crates/web-ui/src/bulk/runner.rs: running plans is a split point of the site's release build.
+  const runModule = /\/pkg\/split_dt_bulk_run(\.[0-9a-f]{12})?\.wasm$/;
+  const page = await newPage(browser);
+  const fetched = [];
+  page.on("request", (r) => {
+    if (runModule.test(new URL(r.url()).pathname)) fetched.push(new URL(r.url()).pathname);
+  });
+  await signIn(page, emu.url, "admin");
+  await openBulk(page);
+  await page.getByTestId("pick-list").getByRole("checkbox").nth(0).check();
+  await matchSummary(page).filter({ hasText: /^1 of / }).waitFor();
+  const tag = "e2e-run-code-unavailable";
+  await preview(page, tag);
+  assert.deepEqual(fetched, [], "composing and previewing fetched the run's code");
+
+  let refused = 0;
+  await page.route(runModule, async (route) => {
+    refused += 1;
+    await route.abort("internetdisconnected");
+  });
+  await page.getByTestId("run-button").click();
+  const failed = page.getByTestId("preview-recheck-failed");
+  await failed.waitFor({ timeout: 30_000 });
+  assert.match(
+    await failed.textContent(),
+    /nothing was changed: the code that runs bulk changes could not be downloaded \(check the connection/,
+  );
+  assert.ok(refused >= 1);
+  assert.equal((await allMachines(emu)).filter((m) => m.machineTags.includes(tag)).length, 0, "nothing was sent");
+  await screenshot(page, "30-bulk-run-code-unavailable");
+
+  await page.unroute(runModule);
+  await runAndWait(page);
+  assert.equal(await statNumber(page, "count-applied"), 1);
+  assert.equal((await allMachines(emu)).filter((m) => m.machineTags.includes(tag)).length, 1);
+  assert.ok(fetched.length > refused, `the run's code was fetched after the failure: ${fetched}`);
+  assert.deepEqual(page.problems, []);
+});

@@ -404,12 +404,7 @@ pub fn rebuild(
                 calls_planned: 0,
                 calls_made: 0,
             };
-            r.outcomes = first
-                .plan
-                .outcomes
-                .iter()
-                .map(|o| MachineOutcome::before_run(&o.id, o.expected))
-                .collect();
+            r.outcomes = crate::bulk::runner::plan_rows(&first.plan);
             r.stopped_by = Some(ErrorInfo {
                 code: INTERRUPTED.to_owned(),
                 message: "the page was closed or reloaded before the run sent anything".to_owned(),
