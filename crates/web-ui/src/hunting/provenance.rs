@@ -205,8 +205,8 @@ impl ProvenanceCtx {
                         Ok(reading) => reading.await,
                         Err(PageLoadError) => Err(
                             "Tag sources (manual, registry, rule) are not shown: the code that \
-                             reads them could not be downloaded. Check the connection; if the \
-                             site was updated meanwhile, reload the page."
+                             reads them could not be downloaded. Check the connection and reload \
+                             the page."
                                 .to_owned(),
                         ),
                     }

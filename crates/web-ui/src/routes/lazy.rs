@@ -20,8 +20,8 @@ use leptos::prelude::*;
 use crate::bulk::journal;
 use crate::components::interrupted_runs::{InterruptedRuns, on_each_sign_in};
 
-/// Why the code behind a split point (a page here, or the hunting calls of `crate::hunting`)
-/// could not be loaded.
+/// Why the code behind a split point could not be loaded: a page here, the hunting calls of
+/// `crate::hunting` or the bulk runs of `crate::bulk::runner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("its code could not be downloaded")]
 pub struct PageLoadError;
